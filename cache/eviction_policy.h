@@ -1,0 +1,63 @@
+// EvictionPolicy: decides which cached chunk leaves when the cache needs room.
+//
+// The ChunkCache owns entries, bytes and pins; a policy only orders keys. The cache tells the
+// policy about every insert, hit and removal, and asks it for a victim among the keys that
+// are currently evictable (not pinned by a handle, not in a hinted set). Policies never see
+// chunk bytes. Every policy runs the conformance suite in tests/cache/.
+//
+//   absl::StatusOr<std::unique_ptr<EvictionPolicy>> p = MakeEvictionPolicy("s3fifo", capacity);
+//
+// Not thread-safe: the cache calls a policy under its own lock.
+#ifndef CHUNKCACHE_CACHE_EVICTION_POLICY_H_
+#define CHUNKCACHE_CACHE_EVICTION_POLICY_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "format/digest.h"
+
+namespace chunkcache {
+
+// How an entry came into the cache: a reader asked for it, or readahead guessed it would be
+// wanted. Policies admit prefetched entries at the lowest priority, so a scan cannot flush
+// entries that readers keep using.
+enum class InsertKind { kDemand, kPrefetch };
+
+class EvictionPolicy {
+ public:
+  virtual ~EvictionPolicy() = default;
+
+  virtual std::string_view name() const = 0;
+
+  // `key` entered the cache with `charge` bytes. It is not already tracked.
+  virtual void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) = 0;
+  // A reader hit `key` (tracked).
+  virtual void OnAccess(const ChunkDigest& key) = 0;
+  // `key` left the cache without being chosen as a victim (dropped as corrupt, erased).
+  virtual void OnErase(const ChunkDigest& key) = 0;
+
+  // Chooses a victim among tracked keys for which `evictable(key)` is true, stops tracking
+  // it, and returns it; nullopt when no tracked key is evictable.
+  virtual std::optional<ChunkDigest> PickVictim(
+      absl::FunctionRef<bool(const ChunkDigest&)> evictable) = 0;
+
+  virtual size_t tracked() const = 0;
+};
+
+// Names accepted by MakeEvictionPolicy, the default first.
+std::vector<std::string_view> EvictionPolicyNames();
+std::string_view DefaultEvictionPolicyName();
+
+// `capacity_bytes` lets policies size their queues and ghost lists. INVALID_ARGUMENT naming
+// the known policies for an unknown name.
+absl::StatusOr<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name,
+                                                                   uint64_t capacity_bytes);
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_CACHE_EVICTION_POLICY_H_

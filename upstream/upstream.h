@@ -1,0 +1,50 @@
+// Upstream: where chunkcache gets index files, manifests and raw chunk blobs from — one
+// datastore (a PBS datastore directory, another chunkcache, or a test wrapper).
+//
+// Every implementation returns bytes exactly as stored; decoding and verification are the
+// caller's job (format/). Implementations are safe to call from many threads at once, and
+// every one runs the conformance suite in tests/upstream/upstream_conformance.h.
+//
+// Error codes: INVALID_ARGUMENT (a name that is not a valid PBS name), NOT_FOUND (snapshot,
+// file or chunk absent), UNAVAILABLE (transient: I/O error, upstream down; retryable),
+// DEADLINE_EXCEEDED (the upstream did not answer in time).
+#ifndef CHUNKCACHE_UPSTREAM_UPSTREAM_H_
+#define CHUNKCACHE_UPSTREAM_UPSTREAM_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "format/digest.h"
+#include "format/snapshot_name.h"
+
+namespace chunkcache {
+
+class Upstream {
+ public:
+  virtual ~Upstream() = default;
+
+  // Raw bytes of a file in a snapshot directory: "index.json.blob", an index ("*.fidx",
+  // "*.didx") or a blob file. `file_name` is validated (ValidateArchiveName or the manifest
+  // name) before anything is opened.
+  virtual absl::StatusOr<std::string> ReadSnapshotFile(const SnapshotName& snapshot,
+                                                       std::string_view file_name) = 0;
+
+  // Raw DataBlob bytes of the chunk named `digest`.
+  virtual absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest) = 0;
+
+  // The snapshots this upstream holds (all namespaces), for verify and listing tools.
+  virtual absl::StatusOr<std::vector<SnapshotName>> ListSnapshots() = 0;
+
+  // OK when the upstream can be read now (health checks); cheap.
+  virtual absl::Status CheckReadable() = 0;
+
+  // A short description for logs: "datastore /srv/pbs", "grpc node-a:7070".
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_UPSTREAM_UPSTREAM_H_
