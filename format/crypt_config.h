@@ -44,6 +44,10 @@ class CryptConfig {
   RawKey fingerprint_{};
 };
 
+// Parses a fingerprint written as 32 colon-separated hex bytes ("0e:ab:…", either case).
+// INVALID_ARGUMENT otherwise.
+absl::StatusOr<RawKey> ParseFingerprintText(std::string_view text);
+
 // The digest of `plaintext` as it would appear in an index: plain SHA-256 without a key,
 // SHA-256(plaintext ‖ id_key) with one.
 ChunkDigest ChunkDigestOf(std::string_view plaintext, const CryptConfig* key);

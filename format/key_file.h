@@ -6,6 +6,7 @@
 #ifndef CHUNKCACHE_FORMAT_KEY_FILE_H_
 #define CHUNKCACHE_FORMAT_KEY_FILE_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,8 +41,17 @@ absl::StatusOr<std::string> CreateKeyFile(const RawKey& raw_key, KeyDerivation k
                                           std::optional<std::string_view> password,
                                           std::string_view now_rfc3339);
 
-// A fresh random 32-byte key from the OS CSPRNG.
+// A fresh random 32-byte key from the OS CSPRNG. All zero in the (practically impossible)
+// case that the CSPRNG fails; TryGenerateRawKey reports that as an error instead.
 RawKey GenerateRawKey();
+absl::StatusOr<RawKey> TryGenerateRawKey();
+
+// The key derivations themselves (spec §5.2), without the 5-byte password minimum that
+// UnwrapKeyFile and CreateKeyFile apply. Scrypt refuses parameters needing over 1025 MiB.
+absl::StatusOr<RawKey> DeriveKeyScrypt(std::string_view password, std::string_view salt,
+                                       uint64_t n, uint64_t r, uint64_t p);
+absl::StatusOr<RawKey> DeriveKeyPbkdf2(std::string_view password, std::string_view salt,
+                                       uint64_t iterations);
 
 }  // namespace chunkcache
 
