@@ -1,0 +1,207 @@
+#include "upstream/faulty_upstream.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+
+namespace chunkcache {
+
+FaultyUpstream::FaultyUpstream(std::shared_ptr<Upstream> inner) : inner_(std::move(inner)) {}
+
+FaultyUpstream::~FaultyUpstream() { ReleaseCalls(); }
+
+void FaultyUpstream::SetLatency(absl::Duration per_call) {
+  absl::MutexLock lock(&mu_);
+  latency_ = per_call;
+}
+
+void FaultyUpstream::SetBandwidthLimit(uint64_t bytes_per_second, uint64_t burst_bytes) {
+  absl::MutexLock lock(&bucket_mu_);
+  bytes_per_second_ = bytes_per_second;
+  burst_bytes_ = static_cast<double>(burst_bytes);
+  tokens_ = burst_bytes_;
+  last_refill_ = absl::Now();
+}
+
+void FaultyUpstream::FailNextCalls(int count, absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  fail_next_count_ = count;
+  fail_next_status_ = std::move(status);
+}
+
+void FaultyUpstream::FailChunk(const ChunkDigest& digest, absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  failing_chunks_[digest] = std::move(status);
+}
+
+void FaultyUpstream::ClearChunkFailure(const ChunkDigest& digest) {
+  absl::MutexLock lock(&mu_);
+  failing_chunks_.erase(digest);
+}
+
+void FaultyUpstream::SetDown(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  down_status_ = std::move(status);
+}
+
+void FaultyUpstream::CorruptChunk(const ChunkDigest& digest) {
+  absl::MutexLock lock(&mu_);
+  corrupt_chunks_.insert(digest);
+}
+
+void FaultyUpstream::ClearChunkCorruption(const ChunkDigest& digest) {
+  absl::MutexLock lock(&mu_);
+  corrupt_chunks_.erase(digest);
+}
+
+void FaultyUpstream::CorruptNextChunks(int count) {
+  absl::MutexLock lock(&mu_);
+  corrupt_next_count_ = count;
+}
+
+void FaultyUpstream::HoldCalls() {
+  absl::MutexLock lock(&mu_);
+  holding_ = true;
+}
+
+void FaultyUpstream::ReleaseCalls() {
+  absl::MutexLock lock(&mu_);
+  holding_ = false;
+}
+
+bool FaultyUpstream::WaitForHeldCalls(int count, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_calls_ >= count; };
+  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+}
+
+int FaultyUpstream::calls_in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return in_flight_;
+}
+
+int FaultyUpstream::max_calls_in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return max_in_flight_;
+}
+
+void FaultyUpstream::ResetMaxCallsInFlight() {
+  absl::MutexLock lock(&mu_);
+  max_in_flight_ = in_flight_;
+}
+
+uint64_t FaultyUpstream::total_calls() const {
+  absl::MutexLock lock(&mu_);
+  return total_calls_;
+}
+
+uint64_t FaultyUpstream::bytes_returned() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_returned_;
+}
+
+absl::StatusOr<std::string> FaultyUpstream::ReadSnapshotFile(const SnapshotName& snapshot,
+                                                             std::string_view file_name) {
+  return RunDataCall(nullptr, [&] { return inner_->ReadSnapshotFile(snapshot, file_name); });
+}
+
+absl::StatusOr<std::string> FaultyUpstream::ReadChunk(const ChunkDigest& digest) {
+  return RunDataCall(&digest, [&] { return inner_->ReadChunk(digest); });
+}
+
+absl::StatusOr<std::vector<SnapshotName>> FaultyUpstream::ListSnapshots() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!down_status_.ok()) return down_status_;
+  }
+  return inner_->ListSnapshots();
+}
+
+absl::Status FaultyUpstream::CheckReadable() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!down_status_.ok()) return down_status_;
+  }
+  return inner_->CheckReadable();
+}
+
+std::string FaultyUpstream::Describe() const {
+  return absl::StrFormat("faulty %s", inner_->Describe());
+}
+
+absl::StatusOr<std::string> FaultyUpstream::RunDataCall(
+    const ChunkDigest* digest, const std::function<absl::StatusOr<std::string>()>& call) {
+  absl::Duration latency;
+  {
+    absl::MutexLock lock(&mu_);
+    ++total_calls_;
+    ++in_flight_;
+    max_in_flight_ = std::max(max_in_flight_, in_flight_);
+    if (holding_) {
+      ++held_calls_;
+      auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !holding_; };
+      mu_.Await(absl::Condition(&released));
+      --held_calls_;
+    }
+    latency = latency_;
+  }
+  if (latency > absl::ZeroDuration()) absl::SleepFor(latency);
+
+  absl::StatusOr<std::string> result = InjectedFailure(digest);
+  if (result.ok()) result = call();
+  if (result.ok()) {
+    ThrottleBandwidth(result->size());
+    if (digest != nullptr && !result->empty() && TakeCorruption(*digest)) {
+      result->back() = static_cast<char>(result->back() ^ 0xff);
+    }
+  }
+
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
+  if (result.ok()) bytes_returned_ += result->size();
+  return result;
+}
+
+absl::Status FaultyUpstream::InjectedFailure(const ChunkDigest* digest) {
+  absl::MutexLock lock(&mu_);
+  if (!down_status_.ok()) return down_status_;
+  if (fail_next_count_ > 0) {
+    --fail_next_count_;
+    return fail_next_status_;
+  }
+  if (digest != nullptr) {
+    auto it = failing_chunks_.find(*digest);
+    if (it != failing_chunks_.end()) return it->second;
+  }
+  return absl::OkStatus();
+}
+
+void FaultyUpstream::ThrottleBandwidth(uint64_t bytes) {
+  absl::Duration wait;
+  {
+    absl::MutexLock lock(&bucket_mu_);
+    if (bytes_per_second_ == 0) return;
+    const absl::Time now = absl::Now();
+    const double rate = static_cast<double>(bytes_per_second_);
+    tokens_ = std::min(burst_bytes_, tokens_ + absl::ToDoubleSeconds(now - last_refill_) * rate);
+    last_refill_ = now;
+    // Every caller takes its bytes at once and waits off its share of the debt: concurrent
+    // callers queue behind each other, so together they never exceed the rate.
+    tokens_ -= static_cast<double>(bytes);
+    if (tokens_ < 0) wait = absl::Seconds(-tokens_ / rate);
+  }
+  if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
+}
+
+bool FaultyUpstream::TakeCorruption(const ChunkDigest& digest) {
+  absl::MutexLock lock(&mu_);
+  if (corrupt_chunks_.contains(digest)) return true;
+  if (corrupt_next_count_ > 0) {
+    --corrupt_next_count_;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace chunkcache
