@@ -7,6 +7,18 @@
 //
 //   absl::StatusOr<std::unique_ptr<EvictionPolicy>> p = MakeEvictionPolicy("s3fifo", capacity);
 //
+// Call order for a demand miss: OnMiss(key), then PickVictim until the bytes fit, then
+// OnInsert(key). OnMiss is optional (OnInsert consults the policy's history itself when it
+// was skipped); calling it keeps the victims chosen for `key` in the textbook order.
+//
+// Prefetched entries (InsertKind::kPrefetch) that no reader has touched are always the
+// first victims, oldest first, whatever the policy: a readahead window that must survive
+// until its reader arrives has to stay pinned (not evictable) until then.
+//
+// Pinned keys (`evictable(key)` false) keep their place and history; PickVictim passes
+// over them, so its cost grows with the number of pinned keys it meets, not with the
+// cache size.
+//
 // Not thread-safe: the cache calls a policy under its own lock.
 #ifndef CHUNKCACHE_CACHE_EVICTION_POLICY_H_
 #define CHUNKCACHE_CACHE_EVICTION_POLICY_H_
@@ -40,6 +52,9 @@ class EvictionPolicy {
   virtual void OnAccess(const ChunkDigest& key) = 0;
   // `key` left the cache without being chosen as a victim (dropped as corrupt, erased).
   virtual void OnErase(const ChunkDigest& key) = 0;
+  // A reader asked for `key` and it is not cached; the cache is about to make room for it.
+  // Policies with ghost history (arc, s3fifo, 2q) consume their ghost entry for `key` here.
+  virtual void OnMiss(const ChunkDigest& key) { (void)key; }
 
   // Chooses a victim among tracked keys for which `evictable(key)` is true, stops tracking
   // it, and returns it; nullopt when no tracked key is evictable.

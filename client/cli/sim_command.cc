@@ -95,7 +95,7 @@ void RegisterSimCommand(CLI::App& app) {
   for (std::string_view name : EvictionPolicyNames()) names.emplace_back(name);
   sim->add_option("--policy", options->policy,
                   absl::StrCat("Eviction policy: ", absl::StrJoin(names, ", "), " (default ",
-                               DefaultEvictionPolicyName(), ")"))
+                               ToAbsl(DefaultEvictionPolicyName()), ")"))
       ->check(CLI::IsMember(names));
   sim->add_flag("--reads-only", options->reads_only, "Keep only READ requests");
   sim->add_option("--live-restore-k", options->live_restore_k,

@@ -1,0 +1,123 @@
+#include "cache/policies/expert_switch_policy.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace chunkcache {
+
+ExpertSwitchPolicy::ExpertSwitchPolicy(std::string name, uint64_t capacity_bytes,
+                                       std::vector<std::unique_ptr<EvictionPolicy>> experts,
+                                       double window_capacities)
+    : name_(std::move(name)),
+      capacity_bytes_(capacity_bytes),
+      window_capacities_(window_capacities) {
+  experts_.reserve(experts.size());
+  for (std::unique_ptr<EvictionPolicy>& policy : experts) {
+    experts_.push_back(Expert{.policy = std::move(policy)});
+  }
+}
+
+size_t ExpertSwitchPolicy::Leader() const {
+  size_t leader = 0;
+  for (size_t i = 1; i < experts_.size(); ++i) {
+    if (experts_[i].recent_misses < experts_[leader].recent_misses) leader = i;
+  }
+  return leader;
+}
+
+uint64_t ExpertSwitchPolicy::MeanCharge() const {
+  return resident_.empty() ? 1 : std::max<uint64_t>(1, resident_.bytes() / resident_.size());
+}
+
+void ExpertSwitchPolicy::Simulate(const ChunkDigest& key, uint64_t charge) {
+  const double window_bytes =
+      std::max(1.0, window_capacities_ * static_cast<double>(capacity_bytes_));
+  const double decay = std::exp(-static_cast<double>(charge) / window_bytes);
+  auto all_evictable = [](const ChunkDigest&) { return true; };
+  for (Expert& expert : experts_) {
+    expert.recent_misses *= decay;
+    if (expert.simulated.contains(key)) {
+      expert.policy->OnAccess(key);
+      continue;
+    }
+    expert.recent_misses += 1;
+    expert.policy->OnMiss(key);
+    while (expert.simulated_bytes + charge > capacity_bytes_ && !expert.simulated.empty()) {
+      std::optional<ChunkDigest> victim = expert.policy->PickVictim(all_evictable);
+      if (!victim) break;
+      auto found = expert.simulated.find(*victim);
+      if (found == expert.simulated.end()) break;  // a policy bug; stop rather than spin
+      expert.simulated_bytes -= found->second;
+      expert.simulated.erase(found);
+      auto real = resident_.IteratorOf(*victim);
+      if (real != resident_.end() && !expert.doomed.contains(*victim)) {
+        expert.doomed.PushFront(*victim, real->charge);
+      }
+    }
+    expert.policy->OnInsert(key, charge, InsertKind::kDemand);
+    expert.simulated.emplace(key, charge);
+    expert.simulated_bytes += charge;
+    expert.doomed.Erase(key);
+  }
+}
+
+void ExpertSwitchPolicy::Forget(const ChunkDigest& key) {
+  for (Expert& expert : experts_) expert.doomed.Erase(key);
+}
+
+void ExpertSwitchPolicy::OnMiss(const ChunkDigest& key) {
+  if (resident_.contains(key)) return;
+  Simulate(key, MeanCharge());
+  simulated_at_miss_ = key;
+}
+
+void ExpertSwitchPolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind /*kind*/) {
+  if (resident_.contains(key)) return OnAccess(key);
+  if (simulated_at_miss_ != key) Simulate(key, charge);
+  simulated_at_miss_.reset();
+  resident_.PushFront(key, charge);
+  // A simulation that kept the key while it was away may still list it as doomed.
+  for (Expert& expert : experts_) {
+    if (!expert.simulated.contains(key)) expert.doomed.PushFront(key, charge);
+  }
+}
+
+void ExpertSwitchPolicy::OnAccess(const ChunkDigest& key) {
+  auto it = resident_.IteratorOf(key);
+  if (it == resident_.end()) return;
+  resident_.MoveToFront(it);
+  Simulate(key, it->charge);
+}
+
+void ExpertSwitchPolicy::OnErase(const ChunkDigest& key) {
+  if (resident_.Erase(key)) Forget(key);
+}
+
+std::optional<ChunkDigest> ExpertSwitchPolicy::PickVictim(
+    absl::FunctionRef<bool(const ChunkDigest&)> evictable) {
+  const size_t leader = Leader();
+  std::optional<ChunkDigest> victim;
+  for (size_t n = 0; n < experts_.size() && !victim; ++n) {
+    KeyedQueue<NoMeta>& doomed = experts_[(leader + n) % experts_.size()].doomed;
+    for (auto it = doomed.Oldest(); it != doomed.end(); it = doomed.Newer(it)) {
+      if (evictable(it->key)) {
+        victim = it->key;
+        break;
+      }
+    }
+  }
+  if (!victim) {
+    for (auto it = resident_.Oldest(); it != resident_.end(); it = resident_.Newer(it)) {
+      if (evictable(it->key)) {
+        victim = it->key;
+        break;
+      }
+    }
+  }
+  if (!victim) return std::nullopt;
+  resident_.Erase(*victim);
+  Forget(*victim);
+  return victim;
+}
+
+}  // namespace chunkcache
