@@ -6,6 +6,16 @@
 #include "absl/strings/str_format.h"
 
 namespace chunkcache {
+namespace {
+
+// An injected failure must fail: an OK status is turned into a generic error rather than
+// handed to StatusOr (where it would be invalid).
+absl::Status AsFailure(absl::Status status) {
+  if (!status.ok()) return status;
+  return absl::UnknownError("injected failure (configured with an OK status)");
+}
+
+}  // namespace
 
 FaultyUpstream::FaultyUpstream(std::shared_ptr<Upstream> inner) : inner_(std::move(inner)) {}
 
@@ -27,12 +37,12 @@ void FaultyUpstream::SetBandwidthLimit(uint64_t bytes_per_second, uint64_t burst
 void FaultyUpstream::FailNextCalls(int count, absl::Status status) {
   absl::MutexLock lock(&mu_);
   fail_next_count_ = count;
-  fail_next_status_ = std::move(status);
+  fail_next_status_ = AsFailure(std::move(status));
 }
 
 void FaultyUpstream::FailChunk(const ChunkDigest& digest, absl::Status status) {
   absl::MutexLock lock(&mu_);
-  failing_chunks_[digest] = std::move(status);
+  failing_chunks_[digest] = AsFailure(std::move(status));
 }
 
 void FaultyUpstream::ClearChunkFailure(const ChunkDigest& digest) {
@@ -148,8 +158,8 @@ absl::StatusOr<std::string> FaultyUpstream::RunDataCall(
   }
   if (latency > absl::ZeroDuration()) absl::SleepFor(latency);
 
-  absl::StatusOr<std::string> result = InjectedFailure(digest);
-  if (result.ok()) result = call();
+  const absl::Status injected = InjectedFailure(digest);
+  absl::StatusOr<std::string> result = injected.ok() ? call() : injected;
   if (result.ok()) {
     ThrottleBandwidth(result->size());
     if (digest != nullptr && !result->empty() && TakeCorruption(*digest)) {

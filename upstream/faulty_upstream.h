@@ -46,7 +46,7 @@ class FaultyUpstream final : public Upstream {
   // Token bucket over the bytes returned by data calls, shared by all concurrent calls:
   // `bytes_per_second` 0 means unlimited; `burst_bytes` may be sent at once after idling.
   void SetBandwidthLimit(uint64_t bytes_per_second, uint64_t burst_bytes = 0);
-  // The next `count` data calls fail with `status` (which must not be OK).
+  // The next `count` data calls fail with `status` (an OK status becomes UNKNOWN).
   void FailNextCalls(int count, absl::Status status);
   // Every ReadChunk of `digest` fails with `status` until cleared.
   void FailChunk(const ChunkDigest& digest, absl::Status status);

@@ -1,0 +1,91 @@
+// The conformance suite every Upstream implementation runs: exact bytes for snapshot files and
+// chunks, NOT_FOUND for what is absent, INVALID_ARGUMENT for names that could escape a
+// datastore, ListSnapshots contents and order, and concurrent reads.
+//
+// To run it against an implementation, give a factory that builds an upstream holding exactly
+// a fixture, and instantiate the suite (see upstream_conformance_test.cc):
+//
+//   absl::StatusOr<std::shared_ptr<Upstream>> MakeMine(const UpstreamFixture& fixture,
+//                                                      const std::filesystem::path& scratch) {
+//     ... put fixture.snapshot_files and fixture.chunks into a new upstream ...
+//   }
+//   INSTANTIATE_TEST_SUITE_P(Mine, UpstreamConformanceTest,
+//                            ::testing::Values(UpstreamImplementation{"mine", MakeMine}),
+//                            UpstreamImplementationName);
+//
+// Link the test with chunkcache_upstream_conformance (an object library, so the TEST_Ps are
+// always linked in).
+#ifndef CHUNKCACHE_TESTS_UPSTREAM_UPSTREAM_CONFORMANCE_H_
+#define CHUNKCACHE_TESTS_UPSTREAM_UPSTREAM_CONFORMANCE_H_
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "format/digest.h"
+#include "format/snapshot_name.h"
+#include "tests/testing/test_env.h"
+#include "upstream/memory_upstream.h"
+#include "upstream/upstream.h"
+
+namespace chunkcache::testing {
+
+// What an upstream under test holds. The standard fixture is real data: chunks are encoded
+// DataBlobs, indexes and manifests are consistent with them, so it also suits tests of code
+// that decodes what an upstream returns.
+struct UpstreamFixture {
+  struct SnapshotFile {
+    SnapshotName snapshot;
+    std::string name;
+    std::string bytes;
+  };
+  std::vector<SnapshotFile> snapshot_files;
+  std::vector<std::pair<ChunkDigest, std::string>> chunks;  // digest, raw blob bytes
+  // The snapshots that have an index.json.blob: what ListSnapshots returns, in its order.
+  std::vector<SnapshotName> listed_snapshots;
+};
+
+// Two snapshots of one VM group in the root namespace (fixed index, manifest, a config blob),
+// a CT snapshot in namespace "a/b" (dynamic index), an unfinished host snapshot without a
+// manifest, and the chunks they reference (plain 64 KiB chunks, a short last chunk, and a chunk
+// encrypted with the vectors' key).
+UpstreamFixture StandardUpstreamFixture();
+
+// Builds an upstream holding exactly `fixture`. `scratch` is an empty directory that outlives
+// the upstream, for implementations that need files.
+using UpstreamFactory = std::function<absl::StatusOr<std::shared_ptr<Upstream>>(
+    const UpstreamFixture& fixture, const std::filesystem::path& scratch)>;
+
+struct UpstreamImplementation {
+  std::string name;  // becomes the test name suffix: letters, digits and '_' only
+  UpstreamFactory make;
+};
+
+std::string UpstreamImplementationName(
+    const ::testing::TestParamInfo<UpstreamImplementation>& info);
+
+// Ready-made pieces for factories: the fixture in a new MemoryUpstream, or written as a PBS
+// datastore directory at `dir`.
+absl::StatusOr<std::shared_ptr<MemoryUpstream>> MakeMemoryUpstreamWith(
+    const UpstreamFixture& fixture);
+absl::Status WriteFixtureDatastore(const UpstreamFixture& fixture,
+                                   const std::filesystem::path& dir);
+
+class UpstreamConformanceTest : public ::testing::TestWithParam<UpstreamImplementation> {
+ protected:
+  void SetUp() override;
+
+  UpstreamFixture fixture_;
+  ScratchDir scratch_;
+  std::shared_ptr<Upstream> upstream_;
+};
+
+}  // namespace chunkcache::testing
+
+#endif  // CHUNKCACHE_TESTS_UPSTREAM_UPSTREAM_CONFORMANCE_H_
