@@ -150,8 +150,8 @@ class DatastoreVerifier {
     absl::StatusOr<std::string> blob = upstream_.ReadChunk(digest);
     absl::Status status = blob.status();
     if (blob.ok()) {
-      status =
-          DecodeBlob(*blob, ChunkDecodeOptions(index, entry, file.crypt_mode, key, path)).status();
+      status = DecodeBlob(*blob, ChunkDecodeOptions(index, entry, file.crypt_mode, key, "chunk"))
+                   .status();
     }
     if (status.ok()) return;
     if (key == nullptr && file.crypt_mode == CryptMode::kEncrypt &&
