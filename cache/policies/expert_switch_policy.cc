@@ -30,9 +30,10 @@ uint64_t ExpertSwitchPolicy::MeanCharge() const {
 }
 
 void ExpertSwitchPolicy::Simulate(const ChunkDigest& key, uint64_t charge) {
-  const double window_bytes =
-      std::max(1.0, window_capacities_ * static_cast<double>(capacity_bytes_));
-  const double decay = std::exp(-static_cast<double>(charge) / window_bytes);
+  // charge / capacity first: with equal charges the quotient is exact whatever the charge.
+  const double decay = std::exp(-static_cast<double>(charge) /
+                                static_cast<double>(std::max<uint64_t>(capacity_bytes_, 1)) /
+                                window_capacities_);
   auto all_evictable = [](const ChunkDigest&) { return true; };
   for (Expert& expert : experts_) {
     expert.recent_misses *= decay;
