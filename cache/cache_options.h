@@ -1,0 +1,92 @@
+// Options of the chunk cache and of its snapshot sessions, with their defaults. The service
+// fills them from its config; tests set only what they exercise.
+//
+//   ChunkCacheOptions options;
+//   options.cache_dir = "/var/cache/chunkcache";
+//   options.capacity_bytes = 8ull << 30;
+//   absl::Status valid = ValidateChunkCacheOptions(options);
+//
+// Plain values; copy freely.
+#ifndef CHUNKCACHE_CACHE_CACHE_OPTIONS_H_
+#define CHUNKCACHE_CACHE_CACHE_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace chunkcache {
+
+class CacheStatsObserver;
+
+struct ChunkCacheOptions {
+  // Directory for the arena file, its journal and the lock file. Created if missing.
+  std::filesystem::path cache_dir;
+  // Bytes of decoded chunks the arena holds (rounded down to whole 4 KiB pages). Pinned and
+  // hinted chunks count against it.
+  uint64_t capacity_bytes = uint64_t{1} << 30;
+  // An EvictionPolicyNames() entry; empty means DefaultEvictionPolicyName().
+  std::string policy;
+
+  // Upstream fetches running at once (one worker thread each). PBS measured 573 MB/s with one
+  // fetch in flight and 2386 MB/s with 16.
+  int max_concurrent_fetches = 16;
+  // Fetches waiting for a worker. A demand miss beyond this bound is RESOURCE_EXHAUSTED; a
+  // prefetch beyond max_queued_prefetches is dropped. Demand fetches always run first.
+  size_t max_queued_fetches = 1024;
+  size_t max_queued_prefetches = 256;
+
+  // Chunks pinned by the hinted sets of all open sessions together, in bytes. 0 means a
+  // quarter of the capacity.
+  uint64_t max_hinted_bytes = 0;
+
+  // Keep the arena in a named file with a journal, and serve its entries again after a
+  // restart (each re-verified by digest before it is served).
+  bool persist = false;
+  // Also keep decrypted chunks of encrypted datastores across restarts. Off by default: with
+  // it off, their plaintext is punched out of the arena file when evicted, at shutdown and
+  // at startup.
+  bool persist_encrypted = false;
+  // Re-verify persisted plain entries in a background thread (in addition to the check on
+  // first hit). Encrypted entries need their datastore's key and are verified on first hit.
+  bool verify_persisted_in_background = true;
+
+  // Receives raw observations (fetch durations, lookups...); may be null. Not owned; must
+  // outlive the cache.
+  CacheStatsObserver* observer = nullptr;
+};
+
+// INVALID_ARGUMENT naming the field when an option is unusable (no cache_dir, capacity below
+// one page, no fetch workers...). Unknown policy names are checked when the cache is opened.
+absl::Status ValidateChunkCacheOptions(const ChunkCacheOptions& options);
+
+struct ReadaheadOptions {
+  bool enabled = true;
+  // Chunks fetched ahead once a stream is seen to be sequential; doubled each time the
+  // reader reaches a prefetched chunk, up to max_window.
+  size_t initial_window = 2;
+  size_t max_window = 16;
+  // Sequential streams tracked per session (a restore and guest reads at once).
+  size_t streams = 4;
+  // A read starting at most this far after the end of a stream's last read continues it.
+  uint64_t max_gap_bytes = 256 * 1024;
+};
+
+struct SessionOptions {
+  // Hinted set: at most this many of the most-referenced chunks (referenced at least twice),
+  // within hinted_bytes_per_session and the cache-wide max_hinted_bytes.
+  size_t hinted_chunks = 16;
+  uint64_t hinted_bytes_per_session = uint64_t{64} << 20;
+  // A session nobody used for this long is closed by the registry, releasing its pins.
+  absl::Duration idle_timeout = absl::Minutes(10);
+  // Largest range one Read may cover; a read pins every chunk it touches until released.
+  uint64_t max_read_bytes = uint64_t{64} << 20;
+  ReadaheadOptions readahead;
+};
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_CACHE_CACHE_OPTIONS_H_

@@ -1,0 +1,116 @@
+#include "cache/chunk_cache.h"
+
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "cache/internal/cache_core.h"
+#include "cache/internal/pending_fetch.h"
+
+namespace chunkcache {
+
+absl::StatusOr<ChunkHandle> ChunkLookup::TakeResult() {
+  if (!result_.has_value()) {
+    return absl::FailedPreconditionError("the lookup is still waiting for its fetch");
+  }
+  absl::StatusOr<ChunkHandle> result = *std::move(result_);
+  result_.reset();
+  return result;
+}
+
+bool ChunkLookup::Cancel() {
+  if (fetch_ == nullptr) return false;
+  const bool removed = fetch_->RemoveWaiter(waiter_id_);
+  fetch_.reset();
+  return removed;
+}
+
+ChunkLookup ChunkLookup::Ready(absl::StatusOr<ChunkHandle> result) {
+  ChunkLookup lookup;
+  lookup.result_.emplace(std::move(result));
+  return lookup;
+}
+
+ChunkLookup ChunkLookup::Waiting(std::shared_ptr<internal::PendingFetch> fetch,
+                                 uint64_t waiter_id) {
+  ChunkLookup lookup;
+  lookup.fetch_ = std::move(fetch);
+  lookup.waiter_id_ = waiter_id;
+  return lookup;
+}
+
+absl::StatusOr<std::unique_ptr<ChunkCache>> ChunkCache::Open(const ChunkCacheOptions& options) {
+  absl::StatusOr<std::unique_ptr<internal::CacheCore>> core = internal::CacheCore::Open(options);
+  if (!core.ok()) return core.status();
+  return std::unique_ptr<ChunkCache>(new ChunkCache(*std::move(core)));
+}
+
+ChunkCache::ChunkCache(std::unique_ptr<internal::CacheCore> core) : core_(std::move(core)) {}
+ChunkCache::~ChunkCache() = default;
+
+ChunkLookup ChunkCache::Lookup(const ChunkRequest& request, ChunkCallback on_ready,
+                               FetchPriority priority) {
+  return core_->Lookup(request, priority, std::move(on_ready));
+}
+
+absl::StatusOr<ChunkHandle> ChunkCache::Get(const ChunkRequest& request, absl::Time deadline) {
+  // The callback may outlive this call (when the wait times out but the callback is already
+  // running), so the slot it fills is shared.
+  struct Slot {
+    absl::Mutex mu;
+    std::optional<absl::StatusOr<ChunkHandle>> result ABSL_GUARDED_BY(mu);
+    bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return result.has_value(); }
+  };
+  auto slot = std::make_shared<Slot>();
+  ChunkLookup lookup = Lookup(request, [slot](absl::StatusOr<ChunkHandle> chunk) {
+    absl::MutexLock lock(&slot->mu);
+    slot->result.emplace(std::move(chunk));
+  });
+  if (lookup.ready()) return lookup.TakeResult();
+  absl::MutexLock lock(&slot->mu);
+  if (!slot->mu.AwaitWithDeadline(absl::Condition(slot.get(), &Slot::Done), deadline)) {
+    slot->mu.Unlock();
+    const bool cancelled = lookup.Cancel();
+    slot->mu.Lock();
+    if (cancelled) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "chunk ", request.digest.ShortHex(), " from ", request.source->datastore,
+          " not ready before the deadline; its fetch continues"));
+    }
+    slot->mu.Await(absl::Condition(slot.get(), &Slot::Done));
+  }
+  return *std::move(slot->result);
+}
+
+PrefetchOutcome ChunkCache::Prefetch(const ChunkRequest& request) {
+  return core_->Prefetch(request);
+}
+
+bool ChunkCache::Contains(const ChunkDigest& cache_key) const {
+  return core_->Contains(cache_key);
+}
+
+uint64_t ChunkCache::CachedBytes(absl::Span<const ChunkDigest> cache_keys) const {
+  return core_->CachedBytes(cache_keys);
+}
+
+CacheStats ChunkCache::Stats() const { return core_->Stats(); }
+
+const ChunkCacheOptions& ChunkCache::options() const { return core_->options(); }
+
+uint64_t ChunkCache::ReserveHintedBytes(uint64_t bytes) {
+  return core_->ReserveHintedBytes(bytes);
+}
+
+void ChunkCache::ReleaseHintedBytes(uint64_t bytes) { core_->ReleaseHintedBytes(bytes); }
+
+void ChunkCache::SessionOpened() {
+  core_->sessions_open.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ChunkCache::SessionClosed() {
+  core_->sessions_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace chunkcache

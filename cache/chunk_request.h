@@ -1,0 +1,63 @@
+// What the cache needs to find, fetch and verify one chunk.
+//
+// A ChunkSource describes where chunks of one archive come from and how they are checked:
+// the datastore (its name is the metrics label), its Upstream, the key and the archive's
+// crypt mode. Sessions create one per archive and share it with every fetch, which may
+// outlive the session, so it is held by shared_ptr.
+//
+// The cache key is the digest for plain chunks (crypt modes none and sign-only, whose digests
+// are plain SHA-256 even when the datastore has a key). For encrypted chunks the plaintext is
+// tied to the key, so the cache key is SHA-256 over a domain tag, the key fingerprint and the
+// digest: a session of another datastore (or without the key) can never hit plaintext that
+// was decrypted for this one, even if its index names the same digest.
+//
+//   auto source = std::make_shared<const ChunkSource>(ChunkSource{"store1", upstream});
+//   ChunkRequest request = MakeChunkRequest(source, digest, /*expected_size=*/4194304);
+//   absl::StatusOr<ChunkHandle> chunk = cache->Get(request, absl::Now() + absl::Seconds(30));
+#ifndef CHUNKCACHE_CACHE_CHUNK_REQUEST_H_
+#define CHUNKCACHE_CACHE_CHUNK_REQUEST_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "format/blob.h"
+#include "format/crypt_config.h"
+#include "format/digest.h"
+#include "upstream/upstream.h"
+
+namespace chunkcache {
+
+struct ChunkSource {
+  std::string datastore;               // configured name (a metrics label), never a path
+  std::shared_ptr<Upstream> upstream;  // must not be null
+  std::shared_ptr<const CryptConfig> key;  // null: no key
+  CryptMode crypt_mode = CryptMode::kNone;  // the archive's mode from the manifest
+
+  // The key that decodes and names this archive's chunks: `key` for crypt mode encrypt,
+  // null otherwise.
+  const CryptConfig* chunk_key() const {
+    return crypt_mode == CryptMode::kEncrypt ? key.get() : nullptr;
+  }
+};
+
+struct ChunkRequest {
+  ChunkDigest cache_key;  // CacheKeyFor(digest, key)
+  ChunkDigest digest;     // the chunk's name in the index and the upstream
+  // The length of the index range; the decoded chunk must have exactly this length. When
+  // unknown, the cache reserves kMaxChunkSize and trims after decoding.
+  std::optional<uint64_t> expected_size;
+  std::shared_ptr<const ChunkSource> source;
+};
+
+// The key under which the decoded chunk is cached (see above).
+ChunkDigest CacheKeyFor(const ChunkDigest& digest, const CryptConfig* key);
+
+// A request for `digest` from `source`, with its cache key computed from source->chunk_key().
+ChunkRequest MakeChunkRequest(std::shared_ptr<const ChunkSource> source,
+                              const ChunkDigest& digest, std::optional<uint64_t> expected_size);
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_CACHE_CHUNK_REQUEST_H_

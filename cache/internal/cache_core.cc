@@ -1,0 +1,339 @@
+#include "cache/internal/cache_core.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace chunkcache::internal {
+namespace {
+
+constexpr char kArenaFileName[] = "arena.data";
+constexpr char kJournalFileName[] = "arena.journal";
+
+}  // namespace
+
+CacheCore::CacheCore(const ChunkCacheOptions& options)
+    : options_(options),
+      max_hinted_bytes_(options.max_hinted_bytes != 0 ? options.max_hinted_bytes
+                                                      : options.capacity_bytes / 4),
+      counters_(options.observer) {}
+
+absl::StatusOr<std::unique_ptr<CacheCore>> CacheCore::Open(const ChunkCacheOptions& options) {
+  if (absl::Status valid = ValidateChunkCacheOptions(options); !valid.ok()) return valid;
+  std::error_code ec;
+  std::filesystem::create_directories(options.cache_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create cache dir ", options.cache_dir.string(), ": ", ec.message()));
+  }
+  absl::StatusOr<DirLock> lock = DirLock::Acquire(options.cache_dir);
+  if (!lock.ok()) return lock.status();
+  std::unique_ptr<CacheCore> core(new CacheCore(options));
+  if (absl::Status started = core->Start(*std::move(lock)); !started.ok()) return started;
+  return core;
+}
+
+absl::Status CacheCore::Start(DirLock lock) {
+  dir_lock_.emplace(std::move(lock));
+  const uint64_t total_pages = options_.capacity_bytes / kArenaPageSize;
+  const uint64_t arena_bytes = total_pages * kArenaPageSize;
+  const std::string policy_name =
+      options_.policy.empty() ? std::string(DefaultEvictionPolicyName()) : options_.policy;
+  absl::StatusOr<std::unique_ptr<EvictionPolicy>> policy =
+      MakeEvictionPolicy(policy_name, arena_bytes);
+  if (!policy.ok()) return policy.status();
+
+  const std::filesystem::path arena_path = options_.cache_dir / kArenaFileName;
+  const std::filesystem::path journal_path = options_.cache_dir / kJournalFileName;
+  std::vector<ChunkDigest> to_verify;
+  {
+    absl::MutexLock lock(&space_mu_);
+    allocator_ = std::make_unique<ExtentAllocator>(total_pages);
+    policy_ = *std::move(policy);
+    if (options_.persist) {
+      absl::StatusOr<std::unique_ptr<ArenaFile>> arena =
+          ArenaFile::OpenNamed(arena_path, arena_bytes);
+      if (!arena.ok()) return arena.status();
+      arena_ = *std::move(arena);
+      if (absl::Status loaded = LoadPersisted(); !loaded.ok()) return loaded;
+      for (const auto& [key, entry] : resident_) {
+        if (!entry->encrypted) to_verify.push_back(key);
+      }
+    } else {
+      // A persistent arena left by an earlier configuration may hold decrypted data.
+      std::error_code ignored;
+      std::filesystem::remove(arena_path, ignored);
+      std::filesystem::remove(journal_path, ignored);
+      absl::StatusOr<std::unique_ptr<ArenaFile>> arena =
+          ArenaFile::CreateUnnamed(options_.cache_dir, arena_bytes);
+      if (!arena.ok()) return arena.status();
+      arena_ = *std::move(arena);
+    }
+  }
+  scheduler_ = std::make_unique<FetchScheduler>(
+      options_.max_concurrent_fetches, options_.max_queued_fetches,
+      options_.max_queued_prefetches,
+      [this](std::shared_ptr<PendingFetch> fetch) { RunFetch(std::move(fetch)); });
+  if (options_.verify_persisted_in_background && !to_verify.empty()) {
+    verifier_ = std::thread([this, keys = std::move(to_verify)]() mutable {
+      BackgroundVerifyLoop(std::move(keys));
+    });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CacheCore::LoadPersisted() {
+  const std::filesystem::path journal_path = options_.cache_dir / kJournalFileName;
+  JournalLoadResult loaded = PersistenceJournal::Load(journal_path, allocator_->total_pages());
+  uint64_t dropped = loaded.dropped;
+  if (loaded.torn) {
+    spdlog::warn("cache journal {} ends in a torn or corrupt record; entries after it are lost",
+                 journal_path.string());
+  }
+  std::vector<PersistedEntry> kept;
+  for (const PersistedEntry& p : loaded.live) {
+    const uint64_t pages = PagesFor(p.size);
+    if ((p.encrypted && !options_.persist_encrypted) || p.size > kMaxChunkSize ||
+        !allocator_->AllocateAt(p.start_page, pages)) {
+      ++dropped;
+      continue;
+    }
+    auto* entry = new CacheEntry;
+    entry->cache_key = p.cache_key;
+    entry->digest = p.digest;
+    entry->data = arena_->base() + p.start_page * kArenaPageSize;
+    entry->size = p.size;
+    entry->start_page = p.start_page;
+    entry->pages = pages;
+    entry->encrypted = p.encrypted;
+    entry->key_fingerprint = p.key_fingerprint;
+    entry->verified.store(false, std::memory_order_relaxed);
+    Shard& shard = ShardFor(entry->cache_key);
+    {
+      absl::MutexLock lock(&shard.mu);
+      shard.entries[entry->cache_key] = entry;
+    }
+    AddResidentLocked(entry, InsertKind::kPrefetch);
+    kept.push_back(p);
+  }
+  counters_.persisted_loaded.fetch_add(kept.size(), std::memory_order_relaxed);
+  counters_.persisted_dropped.fetch_add(dropped, std::memory_order_relaxed);
+  // Whatever is not referenced any more (evicted, dropped, encrypted) is zeroed on disk.
+  allocator_->ForEachFreeExtent([this](uint64_t start, uint64_t pages) {
+    arena_->Discard(start * kArenaPageSize, pages * kArenaPageSize);
+  });
+  absl::StatusOr<std::unique_ptr<PersistenceJournal>> journal =
+      PersistenceJournal::Rewrite(journal_path, kept);
+  if (!journal.ok()) return journal.status();
+  journal_ = *std::move(journal);
+  spdlog::info("chunk cache reopened {} persisted entries ({} dropped); verifying them lazily",
+               kept.size(), dropped);
+  return absl::OkStatus();
+}
+
+bool CacheCore::ShouldPersist(const CacheEntry& entry) const {
+  return options_.persist && (!entry.encrypted || options_.persist_encrypted);
+}
+
+CacheCore::~CacheCore() {
+  stopping_.store(true, std::memory_order_release);
+  if (verifier_.joinable()) verifier_.join();
+  if (scheduler_ != nullptr) {
+    for (std::shared_ptr<PendingFetch>& fetch : scheduler_->Stop()) {
+      if (fetch->kind() == PendingFetch::Kind::kVerifyPersisted) {
+        fetch->persisted()->pins.fetch_sub(1, std::memory_order_release);
+      }
+      Fail(fetch, absl::UnavailableError("the chunk cache is shutting down"));
+    }
+  }
+  absl::MutexLock lock(&space_mu_);
+  bool pinned = false;
+  for (const auto& [key, entry] : resident_) {
+    if (entry->pins.load(std::memory_order_acquire) != 0) pinned = true;
+  }
+  if (pinned) {
+    // A handle outlived the cache (a caller bug). Keep the mapping and the entries alive
+    // rather than let that handle read unmapped memory.
+    spdlog::error("chunk cache destroyed while chunk handles are still alive; leaking the arena");
+    (void)arena_.release();
+    return;
+  }
+  if (options_.persist && !options_.persist_encrypted) {
+    for (const auto& [key, entry] : resident_) {
+      if (entry->encrypted) {
+        arena_->Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
+      }
+    }
+  }
+  if (journal_ != nullptr) CompactJournalLocked();
+  for (const auto& [key, entry] : resident_) delete entry;
+  resident_.clear();
+}
+
+ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priority,
+                              ChunkCallback on_ready) {
+  const bool demand = priority == FetchPriority::kDemand;
+  if (request.source == nullptr || request.source->upstream == nullptr) {
+    return ChunkLookup::Ready(absl::InvalidArgumentError("chunk request without an upstream"));
+  }
+  if (request.expected_size.has_value() && *request.expected_size > kMaxChunkSize) {
+    return ChunkLookup::Ready(absl::DataLossError(
+        absl::StrCat("index range of chunk ", request.digest.ShortHex(), " is ",
+                     *request.expected_size, " bytes, more than the largest chunk (",
+                     kMaxChunkSize, ")")));
+  }
+  Shard& shard = ShardFor(request.cache_key);
+  CacheEntry* hit = nullptr;
+  bool drain = false;
+  bool promote = false;
+  std::shared_ptr<PendingFetch> waiting_on;
+  uint64_t waiter_id = 0;
+  LookupResult result = LookupResult::kMiss;
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&shard.mu);
+    auto pending = shard.pending.find(request.cache_key);
+    if (pending != shard.pending.end()) {
+      waiting_on = pending->second;
+      waiter_id = waiting_on->AddWaiter(std::move(on_ready), request);
+      result = LookupResult::kCoalesced;
+      promote = demand && waiting_on->MarkDemandWanted();
+    } else if (auto found = shard.entries.find(request.cache_key); found != shard.entries.end()) {
+      CacheEntry* entry = found->second;
+      entry->pins.fetch_add(1, std::memory_order_relaxed);
+      if (entry->verified.load(std::memory_order_acquire)) {
+        hit = entry;
+        result = entry->hint_refs.load(std::memory_order_relaxed) > 0 ? LookupResult::kHintedHit
+                                                                       : LookupResult::kHit;
+        if (demand && shard.accesses.size() < kAccessBufferLimit) {
+          shard.accesses.push_back(request.cache_key);
+          drain = shard.accesses.size() >= kAccessDrainThreshold;
+        }
+      } else {
+        // Reloaded from a persisted arena: verify before serving; the pin is the verifier's.
+        auto fetch = std::make_shared<PendingFetch>(
+            request, PendingFetch::Kind::kVerifyPersisted, priority, entry);
+        refused = scheduler_->Enqueue(fetch, priority);
+        if (refused.ok()) {
+          shard.pending.emplace(request.cache_key, fetch);
+          waiter_id = fetch->AddWaiter(std::move(on_ready), request);
+          waiting_on = std::move(fetch);
+          result = LookupResult::kHit;
+        } else {
+          entry->pins.fetch_sub(1, std::memory_order_release);
+        }
+      }
+    } else {
+      auto fetch =
+          std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch, priority, nullptr);
+      refused = scheduler_->Enqueue(fetch, priority);
+      if (refused.ok()) {
+        shard.pending.emplace(request.cache_key, fetch);
+        waiter_id = fetch->AddWaiter(std::move(on_ready), request);
+        waiting_on = std::move(fetch);
+      }
+    }
+  }
+  if (!refused.ok()) {
+    if (demand) counters_.fetches_rejected.fetch_add(1, std::memory_order_relaxed);
+    return ChunkLookup::Ready(refused);
+  }
+  if (promote) scheduler_->Promote(waiting_on);
+  if (demand) counters_.CountLookup(result);
+  if (hit != nullptr) {
+    if (demand && hit->prefetched_unused.exchange(false, std::memory_order_relaxed)) {
+      counters_.CountPrefetchOutcome(/*used=*/true);
+    }
+    if (drain) MaybeDrainAccesses();
+    return ChunkLookup::Ready(ChunkHandle(hit));
+  }
+  return ChunkLookup::Waiting(std::move(waiting_on), waiter_id);
+}
+
+PrefetchOutcome CacheCore::Prefetch(const ChunkRequest& request) {
+  if (request.source == nullptr || request.source->upstream == nullptr ||
+      (request.expected_size.has_value() && *request.expected_size > kMaxChunkSize)) {
+    return PrefetchOutcome::kDropped;
+  }
+  Shard& shard = ShardFor(request.cache_key);
+  absl::MutexLock lock(&shard.mu);
+  if (shard.pending.contains(request.cache_key)) return PrefetchOutcome::kInFlight;
+  if (shard.entries.contains(request.cache_key)) return PrefetchOutcome::kCached;
+  auto fetch = std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch,
+                                              FetchPriority::kPrefetch, nullptr);
+  if (!scheduler_->Enqueue(fetch, FetchPriority::kPrefetch).ok()) {
+    counters_.prefetches_dropped.fetch_add(1, std::memory_order_relaxed);
+    return PrefetchOutcome::kDropped;
+  }
+  shard.pending.emplace(request.cache_key, std::move(fetch));
+  return PrefetchOutcome::kRequested;
+}
+
+bool CacheCore::Contains(const ChunkDigest& cache_key) const {
+  Shard& shard = ShardFor(cache_key);
+  absl::MutexLock lock(&shard.mu);
+  return shard.entries.contains(cache_key);
+}
+
+uint64_t CacheCore::CachedBytes(absl::Span<const ChunkDigest> cache_keys) const {
+  uint64_t bytes = 0;
+  for (const ChunkDigest& key : cache_keys) {
+    Shard& shard = ShardFor(key);
+    absl::MutexLock lock(&shard.mu);
+    auto found = shard.entries.find(key);
+    if (found != shard.entries.end()) bytes += found->second->size;
+  }
+  return bytes;
+}
+
+uint64_t CacheCore::ReserveHintedBytes(uint64_t bytes) {
+  uint64_t reserved = hinted_reserved_.load(std::memory_order_relaxed);
+  while (true) {
+    const uint64_t room = reserved >= max_hinted_bytes_ ? 0 : max_hinted_bytes_ - reserved;
+    const uint64_t granted = std::min(bytes, room);
+    if (granted == 0) return 0;
+    if (hinted_reserved_.compare_exchange_weak(reserved, reserved + granted,
+                                               std::memory_order_relaxed)) {
+      return granted;
+    }
+  }
+}
+
+void CacheCore::ReleaseHintedBytes(uint64_t bytes) {
+  hinted_reserved_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+CacheStats CacheCore::Stats() const {
+  CacheStats stats;
+  counters_.FillInto(stats);
+  stats.capacity_bytes = options_.capacity_bytes / kArenaPageSize * kArenaPageSize;
+  stats.sessions_open = sessions_open.load(std::memory_order_relaxed);
+  const FetchScheduler::Counts queue = scheduler_->counts();
+  stats.fetches_running = queue.running;
+  stats.fetches_queued_demand = queue.queued_demand;
+  stats.fetches_queued_prefetch = queue.queued_prefetch;
+  absl::MutexLock lock(&space_mu_);
+  for (const auto& [key, entry] : resident_) {
+    if (entry->pins.load(std::memory_order_relaxed) > 0) {
+      stats.pinned_bytes += entry->size;
+      if (entry->hint_refs.load(std::memory_order_relaxed) > 0) stats.hinted_bytes += entry->size;
+    } else {
+      stats.evictable_bytes += entry->size;
+    }
+  }
+  stats.entries = resident_.size();
+  ArenaUsage& arena = stats.arena;
+  arena.capacity_bytes = allocator_->total_pages() * kArenaPageSize;
+  arena.free_bytes = allocator_->free_pages() * kArenaPageSize;
+  arena.reserved_bytes = arena.capacity_bytes - arena.free_bytes;
+  arena.used_bytes = used_bytes_;
+  arena.largest_free_bytes = allocator_->largest_free_pages() * kArenaPageSize;
+  arena.free_extents = allocator_->free_extent_count();
+  return stats;
+}
+
+}  // namespace chunkcache::internal

@@ -1,0 +1,153 @@
+// CacheCore: the implementation behind ChunkCache (chunk_cache.h), in three files:
+//   cache_core.cc   opening (fresh or persisted arena), lookups, prefetch, stats, shutdown;
+//   cache_fill.cc   what a fetch worker does: upstream read, decode into the arena, publish
+//                   or fail, and re-verification of persisted entries;
+//   cache_space.cc  room in the arena: extents, the eviction policy, eviction.
+//
+// Locking (always in this order; no lock is held while a callback runs):
+//   space_mu_     the arena allocator, the eviction policy, the resident-entry index, the
+//                 journal. Taken by fills and evictions, never by a hit.
+//   Shard::mu     one of kShardCount: the key -> entry and key -> pending-fetch maps of a
+//                 slice of the key space, and that slice's buffered hits. A hit takes only
+//                 its shard's mutex: find, pin (atomic increment), buffer the access.
+//   PendingFetch  its waiter list.
+//   scheduler     its queues (a leaf: taken under a shard mutex to queue a fetch).
+// Buffered hits are handed to the policy in batches under space_mu_ (when a shard's buffer
+// fills and the mutex is free, and always before choosing a victim), so the policy sees every
+// hit without a global lock on the hit path.
+//
+// Entry lifetime: see cache_entry.h. An entry leaves its shard map only under space_mu_ and
+// its shard mutex, with pins == 0; its extent is freed afterwards under space_mu_.
+#ifndef CHUNKCACHE_CACHE_INTERNAL_CACHE_CORE_H_
+#define CHUNKCACHE_CACHE_INTERNAL_CACHE_CORE_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "cache/cache_options.h"
+#include "cache/cache_stats.h"
+#include "cache/chunk_cache.h"
+#include "cache/eviction_policy.h"
+#include "cache/internal/arena_file.h"
+#include "cache/internal/cache_entry.h"
+#include "cache/internal/dir_lock.h"
+#include "cache/internal/extent_allocator.h"
+#include "cache/internal/fetch_scheduler.h"
+#include "cache/internal/pending_fetch.h"
+#include "cache/internal/persistence_journal.h"
+#include "cache/internal/stats_counters.h"
+
+namespace chunkcache::internal {
+
+class CacheCore {
+ public:
+  static absl::StatusOr<std::unique_ptr<CacheCore>> Open(const ChunkCacheOptions& options);
+  ~CacheCore();
+  CacheCore(const CacheCore&) = delete;
+  CacheCore& operator=(const CacheCore&) = delete;
+
+  ChunkLookup Lookup(const ChunkRequest& request, FetchPriority priority,
+                     ChunkCallback on_ready);
+  PrefetchOutcome Prefetch(const ChunkRequest& request);
+  bool Contains(const ChunkDigest& cache_key) const;
+  uint64_t CachedBytes(absl::Span<const ChunkDigest> cache_keys) const;
+  CacheStats Stats() const;
+  const ChunkCacheOptions& options() const { return options_; }
+
+  uint64_t ReserveHintedBytes(uint64_t bytes);
+  void ReleaseHintedBytes(uint64_t bytes);
+  std::atomic<uint64_t> sessions_open{0};
+
+ private:
+  static constexpr size_t kShardCount = 16;
+  // Buffered hits per shard before a drain is attempted, and the most kept when space_mu_
+  // stays busy (further hits are then not reported to the policy).
+  static constexpr size_t kAccessDrainThreshold = 64;
+  static constexpr size_t kAccessBufferLimit = 4096;
+
+  struct Shard {
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<ChunkDigest, CacheEntry*> entries ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<ChunkDigest, std::shared_ptr<PendingFetch>> pending ABSL_GUARDED_BY(mu);
+    std::vector<ChunkDigest> accesses ABSL_GUARDED_BY(mu);
+  };
+
+  explicit CacheCore(const ChunkCacheOptions& options);
+  absl::Status Start(DirLock lock);
+  absl::Status LoadPersisted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  Shard& ShardFor(const ChunkDigest& key) const {
+    return shards_[key.bytes[31] % kShardCount];
+  }
+  bool ShouldPersist(const CacheEntry& entry) const;
+
+  // cache_fill.cc
+  void RunFetch(std::shared_ptr<PendingFetch> fetch);
+  void FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch);
+  bool VerifyPersisted(const CacheEntry& entry, const ChunkRequest* request) const;
+  void CompleteVerified(const std::shared_ptr<PendingFetch>& fetch);
+  void DropUnverified(CacheEntry* entry);
+  void Publish(const std::shared_ptr<PendingFetch>& fetch, CacheEntry* entry);
+  void Fail(const std::shared_ptr<PendingFetch>& fetch, const absl::Status& status);
+  void BackgroundVerifyLoop(std::vector<ChunkDigest> keys);
+
+  // cache_space.cc
+  // Reserves an extent for a fill. `demand`: a reader waits for it (the policy hears OnMiss).
+  absl::StatusOr<CacheEntry*> ReserveEntry(const ChunkRequest& request, uint64_t bytes,
+                                           bool demand);
+  void ReleaseReserved(CacheEntry* entry);
+  void ShrinkReserved(CacheEntry* entry, uint64_t bytes);
+  absl::StatusOr<uint64_t> AllocateExtentLocked(uint64_t pages)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  bool EvictWindowLocked(uint64_t pages) ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  // Removes `entry` if nothing pins it; `policy_tracked` says whether the policy still tracks
+  // it (false when it was just returned by PickVictim).
+  bool TryEvictLocked(CacheEntry* entry, bool policy_tracked)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  void AddResidentLocked(CacheEntry* entry, InsertKind kind)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  void RemoveResidentLocked(CacheEntry* entry, bool policy_tracked)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  void DrainAccessesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  void MaybeDrainAccesses();
+  void JournalInsertLocked(const CacheEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  void JournalRemoveLocked(const CacheEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  void CompactJournalLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+
+  const ChunkCacheOptions options_;
+  const uint64_t max_hinted_bytes_;
+  std::optional<DirLock> dir_lock_;
+  std::unique_ptr<ArenaFile> arena_;  // set by Start, then never changed
+  mutable StatsCounters counters_;
+  std::atomic<uint64_t> hinted_reserved_{0};
+
+  mutable std::array<Shard, kShardCount> shards_;
+
+  mutable absl::Mutex space_mu_;
+  std::unique_ptr<ExtentAllocator> allocator_ ABSL_GUARDED_BY(space_mu_);
+  std::unique_ptr<EvictionPolicy> policy_ ABSL_GUARDED_BY(space_mu_);
+  absl::flat_hash_map<ChunkDigest, CacheEntry*> resident_ ABSL_GUARDED_BY(space_mu_);
+  std::map<uint64_t, CacheEntry*> by_address_ ABSL_GUARDED_BY(space_mu_);  // start page
+  uint64_t used_bytes_ ABSL_GUARDED_BY(space_mu_) = 0;     // decoded bytes of residents
+  uint64_t filling_pages_ ABSL_GUARDED_BY(space_mu_) = 0;  // extents of fills in progress
+  std::unique_ptr<PersistenceJournal> journal_ ABSL_GUARDED_BY(space_mu_);
+
+  std::unique_ptr<FetchScheduler> scheduler_;  // set by Start
+  std::atomic<bool> stopping_{false};
+  std::thread verifier_;
+};
+
+}  // namespace chunkcache::internal
+
+#endif  // CHUNKCACHE_CACHE_INTERNAL_CACHE_CORE_H_

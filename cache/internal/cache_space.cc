@@ -1,0 +1,253 @@
+// The space side of CacheCore: extents in the arena, the eviction policy and eviction.
+//
+// Making room for a fill of P pages, under space_mu_:
+//  1. Take a free extent of P pages if there is one (best fit).
+//  2. While fewer than P pages are free, evict the policy's victim (never a pinned or hinted
+//     entry).
+//  3. When enough pages are free but no run is long enough (external fragmentation), evict
+//     the cheapest window of neighbouring evictable entries that frees P contiguous pages
+//     (extent_window.h) instead of more policy victims scattered over the arena.
+//  4. If nothing more can be evicted, the fill fails with RESOURCE_EXHAUSTED: the budget is
+//     never exceeded.
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "format/string_view_compat.h"
+#include "cache/internal/cache_core.h"
+#include "cache/internal/extent_window.h"
+#include "spdlog/spdlog.h"
+
+namespace chunkcache::internal {
+
+absl::StatusOr<CacheEntry*> CacheCore::ReserveEntry(const ChunkRequest& request,
+                                                    uint64_t bytes, bool demand) {
+  const uint64_t pages = PagesFor(bytes);
+  uint64_t start;
+  {
+    absl::MutexLock space(&space_mu_);
+    if (demand) policy_->OnMiss(request.cache_key);
+    absl::StatusOr<uint64_t> allocated = AllocateExtentLocked(pages);
+    if (!allocated.ok()) return allocated.status();
+    start = *allocated;
+    filling_pages_ += pages;
+  }
+  auto* entry = new CacheEntry;
+  entry->cache_key = request.cache_key;
+  entry->digest = request.digest;
+  entry->data = arena_->base() + start * kArenaPageSize;
+  entry->start_page = start;
+  entry->pages = pages;
+  if (const CryptConfig* key = request.source->chunk_key(); key != nullptr) {
+    entry->encrypted = true;
+    entry->key_fingerprint = key->fingerprint();
+  }
+  if (absl::Status disk = arena_->Reserve(start * kArenaPageSize, pages * kArenaPageSize);
+      !disk.ok()) {
+    ReleaseReserved(entry);
+    return disk;
+  }
+  return entry;
+}
+
+void CacheCore::ReleaseReserved(CacheEntry* entry) {
+  absl::MutexLock space(&space_mu_);
+  filling_pages_ -= entry->pages;
+  allocator_->Free(entry->start_page, entry->pages);
+  delete entry;
+}
+
+void CacheCore::ShrinkReserved(CacheEntry* entry, uint64_t bytes) {
+  const uint64_t pages = PagesFor(bytes);
+  if (pages >= entry->pages) return;
+  absl::MutexLock space(&space_mu_);
+  allocator_->Free(entry->start_page + pages, entry->pages - pages);
+  filling_pages_ -= entry->pages - pages;
+  entry->pages = pages;
+}
+
+absl::StatusOr<uint64_t> CacheCore::AllocateExtentLocked(uint64_t pages) {
+  if (pages > allocator_->total_pages()) {
+    counters_.fills_without_room.fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a chunk of ", pages * kArenaPageSize, " bytes does not fit in a cache of ",
+        allocator_->total_pages() * kArenaPageSize, " bytes; raise the cache capacity"));
+  }
+  auto evictable = [this](const ChunkDigest& key) {
+    auto it = resident_.find(key);
+    return it != resident_.end() && it->second->pins.load(std::memory_order_relaxed) == 0;
+  };
+  bool drained = false;
+  // Every round allocates, evicts something or re-tracks a victim that was pinned meanwhile.
+  const size_t max_rounds = 2 * resident_.size() + 16;
+  for (size_t round = 0; round < max_rounds; ++round) {
+    if (std::optional<uint64_t> start = allocator_->Allocate(pages)) return *start;
+    if (!drained) {
+      DrainAccessesLocked();  // the policy decides on every hit so far
+      drained = true;
+    }
+    if (allocator_->free_pages() >= pages && EvictWindowLocked(pages)) continue;
+    std::optional<ChunkDigest> victim = policy_->PickVictim(evictable);
+    if (!victim.has_value()) break;
+    auto it = resident_.find(*victim);
+    if (it == resident_.end()) continue;  // cannot happen: the policy tracks residents only
+    CacheEntry* entry = it->second;
+    if (!TryEvictLocked(entry, /*policy_tracked=*/false)) {
+      policy_->OnInsert(entry->cache_key, entry->reserved_bytes(), InsertKind::kDemand);
+    }
+  }
+  counters_.fills_without_room.fetch_add(1, std::memory_order_relaxed);
+  uint64_t pinned = 0;
+  for (const auto& [key, entry] : resident_) {
+    if (entry->pins.load(std::memory_order_relaxed) > 0) pinned += entry->reserved_bytes();
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "no room in the chunk cache for ", pages * kArenaPageSize, " bytes: ", pinned, " of ",
+      allocator_->total_pages() * kArenaPageSize, " bytes are pinned by reads in progress and ",
+      "hinted sets, ", filling_pages_ * kArenaPageSize,
+      " by fills in progress; retry later or raise the cache capacity"));
+}
+
+bool CacheCore::EvictWindowLocked(uint64_t pages) {
+  std::vector<ArenaSegment> segments;
+  segments.reserve(2 * by_address_.size() + 2);
+  uint64_t cursor = 0;
+  auto add_until = [&](uint64_t start) {
+    if (start > cursor) {  // a gap: an extent held by a fill in progress
+      segments.push_back({cursor, start - cursor, ArenaSegment::Kind::kBlocked, 0, nullptr});
+    }
+  };
+  auto entry_it = by_address_.begin();
+  auto add_entries_before = [&](uint64_t limit) {
+    for (; entry_it != by_address_.end() && entry_it->first < limit; ++entry_it) {
+      CacheEntry* entry = entry_it->second;
+      add_until(entry->start_page);
+      const bool pinned = entry->pins.load(std::memory_order_relaxed) > 0;
+      segments.push_back({entry->start_page, entry->pages,
+                          pinned ? ArenaSegment::Kind::kBlocked : ArenaSegment::Kind::kEvictable,
+                          entry->size, entry});
+      cursor = entry->start_page + entry->pages;
+    }
+  };
+  allocator_->ForEachFreeExtent([&](uint64_t start, uint64_t length) {
+    add_entries_before(start);
+    add_until(start);
+    segments.push_back({start, length, ArenaSegment::Kind::kFree, 0, nullptr});
+    cursor = start + length;
+  });
+  add_entries_before(allocator_->total_pages());
+  add_until(allocator_->total_pages());
+
+  std::optional<EvictionWindow> window = FindEvictionWindow(segments, pages);
+  if (!window.has_value()) return false;
+  for (size_t i = window->first; i <= window->last; ++i) {
+    if (segments[i].kind != ArenaSegment::Kind::kEvictable) continue;
+    auto* entry = static_cast<CacheEntry*>(const_cast<void*>(segments[i].owner));
+    if (TryEvictLocked(entry, /*policy_tracked=*/true)) {
+      counters_.fragmentation_evictions.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  return true;
+}
+
+bool CacheCore::TryEvictLocked(CacheEntry* entry, bool policy_tracked) {
+  {
+    Shard& shard = ShardFor(entry->cache_key);
+    absl::MutexLock lock(&shard.mu);
+    // Pins are only taken under this mutex (or copied from a live handle), so a zero seen
+    // here stays zero once the entry is out of the map.
+    if (entry->pins.load(std::memory_order_acquire) != 0) return false;
+    shard.entries.erase(entry->cache_key);
+  }
+  if (entry->prefetched_unused.load(std::memory_order_relaxed)) {
+    counters_.CountPrefetchOutcome(/*used=*/false);
+  }
+  counters_.CountEviction(entry->size);
+  RemoveResidentLocked(entry, policy_tracked);
+  delete entry;
+  return true;
+}
+
+void CacheCore::AddResidentLocked(CacheEntry* entry, InsertKind kind) {
+  resident_[entry->cache_key] = entry;
+  by_address_[entry->start_page] = entry;
+  used_bytes_ += entry->size;
+  policy_->OnInsert(entry->cache_key, entry->reserved_bytes(), kind);
+}
+
+void CacheCore::RemoveResidentLocked(CacheEntry* entry, bool policy_tracked) {
+  if (policy_tracked) policy_->OnErase(entry->cache_key);
+  resident_.erase(entry->cache_key);
+  by_address_.erase(entry->start_page);
+  used_bytes_ -= entry->size;
+  JournalRemoveLocked(*entry);
+  if (options_.persist && entry->encrypted && !options_.persist_encrypted) {
+    // Plaintext of an encrypted datastore must not stay in a named file.
+    arena_->Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
+  }
+  allocator_->Free(entry->start_page, entry->pages);
+}
+
+void CacheCore::DrainAccessesLocked() {
+  std::vector<ChunkDigest> batch;
+  for (Shard& shard : shards_) {
+    {
+      absl::MutexLock lock(&shard.mu);
+      if (shard.accesses.empty()) continue;
+      batch.swap(shard.accesses);
+      shard.accesses.reserve(kAccessDrainThreshold);
+    }
+    for (const ChunkDigest& key : batch) {
+      if (resident_.contains(key)) policy_->OnAccess(key);
+    }
+    batch.clear();
+  }
+}
+
+void CacheCore::MaybeDrainAccesses() {
+  if (!space_mu_.TryLock()) return;  // a fill or eviction holds it and will drain
+  DrainAccessesLocked();
+  space_mu_.Unlock();
+}
+
+void CacheCore::JournalInsertLocked(const CacheEntry& entry) {
+  if (journal_ == nullptr || !ShouldPersist(entry)) return;
+  PersistedEntry record{entry.cache_key, entry.digest, entry.start_page, entry.size,
+                        entry.encrypted, entry.key_fingerprint};
+  if (absl::Status written = journal_->AppendInsert(record); !written.ok()) {
+    spdlog::error("{}; the cache stops persisting entries", ToStd(written.message()));
+    journal_.reset();
+    return;
+  }
+  if (journal_->records() > 4 * resident_.size() + 1024) CompactJournalLocked();
+}
+
+void CacheCore::JournalRemoveLocked(const CacheEntry& entry) {
+  if (journal_ == nullptr || !ShouldPersist(entry)) return;
+  if (absl::Status written = journal_->AppendRemove(entry.cache_key, entry.start_page);
+      !written.ok()) {
+    spdlog::error("{}; the cache stops persisting entries", ToStd(written.message()));
+    journal_.reset();
+  }
+}
+
+void CacheCore::CompactJournalLocked() {
+  std::vector<PersistedEntry> live;
+  live.reserve(resident_.size());
+  for (const auto& [start, entry] : by_address_) {
+    if (!ShouldPersist(*entry)) continue;
+    live.push_back(PersistedEntry{entry->cache_key, entry->digest, entry->start_page,
+                                  entry->size, entry->encrypted, entry->key_fingerprint});
+  }
+  const std::filesystem::path path = journal_->path();
+  journal_.reset();
+  absl::StatusOr<std::unique_ptr<PersistenceJournal>> rewritten =
+      PersistenceJournal::Rewrite(path, live);
+  if (!rewritten.ok()) {
+    spdlog::error("{}; the cache stops persisting entries", ToStd(rewritten.status().message()));
+    return;
+  }
+  journal_ = *std::move(rewritten);
+}
+
+}  // namespace chunkcache::internal

@@ -1,0 +1,97 @@
+// PendingFetch: one chunk being fetched (or a persisted entry being re-verified), and the
+// lookups waiting for it.
+//
+// Miss coalescing: the first miss for a cache key creates a PendingFetch and registers it in
+// the key's shard; later lookups of the key join it as waiters. The fetch belongs to the
+// cache, not to the first caller: it is held by the shard map, the scheduler queue and the
+// worker running it, so a waiter that cancels or goes away changes nothing for the others.
+// The worker removes it from the shard map in the fetch's own completion, whatever the
+// outcome, so errors are never cached and the next lookup fetches again.
+//
+// Lock order: CacheCore space mutex > shard mutex > PendingFetch::mu_. Callbacks are invoked
+// with no lock held.
+#ifndef CHUNKCACHE_CACHE_INTERNAL_PENDING_FETCH_H_
+#define CHUNKCACHE_CACHE_INTERNAL_PENDING_FETCH_H_
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cache/chunk_lookup.h"
+#include "cache/chunk_request.h"
+
+namespace chunkcache::internal {
+
+struct CacheEntry;
+
+class PendingFetch {
+ public:
+  enum class Kind {
+    kFetch,             // read from the upstream, decode into the arena
+    kVerifyPersisted,   // re-check a reloaded entry; on failure, drop it and fetch instead
+  };
+
+  // `request.source` may be null only for kVerifyPersisted started by the background
+  // verifier; the first waiter then supplies its request (needed if verification fails and
+  // the chunk must be fetched).
+  PendingFetch(ChunkRequest request, Kind kind, FetchPriority origin, CacheEntry* persisted)
+      : cache_key_(request.cache_key),
+        kind_(kind),
+        origin_(origin),
+        persisted_(persisted),
+        demand_wanted_(origin == FetchPriority::kDemand),
+        request_(std::move(request)) {}
+
+  const ChunkDigest& cache_key() const { return cache_key_; }
+  ChunkRequest request() const;
+  Kind kind() const { return kind_; }
+  // The persisted entry being verified (pinned by this fetch), kVerifyPersisted only.
+  CacheEntry* persisted() const { return persisted_; }
+  // Switches a failed verification to a normal fetch (the entry was dropped).
+  void BecomeFetch() {
+    kind_ = Kind::kFetch;
+    persisted_ = nullptr;
+  }
+  // Whether a demand reader started or joined this fetch (decides the policy's InsertKind
+  // and the prefetch used/wasted accounting).
+  FetchPriority origin() const { return origin_; }
+  bool demand_wanted() const { return demand_wanted_.load(std::memory_order_acquire); }
+  // True the first time a demand waiter joins a prefetch (the caller then promotes it).
+  bool MarkDemandWanted() { return !demand_wanted_.exchange(true, std::memory_order_acq_rel); }
+
+  // Registers a waiter; returns its id for RemoveWaiter. Called under the shard mutex while
+  // the fetch is still in the shard map, so the fetch has not completed. `request` fills in
+  // a missing source.
+  uint64_t AddWaiter(ChunkCallback callback, const ChunkRequest& request);
+  // True if the waiter was still registered (its callback will now never run).
+  bool RemoveWaiter(uint64_t waiter_id);
+  // Marks the fetch completed and hands over every registered callback.
+  std::vector<ChunkCallback> TakeWaiters();
+  size_t waiter_count() const;
+
+  // Scheduler bookkeeping, guarded by the scheduler's mutex.
+  bool scheduler_taken = false;
+  bool scheduler_promoted = false;
+  absl::Time enqueued_at;
+
+ private:
+  const ChunkDigest cache_key_;
+  Kind kind_;  // changed only by the worker that runs the fetch
+  const FetchPriority origin_;
+  CacheEntry* persisted_;
+  std::atomic<bool> demand_wanted_;
+
+  mutable absl::Mutex mu_;
+  uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool completed_ ABSL_GUARDED_BY(mu_) = false;
+  ChunkRequest request_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<uint64_t, ChunkCallback>> waiters_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace chunkcache::internal
+
+#endif  // CHUNKCACHE_CACHE_INTERNAL_PENDING_FETCH_H_

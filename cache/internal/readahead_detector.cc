@@ -1,0 +1,63 @@
+#include "cache/internal/readahead_detector.h"
+
+#include <algorithm>
+
+namespace chunkcache::internal {
+
+ReadaheadDetector::ReadaheadDetector(const ReadaheadOptions& options)
+    : options_(options), streams_(std::max<size_t>(options.streams, 1)) {}
+
+ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t first_entry,
+                                        size_t last_entry, size_t entry_count) {
+  ++tick_;
+  Stream* stream = nullptr;
+  for (Stream& s : streams_) {
+    if (s.in_use && offset >= s.last_start && offset <= s.next_offset + options_.max_gap_bytes) {
+      stream = &s;
+      break;
+    }
+  }
+  if (stream == nullptr) {
+    Stream* oldest = &streams_[0];
+    for (Stream& s : streams_) {
+      if (!s.in_use || s.last_used < oldest->last_used) oldest = &s;
+      if (!s.in_use) break;
+    }
+    *oldest = Stream{true, offset, end, last_entry, 1, first_entry != last_entry, 0,
+                     last_entry + 1, tick_};
+    return {};
+  }
+
+  const bool new_chunk = last_entry > stream->last_entry;
+  stream->last_used = tick_;
+  stream->last_start = offset;
+  stream->next_offset = std::max(stream->next_offset, end);
+  stream->reads += 1;
+  stream->crossed_chunk = stream->crossed_chunk || new_chunk || first_entry != last_entry;
+  if (new_chunk && stream->window > 0 && last_entry < stream->requested_until) {
+    // The reader arrived in a chunk readahead fetched for it: the guess paid off.
+    stream->window = std::min(stream->window * 2, options_.max_window);
+  }
+  stream->last_entry = std::max(stream->last_entry, last_entry);
+  if (!options_.enabled) return {};
+  if (stream->window == 0 && (stream->reads >= 3 || stream->crossed_chunk)) {
+    stream->window = std::min(options_.initial_window, options_.max_window);
+  }
+  if (stream->window == 0) return {};
+
+  const size_t want_end = std::min(entry_count, stream->last_entry + 1 + stream->window);
+  const size_t from = std::max(stream->requested_until, stream->last_entry + 1);
+  if (from >= want_end) return {};
+  stream->requested_until = want_end;
+  return ReadaheadPlan{from, want_end - from};
+}
+
+size_t ReadaheadDetector::largest_window() const {
+  size_t largest = 0;
+  for (const Stream& s : streams_) {
+    if (s.in_use) largest = std::max(largest, s.window);
+  }
+  return largest;
+}
+
+}  // namespace chunkcache::internal

@@ -1,0 +1,65 @@
+// ReadaheadDetector: decides, read by read, which chunks a session should fetch ahead.
+//
+// It tracks a few sequential streams (a restore streaming the disk while the guest reads
+// elsewhere). A read continues a stream when it starts between the start of the stream's
+// last read and a small gap past its end. A stream becomes sequential after two reads in a
+// row (or one that crosses into the next chunk); then a window of `initial_window` chunks
+// past the read is fetched, and the window doubles, up to `max_window`, each time the
+// reader arrives in a chunk that readahead requested. A read that continues no stream starts
+// a new one (replacing the least recently used) with no window: random readers trigger no
+// prefetch, and a stream that jumps starts over.
+//
+//   ReadaheadDetector detector(options.readahead);
+//   ReadaheadPlan plan = detector.OnRead(offset, end, first_entry, last_entry, chunk_count);
+//   for (size_t e = plan.first; e < plan.first + plan.count; ++e) Prefetch(e);
+//
+// Not thread-safe: the session calls it under its own mutex.
+#ifndef CHUNKCACHE_CACHE_INTERNAL_READAHEAD_DETECTOR_H_
+#define CHUNKCACHE_CACHE_INTERNAL_READAHEAD_DETECTOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "cache/cache_options.h"
+
+namespace chunkcache::internal {
+
+struct ReadaheadPlan {
+  size_t first = 0;  // index entries [first, first + count) to prefetch
+  size_t count = 0;
+};
+
+class ReadaheadDetector {
+ public:
+  explicit ReadaheadDetector(const ReadaheadOptions& options);
+
+  // A read of archive bytes [offset, end) that touched index entries
+  // [first_entry, last_entry] of `entry_count`.
+  ReadaheadPlan OnRead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry,
+                       size_t entry_count);
+
+  // The largest window of any stream (for stats and tests).
+  size_t largest_window() const;
+
+ private:
+  struct Stream {
+    bool in_use = false;
+    uint64_t last_start = 0;
+    uint64_t next_offset = 0;     // end of the furthest read
+    size_t last_entry = 0;        // furthest entry read
+    size_t reads = 0;             // reads in sequence
+    bool crossed_chunk = false;
+    size_t window = 0;            // 0: not sequential (yet)
+    size_t requested_until = 0;   // entries below this were requested by readahead
+    uint64_t last_used = 0;
+  };
+
+  ReadaheadOptions options_;
+  std::vector<Stream> streams_;
+  uint64_t tick_ = 0;
+};
+
+}  // namespace chunkcache::internal
+
+#endif  // CHUNKCACHE_CACHE_INTERNAL_READAHEAD_DETECTOR_H_

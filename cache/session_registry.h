@@ -1,0 +1,75 @@
+// SessionRegistry: the open snapshot sessions, shared by every client.
+//
+// RPCs name an archive by value (datastore, snapshot, archive); Open returns the session
+// already open for that key, or opens it. Concurrent opens of the same archive wait for one
+// another: the manifest and index are read and checked once. A failed open is not
+// remembered; the next Open tries again. Sessions nobody has used for
+// SessionOptions::idle_timeout are closed by a background thread, which releases their
+// hinted-set pins; a session still held by a caller (a read in progress) is never closed.
+//
+//   SessionRegistry registry(cache.get(), SessionOptions{});
+//   absl::StatusOr<std::shared_ptr<SnapshotSession>> session =
+//       registry.Open({"store1", upstream, key}, snapshot, "drive-scsi0.img.fidx");
+//
+// Thread-safe. Owns its sessions and its reaper thread; destroy it before the cache.
+#ifndef CHUNKCACHE_CACHE_SESSION_REGISTRY_H_
+#define CHUNKCACHE_CACHE_SESSION_REGISTRY_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cache/cache_options.h"
+#include "cache/chunk_cache.h"
+#include "cache/snapshot_session.h"
+#include "format/snapshot_name.h"
+
+namespace chunkcache {
+
+class SessionRegistry {
+ public:
+  SessionRegistry(ChunkCache* cache, const SessionOptions& options);
+  ~SessionRegistry();
+  SessionRegistry(const SessionRegistry&) = delete;
+  SessionRegistry& operator=(const SessionRegistry&) = delete;
+
+  // The open session for (datastore.name, snapshot, archive), opening it if needed (errors
+  // as SnapshotSession::Open). Marks it used now.
+  absl::StatusOr<std::shared_ptr<SnapshotSession>> Open(const DatastoreRef& datastore,
+                                                        const SnapshotName& snapshot,
+                                                        std::string_view archive);
+
+  // Closes sessions unused since `now - idle_timeout` that no caller holds; returns how many.
+  // The reaper thread calls it periodically; tests may call it directly.
+  size_t CloseIdle(absl::Time now);
+  // Closes every session no caller holds.
+  size_t CloseAll() { return CloseIdle(absl::InfiniteFuture()); }
+  size_t open_sessions() const;
+
+ private:
+  using Key = std::tuple<std::string, std::string, std::string>;  // datastore, snapshot, archive
+  struct Slot;
+
+  void ReaperLoop();
+  bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }
+
+  ChunkCache* const cache_;
+  const SessionOptions options_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<Key, std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread reaper_;
+};
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_CACHE_SESSION_REGISTRY_H_

@@ -1,0 +1,332 @@
+#include "cache/snapshot_session.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "format/string_view_compat.h"
+#include "cache/internal/hinted_set.h"
+#include "cache/internal/range_read_op.h"
+#include "cache/internal/readahead_detector.h"
+#include "spdlog/spdlog.h"
+
+namespace chunkcache {
+namespace {
+
+constexpr char kManifestFileName[] = "index.json.blob";
+
+absl::Status WithContext(const absl::Status& status, std::string_view context) {
+  return absl::Status(status.code(), absl::StrCat(ToAbsl(context), ": ", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<SnapshotSession>> SnapshotSession::Open(
+    ChunkCache* cache, DatastoreRef datastore, const SnapshotName& snapshot,
+    std::string_view archive, const SessionOptions& options) {
+  if (cache == nullptr || datastore.upstream == nullptr) {
+    return absl::InvalidArgumentError("a session needs a cache and an upstream");
+  }
+  const std::string where =
+      absl::StrCat(datastore.name, ":", snapshot.ToString(), "/", ToAbsl(archive));
+  if (absl::Status valid = ValidateArchiveName(archive); !valid.ok()) {
+    return WithContext(valid, where);
+  }
+  absl::StatusOr<IndexKind> kind = IndexKindOfArchive(archive);
+  if (!kind.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": only chunk indexes (.fidx, .didx) can be read through the cache"));
+  }
+
+  absl::StatusOr<std::string> manifest_blob =
+      datastore.upstream->ReadSnapshotFile(snapshot, kManifestFileName);
+  if (!manifest_blob.ok()) {
+    return WithContext(manifest_blob.status(), absl::StrCat(where, ": reading the manifest"));
+  }
+  absl::StatusOr<Manifest> manifest = Manifest::FromBlob(*manifest_blob);
+  if (!manifest.ok()) {
+    return WithContext(manifest.status(), absl::StrCat(where, ": bad manifest"));
+  }
+  if (absl::Status keyed = manifest->VerifyKey(datastore.key.get()); !keyed.ok()) {
+    return WithContext(keyed, where);
+  }
+  const ManifestFile* file = manifest->FindFile(archive);
+  if (file == nullptr) {
+    return absl::NotFoundError(absl::StrCat(where, ": the snapshot has no archive named ",
+                                            ToAbsl(archive)));
+  }
+  if (file->crypt_mode == CryptMode::kEncrypt && datastore.key == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        where, ": the archive is encrypted and datastore ", datastore.name,
+        " has no key configured; configure its key file"));
+  }
+  absl::StatusOr<std::string> index_bytes = datastore.upstream->ReadSnapshotFile(snapshot, archive);
+  if (!index_bytes.ok()) {
+    return WithContext(index_bytes.status(), absl::StrCat(where, ": reading the index"));
+  }
+  absl::StatusOr<ChunkIndex> index = ChunkIndex::Parse(*index_bytes);
+  if (!index.ok()) return WithContext(index.status(), absl::StrCat(where, ": bad index"));
+  index_bytes->clear();
+  if (index->kind() != *kind) {
+    return absl::DataLossError(absl::StrCat(where, ": the index kind does not match the name"));
+  }
+  if (absl::Status checked = manifest->CheckIndex(archive, *index); !checked.ok()) {
+    return WithContext(checked, where);
+  }
+
+  auto source = std::make_shared<const ChunkSource>(
+      ChunkSource{datastore.name, datastore.upstream, datastore.key, file->crypt_mode});
+  std::shared_ptr<SnapshotSession> session(
+      new SnapshotSession(cache, std::move(source), snapshot, std::string(archive),
+                          *std::move(manifest), *std::move(index), options));
+  session->PinHintedSet(internal::ChooseHintedSet(
+      MostReferencedDigests(session->index_, options.hinted_chunks), options.hinted_chunks,
+      options.hinted_bytes_per_session));
+  return session;
+}
+
+SnapshotSession::SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkSource> source,
+                                 SnapshotName snapshot, std::string archive, Manifest manifest,
+                                 ChunkIndex index, const SessionOptions& options)
+    : cache_(cache),
+      source_(std::move(source)),
+      snapshot_(std::move(snapshot)),
+      archive_(std::move(archive)),
+      manifest_(std::move(manifest)),
+      index_(std::move(index)),
+      options_(options),
+      distinct_chunks_(index_.DistinctChunkCount()),
+      readahead_(std::make_unique<internal::ReadaheadDetector>(options.readahead)) {
+  cache_->SessionOpened();
+}
+
+SnapshotSession::~SnapshotSession() {
+  ReleaseHints();
+  cache_->SessionClosed();
+}
+
+void SnapshotSession::PinHintedSet(const std::vector<DigestCount>& chosen) {
+  std::vector<DigestCount> hinted = chosen;
+  const uint64_t wanted = internal::TotalSize(hinted);
+  uint64_t granted = cache_->ReserveHintedBytes(wanted);
+  if (granted < wanted) {
+    // The cache-wide cap is reached: keep the hottest prefix that fits what was granted.
+    hinted = internal::ChooseHintedSet(hinted, hinted.size(), granted);
+    const uint64_t kept = internal::TotalSize(hinted);
+    cache_->ReleaseHintedBytes(granted - kept);
+    granted = kept;
+  }
+  hinted_bytes_granted_ = granted;
+  hinted_chosen_ = hinted.size();
+  std::weak_ptr<SnapshotSession> weak = weak_from_this();
+  for (const DigestCount& hot : hinted) {
+    ChunkLookup lookup = cache_->Lookup(
+        MakeChunkRequest(source_, hot.digest, hot.size),
+        [weak](absl::StatusOr<ChunkHandle> chunk) {
+          if (std::shared_ptr<SnapshotSession> session = weak.lock()) {
+            session->AdoptHint(std::move(chunk));
+          }
+        },
+        FetchPriority::kPrefetch);
+    if (lookup.ready()) AdoptHint(lookup.TakeResult());
+  }
+}
+
+void SnapshotSession::AdoptHint(absl::StatusOr<ChunkHandle> chunk) {
+  if (!chunk.ok()) {
+    spdlog::warn("{}:{}/{}: hinted chunk not pinned: {}", source_->datastore,
+                 snapshot_.ToString(), archive_, ToStd(chunk.status().message()));
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  if (hints_released_) return;  // the handle is released on return
+  hinted_.emplace_back(*std::move(chunk));
+}
+
+void SnapshotSession::ReleaseHints() {
+  std::vector<HintedChunk> released;
+  {
+    absl::MutexLock lock(&mu_);
+    if (hints_released_) return;
+    hints_released_ = true;
+    released.swap(hinted_);
+  }
+  released.clear();
+  cache_->ReleaseHintedBytes(hinted_bytes_granted_);
+}
+
+size_t SnapshotSession::hinted_chunks_pinned() const {
+  absl::MutexLock lock(&mu_);
+  return hinted_.size();
+}
+
+size_t SnapshotSession::readahead_window() const {
+  absl::MutexLock lock(&mu_);
+  return readahead_->largest_window();
+}
+
+ChunkRequest SnapshotSession::RequestFor(size_t entry) const {
+  return MakeChunkRequest(source_, index_.digest(entry), index_.range(entry).size());
+}
+
+RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
+                                           RangeReadCallback on_done) {
+  RangeReadTicket ticket;
+  const uint64_t size = index_.size();
+  if (length == 0) {
+    ticket.result_.emplace(absl::InvalidArgumentError("read length must be at least 1 byte"));
+    return ticket;
+  }
+  if (length > options_.max_read_bytes) {
+    ticket.result_.emplace(absl::InvalidArgumentError(
+        absl::StrCat("read length ", length, " exceeds the limit of ", options_.max_read_bytes,
+                     " bytes per read; read in smaller pieces")));
+    return ticket;
+  }
+  std::optional<ChunkLocation> start = index_.Locate(offset);
+  if (offset >= size || !start.has_value()) {
+    ticket.result_.emplace(absl::OutOfRangeError(absl::StrCat(
+        "offset ", offset, " is at or past the end of ", archive_, " (", size, " bytes)")));
+    return ticket;
+  }
+  const uint64_t end = length > size - offset ? size : offset + length;
+
+  RangeRead shape;
+  shape.offset = offset;
+  shape.eof = end == size;
+  std::vector<ChunkRequest> requests;
+  std::vector<std::vector<size_t>> slices_of_lookup;
+  absl::flat_hash_map<ChunkDigest, size_t> lookup_of_key;
+  size_t entry = start->entry;
+  size_t last_entry = entry;
+  for (uint64_t pos = offset; pos < end && entry < index_.chunk_count(); ++entry) {
+    const ChunkRange range = index_.range(entry);
+    if (range.end <= pos) continue;  // an empty entry
+    const uint64_t length_here = std::min(range.end, end) - pos;
+    ChunkRequest request = RequestFor(entry);
+    auto [it, inserted] = lookup_of_key.try_emplace(request.cache_key, requests.size());
+    if (inserted) {
+      requests.push_back(std::move(request));
+      slices_of_lookup.emplace_back();
+    }
+    slices_of_lookup[it->second].push_back(shape.slices.size());
+    shape.slices.push_back(ChunkSlice{ChunkHandle(), pos - range.begin, length_here});
+    pos += length_here;
+    last_entry = entry;
+  }
+
+  auto op = std::make_shared<internal::RangeReadOp>(std::move(shape), std::move(slices_of_lookup),
+                                                    std::move(on_done));
+  std::optional<absl::StatusOr<RangeRead>> outcome = op->Issue(*cache_, requests);
+  Readahead(offset, end, start->entry, last_entry);
+  if (outcome.has_value()) {
+    ticket.result_ = std::move(outcome);
+  } else {
+    ticket.op_ = std::move(op);
+  }
+  return ticket;
+}
+
+absl::StatusOr<RangeRead> SnapshotSession::Read(uint64_t offset, uint64_t length,
+                                                absl::Time deadline) {
+  struct Slot {
+    absl::Mutex mu;
+    std::optional<absl::StatusOr<RangeRead>> result ABSL_GUARDED_BY(mu);
+    bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return result.has_value(); }
+  };
+  auto slot = std::make_shared<Slot>();
+  RangeReadTicket ticket = ReadAsync(offset, length, [slot](absl::StatusOr<RangeRead> read) {
+    absl::MutexLock lock(&slot->mu);
+    slot->result.emplace(std::move(read));
+  });
+  if (ticket.ready()) return ticket.TakeResult();
+  absl::MutexLock lock(&slot->mu);
+  if (!slot->mu.AwaitWithDeadline(absl::Condition(slot.get(), &Slot::Done), deadline)) {
+    slot->mu.Unlock();
+    const bool cancelled = ticket.Cancel();
+    slot->mu.Lock();
+    if (cancelled) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "read of ", length, " bytes at ", offset, " of ", archive_,
+          " not ready before the deadline; its chunk fetches continue"));
+    }
+    slot->mu.Await(absl::Condition(slot.get(), &Slot::Done));
+  }
+  return *std::move(slot->result);
+}
+
+void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entry,
+                                size_t last_entry) {
+  internal::ReadaheadPlan plan;
+  {
+    absl::MutexLock lock(&mu_);
+    plan = readahead_->OnRead(offset, end, first_entry, last_entry, index_.chunk_count());
+  }
+  for (size_t entry = plan.first; entry < plan.first + plan.count; ++entry) {
+    if (cache_->Prefetch(RequestFor(entry)) == PrefetchOutcome::kRequested) {
+      readahead_requested_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+absl::StatusOr<PrefetchCounts> SnapshotSession::Prefetch(absl::Span<const ByteRange> ranges) {
+  const uint64_t size = index_.size();
+  for (const ByteRange& range : ranges) {
+    if (range.length == 0) {
+      return absl::InvalidArgumentError("prefetch range length must be at least 1 byte");
+    }
+    if (range.offset >= size) {
+      return absl::OutOfRangeError(absl::StrCat("prefetch offset ", range.offset,
+                                                " is at or past the end of ", archive_, " (",
+                                                size, " bytes)"));
+    }
+  }
+  PrefetchCounts counts;
+  absl::flat_hash_set<ChunkDigest> seen;
+  for (const ByteRange& range : ranges) {
+    const uint64_t end = range.length > size - range.offset ? size : range.offset + range.length;
+    std::optional<ChunkLocation> start = index_.Locate(range.offset);
+    for (size_t entry = start->entry;
+         entry < index_.chunk_count() && index_.range(entry).begin < end; ++entry) {
+      ChunkRequest request = RequestFor(entry);
+      if (!seen.insert(request.cache_key).second) continue;
+      switch (cache_->Prefetch(request)) {
+        case PrefetchOutcome::kCached:
+          ++counts.chunks_already_cached;
+          break;
+        case PrefetchOutcome::kInFlight:
+        case PrefetchOutcome::kRequested:
+          ++counts.chunks_requested;
+          break;
+        case PrefetchOutcome::kDropped:
+          ++counts.chunks_dropped;
+          break;
+      }
+    }
+  }
+  return counts;
+}
+
+SnapshotStats SnapshotSession::Stats() const {
+  SnapshotStats stats;
+  stats.size = index_.size();
+  stats.chunk_size = index_.chunk_size();
+  stats.chunk_count = index_.chunk_count();
+  stats.distinct_chunks = distinct_chunks_;
+  stats.crypt_mode = std::string(CryptModeName(source_->crypt_mode));
+  stats.hinted_chunks = hinted_chosen_;
+  stats.index_csum = index_.index_csum().Hex();
+  absl::flat_hash_set<ChunkDigest> distinct(index_.digests().begin(), index_.digests().end());
+  std::vector<ChunkDigest> keys;
+  keys.reserve(distinct.size());
+  for (const ChunkDigest& digest : distinct) {
+    keys.push_back(CacheKeyFor(digest, source_->chunk_key()));
+  }
+  stats.cached_bytes = cache_->CachedBytes(keys);
+  return stats;
+}
+
+}  // namespace chunkcache

@@ -1,0 +1,163 @@
+// SnapshotSession: one open archive of one snapshot (e.g. vm/100/...: drive-scsi0.img.fidx),
+// read through the shared ChunkCache.
+//
+// Opening loads and checks, once: the manifest (key fingerprint and signature; an encrypted
+// archive without a key is refused), the index (parsed and checked against the manifest's
+// size and checksum). The session then:
+//  * resolves reads of [offset, offset + length) into pinned chunk slices (range_read.h),
+//    fetching the missing chunks in parallel;
+//  * pins its hinted set (the most-referenced chunks, e.g. the zero chunk) for as long as it
+//    is open, fetching them in the background at prefetch priority;
+//  * runs readahead for sequential readers (internal/readahead_detector.h);
+//  * answers explicit Prefetch(ranges) and StatSnapshot.
+// Sessions are shared by every client of the archive through the SessionRegistry.
+//
+//   absl::StatusOr<std::shared_ptr<SnapshotSession>> session = SnapshotSession::Open(
+//       cache, {"store1", upstream, key}, snapshot, "drive-scsi0.img.fidx", SessionOptions{});
+//   absl::StatusOr<RangeRead> read = (*session)->Read(0, 65536, absl::Now() + absl::Seconds(5));
+//
+// Thread-safe. Shared (std::shared_ptr); the cache must outlive every session.
+#ifndef CHUNKCACHE_CACHE_SNAPSHOT_SESSION_H_
+#define CHUNKCACHE_CACHE_SNAPSHOT_SESSION_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "cache/cache_options.h"
+#include "cache/chunk_cache.h"
+#include "cache/chunk_handle.h"
+#include "cache/chunk_request.h"
+#include "cache/range_read.h"
+#include "format/chunk_index.h"
+#include "format/crypt_config.h"
+#include "format/manifest.h"
+#include "format/snapshot_name.h"
+#include "upstream/upstream.h"
+
+namespace chunkcache {
+
+namespace internal {
+class ReadaheadDetector;
+}  // namespace internal
+
+// A configured datastore: its name (for metrics and the session key), where its bytes come
+// from and its key, if one is configured.
+struct DatastoreRef {
+  std::string name;
+  std::shared_ptr<Upstream> upstream;
+  std::shared_ptr<const CryptConfig> key;
+};
+
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct PrefetchCounts {
+  uint64_t chunks_requested = 0;       // queued now or already being fetched
+  uint64_t chunks_already_cached = 0;
+  uint64_t chunks_dropped = 0;         // not queued: the prefetch queue was full
+};
+
+// What StatSnapshot reports (proto SnapshotInfo).
+struct SnapshotStats {
+  uint64_t size = 0;
+  uint64_t chunk_size = 0;  // fixed index: chunk size; dynamic: 0
+  uint64_t chunk_count = 0;
+  uint64_t distinct_chunks = 0;
+  std::string crypt_mode;   // "none" | "encrypt" | "sign-only"
+  uint64_t hinted_chunks = 0;
+  uint64_t cached_bytes = 0;  // decoded bytes of this archive's distinct chunks now cached
+  std::string index_csum;     // hex
+};
+
+class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
+ public:
+  // Errors: INVALID_ARGUMENT (archive name that is not a .fidx/.didx), NOT_FOUND (snapshot,
+  // manifest or archive missing), FAILED_PRECONDITION (encrypted without a key, wrong key),
+  // DATA_LOSS (manifest, signature or index that does not check out), or the upstream's
+  // error. Blocks on the upstream to read the manifest and the index.
+  static absl::StatusOr<std::shared_ptr<SnapshotSession>> Open(ChunkCache* cache,
+                                                               DatastoreRef datastore,
+                                                               const SnapshotName& snapshot,
+                                                               std::string_view archive,
+                                                               const SessionOptions& options);
+  ~SnapshotSession();
+  SnapshotSession(const SnapshotSession&) = delete;
+  SnapshotSession& operator=(const SnapshotSession&) = delete;
+
+  // Reads [offset, offset + length): short at the end of the archive with eof set.
+  // INVALID_ARGUMENT for length 0 or above max_read_bytes, OUT_OF_RANGE for an offset at or
+  // past the end; chunk errors as ChunkCache (DATA_LOSS, UNAVAILABLE...).
+  RangeReadTicket ReadAsync(uint64_t offset, uint64_t length, RangeReadCallback on_done);
+  // The same, waiting until `deadline` (DEADLINE_EXCEEDED; the fetches continue).
+  absl::StatusOr<RangeRead> Read(uint64_t offset, uint64_t length, absl::Time deadline);
+
+  // Queues the chunks of `ranges` at prefetch priority. Same range errors as Read (length 0,
+  // offset past the end); a range running past the end is cut there.
+  absl::StatusOr<PrefetchCounts> Prefetch(absl::Span<const ByteRange> ranges);
+
+  SnapshotStats Stats() const;
+
+  // Releases the hinted set's pins now (the registry calls it when closing the session); the
+  // session stays readable.
+  void ReleaseHints();
+
+  const ChunkIndex& index() const { return index_; }
+  const Manifest& manifest() const { return manifest_; }
+  const std::string& datastore() const { return source_->datastore; }
+  const SnapshotName& snapshot() const { return snapshot_; }
+  const std::string& archive() const { return archive_; }
+  CryptMode crypt_mode() const { return source_->crypt_mode; }
+
+  // The request for index entry `entry` (its digest, cache key and expected length).
+  ChunkRequest RequestFor(size_t entry) const;
+
+  // Hinted chunks chosen at open, and how many of them are pinned now.
+  size_t hinted_chunks() const { return hinted_chosen_; }
+  size_t hinted_chunks_pinned() const;
+  // Readahead activity: chunks queued by readahead, and the widest current window.
+  uint64_t readahead_chunks_requested() const {
+    return readahead_requested_.load(std::memory_order_relaxed);
+  }
+  size_t readahead_window() const;
+
+ private:
+  SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkSource> source,
+                  SnapshotName snapshot, std::string archive, Manifest manifest,
+                  ChunkIndex index, const SessionOptions& options);
+  void PinHintedSet(const std::vector<DigestCount>& hinted);
+  void AdoptHint(absl::StatusOr<ChunkHandle> chunk);
+  void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry);
+
+  ChunkCache* const cache_;
+  const std::shared_ptr<const ChunkSource> source_;
+  const SnapshotName snapshot_;
+  const std::string archive_;
+  const Manifest manifest_;
+  const ChunkIndex index_;
+  const SessionOptions options_;
+  const size_t distinct_chunks_;
+  size_t hinted_chosen_ = 0;         // set in Open, then constant
+  uint64_t hinted_bytes_granted_ = 0;  // from the cache-wide budget; returned on release
+  std::atomic<uint64_t> readahead_requested_{0};
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<internal::ReadaheadDetector> readahead_ ABSL_GUARDED_BY(mu_);
+  std::vector<HintedChunk> hinted_ ABSL_GUARDED_BY(mu_);
+  bool hints_released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_CACHE_SNAPSHOT_SESSION_H_

@@ -1,0 +1,85 @@
+// ReadaheadDetector: sequential streams get a growing window, random readers none.
+#include "cache/internal/readahead_detector.h"
+
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace chunkcache::internal {
+namespace {
+
+constexpr uint64_t kChunk = 1 << 20;
+
+ReadaheadPlan ReadChunk(ReadaheadDetector& detector, size_t entry, size_t count = 1000) {
+  return detector.OnRead(entry * kChunk, (entry + 1) * kChunk, entry, entry, count);
+}
+
+TEST(ReadaheadDetectorTest, SequentialReaderGetsADoublingWindowUpToTheCap) {
+  ReadaheadOptions options;
+  options.initial_window = 2;
+  options.max_window = 16;
+  ReadaheadDetector detector(options);
+  EXPECT_EQ(ReadChunk(detector, 0).count, 0u);  // one read proves nothing
+  std::vector<size_t> windows;
+  size_t requested_until = 1;
+  for (size_t entry = 1; entry < 12; ++entry) {
+    ReadaheadPlan plan = ReadChunk(detector, entry);
+    if (plan.count > 0) {
+      EXPECT_EQ(plan.first, std::max(requested_until, entry + 1));  // no chunk asked twice
+      requested_until = plan.first + plan.count;
+    }
+    windows.push_back(detector.largest_window());
+  }
+  EXPECT_EQ(windows[0], 2u);
+  EXPECT_EQ(windows[1], 4u);
+  EXPECT_EQ(windows[2], 8u);
+  EXPECT_EQ(windows[3], 16u);
+  EXPECT_EQ(windows.back(), 16u);
+  EXPECT_EQ(requested_until, 11 + 1 + 16u);  // always a full window ahead of the reader
+}
+
+TEST(ReadaheadDetectorTest, SmallSequentialReadsInsideAChunkStartAfterThreeReads) {
+  ReadaheadDetector detector(ReadaheadOptions{});
+  EXPECT_EQ(detector.OnRead(0, 4096, 0, 0, 100).count, 0u);
+  EXPECT_EQ(detector.OnRead(4096, 8192, 0, 0, 100).count, 0u);
+  ReadaheadPlan plan = detector.OnRead(8192, 12288, 0, 0, 100);
+  EXPECT_EQ(plan.first, 1u);
+  EXPECT_EQ(plan.count, 2u);
+}
+
+TEST(ReadaheadDetectorTest, RandomReaderGetsNothing) {
+  ReadaheadDetector detector(ReadaheadOptions{});
+  const size_t entries[] = {500, 17, 803, 42, 311, 999, 5, 650, 128, 77, 430, 260};
+  for (size_t entry : entries) {
+    EXPECT_EQ(ReadChunk(detector, entry).count, 0u) << entry;
+  }
+  EXPECT_EQ(detector.largest_window(), 0u);
+}
+
+TEST(ReadaheadDetectorTest, TwoInterleavedStreamsAreBothRecognised) {
+  ReadaheadDetector detector(ReadaheadOptions{});
+  size_t prefetched_a = 0;
+  size_t prefetched_b = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    prefetched_a += ReadChunk(detector, i).count;
+    prefetched_b += ReadChunk(detector, 500 + i).count;
+    ReadChunk(detector, 900 - 37 * i);  // random reads in between
+  }
+  EXPECT_GT(prefetched_a, 8u);
+  EXPECT_GT(prefetched_b, 8u);
+}
+
+TEST(ReadaheadDetectorTest, StopsAtTheEndOfTheArchiveAndCanBeDisabled) {
+  ReadaheadDetector detector(ReadaheadOptions{});
+  for (size_t entry = 0; entry < 10; ++entry) {
+    ReadaheadPlan plan = ReadChunk(detector, entry, 10);
+    EXPECT_LE(plan.first + plan.count, 10u);
+  }
+  ReadaheadOptions off;
+  off.enabled = false;
+  ReadaheadDetector disabled(off);
+  for (size_t entry = 0; entry < 10; ++entry) EXPECT_EQ(ReadChunk(disabled, entry).count, 0u);
+}
+
+}  // namespace
+}  // namespace chunkcache::internal
