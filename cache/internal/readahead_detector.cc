@@ -7,7 +7,7 @@ namespace chunkcache::internal {
 ReadaheadDetector::ReadaheadDetector(const ReadaheadOptions& options)
     : options_(options), streams_(std::max<size_t>(options.streams, 1)) {}
 
-ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t first_entry,
+ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t /*first_entry*/,
                                         size_t last_entry, size_t entry_count) {
   ++tick_;
   Stream* stream = nullptr;
@@ -23,8 +23,7 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
       if (!s.in_use || s.last_used < oldest->last_used) oldest = &s;
       if (!s.in_use) break;
     }
-    *oldest = Stream{true, offset, end, last_entry, 1, first_entry != last_entry, 0,
-                     last_entry + 1, tick_};
+    *oldest = Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_};
     return {};
   }
 
@@ -33,14 +32,13 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   stream->last_start = offset;
   stream->next_offset = std::max(stream->next_offset, end);
   stream->reads += 1;
-  stream->crossed_chunk = stream->crossed_chunk || new_chunk || first_entry != last_entry;
   if (new_chunk && stream->window > 0 && last_entry < stream->requested_until) {
     // The reader arrived in a chunk readahead fetched for it: the guess paid off.
     stream->window = std::min(stream->window * 2, options_.max_window);
   }
   stream->last_entry = std::max(stream->last_entry, last_entry);
   if (!options_.enabled) return {};
-  if (stream->window == 0 && (stream->reads >= 3 || stream->crossed_chunk)) {
+  if (stream->window == 0 && stream->reads >= 3) {
     stream->window = std::min(options_.initial_window, options_.max_window);
   }
   if (stream->window == 0) return {};

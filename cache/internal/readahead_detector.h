@@ -2,8 +2,8 @@
 //
 // It tracks a few sequential streams (a restore streaming the disk while the guest reads
 // elsewhere). A read continues a stream when it starts between the start of the stream's
-// last read and a small gap past its end. A stream becomes sequential after two reads in a
-// row (or one that crosses into the next chunk); then a window of `initial_window` chunks
+// last read and a small gap past its end. A stream becomes sequential after three reads in a
+// row (fewer would let random readers trigger prefetches by chance); then `initial_window` chunks
 // past the read is fetched, and the window doubles, up to `max_window`, each time the
 // reader arrives in a chunk that readahead requested. A read that continues no stream starts
 // a new one (replacing the least recently used) with no window: random readers trigger no
@@ -49,7 +49,6 @@ class ReadaheadDetector {
     uint64_t next_offset = 0;     // end of the furthest read
     size_t last_entry = 0;        // furthest entry read
     size_t reads = 0;             // reads in sequence
-    bool crossed_chunk = false;
     size_t window = 0;            // 0: not sequential (yet)
     size_t requested_until = 0;   // entries below this were requested by readahead
     uint64_t last_used = 0;

@@ -1,0 +1,144 @@
+// Readahead: sequential readers get a growing window of prefetches, random readers none, and
+// prefetched chunks nobody reads are counted as wasted and evicted first.
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "cache/chunk_cache.h"
+#include "cache/snapshot_session.h"
+#include "gtest/gtest.h"
+#include "tests/cache/cache_test_util.h"
+#include "tests/testing/test_env.h"
+#include "upstream/faulty_upstream.h"
+#include "upstream/memory_upstream.h"
+
+namespace chunkcache {
+namespace {
+
+using ::chunkcache::testing::AddChunk;
+using ::chunkcache::testing::AddFixedSnapshot;
+using ::chunkcache::testing::MakeSource;
+using ::chunkcache::testing::OpenCache;
+using ::chunkcache::testing::PseudoRandomBytes;
+using ::chunkcache::testing::ScratchDir;
+using ::chunkcache::testing::SmallCacheOptions;
+using ::chunkcache::testing::TestSnapshot;
+using ::chunkcache::testing::WaitFor;
+
+constexpr uint64_t kChunk = 64 * 1024;
+constexpr size_t kChunks = 40;
+constexpr char kDisk[] = "drive-scsi0.img.fidx";
+
+class ReadaheadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    memory_ = std::make_shared<MemoryUpstream>();
+    faulty_ = std::make_shared<FaultyUpstream>(memory_);
+    faulty_->SetLatency(absl::Milliseconds(2));
+    image_ = PseudoRandomBytes(kChunks * kChunk, 1);
+    ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk, image_, kChunk).ok());
+  }
+  void OpenAll(uint64_t capacity) {
+    cache_ = OpenCache(SmallCacheOptions(dir_.path(), capacity));
+    SessionOptions options;
+    options.hinted_chunks = 0;
+    options.readahead.max_gap_bytes = 16 * 1024;  // scaled to these 64 KiB chunks
+    auto session = SnapshotSession::Open(cache_.get(), DatastoreRef{"store1", faulty_, nullptr},
+                                         TestSnapshot(1000), kDisk, options);
+    ASSERT_TRUE(session.ok()) << session.status();
+    session_ = *std::move(session);
+  }
+  void ReadChunk(size_t entry) {
+    absl::StatusOr<RangeRead> read =
+        session_->Read(entry * kChunk, kChunk, absl::Now() + absl::Seconds(30));
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->CopyBytes(), image_.substr(entry * kChunk, kChunk));
+  }
+  void WaitForIdleFetches() {
+    ASSERT_TRUE(WaitFor([&] {
+      CacheStats s = cache_->Stats();
+      return s.fetches_running + s.fetches_queued_demand + s.fetches_queued_prefetch == 0;
+    }));
+  }
+
+  ScratchDir dir_;
+  std::shared_ptr<MemoryUpstream> memory_;
+  std::shared_ptr<FaultyUpstream> faulty_;
+  std::string image_;
+  std::unique_ptr<ChunkCache> cache_;
+  std::shared_ptr<SnapshotSession> session_;
+};
+
+TEST_F(ReadaheadTest, SequentialReaderGetsAGrowingWindow) {
+  OpenAll(16 << 20);
+  std::vector<uint64_t> requested_per_read;
+  uint64_t before = 0;
+  for (size_t entry = 0; entry < kChunks; ++entry) {
+    ReadChunk(entry);
+    const uint64_t now = session_->readahead_chunks_requested();
+    requested_per_read.push_back(now - before);
+    before = now;
+  }
+  // The third read proves the stream sequential: 2 chunks ahead; then the window doubles to
+  // 4, 8, 16 as the reader arrives in prefetched chunks, and each later read tops it up.
+  const std::vector<uint64_t> growth(requested_per_read.begin(), requested_per_read.begin() + 8);
+  EXPECT_EQ(growth, (std::vector<uint64_t>{0, 0, 2, 3, 5, 9, 1, 1}));
+  EXPECT_EQ(session_->readahead_window(), 16u);
+  CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.lookups.miss, 3u);  // only chunks 0..2 were waited for from scratch
+  EXPECT_EQ(stats.lookups.hit + stats.lookups.coalesced, kChunks - 3);
+  EXPECT_EQ(memory_->TotalChunkReads(), kChunks);  // nothing fetched twice, nothing past the end
+  EXPECT_EQ(stats.prefetch_used, kChunks - 3);
+}
+
+TEST_F(ReadaheadTest, RandomReaderTriggersNoPrefetch) {
+  OpenAll(16 << 20);
+  std::vector<size_t> order;
+  for (size_t entry = 0; entry < kChunks; entry += 2) order.push_back(entry);
+  std::shuffle(order.begin(), order.end(), std::mt19937(5));
+  for (size_t entry : order) ReadChunk(entry);
+  WaitForIdleFetches();
+  EXPECT_EQ(session_->readahead_chunks_requested(), 0u);
+  EXPECT_EQ(session_->readahead_window(), 0u);
+  EXPECT_EQ(memory_->TotalChunkReads(), order.size());
+}
+
+TEST_F(ReadaheadTest, GuestReadsDoNotConfuseARestoreStream) {
+  OpenAll(16 << 20);
+  std::mt19937 rng(9);
+  for (size_t entry = 0; entry < 24; ++entry) {
+    ReadChunk(entry);                       // the restore streams the disk
+    ReadChunk(28 + rng() % (kChunks - 28));  // the guest reads elsewhere
+  }
+  EXPECT_EQ(session_->readahead_window(), 16u);
+}
+
+TEST_F(ReadaheadTest, UnusedPrefetchesAreWastedAndEvictedBeforeReadersChunks) {
+  OpenAll(16 * kChunk);
+  for (size_t entry = 0; entry < 5; ++entry) ReadChunk(entry);  // prefetches chunks 5..12
+  WaitForIdleFetches();
+  ASSERT_EQ(session_->readahead_chunks_requested(), 10u);  // 3..12
+  ASSERT_EQ(cache_->Stats().entries, 13u);
+  // A reader's working set elsewhere: demand reads of chunks far from the stream.
+  std::vector<ChunkRequest> other;
+  auto source = MakeSource(faulty_, "store1");
+  for (int i = 0; i < 6; ++i) {
+    ChunkDigest digest = AddChunk(*memory_, PseudoRandomBytes(kChunk, 500 + i));
+    other.push_back(MakeChunkRequest(source, digest, kChunk));
+    ASSERT_TRUE(cache_->Get(other.back(), absl::Now() + absl::Seconds(30)).ok());
+  }
+  CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.prefetch_wasted, 3u);  // 19 chunks for 16 places
+  EXPECT_EQ(stats.prefetch_used, 2u);    // chunks 3 and 4
+  // The prefetched-but-unread chunks went first; every demand-read chunk is still here.
+  for (const ChunkRequest& r : other) EXPECT_TRUE(cache_->Contains(r.cache_key));
+  for (size_t entry = 0; entry < 5; ++entry) {
+    EXPECT_TRUE(cache_->Contains(session_->RequestFor(entry).cache_key)) << entry;
+  }
+}
+
+}  // namespace
+}  // namespace chunkcache
