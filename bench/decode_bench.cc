@@ -30,13 +30,13 @@ constexpr size_t kChunkSize = 4 * 1024 * 1024;
 // already-compressed or random data. zstd -1 shrinks it to roughly 40%.
 std::string RealisticChunk() {
   static const char* const kWords[] = {
-      "the",     "backup", "server", "chunk",    "index", "error",  "warning", "info",
-      "kernel:", "eth0",   "link",   "up",       "down",  "user",   "root",    "session",
-      "opened",  "closed", "for",    "uid=0",    "GET",   "POST",   "/api2/",  "200",
-      "404",     "500",    "ms",     "bytes",    "from",  "to",     "port",    "ssh2",
-      "systemd", "[1]:",   "Started", "Stopped", "job",   "cron",   "(root)",  "CMD",
-      "int",     "return", "if",     "else",     "for",   "while",  "{",       "}",
-      "static",  "const",  "void",   "std::string", "=", "==",     "0x",      "NULL"};
+      "the",     "backup", "server",  "chunk",       "index", "error", "warning", "info",
+      "kernel:", "eth0",   "link",    "up",          "down",  "user",  "root",    "session",
+      "opened",  "closed", "for",     "uid=0",       "GET",   "POST",  "/api2/",  "200",
+      "404",     "500",    "ms",      "bytes",       "from",  "to",    "port",    "ssh2",
+      "systemd", "[1]:",   "Started", "Stopped",     "job",   "cron",  "(root)",  "CMD",
+      "int",     "return", "if",      "else",        "for",   "while", "{",       "}",
+      "static",  "const",  "void",    "std::string", "=",     "==",    "0x",      "NULL"};
   std::mt19937_64 rng(20260101);
   std::string out;
   out.reserve(kChunkSize);
@@ -141,8 +141,8 @@ BENCHMARK(BM_Sha256Chunk)->Unit(benchmark::kMillisecond);
 void BM_Crc32CompressedChunk(benchmark::State& state) {
   const Fixture& f = TheFixture();
   for (auto _ : state) {
-    benchmark::DoNotOptimize(crc32_z(
-        0, reinterpret_cast<const Bytef*>(f.zstd_blob.data() + 12), f.zstd_blob.size() - 12));
+    benchmark::DoNotOptimize(crc32_z(0, reinterpret_cast<const Bytef*>(f.zstd_blob.data() + 12),
+                                     f.zstd_blob.size() - 12));
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (f.zstd_blob.size() - 12)));
 }

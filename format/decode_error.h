@@ -25,8 +25,7 @@ std::string_view DecodeErrorReasonName(DecodeErrorReason reason);
 // Builds a DATA_LOSS status carrying `reason`.
 absl::Status DecodeError(DecodeErrorReason reason, std::string_view message);
 // The same with another code, e.g. FAILED_PRECONDITION for a missing key.
-absl::Status DecodeError(DecodeErrorReason reason, absl::StatusCode code,
-                         std::string_view message);
+absl::Status DecodeError(DecodeErrorReason reason, absl::StatusCode code, std::string_view message);
 
 // The reason attached by DecodeError, if any.
 std::optional<DecodeErrorReason> GetDecodeErrorReason(const absl::Status& status);

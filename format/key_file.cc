@@ -91,8 +91,9 @@ absl::StatusOr<KdfParams> ParseKdf(const Json& kdf) {
     params.salt = *std::move(salt);
     return params;
   }
-  return KeyFileError(absl::StrCat("unknown kdf ", kdf.dump(),
-                                   " (expected null, \"Scrypt\" or \"PBKDF2\", case-sensitive)"));
+  return KeyFileError(absl::StrCat("unknown kdf \"", kdf.begin().key().substr(0, 64),
+                                   "\" (expected null, \"Scrypt\" or \"PBKDF2\", "
+                                   "case-sensitive, with an object of parameters)"));
 }
 
 absl::StatusOr<Json> ParseJsonObject(std::string_view text) {
@@ -111,8 +112,9 @@ absl::StatusOr<std::optional<std::string>> OptionalString(const Json& json, cons
 
 absl::StatusOr<KeyFileInfo> Inspect(const Json& json) {
   KeyFileInfo info;
-  if (!json.contains("kdf")) return KeyFileError("missing \"kdf\"");
-  absl::StatusOr<KdfParams> kdf = ParseKdf(json["kdf"]);
+  auto kdf_field = json.find("kdf");
+  if (kdf_field == json.end()) return KeyFileError("missing \"kdf\"");
+  absl::StatusOr<KdfParams> kdf = ParseKdf(*kdf_field);
   if (!kdf.ok()) return kdf.status();
   info.kdf = kdf->kdf;
   for (auto [name, field] :
@@ -133,7 +135,8 @@ absl::StatusOr<KeyFileInfo> Inspect(const Json& json) {
 absl::StatusOr<RawKey> Unwrap(const Json& json, std::optional<std::string_view> password) {
   absl::StatusOr<KeyFileInfo> info = Inspect(json);
   if (!info.ok()) return info.status();
-  absl::StatusOr<KdfParams> kdf = ParseKdf(json["kdf"]);
+  // Inspect has checked that "kdf" is present and well-formed.
+  absl::StatusOr<KdfParams> kdf = ParseKdf(*json.find("kdf"));
   if (!kdf.ok()) return kdf.status();
 
   auto data_it = json.find("data");

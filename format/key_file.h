@@ -48,8 +48,8 @@ absl::StatusOr<RawKey> TryGenerateRawKey();
 
 // The key derivations themselves (spec §5.2), without the 5-byte password minimum that
 // UnwrapKeyFile and CreateKeyFile apply. Scrypt refuses parameters needing over 1025 MiB.
-absl::StatusOr<RawKey> DeriveKeyScrypt(std::string_view password, std::string_view salt,
-                                       uint64_t n, uint64_t r, uint64_t p);
+absl::StatusOr<RawKey> DeriveKeyScrypt(std::string_view password, std::string_view salt, uint64_t n,
+                                       uint64_t r, uint64_t p);
 absl::StatusOr<RawKey> DeriveKeyPbkdf2(std::string_view password, std::string_view salt,
                                        uint64_t iterations);
 

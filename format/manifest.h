@@ -24,8 +24,8 @@ namespace chunkcache {
 struct ManifestFile {
   std::string filename;
   CryptMode crypt_mode = CryptMode::kNone;  // missing in the JSON means "none"
-  uint64_t size = 0;   // index files: logical size; blob files: raw file length
-  ChunkDigest csum;    // index files: SHA-256(file[4096:]); blob files: SHA-256(raw file)
+  uint64_t size = 0;  // index files: logical size; blob files: raw file length
+  ChunkDigest csum;   // index files: SHA-256(file[4096:]); blob files: SHA-256(raw file)
 };
 
 class Manifest {
@@ -63,7 +63,8 @@ class Manifest {
   absl::Status CheckBlobFile(std::string_view filename, std::string_view raw_bytes) const;
 
   // The canonical JSON that the signature covers (spec §4.3): sorted keys, no whitespace,
-  // without "unprotected" and "signature".
+  // without "unprotected" and "signature". Empty when there is none (a `null` in the signed
+  // part, which VerifyKey reports as an error).
   std::string SignedContent() const;
 
  private:

@@ -29,8 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   // A manifest written from the parsed content parses back to the same content and verifies.
-  ManifestContent content{manifest->backup_type(), manifest->backup_id(),
-                          manifest->backup_time(), manifest->files()};
+  ManifestContent content{manifest->backup_type(), manifest->backup_id(), manifest->backup_time(),
+                          manifest->files()};
   absl::StatusOr<Manifest> again = Manifest::Parse(EncodeManifestJson(content, &key));
   if (!again.ok() || again->files().size() != manifest->files().size() ||
       !again->VerifyKey(&key).ok()) {
