@@ -13,6 +13,9 @@ build_dir=${FUZZ_BUILD_DIR:-build/fuzz}
 shared=${CHUNKCACHE_SHARED_DIR:-$root/../shared}
 vectors=$shared/spec/vectors
 jobs=$(nproc)
+# The fuzz preset builds UBSan in recovering mode: make any report fatal so the run fails.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 cmake --preset fuzz -B "$build_dir" >/dev/null
 cmake --build "$build_dir" -j"$jobs" --target fuzzers
