@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 
 namespace chunkcache {
 namespace {
@@ -22,12 +23,12 @@ FaultyUpstream::FaultyUpstream(std::shared_ptr<Upstream> inner) : inner_(std::mo
 FaultyUpstream::~FaultyUpstream() { ReleaseCalls(); }
 
 void FaultyUpstream::SetLatency(absl::Duration per_call) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   latency_ = per_call;
 }
 
 void FaultyUpstream::SetBandwidthLimit(uint64_t bytes_per_second, uint64_t burst_bytes) {
-  absl::MutexLock lock(&bucket_mu_);
+  std::lock_guard<std::mutex> lock(bucket_mu_);
   bytes_per_second_ = bytes_per_second;
   burst_bytes_ = static_cast<double>(burst_bytes);
   tokens_ = burst_bytes_;
@@ -35,79 +36,82 @@ void FaultyUpstream::SetBandwidthLimit(uint64_t bytes_per_second, uint64_t burst
 }
 
 void FaultyUpstream::FailNextCalls(int count, absl::Status status) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   fail_next_count_ = count;
   fail_next_status_ = AsFailure(std::move(status));
 }
 
 void FaultyUpstream::FailChunk(const ChunkDigest& digest, absl::Status status) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   failing_chunks_[digest] = AsFailure(std::move(status));
 }
 
 void FaultyUpstream::ClearChunkFailure(const ChunkDigest& digest) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   failing_chunks_.erase(digest);
 }
 
 void FaultyUpstream::SetDown(absl::Status status) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   down_status_ = std::move(status);
 }
 
 void FaultyUpstream::CorruptChunk(const ChunkDigest& digest) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   corrupt_chunks_.insert(digest);
 }
 
 void FaultyUpstream::ClearChunkCorruption(const ChunkDigest& digest) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   corrupt_chunks_.erase(digest);
 }
 
 void FaultyUpstream::CorruptNextChunks(int count) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   corrupt_next_count_ = count;
 }
 
 void FaultyUpstream::HoldCalls() {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   holding_ = true;
 }
 
 void FaultyUpstream::ReleaseCalls() {
-  absl::MutexLock lock(&mu_);
-  holding_ = false;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    holding_ = false;
+  }
+  hold_changed_.notify_all();
 }
 
 bool FaultyUpstream::WaitForHeldCalls(int count, absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_calls_ >= count; };
-  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  std::unique_lock<std::mutex> lock(mu_);
+  return hold_changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                                [this, count] { return held_calls_ >= count; });
 }
 
 int FaultyUpstream::calls_in_flight() const {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   return in_flight_;
 }
 
 int FaultyUpstream::max_calls_in_flight() const {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   return max_in_flight_;
 }
 
 void FaultyUpstream::ResetMaxCallsInFlight() {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   max_in_flight_ = in_flight_;
 }
 
 uint64_t FaultyUpstream::total_calls() const {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   return total_calls_;
 }
 
 uint64_t FaultyUpstream::bytes_returned() const {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   return bytes_returned_;
 }
 
@@ -122,7 +126,7 @@ absl::StatusOr<std::string> FaultyUpstream::ReadChunk(const ChunkDigest& digest)
 
 absl::StatusOr<std::vector<SnapshotName>> FaultyUpstream::ListSnapshots() {
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (!down_status_.ok()) return down_status_;
   }
   return inner_->ListSnapshots();
@@ -130,7 +134,7 @@ absl::StatusOr<std::vector<SnapshotName>> FaultyUpstream::ListSnapshots() {
 
 absl::Status FaultyUpstream::CheckReadable() {
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (!down_status_.ok()) return down_status_;
   }
   return inner_->CheckReadable();
@@ -144,14 +148,14 @@ absl::StatusOr<std::string> FaultyUpstream::RunDataCall(
     const ChunkDigest* digest, const std::function<absl::StatusOr<std::string>()>& call) {
   absl::Duration latency;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     ++total_calls_;
     ++in_flight_;
     max_in_flight_ = std::max(max_in_flight_, in_flight_);
     if (holding_) {
       ++held_calls_;
-      auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !holding_; };
-      mu_.Await(absl::Condition(&released));
+      hold_changed_.notify_all();
+      hold_changed_.wait(lock, [this] { return !holding_; });
       --held_calls_;
     }
     latency = latency_;
@@ -167,14 +171,14 @@ absl::StatusOr<std::string> FaultyUpstream::RunDataCall(
     }
   }
 
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   --in_flight_;
   if (result.ok()) bytes_returned_ += result->size();
   return result;
 }
 
 absl::Status FaultyUpstream::InjectedFailure(const ChunkDigest* digest) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (!down_status_.ok()) return down_status_;
   if (fail_next_count_ > 0) {
     --fail_next_count_;
@@ -190,7 +194,7 @@ absl::Status FaultyUpstream::InjectedFailure(const ChunkDigest* digest) {
 void FaultyUpstream::ThrottleBandwidth(uint64_t bytes) {
   absl::Duration wait;
   {
-    absl::MutexLock lock(&bucket_mu_);
+    std::lock_guard<std::mutex> lock(bucket_mu_);
     if (bytes_per_second_ == 0) return;
     const absl::Time now = absl::Now();
     const double rate = static_cast<double>(bytes_per_second_);
@@ -205,7 +209,7 @@ void FaultyUpstream::ThrottleBandwidth(uint64_t bytes) {
 }
 
 bool FaultyUpstream::TakeCorruption(const ChunkDigest& digest) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (corrupt_chunks_.contains(digest)) return true;
   if (corrupt_next_count_ > 0) {
     --corrupt_next_count_;

@@ -17,9 +17,11 @@
 #ifndef CHUNKCACHE_UPSTREAM_FAULTY_UPSTREAM_H_
 #define CHUNKCACHE_UPSTREAM_FAULTY_UPSTREAM_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,7 +31,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "upstream/upstream.h"
 
@@ -91,7 +92,10 @@ class FaultyUpstream final : public Upstream {
 
   const std::shared_ptr<Upstream> inner_;
 
-  mutable absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: the distribution's Abseil is not built for
+  // ThreadSanitizer, which then cannot see absl::Mutex's ordering.
+  mutable std::mutex mu_;
+  std::condition_variable hold_changed_;  // holding_ or held_calls_ changed
   absl::Duration latency_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   int fail_next_count_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status fail_next_status_ ABSL_GUARDED_BY(mu_);
@@ -107,7 +111,7 @@ class FaultyUpstream final : public Upstream {
   uint64_t bytes_returned_ ABSL_GUARDED_BY(mu_) = 0;
 
   // The token bucket has its own lock so throttled callers never block configuration.
-  mutable absl::Mutex bucket_mu_;
+  mutable std::mutex bucket_mu_;
   uint64_t bytes_per_second_ ABSL_GUARDED_BY(bucket_mu_) = 0;
   double burst_bytes_ ABSL_GUARDED_BY(bucket_mu_) = 0;
   double tokens_ ABSL_GUARDED_BY(bucket_mu_) = 0;  // negative: bytes owed by waiting callers

@@ -14,7 +14,7 @@ MemoryUpstream::MemoryUpstream(std::string description) : description_(std::move
 
 void MemoryUpstream::AddChunk(const ChunkDigest& digest, std::string blob) {
   auto shared = std::make_shared<const std::string>(std::move(blob));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   chunks_[digest] = std::move(shared);
 }
 
@@ -28,7 +28,7 @@ absl::StatusOr<ChunkDigest> MemoryUpstream::AddChunkData(std::string_view data,
 }
 
 bool MemoryUpstream::RemoveChunk(const ChunkDigest& digest) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return chunks_.erase(digest) > 0;
 }
 
@@ -39,7 +39,7 @@ absl::Status MemoryUpstream::AddSnapshotFile(const SnapshotName& snapshot,
   absl::StatusOr<std::vector<std::string>> dir = SnapshotDirComponents(snapshot);
   if (!dir.ok()) return dir.status();
   auto shared = std::make_shared<const std::string>(std::move(bytes));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   StoredSnapshot& stored = snapshots_[absl::StrJoin(*dir, "/")];
   stored.name = snapshot;
   stored.files[std::string(file_name)] = std::move(shared);
@@ -47,24 +47,24 @@ absl::Status MemoryUpstream::AddSnapshotFile(const SnapshotName& snapshot,
 }
 
 size_t MemoryUpstream::ChunkReadCount(const ChunkDigest& digest) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = read_counts_.find(digest);
   return it == read_counts_.end() ? 0 : it->second;
 }
 
 size_t MemoryUpstream::TotalChunkReads() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return total_reads_;
 }
 
 void MemoryUpstream::ResetReadCounts() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   read_counts_.clear();
   total_reads_ = 0;
 }
 
 size_t MemoryUpstream::chunk_count() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return chunks_.size();
 }
 
@@ -77,7 +77,7 @@ absl::StatusOr<std::string> MemoryUpstream::ReadSnapshotFile(const SnapshotName&
   const std::string shown_dir = absl::StrJoin(*dir, "/");
   SharedBytes bytes;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto snapshot_it = snapshots_.find(shown_dir);
     if (snapshot_it == snapshots_.end()) {
       return absl::NotFoundError(
@@ -96,7 +96,7 @@ absl::StatusOr<std::string> MemoryUpstream::ReadSnapshotFile(const SnapshotName&
 absl::StatusOr<std::string> MemoryUpstream::ReadChunk(const ChunkDigest& digest) {
   SharedBytes bytes;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     ++read_counts_[digest];
     ++total_reads_;
     auto it = chunks_.find(digest);
@@ -112,7 +112,7 @@ absl::StatusOr<std::string> MemoryUpstream::ReadChunk(const ChunkDigest& digest)
 absl::StatusOr<std::vector<SnapshotName>> MemoryUpstream::ListSnapshots() {
   std::vector<SnapshotName> names;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [dir, stored] : snapshots_) {
       if (stored.files.contains(kManifestFileName)) names.push_back(stored.name);
     }

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +27,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "format/crypt_config.h"
 #include "upstream/upstream.h"
 
@@ -69,7 +69,9 @@ class MemoryUpstream final : public Upstream {
   };
 
   const std::string description_;
-  mutable absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: the distribution's Abseil is not built for
+  // ThreadSanitizer, which then cannot see absl::Mutex's ordering.
+  mutable std::mutex mu_;
   absl::flat_hash_map<ChunkDigest, SharedBytes> chunks_ ABSL_GUARDED_BY(mu_);
   // Keyed by the snapshot's relative directory.
   std::map<std::string, StoredSnapshot, std::less<>> snapshots_ ABSL_GUARDED_BY(mu_);
