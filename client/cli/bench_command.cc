@@ -70,10 +70,16 @@ absl::Status RunBench(const BenchFlags& flags) {
       flags.json ? FormatBenchReportJson(*report) : FormatBenchReportText(*report);
   std::fputs(text.c_str(), stdout);
   if (report->requests_failed > 0) {
-    const auto& [code, tally] = *report->errors.begin();
-    return absl::UnavailableError(absl::StrFormat(
-        "%d of %d requests failed (first %s: %s)", report->requests_failed,
-        report->requests_failed + report->requests_ok, code, tally.example));
+    // The most frequent error decides the exit code (INVALID_ARGUMENT, e.g. a request size
+    // over the server's cap, is a usage error).
+    const ErrorTally* most = nullptr;
+    for (const auto& [name, tally] : report->errors) {
+      if (most == nullptr || tally.count > most->count) most = &tally;
+    }
+    return absl::Status(most->code, absl::StrFormat("%d of %d requests failed, e.g. %s",
+                                                    report->requests_failed,
+                                                    report->requests_failed + report->requests_ok,
+                                                    most->example));
   }
   return absl::OkStatus();
 }

@@ -8,8 +8,8 @@
 // Runs `concurrency` request loops (one thread each, at most 64) for the duration or until N
 // requests were started, whichever comes first, then prints requests per second, MB/s,
 // p50/p90/p99/max latency and the errors by status code (see bench_report.h). Failed calls are
-// not retried unless --retries is given, so every error is counted. Exits 1 when any request
-// failed.
+// not retried unless --retries is given, so every error is counted. Exits non-zero when any
+// request failed, with the most frequent error's code (2 for INVALID_ARGUMENT, else 1).
 #ifndef CHUNKCACHE_CLIENT_CLI_BENCH_COMMAND_H_
 #define CHUNKCACHE_CLIENT_CLI_BENCH_COMMAND_H_
 

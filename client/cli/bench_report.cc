@@ -1,7 +1,7 @@
 #include "client/cli/bench_report.h"
 
 #include "absl/strings/str_format.h"
-#include "client/cli/byte_size.h"
+#include "client/cli/progress_meter.h"
 #include "nlohmann/json.hpp"
 
 namespace chunkcache {
@@ -28,10 +28,10 @@ std::string FormatBenchReportText(const LoadReport& report) {
   const double bytes = static_cast<double>(report.bytes);
   std::string text = absl::StrFormat(
       "requests    %d ok, %d failed in %.2f s (%.1f req/s)\n"
-      "throughput  %.1f MB/s (%s/s)\n",
+      "throughput  %.1f MB/s (%s)\n",
       report.requests_ok, report.requests_failed, seconds, PerSecond(requests, seconds),
       PerSecond(bytes, seconds) / 1e6,
-      FormatBytes(static_cast<uint64_t>(PerSecond(bytes, seconds))));
+      FormatRate(PerSecond(bytes, seconds)));
   if (report.latency.count() > 0) {
     absl::StrAppendFormat(&text, "latency     p50 %s  p90 %s  p99 %s  max %s\n",
                           FormatLatency(report.latency.Percentile(0.50)),
@@ -54,7 +54,7 @@ std::string FormatBenchReportText(const LoadReport& report) {
 
 std::string FormatBenchReportJson(const LoadReport& report) {
   const double seconds = report.elapsed_seconds;
-  nlohmann::json json;
+  nlohmann::ordered_json json;
   json["archive_size"] = report.archive_size;
   json["requests_ok"] = report.requests_ok;
   json["requests_failed"] = report.requests_failed;
@@ -70,13 +70,13 @@ std::string FormatBenchReportJson(const LoadReport& report) {
       {"max", Milliseconds(report.latency.max())},
       {"mean", Milliseconds(report.latency.mean())},
   };
-  nlohmann::json errors = nlohmann::json::object();
+  nlohmann::ordered_json errors = nlohmann::ordered_json::object();
   for (const auto& [code, tally] : report.errors) {
     errors[code] = {{"count", tally.count}, {"example", tally.example}};
   }
   json["errors"] = std::move(errors);
   // Replace invalid UTF-8 in server messages instead of throwing.
-  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace chunkcache

@@ -90,7 +90,10 @@ absl::StatusOr<LoadReport> RunLoad(ChunkCacheClient& client, const LoadOptions& 
       } else {
         ++result.requests_failed;
         ErrorTally& tally = result.errors[absl::StatusCodeToString(status.code())];
-        if (tally.count++ == 0) tally.example = std::string(status.message());
+        if (tally.count++ == 0) {
+          tally.code = status.code();
+          tally.example = std::string(status.message());
+        }
       }
     }
   };
@@ -108,7 +111,10 @@ absl::StatusOr<LoadReport> RunLoad(ChunkCacheClient& client, const LoadOptions& 
     report.latency.Merge(result.latency);
     for (const auto& [code, tally] : result.errors) {
       ErrorTally& total = report.errors[code];
-      if (total.count == 0) total.example = tally.example;
+      if (total.count == 0) {
+        total.code = tally.code;
+        total.example = tally.example;
+      }
       total.count += tally.count;
     }
     last_end = std::max(last_end, result.last_end);

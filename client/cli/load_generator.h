@@ -40,6 +40,7 @@ struct LoadOptions {
 };
 
 struct ErrorTally {
+  absl::StatusCode code = absl::StatusCode::kUnknown;
   uint64_t count = 0;
   std::string example;  // the first message seen with this code
 };

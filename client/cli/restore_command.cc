@@ -103,12 +103,9 @@ absl::Status RunRestore(const RestoreFlags& flags) {
   if (on_terminal) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::fprintf(stderr, "restored %s to %s in %.1f s (%s/s, %s left as holes, %d retries)\n",
+    std::fprintf(stderr, "restored %s to %s in %.1f s (%s, %s left as holes, %d retries)\n",
                  FormatBytes(result->bytes).c_str(), to_stdout ? "stdout" : flags.out.c_str(),
-                 seconds,
-                 FormatBytes(seconds > 0 ? static_cast<uint64_t>(result->bytes / seconds)
-                                         : result->bytes)
-                     .c_str(),
+                 seconds, FormatRate(seconds > 0 ? result->bytes / seconds : 0).c_str(),
                  FormatBytes((*file_sink)->bytes_skipped()).c_str(),
                  static_cast<int>(result->retries));
   }

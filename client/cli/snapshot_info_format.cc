@@ -29,7 +29,8 @@ std::string FormatSnapshotInfoText(const v1::SnapshotInfo& info) {
 }
 
 std::string FormatSnapshotInfoJson(const v1::SnapshotInfo& info) {
-  const nlohmann::json json = {
+  // Ordered: the fields appear as in the proto.
+  const nlohmann::ordered_json json = {
       {"size", info.size()},
       {"chunk_size", info.chunk_size()},
       {"chunk_count", info.chunk_count()},

@@ -44,7 +44,7 @@ absl::StatusOr<v1::SnapshotRef> ParseSnapshotRef(std::string_view datastore,
   if (absl::Status valid = ValidateDatastoreName(datastore); !valid.ok()) return valid;
   absl::StatusOr<SnapshotName> name = SnapshotName::Parse(snapshot);
   if (!name.ok()) {
-    return WithFlag("--snapshot (as [ns/NS/]TYPE/ID/YYYY-MM-DDTHH:MM:SSZ)", name.status());
+    return WithFlag("--snapshot", name.status());
   }
   const std::string archive_file = ArchiveFileName(archive);
   if (absl::Status valid = ValidateArchiveName(archive_file); !valid.ok()) {

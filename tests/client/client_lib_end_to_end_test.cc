@@ -497,8 +497,21 @@ TEST_F(ClientEndToEndTest, LoadGeneratorStopsAtTheDurationAndCountsErrorsByCode)
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
   EXPECT_EQ(report->requests_failed, 5u);
   EXPECT_EQ(report->errors.at("UNAVAILABLE").count, 5u);
+  EXPECT_EQ(report->errors.at("UNAVAILABLE").code, absl::StatusCode::kUnavailable);
   EXPECT_EQ(report->errors.at("UNAVAILABLE").example.find("ReadRange at offset"), 0u);
   EXPECT_GT(report->requests_ok, 10u);
+}
+
+TEST_F(ClientEndToEndTest, BenchCommandExitsWithTheCodeOfItsErrors) {
+  StartServer({});
+  std::vector<std::string> args = ArchiveArgs("bench", server_->address());
+  args.insert(args.end(), {"--request-size", "8MiB", "--requests", "4", "--duration", "20s"});
+  const CommandRun run = RunCommand(args);
+  EXPECT_EQ(run.exit_code, 2);  // over the server's max_read_bytes: a usage error
+  EXPECT_NE(run.out.find("INVALID_ARGUMENT 4"), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find("chunkcache: INVALID_ARGUMENT: 4 of 4 requests failed"),
+            std::string::npos)
+      << run.err;
 }
 
 TEST_F(ClientEndToEndTest, BenchCommandPrintsJson) {

@@ -91,7 +91,7 @@ LoadReport SampleReport() {
   report.bytes = 1000 * 65536;
   report.elapsed_seconds = 2.0;
   for (int i = 1; i <= 1000; ++i) report.latency.Record(microseconds(i));
-  report.errors["UNAVAILABLE"] = ErrorTally{3, "upstream down"};
+  report.errors["UNAVAILABLE"] = ErrorTally{absl::StatusCode::kUnavailable, 3, "upstream down"};
   return report;
 }
 
