@@ -68,14 +68,16 @@ void ExpertSwitchPolicy::Forget(const ChunkDigest& key) {
 
 void ExpertSwitchPolicy::OnMiss(const ChunkDigest& key) {
   if (resident_.contains(key)) return;
-  Simulate(key, MeanCharge());
-  simulated_at_miss_ = key;
+  // Simulated at the first PickVictim for it (or at OnInsert), so that hits the cache reports
+  // late, but that happened before this miss, reach the simulations first.
+  pending_miss_ = key;
+  pending_miss_simulated_ = false;
 }
 
 void ExpertSwitchPolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind /*kind*/) {
   if (resident_.contains(key)) return OnAccess(key);
-  if (simulated_at_miss_ != key) Simulate(key, charge);
-  simulated_at_miss_.reset();
+  if (pending_miss_ != key || !pending_miss_simulated_) Simulate(key, charge);
+  if (pending_miss_ == key) pending_miss_.reset();
   resident_.PushFront(key, charge);
   // A simulation that kept the key while it was away may still list it as doomed.
   for (Expert& expert : experts_) {
@@ -96,6 +98,10 @@ void ExpertSwitchPolicy::OnErase(const ChunkDigest& key) {
 
 std::optional<ChunkDigest> ExpertSwitchPolicy::PickVictim(
     absl::FunctionRef<bool(const ChunkDigest&)> evictable) {
+  if (pending_miss_.has_value() && !pending_miss_simulated_) {
+    Simulate(*pending_miss_, MeanCharge());
+    pending_miss_simulated_ = true;
+  }
   const size_t leader = Leader();
   std::optional<ChunkDigest> victim;
   for (size_t n = 0; n < experts_.size() && !victim; ++n) {

@@ -11,8 +11,9 @@
 // expert's contents it evicts exactly what that expert evicts. Pinned keys are passed over
 // and stay doomed.
 //
-// OnMiss runs the simulations for the missed key with the mean charge (its real charge is
-// known only at OnInsert); with equal charges this is exact.
+// A missed key is simulated at the first PickVictim that makes room for it, with the mean
+// charge (its real charge is known only at OnInsert; with equal charges this is exact), or at
+// its OnInsert when no room had to be made.
 //
 //   ExpertSwitchPolicy policy(capacity, MakeExperts(capacity), /*window_capacities=*/10);
 #ifndef CHUNKCACHE_CACHE_POLICIES_EXPERT_SWITCH_POLICY_H_
@@ -68,7 +69,9 @@ class ExpertSwitchPolicy final : public EvictionPolicy {
   const double window_capacities_;
   std::vector<Expert> experts_;
   KeyedQueue<NoMeta> resident_;  // really cached keys, front = most recently used
-  std::optional<ChunkDigest> simulated_at_miss_;  // OnMiss already simulated this key
+  // The key of the last OnMiss, and whether PickVictim has simulated its access already.
+  std::optional<ChunkDigest> pending_miss_;
+  bool pending_miss_simulated_ = false;
 };
 
 }  // namespace chunkcache
