@@ -9,7 +9,9 @@
 //
 // Call order for a demand miss: OnMiss(key), then PickVictim until the bytes fit, then
 // OnInsert(key). OnMiss is optional (OnInsert consults the policy's history itself when it
-// was skipped); calling it keeps the victims chosen for `key` in the textbook order.
+// was skipped); calling it keeps the victims chosen for `key` in the textbook order. Hits
+// may be reported late (batched), but in the order they happened and before the PickVictim
+// and OnInsert calls that follow them: recency-based policies depend on that order.
 //
 // Prefetched entries (InsertKind::kPrefetch) that no reader has touched are always the
 // first victims, oldest first, whatever the policy: a readahead window that must survive
