@@ -66,13 +66,13 @@ struct Variant {
   BlobKind compressible_kind;
 };
 
-class BlobRoundTripTest : public ::testing::TestWithParam<Variant> {
+class PbsBlobRoundTripTest : public ::testing::TestWithParam<Variant> {
  protected:
   CryptConfig key_ = CryptConfig::FromRawKey(VectorKey());
   const CryptConfig* key() const { return GetParam().encrypt ? &key_ : nullptr; }
 };
 
-TEST_P(BlobRoundTripTest, CompressibleData) {
+TEST_P(PbsBlobRoundTripTest, CompressibleData) {
   const Variant& v = GetParam();
   std::string data = TextLike(1 << 20);
   absl::StatusOr<std::string> blob = EncodeBlob(data, {.compress = v.compress, .key = key()});
@@ -97,7 +97,7 @@ TEST_P(BlobRoundTripTest, CompressibleData) {
   EXPECT_EQ(arena, data);
 }
 
-TEST_P(BlobRoundTripTest, IncompressibleDataIsStoredRaw) {
+TEST_P(PbsBlobRoundTripTest, IncompressibleDataIsStoredRaw) {
   const Variant& v = GetParam();
   std::string data = PseudoRandomBytes(100000, 7);
   absl::StatusOr<std::string> blob = EncodeBlob(data, {.compress = v.compress, .key = key()});
@@ -112,7 +112,7 @@ TEST_P(BlobRoundTripTest, IncompressibleDataIsStoredRaw) {
   EXPECT_EQ(*decoded, data);
 }
 
-TEST_P(BlobRoundTripTest, EmptyAndTinyData) {
+TEST_P(PbsBlobRoundTripTest, EmptyAndTinyData) {
   for (std::string data : {std::string(), std::string("x"), std::string(13, 'a')}) {
     absl::StatusOr<std::string> blob =
         EncodeBlob(data, {.compress = GetParam().compress, .key = key()});
@@ -126,7 +126,7 @@ TEST_P(BlobRoundTripTest, EmptyAndTinyData) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllVariants, BlobRoundTripTest,
+INSTANTIATE_TEST_SUITE_P(PbsAllVariants, PbsBlobRoundTripTest,
                          ::testing::Values(Variant{"plain", false, false, BlobKind::kPlain},
                                            Variant{"zstd", true, false, BlobKind::kZstd},
                                            Variant{"encrypted", false, true, BlobKind::kEncrypted},
@@ -134,7 +134,7 @@ INSTANTIATE_TEST_SUITE_P(AllVariants, BlobRoundTripTest,
                                                    BlobKind::kEncryptedZstd}),
                          [](const auto& info) { return std::string(info.param.name); });
 
-TEST(BlobEncode, EncryptionUsesAFreshIvEachTime) {
+TEST(PbsBlobEncode, EncryptionUsesAFreshIvEachTime) {
   CryptConfig key = CryptConfig::FromRawKey(VectorKey());
   std::string data = TextLike(4096);
   std::string a = EncodeBlob(data, {.key = &key}).value();
@@ -143,7 +143,7 @@ TEST(BlobEncode, EncryptionUsesAFreshIvEachTime) {
   EXPECT_NE(a, b);
 }
 
-TEST(BlobEncode, RefusesDataOverTheBlobFileLimit) {
+TEST(PbsBlobEncode, RefusesDataOverTheBlobFileLimit) {
   std::string data(kMaxBlobFileSize + 1, '\0');
   absl::StatusOr<std::string> blob = EncodeBlob(data, {.compress = false});
   ASSERT_FALSE(blob.ok());
@@ -151,12 +151,12 @@ TEST(BlobEncode, RefusesDataOverTheBlobFileLimit) {
   EXPECT_THAT(Message(blob.status()), HasSubstr("the limit is 134217728 bytes"));
 }
 
-TEST(BlobEncode, CompressedFrameCarriesContentSize) {
+TEST(PbsBlobEncode, CompressedFrameCarriesContentSize) {
   std::string blob = EncodeBlob(TextLike(5000), {}).value();
   EXPECT_EQ(ZSTD_getFrameContentSize(blob.data() + 12, blob.size() - 12), 5000u);
 }
 
-TEST(BlobDecode, EveryTruncationFailsCleanly) {
+TEST(PbsBlobDecode, EveryTruncationFailsCleanly) {
   CryptConfig key = CryptConfig::FromRawKey(VectorKey());
   for (const char* file : {"blobs/plain-uncompressed.blob", "blobs/plain-compressed.blob",
                            "blobs/plain-compressed-legacy.blob", "blobs/enc-uncompressed.blob",
@@ -176,7 +176,7 @@ TEST(BlobDecode, EveryTruncationFailsCleanly) {
   }
 }
 
-TEST(BlobDecode, TruncatedFrameWithFixedCrcIsDecompressError) {
+TEST(PbsBlobDecode, TruncatedFrameWithFixedCrcIsDecompressError) {
   std::string blob = ReadFileBytes(VectorPath("blobs/plain-compressed-legacy.blob"));
   blob.resize(blob.size() - 10);
   FixCrc(blob, 12);
@@ -186,7 +186,7 @@ TEST(BlobDecode, TruncatedFrameWithFixedCrcIsDecompressError) {
   EXPECT_THAT(Message(decoded.status()), HasSubstr("blob: zstd"));
 }
 
-TEST(BlobDecode, EncryptedBlobShorterThanItsHeader) {
+TEST(PbsBlobDecode, EncryptedBlobShorterThanItsHeader) {
   std::string blob = HexToBytes("7b6785be222d4cf0") + std::string(30, '\0');
   absl::StatusOr<std::string> decoded = DecodeBlob(blob, {});
   ASSERT_FALSE(decoded.ok());
@@ -194,7 +194,7 @@ TEST(BlobDecode, EncryptedBlobShorterThanItsHeader) {
   EXPECT_THAT(Message(decoded.status()), HasSubstr("encrypted blob too small (38 bytes"));
 }
 
-TEST(BlobDecode, WrongMagicsAreFormatErrors) {
+TEST(PbsBlobDecode, WrongMagicsAreFormatErrors) {
   std::string good = ReadFileBytes(VectorPath("blobs/plain-uncompressed.blob"));
   // Index magics, the catalog magic and random bytes are not blobs.
   for (std::string_view magic_hex : {"2f7f41ed91fd0fcd", "1c914ea519bab3cd", "91fd60f9c46758d5",
@@ -212,7 +212,7 @@ TEST(BlobDecode, WrongMagicsAreFormatErrors) {
   }
 }
 
-TEST(BlobDecode, ZstdBombOverTheCapIsRefused) {
+TEST(PbsBlobDecode, ZstdBombOverTheCapIsRefused) {
   // 17 MiB of zeros compress to a few hundred bytes; a chunk may decode to 16 MiB at most.
   std::string zeros(kMaxChunkSize + (1 << 20), '\0');
   for (bool with_content_size : {true, false}) {
@@ -242,7 +242,7 @@ TEST(BlobDecode, ZstdBombOverTheCapIsRefused) {
   }
 }
 
-TEST(BlobDecode, OutputExactlyAtTheCapIsAccepted) {
+TEST(PbsBlobDecode, OutputExactlyAtTheCapIsAccepted) {
   std::string data = TextLike(1 << 16);
   for (bool with_content_size : {true, false}) {
     std::string blob = PlainBlobWithCrc(testing::kZstdMagicHex, ZstdFrame(data, with_content_size));
@@ -257,7 +257,7 @@ TEST(BlobDecode, OutputExactlyAtTheCapIsAccepted) {
   }
 }
 
-TEST(BlobDecode, ExpectedSizeSmallerThanDataIsRefusedWithoutOverrun) {
+TEST(PbsBlobDecode, ExpectedSizeSmallerThanDataIsRefusedWithoutOverrun) {
   std::string data = TextLike(10000);
   std::string blob = EncodeBlob(data, {}).value();
   BlobDecodeOptions options;
@@ -273,7 +273,7 @@ TEST(BlobDecode, ExpectedSizeSmallerThanDataIsRefusedWithoutOverrun) {
   EXPECT_EQ(GetDecodeErrorReason(written.status()), DecodeErrorReason::kDigest);
 }
 
-TEST(BlobDecode, ConcatenatedAndSkippableFramesAreAccepted) {
+TEST(PbsBlobDecode, ConcatenatedAndSkippableFramesAreAccepted) {
   std::string a = TextLike(3000), b = "second frame";
   std::string skippable = HexToBytes("502a4d1805000000") + "hello";  // magic 0x184D2A50, 5 bytes
   std::string payload = ZstdFrame(a, true) + skippable + ZstdFrame(b, false);
@@ -283,7 +283,7 @@ TEST(BlobDecode, ConcatenatedAndSkippableFramesAreAccepted) {
   EXPECT_EQ(*decoded, a + b);
 }
 
-TEST(BlobDecode, GarbageAfterTheFrameIsDecompressError) {
+TEST(PbsBlobDecode, GarbageAfterTheFrameIsDecompressError) {
   std::string payload = ZstdFrame(TextLike(3000), true) + "garbage!";
   absl::StatusOr<std::string> decoded =
       DecodeBlob(PlainBlobWithCrc(testing::kZstdMagicHex, payload), {});
@@ -291,7 +291,7 @@ TEST(BlobDecode, GarbageAfterTheFrameIsDecompressError) {
   EXPECT_EQ(GetDecodeErrorReason(decoded.status()), DecodeErrorReason::kDecompress);
 }
 
-TEST(BlobDecode, LyingContentSizeIsDecompressError) {
+TEST(PbsBlobDecode, LyingContentSizeIsDecompressError) {
   std::string data = TextLike(3000);
   std::string frame = ZstdFrame(data, true);
   // Frame header: magic(4) FHD(1) [window byte] FCS. Level-1 frames of this size are
@@ -308,14 +308,14 @@ TEST(BlobDecode, LyingContentSizeIsDecompressError) {
   EXPECT_EQ(GetDecodeErrorReason(decoded.status()), DecodeErrorReason::kDecompress);
 }
 
-TEST(BlobDecode, EmptyZstdPayloadIsDecompressError) {
+TEST(PbsBlobDecode, EmptyZstdPayloadIsDecompressError) {
   absl::StatusOr<std::string> decoded =
       DecodeBlob(PlainBlobWithCrc(testing::kZstdMagicHex, ""), {});
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(GetDecodeErrorReason(decoded.status()), DecodeErrorReason::kDecompress);
 }
 
-TEST(BlobDecode, LabelNamesTheBlobInMessages) {
+TEST(PbsBlobDecode, LabelNamesTheBlobInMessages) {
   std::string blob = ReadFileBytes(VectorPath("blobs/negative/bad-crc.blob"));
   BlobDecodeOptions options;
   options.label = "qemu-server.conf.blob";
@@ -324,7 +324,7 @@ TEST(BlobDecode, LabelNamesTheBlobInMessages) {
   EXPECT_THAT(Message(DecodeBlob(blob, {}).status()), HasSubstr("blob: CRC mismatch"));
 }
 
-TEST(CryptModeNames, RoundTrip) {
+TEST(PbsCryptModeNames, RoundTrip) {
   for (CryptMode mode : {CryptMode::kNone, CryptMode::kEncrypt, CryptMode::kSignOnly}) {
     EXPECT_EQ(ParseCryptMode(CryptModeName(mode)).value(), mode);
   }
@@ -334,7 +334,7 @@ TEST(CryptModeNames, RoundTrip) {
   EXPECT_THAT(Message(bad.status()), HasSubstr("unknown crypt mode 'Encrypt'"));
 }
 
-TEST(DecodeErrorReasons, NamesAndPayload) {
+TEST(PbsDecodeErrorReasons, NamesAndPayload) {
   EXPECT_EQ(DecodeErrorReasonName(DecodeErrorReason::kDecompress), "decompress");
   absl::Status status = DecodeError(DecodeErrorReason::kDigest, "x");
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);

@@ -39,12 +39,12 @@ struct BlobVector {
   bool encrypted;
 };
 
-class BlobVectorTest : public ::testing::TestWithParam<BlobVector> {
+class PbsBlobVectorTest : public ::testing::TestWithParam<BlobVector> {
  protected:
   CryptConfig key_ = CryptConfig::FromRawKey(VectorKey());
 };
 
-TEST_P(BlobVectorTest, DecodesToPlaintextWithDigest) {
+TEST_P(PbsBlobVectorTest, DecodesToPlaintextWithDigest) {
   const BlobVector& v = GetParam();
   std::string blob = ReadFileBytes(VectorPath("blobs/" + v.file));
   std::string expected = ReadFileBytes(VectorPath("blobs/" + v.plaintext_file));
@@ -74,7 +74,7 @@ TEST_P(BlobVectorTest, DecodesToPlaintextWithDigest) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Vectors, BlobVectorTest,
+    PbsVectors, PbsBlobVectorTest,
     ::testing::Values(BlobVector{"plain-uncompressed.blob", BlobKind::kPlain, 2212, "text.bin",
                                  kTextDigest, false},
                       BlobVector{"plain-compressed.blob", BlobKind::kZstd, 188, "text.bin",
@@ -97,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
-TEST(BlobVectorNegative, EncryptedBlobWithoutKeyIsMissingKeyError) {
+TEST(PbsBlobVectorNegative, EncryptedBlobWithoutKeyIsMissingKeyError) {
   for (const char* file : {"blobs/enc-uncompressed.blob", "blobs/enc-compressed.blob",
                            "blobs/enc-incompressible.blob"}) {
     SCOPED_TRACE(file);
@@ -109,12 +109,12 @@ TEST(BlobVectorNegative, EncryptedBlobWithoutKeyIsMissingKeyError) {
   }
 }
 
-TEST(BlobVectorPlaintext, PlaintextsHaveTheReadmeDigests) {
+TEST(PbsBlobVectorPlaintext, PlaintextsHaveTheReadmeDigests) {
   EXPECT_EQ(Sha256(ReadFileBytes(VectorPath("blobs/text.bin"))).Hex(), kTextDigest);
   EXPECT_EQ(Sha256(ReadFileBytes(VectorPath("blobs/noise.bin"))).Hex(), kNoiseDigest);
 }
 
-TEST(BlobVectorLegacy, LegacyFrameHasNoContentSize) {
+TEST(PbsBlobVectorLegacy, LegacyFrameHasNoContentSize) {
   // Frame header descriptor byte right after the zstd magic: bit 7-6 = FCS field size flag;
   // 0 with single-segment unset means "no content size" (PBS ≤ 3.2.7 streaming frames).
   std::string legacy = ReadFileBytes(VectorPath("blobs/plain-compressed-legacy.blob"));
@@ -124,7 +124,7 @@ TEST(BlobVectorLegacy, LegacyFrameHasNoContentSize) {
   EXPECT_NE(static_cast<uint8_t>(modern[16]) & 0xe0, 0);
 }
 
-TEST(BlobVectorNegative, BadCrcIsCrcError) {
+TEST(PbsBlobVectorNegative, BadCrcIsCrcError) {
   std::string blob = ReadFileBytes(VectorPath("blobs/negative/bad-crc.blob"));
   BlobDecodeOptions options;
   options.expected_digest = DigestFromHex(kTextDigest);
@@ -136,7 +136,7 @@ TEST(BlobVectorNegative, BadCrcIsCrcError) {
   EXPECT_THAT(Message(decoded.status()), HasSubstr(", computed 0x"));
 }
 
-TEST(BlobVectorNegative, BadTagIsDecryptError) {
+TEST(PbsBlobVectorNegative, BadTagIsDecryptError) {
   CryptConfig key = CryptConfig::FromRawKey(VectorKey());
   for (const char* file :
        {"blobs/negative/enc-bad-tag.blob", "blobs/negative/enc-bad-ciphertext-good-crc.blob"}) {
@@ -157,7 +157,7 @@ TEST(BlobVectorNegative, BadTagIsDecryptError) {
   }
 }
 
-TEST(BlobVectorNegative, WrongKeyIsDecryptError) {
+TEST(PbsBlobVectorNegative, WrongKeyIsDecryptError) {
   RawKey other = VectorKey();
   other[0] ^= 1;
   CryptConfig key = CryptConfig::FromRawKey(other);
@@ -169,7 +169,7 @@ TEST(BlobVectorNegative, WrongKeyIsDecryptError) {
   EXPECT_EQ(GetDecodeErrorReason(decoded.status()), DecodeErrorReason::kDecrypt);
 }
 
-TEST(BlobVectorNegative, DigestMismatchIsDigestError) {
+TEST(PbsBlobVectorNegative, DigestMismatchIsDigestError) {
   BlobDecodeOptions options;
   options.expected_digest = DigestFromHex(kNoiseDigest);
   absl::StatusOr<std::string> decoded =
@@ -182,7 +182,7 @@ TEST(BlobVectorNegative, DigestMismatchIsDigestError) {
                                      ", computed ", kTextDigest, ")")));
 }
 
-TEST(BlobVectorNegative, EncryptedDigestNeedsIdKeyNotPlainSha) {
+TEST(PbsBlobVectorNegative, EncryptedDigestNeedsIdKeyNotPlainSha) {
   // An encrypted chunk named by the plain SHA-256 of its content must not verify.
   CryptConfig key = CryptConfig::FromRawKey(VectorKey());
   BlobDecodeOptions options;
@@ -193,7 +193,7 @@ TEST(BlobVectorNegative, EncryptedDigestNeedsIdKeyNotPlainSha) {
   EXPECT_EQ(GetDecodeErrorReason(decoded.status()), DecodeErrorReason::kDigest);
 }
 
-TEST(BlobVectorNegative, WrongLengthIsDigestError) {
+TEST(PbsBlobVectorNegative, WrongLengthIsDigestError) {
   BlobDecodeOptions options;
   options.expected_digest = DigestFromHex(kTextDigest);
   options.expected_size = 2199;
@@ -209,7 +209,7 @@ TEST(BlobVectorNegative, WrongLengthIsDigestError) {
   }
 }
 
-TEST(BlobVectorNegative, CryptModeMismatchIsFormatError) {
+TEST(PbsBlobVectorNegative, CryptModeMismatchIsFormatError) {
   CryptConfig key = CryptConfig::FromRawKey(VectorKey());
   BlobDecodeOptions options;
   options.key = &key;

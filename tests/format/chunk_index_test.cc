@@ -39,7 +39,7 @@ ChunkDigest NumberedDigest(int n) {
   return d;
 }
 
-TEST(UpstreamDynamicIndex, ParsesToTheReadmeValues) {
+TEST(PbsUpstreamDynamicIndex, ParsesToTheReadmeValues) {
   std::string file = ReadFileBytes(VectorPath(kUpstreamDidx));
   ASSERT_EQ(file.size(), 8096u);
   EXPECT_EQ(Sha256(file).Hex(), "e9b28d2e12925fae074a6526aa8deb05087fc9138ccc46a0b6497633e8f46e0e");
@@ -73,7 +73,7 @@ TEST(UpstreamDynamicIndex, ParsesToTheReadmeValues) {
   EXPECT_EQ(index->range(99).end, 104859232u);
 }
 
-TEST(UpstreamDynamicIndex, LocateUsesEndOffsets) {
+TEST(PbsUpstreamDynamicIndex, LocateUsesEndOffsets) {
   absl::StatusOr<ChunkIndex> index = ChunkIndex::Parse(ReadFileBytes(VectorPath(kUpstreamDidx)));
   ASSERT_TRUE(index.ok()) << index.status();
   struct Case {
@@ -93,7 +93,7 @@ TEST(UpstreamDynamicIndex, LocateUsesEndOffsets) {
   EXPECT_FALSE(index->Locate(UINT64_MAX).has_value());
 }
 
-TEST(UpstreamDynamicIndex, MostReferencedDigestsFindsTheRepeatedChunk) {
+TEST(PbsUpstreamDynamicIndex, MostReferencedDigestsFindsTheRepeatedChunk) {
   absl::StatusOr<ChunkIndex> index = ChunkIndex::Parse(ReadFileBytes(VectorPath(kUpstreamDidx)));
   ASSERT_TRUE(index.ok());
   std::vector<DigestCount> top = MostReferencedDigests(*index, 8);
@@ -103,7 +103,7 @@ TEST(UpstreamDynamicIndex, MostReferencedDigestsFindsTheRepeatedChunk) {
   EXPECT_EQ(top[0].size, 1048592u);
 }
 
-TEST(DatastoreFixedIndex, PlainAndEncryptedImages) {
+TEST(PbsDatastoreFixedIndex, PlainAndEncryptedImages) {
   struct Case {
     const char* path;
     const char* csum;
@@ -152,7 +152,7 @@ TEST(DatastoreFixedIndex, PlainAndEncryptedImages) {
   }
 }
 
-TEST(IndexWriters, FixedRoundTrip) {
+TEST(PbsIndexWriters, FixedRoundTrip) {
   std::vector<ChunkDigest> digests = {NumberedDigest(1), NumberedDigest(2), NumberedDigest(1)};
   IndexHeaderFields header{NewIndexUuid(), 1767225600};
   absl::StatusOr<std::string> file = EncodeFixedIndex(2 * 4096 + 100, 4096, digests, header);
@@ -169,7 +169,7 @@ TEST(IndexWriters, FixedRoundTrip) {
   EXPECT_EQ(index->index_csum(), Sha256(std::string_view(*file).substr(4096)));
 }
 
-TEST(IndexWriters, DynamicRoundTrip) {
+TEST(PbsIndexWriters, DynamicRoundTrip) {
   std::vector<DynamicEntry> entries = {
       {1000, NumberedDigest(1)}, {1500, NumberedDigest(2)}, {9000, NumberedDigest(3)}};
   IndexHeaderFields header{NewIndexUuid(), -5};
@@ -189,7 +189,7 @@ TEST(IndexWriters, DynamicRoundTrip) {
   EXPECT_EQ(index->Locate(1500)->offset_in_chunk, 0u);
 }
 
-TEST(IndexWriters, EmptyIndexesAreValid) {
+TEST(PbsIndexWriters, EmptyIndexesAreValid) {
   absl::StatusOr<std::string> fixed = EncodeFixedIndex(0, 4194304, {}, {});
   ASSERT_TRUE(fixed.ok()) << fixed.status();
   absl::StatusOr<ChunkIndex> index = ChunkIndex::Parse(*fixed);
@@ -207,7 +207,7 @@ TEST(IndexWriters, EmptyIndexesAreValid) {
   EXPECT_TRUE(MostReferencedDigests(*index, 8).empty());
 }
 
-TEST(IndexWriters, RefuseInconsistentInput) {
+TEST(PbsIndexWriters, RefuseInconsistentInput) {
   absl::StatusOr<std::string> file = EncodeFixedIndex(4097, 4096, {NumberedDigest(1)}, {});
   ASSERT_FALSE(file.ok());
   EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument);
@@ -228,7 +228,7 @@ void ResealChecksum(std::string& file) {
   std::memcpy(file.data() + 32, csum.bytes.data(), 32);
 }
 
-class CorruptIndexTest : public ::testing::Test {
+class PbsCorruptIndexTest : public ::testing::Test {
  protected:
   std::string fixed_ = ReadFileBytes(VectorPath(kPlainFidx));
   std::string dynamic_ = ReadFileBytes(VectorPath(kUpstreamDidx));
@@ -242,7 +242,7 @@ class CorruptIndexTest : public ::testing::Test {
   }
 };
 
-TEST_F(CorruptIndexTest, BadChecksum) {
+TEST_F(PbsCorruptIndexTest, BadChecksum) {
   fixed_[4096 + 40] ^= 1;
   EXPECT_THAT(ParseError(fixed_),
               HasSubstr("index checksum mismatch (stored "
@@ -252,7 +252,7 @@ TEST_F(CorruptIndexTest, BadChecksum) {
   EXPECT_THAT(ParseError(dynamic_), HasSubstr("index checksum mismatch"));
 }
 
-TEST_F(CorruptIndexTest, SizeThatDoesNotMatchTheEntries) {
+TEST_F(PbsCorruptIndexTest, SizeThatDoesNotMatchTheEntries) {
   // One byte more than 4 chunks + 5000 still needs 5 entries; 4 whole chunks need only 4.
   std::string file = fixed_;
   uint64_t size = 4 * 4194304;
@@ -269,7 +269,7 @@ TEST_F(CorruptIndexTest, SizeThatDoesNotMatchTheEntries) {
   EXPECT_THAT(ParseError(file), HasSubstr("got unexpected file size (4256 != "));
 }
 
-TEST_F(CorruptIndexTest, DynamicSizeNotWholeEntries) {
+TEST_F(PbsCorruptIndexTest, DynamicSizeNotWholeEntries) {
   std::string file = dynamic_ + std::string(7, '\0');
   ResealChecksum(file);
   EXPECT_THAT(ParseError(file),
@@ -277,7 +277,7 @@ TEST_F(CorruptIndexTest, DynamicSizeNotWholeEntries) {
                         "whole 40-byte entries)"));
 }
 
-TEST_F(CorruptIndexTest, NonMonotonicEndOffsets) {
+TEST_F(PbsCorruptIndexTest, NonMonotonicEndOffsets) {
   std::string file = dynamic_;
   uint64_t end = 1048608 - 1;  // entry 1 now ends before entry 0
   std::memcpy(file.data() + 4096 + 40, &end, 8);
@@ -292,7 +292,7 @@ TEST_F(CorruptIndexTest, NonMonotonicEndOffsets) {
   EXPECT_THAT(ParseError(file), HasSubstr("entry 0 ends at 0"));
 }
 
-TEST_F(CorruptIndexTest, ChunkSizeNotAPowerOfTwo) {
+TEST_F(PbsCorruptIndexTest, ChunkSizeNotAPowerOfTwo) {
   for (uint64_t chunk_size : {uint64_t{0}, uint64_t{4194303}, uint64_t{3} << 20}) {
     std::string file = fixed_;
     std::memcpy(file.data() + 72, &chunk_size, 8);
@@ -301,7 +301,7 @@ TEST_F(CorruptIndexTest, ChunkSizeNotAPowerOfTwo) {
   }
 }
 
-TEST_F(CorruptIndexTest, TruncatedHeaderAndWrongMagic) {
+TEST_F(PbsCorruptIndexTest, TruncatedHeaderAndWrongMagic) {
   EXPECT_THAT(ParseError(fixed_.substr(0, 4095)),
               HasSubstr("index too small (4095 bytes, the header alone is 4096)"));
   EXPECT_THAT(ParseError(dynamic_.substr(0, 100)), HasSubstr("index too small (100 bytes"));
@@ -310,7 +310,7 @@ TEST_F(CorruptIndexTest, TruncatedHeaderAndWrongMagic) {
   EXPECT_THAT(ParseError(blob), HasSubstr("wrong magic 42ab3807be8370a1"));
 }
 
-TEST_F(CorruptIndexTest, EveryTruncationFailsCleanly) {
+TEST_F(PbsCorruptIndexTest, EveryTruncationFailsCleanly) {
   for (size_t len = 0; len < dynamic_.size(); len += 7) {
     EXPECT_FALSE(ChunkIndex::Parse(std::string_view(dynamic_).substr(0, len)).ok()) << len;
   }
@@ -319,7 +319,7 @@ TEST_F(CorruptIndexTest, EveryTruncationFailsCleanly) {
   }
 }
 
-TEST(IndexKindOfArchiveName, ByExtension) {
+TEST(PbsIndexKindOfArchiveName, ByExtension) {
   EXPECT_EQ(IndexKindOfArchive("drive-scsi0.img.fidx").value(), IndexKind::kFixed);
   EXPECT_EQ(IndexKindOfArchive("root.pxar.didx").value(), IndexKind::kDynamic);
   absl::StatusOr<IndexKind> blob = IndexKindOfArchive("index.json.blob");
@@ -327,7 +327,7 @@ TEST(IndexKindOfArchiveName, ByExtension) {
   EXPECT_EQ(blob.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(MostReferenced, HottestDigestComesFirstUnlikeUpstream) {
+TEST(PbsMostReferenced, HottestDigestComesFirstUnlikeUpstream) {
   // One digest ×1000 and twelve others ×3…×14: upstream's find_most_used_chunks(8) drops
   // the ×1000 digest; ours must rank it first.
   std::vector<DynamicEntry> entries;
@@ -356,7 +356,7 @@ TEST(MostReferenced, HottestDigestComesFirstUnlikeUpstream) {
   EXPECT_TRUE(MostReferencedDigests(*index, 0).empty());
 }
 
-TEST(MostReferenced, TiesKeepFirstAppearanceOrder) {
+TEST(PbsMostReferenced, TiesKeepFirstAppearanceOrder) {
   std::vector<DynamicEntry> entries;
   uint64_t end = 0;
   for (int n : {7, 3, 9, 3, 9, 7, 5}) entries.push_back({end += 10, NumberedDigest(n)});
@@ -369,7 +369,7 @@ TEST(MostReferenced, TiesKeepFirstAppearanceOrder) {
   EXPECT_EQ(top[2].digest, NumberedDigest(9));
 }
 
-TEST(NewIndexUuid, IsRandomV4) {
+TEST(PbsNewIndexUuid, IsRandomV4) {
   std::array<uint8_t, 16> a = NewIndexUuid(), b = NewIndexUuid();
   EXPECT_NE(a, b);
   EXPECT_EQ(a[6] >> 4, 4);

@@ -33,7 +33,7 @@ std::vector<size_t> Boundaries(ContentChunker& chunker, std::string_view data, s
   return cuts;
 }
 
-TEST(ContentChunker, DefaultLimitsAreThoseOfPbs) {
+TEST(PbsContentChunker, DefaultLimitsAreThoseOfPbs) {
   ContentChunker chunker;
   EXPECT_EQ(chunker.min_size(), 1u << 20);
   EXPECT_EQ(chunker.max_size(), 16u << 20);
@@ -42,7 +42,7 @@ TEST(ContentChunker, DefaultLimitsAreThoseOfPbs) {
   EXPECT_EQ(odd.max_size(), 524288u);
 }
 
-TEST(ContentChunker, BoundariesRespectMinAndMax) {
+TEST(PbsContentChunker, BoundariesRespectMinAndMax) {
   std::string data = PseudoRandomBytes(24 << 20, 42);
   ContentChunker chunker;
   std::vector<size_t> cuts = Boundaries(chunker, data, 1 << 20);
@@ -56,7 +56,7 @@ TEST(ContentChunker, BoundariesRespectMinAndMax) {
   }
 }
 
-TEST(ContentChunker, ZerosCutAtTheMaximum) {
+TEST(PbsContentChunker, ZerosCutAtTheMaximum) {
   std::string zeros(3 << 20, '\0');
   ContentChunker chunker(64 * 1024);
   std::vector<size_t> cuts = Boundaries(chunker, zeros, 100000);
@@ -64,7 +64,7 @@ TEST(ContentChunker, ZerosCutAtTheMaximum) {
   for (size_t i = 0; i + 1 < cuts.size(); ++i) EXPECT_EQ(cuts[i], (i + 1) * chunker.max_size());
 }
 
-TEST(ContentChunker, AverageIsNearTheTarget) {
+TEST(PbsContentChunker, AverageIsNearTheTarget) {
   std::string data = PseudoRandomBytes(16 << 20, 3);
   ContentChunker chunker(64 * 1024);
   std::vector<size_t> cuts = Boundaries(chunker, data, 1 << 16);
@@ -73,13 +73,13 @@ TEST(ContentChunker, AverageIsNearTheTarget) {
   EXPECT_LT(average, 64 * 1024 * 2.0);
 }
 
-TEST(ContentChunker, PieceSizeDoesNotChangeBoundaries) {
+TEST(PbsContentChunker, PieceSizeDoesNotChangeBoundaries) {
   std::string data = PseudoRandomBytes(4 << 20, 9);
   ContentChunker a(64 * 1024), b(64 * 1024);
   EXPECT_EQ(Boundaries(a, data, 1 << 20), Boundaries(b, data, 777));
 }
 
-TEST(ContentChunker, InsertionNearTheStartKeepsLaterBoundaries) {
+TEST(PbsContentChunker, InsertionNearTheStartKeepsLaterBoundaries) {
   std::string data = PseudoRandomBytes(8 << 20, 11);
   std::string inserted = data;
   const std::string extra = "a few inserted bytes";

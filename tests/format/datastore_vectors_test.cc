@@ -91,7 +91,7 @@ std::string ReadArchiveSha256(const std::string& snapshot_dir, const std::string
   return sha.FinalHex();
 }
 
-TEST(DatastoreVectors, EveryChunkFileDecodesToItsName) {
+TEST(PbsDatastoreVectors, EveryChunkFileDecodesToItsName) {
   CryptConfig key = CryptConfig::FromRawKey(VectorKey());
   size_t chunks = 0;
   for (const auto& prefix : std::filesystem::directory_iterator(VectorPath("datastore/.chunks"))) {
@@ -113,26 +113,26 @@ TEST(DatastoreVectors, EveryChunkFileDecodesToItsName) {
   EXPECT_EQ(chunks, 11u);
 }
 
-TEST(DatastoreVectors, PlainImageReadsToTheImageHash) {
+TEST(PbsDatastoreVectors, PlainImageReadsToTheImageHash) {
   EXPECT_EQ(
       ReadArchiveSha256("datastore/vm/100/2026-01-01T00:00:00Z/", "drive-scsi0.img.fidx", nullptr),
       "9d37bbe0cea57a36b1d915f7b6821be1f04947ea96dd774ace7413e0796c4061");
 }
 
-TEST(DatastoreVectors, EncryptedImageReadsToTheSameHashWithK) {
+TEST(PbsDatastoreVectors, EncryptedImageReadsToTheSameHashWithK) {
   CryptConfig key = CryptConfig::FromRawKey(VectorKey());
   EXPECT_EQ(ReadArchiveSha256("datastore/ns/enc/vm/100/2026-01-02T00:00:00Z/",
                               "drive-scsi0.img.fidx", &key),
             "9d37bbe0cea57a36b1d915f7b6821be1f04947ea96dd774ace7413e0796c4061");
 }
 
-TEST(DatastoreVectors, DynamicArchiveStreamsToTheReadmeHash) {
+TEST(PbsDatastoreVectors, DynamicArchiveStreamsToTheReadmeHash) {
   EXPECT_EQ(ReadArchiveSha256("datastore/host/pxar-payload/2024-05-07T14:25:51Z/",
                               "backup-client-pxar-data.ppxar.didx", nullptr),
             "6eb275c1ef20d662d518a46b1c8a309fa83d72fafd1ef8ddcaabadfa415bf84a");
 }
 
-TEST(DatastoreVectors, EncryptedChunksReadAsPlainArchiveFailCryptModeCheck) {
+TEST(PbsDatastoreVectors, EncryptedChunksReadAsPlainArchiveFailCryptModeCheck) {
   CryptConfig key = CryptConfig::FromRawKey(VectorKey());
   absl::StatusOr<ChunkIndex> index = ChunkIndex::Parse(ReadFileBytes(
       VectorPath("datastore/ns/enc/vm/100/2026-01-02T00:00:00Z/drive-scsi0.img.fidx")));
@@ -151,7 +151,7 @@ TEST(DatastoreVectors, EncryptedChunksReadAsPlainArchiveFailCryptModeCheck) {
   }
 }
 
-TEST(DatastoreVectors, EncryptedSnapshotWithoutKeyIsRefused) {
+TEST(PbsDatastoreVectors, EncryptedSnapshotWithoutKeyIsRefused) {
   absl::StatusOr<Manifest> manifest = Manifest::FromBlob(
       ReadFileBytes(VectorPath("datastore/ns/enc/vm/100/2026-01-02T00:00:00Z/index.json.blob")));
   ASSERT_TRUE(manifest.ok());
@@ -159,7 +159,7 @@ TEST(DatastoreVectors, EncryptedSnapshotWithoutKeyIsRefused) {
   EXPECT_EQ(manifest->VerifyKey(nullptr).code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(DatastoreVectors, ChunkBlobSizesMatchTheReadme) {
+TEST(PbsDatastoreVectors, ChunkBlobSizesMatchTheReadme) {
   EXPECT_EQ(
       std::filesystem::file_size(ChunkPath(
           ChunkDigest::FromHex("bb9f8df61474d25e71fa00722318cd387396ca1736605e1248821cc0de3d3af8")

@@ -29,7 +29,7 @@ std::string Hex(const RawKey& key) {
       absl::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
 }
 
-TEST(CryptConfigKat, IdKeyAndFingerprintOfVectorKey) {
+TEST(PbsCryptConfigKat, IdKeyAndFingerprintOfVectorKey) {
   CryptConfig config = CryptConfig::FromRawKey(VectorKey());
   EXPECT_EQ(Hex(config.enc_key()),
             "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
@@ -39,7 +39,7 @@ TEST(CryptConfigKat, IdKeyAndFingerprintOfVectorKey) {
   EXPECT_EQ(ParseFingerprintText(kVectorFingerprint).value(), config.fingerprint());
 }
 
-TEST(CryptConfigKat, EncryptedZeroChunkDigest) {
+TEST(PbsCryptConfigKat, EncryptedZeroChunkDigest) {
   CryptConfig config = CryptConfig::FromRawKey(VectorKey());
   std::string zeros(4 << 20, '\0');
   EXPECT_EQ(config.ChunkDigestOf(zeros).Hex(),
@@ -50,7 +50,7 @@ TEST(CryptConfigKat, EncryptedZeroChunkDigest) {
             "30e14955ebf1352266dc2ff8067e68104607e750abb9d3b36582b8af909fcb58");
 }
 
-TEST(CryptConfigKat, RawKeyFromStringNeeds32Bytes) {
+TEST(PbsCryptConfigKat, RawKeyFromStringNeeds32Bytes) {
   std::string raw(reinterpret_cast<const char*>(VectorKey().data()), 32);
   absl::StatusOr<CryptConfig> config = CryptConfig::FromRawKey(std::string_view(raw));
   ASSERT_TRUE(config.ok());
@@ -61,7 +61,7 @@ TEST(CryptConfigKat, RawKeyFromStringNeeds32Bytes) {
   EXPECT_THAT(Message(short_key.status()), HasSubstr("32 bytes, got 31"));
 }
 
-TEST(FingerprintText, RejectsMalformedText) {
+TEST(PbsFingerprintText, RejectsMalformedText) {
   for (std::string_view bad : {"", "0e:ab",
                                "0e:ab:d4:46:0b:6e:b9:ca:34:50:23:de:e2:b7:78:c7:90:e5:"
                                "4a:16:83:b9:65:9c:0a:57:ae:19:90:90:15:9g",
@@ -73,9 +73,10 @@ TEST(FingerprintText, RejectsMalformedText) {
                   .ok());
 }
 
-class KeyFileVectorTest : public ::testing::TestWithParam<std::pair<const char*, KeyDerivation>> {};
+class PbsKeyFileVectorTest
+    : public ::testing::TestWithParam<std::pair<const char*, KeyDerivation>> {};
 
-TEST_P(KeyFileVectorTest, UnwrapsToVectorKey) {
+TEST_P(PbsKeyFileVectorTest, UnwrapsToVectorKey) {
   std::string text = ReadFileBytes(VectorPath(std::string("keys/") + GetParam().first));
   absl::StatusOr<KeyFileInfo> info = InspectKeyFile(text);
   ASSERT_TRUE(info.ok()) << info.status();
@@ -89,7 +90,7 @@ TEST_P(KeyFileVectorTest, UnwrapsToVectorKey) {
   EXPECT_EQ(CryptConfig::FromRawKey(*key).FingerprintText(), kVectorFingerprint);
 }
 
-TEST_P(KeyFileVectorTest, WrongOrMissingPassword) {
+TEST_P(PbsKeyFileVectorTest, WrongOrMissingPassword) {
   std::string text = ReadFileBytes(VectorPath(std::string("keys/") + GetParam().first));
   if (GetParam().second == KeyDerivation::kNone) {
     // The password is ignored for unprotected keys.
@@ -112,7 +113,7 @@ TEST_P(KeyFileVectorTest, WrongOrMissingPassword) {
   EXPECT_THAT(Message(key.status()), HasSubstr("password is too short (4 bytes"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Vectors, KeyFileVectorTest,
+INSTANTIATE_TEST_SUITE_P(PbsVectors, PbsKeyFileVectorTest,
                          ::testing::Values(std::pair{"key-none.json", KeyDerivation::kNone},
                                            std::pair{"key-pbkdf2.json", KeyDerivation::kPbkdf2},
                                            std::pair{"key-scrypt.json", KeyDerivation::kScrypt}),
@@ -121,7 +122,7 @@ INSTANTIATE_TEST_SUITE_P(Vectors, KeyFileVectorTest,
                            return name.substr(4, name.find('.') - 4);
                          });
 
-TEST(KeyFile, WrongStoredFingerprintIsRefused) {
+TEST(PbsKeyFile, WrongStoredFingerprintIsRefused) {
   std::string text = ReadFileBytes(VectorPath("keys/key-none.json"));
   size_t at = text.find("0e:ab");
   ASSERT_NE(at, std::string::npos);
@@ -132,7 +133,7 @@ TEST(KeyFile, WrongStoredFingerprintIsRefused) {
   EXPECT_THAT(Message(key.status()), HasSubstr(kVectorFingerprint));
 }
 
-TEST(KeyFile, MalformedFilesAreClearErrors) {
+TEST(PbsKeyFile, MalformedFilesAreClearErrors) {
   struct Case {
     const char* text;
     const char* message;
@@ -158,7 +159,7 @@ TEST(KeyFile, MalformedFilesAreClearErrors) {
   }
 }
 
-TEST(KeyFile, ScryptParametersOutOfBoundsAreRefused) {
+TEST(PbsKeyFile, ScryptParametersOutOfBoundsAreRefused) {
   std::string text = R"({"kdf": {"Scrypt": {"n": 3, "r": 8, "p": 1, "salt": ""}},
     "data": "IiIiIiIiIiIiIiIiIiIiIjkPjk0O6y1pdn2Qftqu5iCS0UnHGmlC4qmb15QtaGpo7goxjeET7qZ6htN8Bmwvjw=="})";
   absl::StatusOr<RawKey> key = UnwrapKeyFile(text, "password");
@@ -168,7 +169,7 @@ TEST(KeyFile, ScryptParametersOutOfBoundsAreRefused) {
   EXPECT_FALSE(DeriveKeyScrypt("password", "", uint64_t{1} << 30, 8, 1).ok());
 }
 
-TEST(KeyFile, CreateAndUnwrapEveryKdf) {
+TEST(PbsKeyFile, CreateAndUnwrapEveryKdf) {
   RawKey raw = GenerateRawKey();
   EXPECT_NE(raw, RawKey{});
   for (KeyDerivation kdf : {KeyDerivation::kNone, KeyDerivation::kPbkdf2, KeyDerivation::kScrypt}) {
@@ -192,7 +193,7 @@ TEST(KeyFile, CreateAndUnwrapEveryKdf) {
             std::string::npos);
 }
 
-TEST(KeyFile, CreateRefusesShortOrMissingPassword) {
+TEST(PbsKeyFile, CreateRefusesShortOrMissingPassword) {
   for (std::optional<std::string_view> password :
        {std::optional<std::string_view>(), std::optional<std::string_view>("1234")}) {
     absl::StatusOr<std::string> text =
@@ -203,7 +204,7 @@ TEST(KeyFile, CreateRefusesShortOrMissingPassword) {
   }
 }
 
-TEST(KeyDerivationKat, Pbkdf2OfVectorFileParameters) {
+TEST(PbsKeyDerivationKat, Pbkdf2OfVectorFileParameters) {
   // Known answer from an independent implementation (Python hashlib.pbkdf2_hmac).
   std::string salt(32, '\x11');
   absl::StatusOr<RawKey> derived = DeriveKeyPbkdf2(kVectorPassword, salt, 65535);

@@ -42,7 +42,7 @@ ChunkDigest Filled(uint8_t byte) {
   return d;
 }
 
-TEST(ManifestKat, UpstreamTestManifestSignature) {
+TEST(PbsManifestKat, UpstreamTestManifestSignature) {
   // pbs-datastore manifest.rs test_manifest_signature: the scrypt output of "test" (n=65536,
   // r=8, p=1, empty salt) is used directly as the raw key.
   absl::StatusOr<RawKey> raw = DeriveKeyScrypt("test", "", 65536, 8, 1);
@@ -73,7 +73,7 @@ TEST(ManifestKat, UpstreamTestManifestSignature) {
                 Filled(2).Hex() + R"(","filename":"abc.blob","size":200}]})");
 }
 
-TEST(ManifestVectors, PlainSnapshot) {
+TEST(PbsManifestVectors, PlainSnapshot) {
   Manifest m = LoadManifest(kPlainSnapshot);
   EXPECT_EQ(m.backup_type(), "vm");
   EXPECT_EQ(m.backup_id(), "100");
@@ -105,7 +105,7 @@ TEST(ManifestVectors, PlainSnapshot) {
   EXPECT_EQ(m.FindFile("missing.img.fidx"), nullptr);
 }
 
-TEST(ManifestVectors, EncryptedSnapshotSignatureVerifiesWithK) {
+TEST(PbsManifestVectors, EncryptedSnapshotSignatureVerifiesWithK) {
   Manifest m = LoadManifest(kEncryptedSnapshot);
   EXPECT_EQ(m.backup_time(), 1767312000);
   EXPECT_EQ(m.signature(), "5b4f48b5e5c3afcaf292535d8621f64894fafa3d771fe4b354e9cfdee314f4e8");
@@ -140,7 +140,7 @@ TEST(ManifestVectors, EncryptedSnapshotSignatureVerifiesWithK) {
   EXPECT_TRUE(m.CheckIndex("drive-scsi0.img.fidx", *index).ok());
 }
 
-TEST(ManifestVectors, TamperedSignedContentFailsSignature) {
+TEST(PbsManifestVectors, TamperedSignedContentFailsSignature) {
   std::string blob = ReadFileBytes(VectorPath(std::string(kEncryptedSnapshot) + "index.json.blob"));
   absl::StatusOr<std::string> json = DecodeBlob(blob, {.max_decoded_size = kMaxBlobFileSize});
   ASSERT_TRUE(json.ok());
@@ -165,7 +165,7 @@ TEST(ManifestVectors, TamperedSignedContentFailsSignature) {
   EXPECT_TRUE(m->VerifyKey(&key).ok());
 }
 
-TEST(ManifestVectors, DynamicSnapshotChecksIndex) {
+TEST(PbsManifestVectors, DynamicSnapshotChecksIndex) {
   Manifest m = LoadManifest(kDynamicSnapshot);
   EXPECT_EQ(m.backup_type(), "host");
   EXPECT_EQ(m.backup_id(), "pxar-payload");
@@ -176,7 +176,7 @@ TEST(ManifestVectors, DynamicSnapshotChecksIndex) {
   EXPECT_TRUE(m.CheckIndex(name, *index).ok());
 }
 
-TEST(ManifestChecks, UpstreamErrorTexts) {
+TEST(PbsManifestChecks, UpstreamErrorTexts) {
   Manifest plain = LoadManifest(kPlainSnapshot);
   Manifest encrypted = LoadManifest(kEncryptedSnapshot);
   absl::StatusOr<ChunkIndex> encrypted_index = ChunkIndex::Parse(
@@ -204,7 +204,7 @@ TEST(ManifestChecks, UpstreamErrorTexts) {
   EXPECT_THAT(Message(s), HasSubstr("wrong checksum for file 'qemu-server.conf.blob'"));
 }
 
-TEST(ManifestParse, MissingCryptModeMeansNone) {
+TEST(PbsManifestParse, MissingCryptModeMeansNone) {
   absl::StatusOr<Manifest> m = Manifest::Parse(
       R"({"backup-type":"vm","backup-id":"1","backup-time":5,"files":[{"filename":"a.blob",)"
       R"("size":3,"csum":")" +
@@ -215,7 +215,7 @@ TEST(ManifestParse, MissingCryptModeMeansNone) {
   EXPECT_FALSE(m->NeedsKey());
 }
 
-TEST(ManifestParse, MissingOrMistypedFieldsAreNamed) {
+TEST(PbsManifestParse, MissingOrMistypedFieldsAreNamed) {
   const std::string csum = Filled(1).Hex();
   struct Case {
     std::string json;
@@ -257,7 +257,7 @@ TEST(ManifestParse, MissingOrMistypedFieldsAreNamed) {
   }
 }
 
-TEST(ManifestCanonicalJson, SortsKeysAndEscapesLikeSerde) {
+TEST(PbsManifestCanonicalJson, SortsKeysAndEscapesLikeSerde) {
   absl::StatusOr<Manifest> m = Manifest::Parse(
       R"({"z":1,"backup-type":"vm","backup-id":"a\"b\\c\n\u0001\u007f\u00e9","backup-time":-3,)"
       R"("files":[],"extra":{"b":true,"a":[false,1.5,"x"]},"signature":null,)"
@@ -269,7 +269,7 @@ TEST(ManifestCanonicalJson, SortsKeysAndEscapesLikeSerde) {
             "\"files\":[],\"z\":1}");
 }
 
-TEST(ManifestCanonicalJson, NullInSignedContentIsAnError) {
+TEST(PbsManifestCanonicalJson, NullInSignedContentIsAnError) {
   absl::StatusOr<Manifest> m = Manifest::Parse(
       R"({"backup-type":"vm","backup-id":"1","backup-time":5,"files":[],"extra":{"x":null},)"
       R"("signature":"00"})");
@@ -281,7 +281,7 @@ TEST(ManifestCanonicalJson, NullInSignedContentIsAnError) {
   EXPECT_THAT(Message(verified), HasSubstr("cannot contain null (found at extra.x)"));
 }
 
-TEST(ManifestEncode, RoundTripWithoutKey) {
+TEST(PbsManifestEncode, RoundTripWithoutKey) {
   ManifestContent content{"ct",
                           "200",
                           1767225600,
@@ -303,7 +303,7 @@ TEST(ManifestEncode, RoundTripWithoutKey) {
   EXPECT_EQ(from_blob->backup_id(), "200");
 }
 
-TEST(ManifestFromBlob, EncryptedOrBrokenBlobsAreRefused) {
+TEST(PbsManifestFromBlob, EncryptedOrBrokenBlobsAreRefused) {
   CryptConfig key = CryptConfig::FromRawKey(VectorKey());
   absl::StatusOr<Manifest> m = Manifest::FromBlob(EncodeBlob("{}", {.key = &key}).value());
   ASSERT_FALSE(m.ok());

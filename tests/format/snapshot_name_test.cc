@@ -14,7 +14,7 @@ namespace {
 using ::chunkcache::testing::Message;
 using ::testing::HasSubstr;
 
-TEST(SnapshotName, ParsesRootAndNamespacedNames) {
+TEST(PbsSnapshotName, ParsesRootAndNamespacedNames) {
   absl::StatusOr<SnapshotName> s = SnapshotName::Parse("vm/100/2026-01-01T00:00:00Z");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_TRUE(s->namespace_components.empty());
@@ -40,14 +40,14 @@ TEST(SnapshotName, ParsesRootAndNamespacedNames) {
   EXPECT_EQ(s->backup_id, "ns");
 }
 
-TEST(SnapshotName, FromFieldsMatchesParse) {
+TEST(PbsSnapshotName, FromFieldsMatchesParse) {
   absl::StatusOr<SnapshotName> a = SnapshotName::FromFields("enc", "vm", "100", 1767312000);
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->RelativeDir(), "ns/enc/vm/100/2026-01-02T00:00:00Z");
   EXPECT_EQ(*a, SnapshotName::Parse("ns/enc/vm/100/2026-01-02T00:00:00Z").value());
 }
 
-TEST(SnapshotName, RejectsBadNames) {
+TEST(PbsSnapshotName, RejectsBadNames) {
   struct Case {
     std::string text;
     const char* message;
@@ -93,7 +93,7 @@ TEST(SnapshotName, RejectsBadNames) {
   EXPECT_TRUE(SnapshotName::Parse("vm/100/2024-02-29T23:59:59Z").ok());
 }
 
-TEST(SnapshotName, FromFieldsRejectsBadFields) {
+TEST(PbsSnapshotName, FromFieldsRejectsBadFields) {
   EXPECT_THAT(Message(SnapshotName::FromFields("a//b", "vm", "1", 5).status()),
               HasSubstr("invalid namespace component ''"));
   EXPECT_THAT(Message(SnapshotName::FromFields("/a", "vm", "1", 5).status()),
@@ -107,7 +107,7 @@ TEST(SnapshotName, FromFieldsRejectsBadFields) {
   EXPECT_EQ(SnapshotName::FromFields("", "vm", "1", 5).status().code(), absl::StatusCode::kOk);
 }
 
-TEST(NamespaceName, ParsesAndValidates) {
+TEST(PbsNamespaceName, ParsesAndValidates) {
   EXPECT_TRUE(ParseNamespaceName("").value().empty());
   EXPECT_EQ(ParseNamespaceName("a/b").value(), (std::vector<std::string>{"a", "b"}));
   EXPECT_FALSE(ParseNamespaceName("a/").ok());
@@ -117,7 +117,7 @@ TEST(NamespaceName, ParsesAndValidates) {
   EXPECT_TRUE(ParseNamespaceName("1/2/3/4/5/6/7").ok());
 }
 
-TEST(ArchiveName, Validation) {
+TEST(PbsArchiveName, Validation) {
   for (const char* good : {"drive-scsi0.img.fidx", "root.pxar.didx", "index.json.blob",
                            "catalog.pcat1.didx", "_x.blob"}) {
     EXPECT_TRUE(ValidateArchiveName(good).ok()) << good;
@@ -130,7 +130,7 @@ TEST(ArchiveName, Validation) {
   }
 }
 
-TEST(BackupTime, FormatAndParse) {
+TEST(PbsBackupTime, FormatAndParse) {
   EXPECT_EQ(FormatBackupTime(1767225600), "2026-01-01T00:00:00Z");
   EXPECT_EQ(FormatBackupTime(1715091951), "2024-05-07T14:25:51Z");
   EXPECT_EQ(ParseBackupTime("2024-05-07T14:25:51Z").value(), 1715091951);
