@@ -8,15 +8,25 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "client/cli/bench_command.h"
 #include "client/cli/command_status.h"
 #include "client/cli/datastore_command.h"
 #include "client/cli/key_command.h"
+#include "client/cli/read_command.h"
+#include "client/cli/restore_command.h"
+#include "client/cli/sim_command.h"
+#include "client/cli/stat_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"chunkcache: tools for the shared PBS chunk cache and PBS datastores", "chunkcache"};
   app.require_subcommand(1);
   chunkcache::RegisterKeyCommand(app);
   chunkcache::RegisterDatastoreCommand(app);
+  chunkcache::RegisterReadCommand(app);
+  chunkcache::RegisterRestoreCommand(app);
+  chunkcache::RegisterStatCommand(app);
+  chunkcache::RegisterBenchCommand(app);
+  chunkcache::RegisterSimCommand(app);
 
   try {
     app.parse(argc, argv);
