@@ -1,0 +1,136 @@
+#include "service/cache_stats_collector.h"
+
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_type.h>
+
+#include <utility>
+
+#include "format/decode_error.h"
+
+namespace chunkcache {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  return family;
+}
+
+void AddSample(MetricFamily& family, Labels labels, uint64_t value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (family.type == MetricType::Counter) {
+    metric.counter.value = static_cast<double>(value);
+  } else {
+    metric.gauge.value = static_cast<double>(value);
+  }
+  family.metric.push_back(std::move(metric));
+}
+
+const DatastoreFetchCounts* FindFetches(const CacheStats& stats, const std::string& datastore) {
+  for (const DatastoreFetchCounts& counts : stats.fetches) {
+    if (counts.datastore == datastore) return &counts;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> CacheStatsCollector::Collect() const {
+  return FamiliesOf(cache_->Stats(), datastores_);
+}
+
+std::vector<MetricFamily> CacheStatsCollector::FamiliesOf(
+    const CacheStats& stats, const std::vector<std::string>& datastores) {
+  std::vector<MetricFamily> families;
+
+  MetricFamily lookups = Family("chunkcache_chunk_lookups_total",
+                                "Chunk lookups by readers, by how they were answered.",
+                                MetricType::Counter);
+  AddSample(lookups, {{"result", std::string(LookupResultName(LookupResult::kHit))}},
+            stats.lookups.hit);
+  AddSample(lookups, {{"result", std::string(LookupResultName(LookupResult::kHintedHit))}},
+            stats.lookups.hinted_hit);
+  AddSample(lookups, {{"result", std::string(LookupResultName(LookupResult::kMiss))}},
+            stats.lookups.miss);
+  AddSample(lookups, {{"result", std::string(LookupResultName(LookupResult::kCoalesced))}},
+            stats.lookups.coalesced);
+  families.push_back(std::move(lookups));
+
+  MetricFamily fetches = Family("chunkcache_upstream_fetches_total",
+                                "Chunk fetches from upstream datastores, by outcome.",
+                                MetricType::Counter);
+  MetricFamily upstream_bytes = Family("chunkcache_upstream_bytes_total",
+                                       "Raw chunk blob bytes read from upstream datastores.",
+                                       MetricType::Counter);
+  for (const std::string& datastore : datastores) {
+    const DatastoreFetchCounts* counts = FindFetches(stats, datastore);
+    const DatastoreFetchCounts zero;
+    const DatastoreFetchCounts& c = counts != nullptr ? *counts : zero;
+    const std::pair<FetchResult, uint64_t> outcomes[] = {
+        {FetchResult::kOk, c.ok}, {FetchResult::kError, c.error}, {FetchResult::kCorrupt, c.corrupt}};
+    for (const auto& [result, value] : outcomes) {
+      AddSample(fetches,
+                {{"datastore", datastore}, {"result", std::string(FetchResultName(result))}}, value);
+    }
+    AddSample(upstream_bytes, {{"datastore", datastore}}, c.raw_bytes);
+  }
+  families.push_back(std::move(fetches));
+  families.push_back(std::move(upstream_bytes));
+
+  MetricFamily evictions = Family("chunkcache_evictions_total",
+                                  "Chunks evicted to make room.", MetricType::Counter);
+  AddSample(evictions, {}, stats.evictions);
+  families.push_back(std::move(evictions));
+
+  MetricFamily cache_bytes = Family(
+      "chunkcache_cache_bytes",
+      "Decoded chunk bytes in the cache: evictable now, or pinned by readers and hinted sets.",
+      MetricType::Gauge);
+  AddSample(cache_bytes, {{"kind", "evictable"}}, stats.evictable_bytes);
+  AddSample(cache_bytes, {{"kind", "pinned"}}, stats.pinned_bytes);
+  families.push_back(std::move(cache_bytes));
+
+  MetricFamily capacity = Family("chunkcache_cache_capacity_bytes",
+                                 "Configured capacity of the cache arena.", MetricType::Gauge);
+  AddSample(capacity, {}, stats.capacity_bytes);
+  families.push_back(std::move(capacity));
+
+  MetricFamily entries =
+      Family("chunkcache_cache_entries", "Chunks in the cache.", MetricType::Gauge);
+  AddSample(entries, {}, stats.entries);
+  families.push_back(std::move(entries));
+
+  MetricFamily sessions = Family("chunkcache_snapshots_open",
+                                 "Snapshot archives open (sessions).", MetricType::Gauge);
+  AddSample(sessions, {}, stats.sessions_open);
+  families.push_back(std::move(sessions));
+
+  MetricFamily prefetch = Family(
+      "chunkcache_prefetch_chunks_total",
+      "Prefetched chunks (readahead, Prefetch RPC) that a reader used, or that left unused.",
+      MetricType::Counter);
+  AddSample(prefetch, {{"result", "used"}}, stats.prefetch_used);
+  AddSample(prefetch, {{"result", "wasted"}}, stats.prefetch_wasted);
+  families.push_back(std::move(prefetch));
+
+  MetricFamily decode_errors = Family("chunkcache_decode_errors_total",
+                                      "Chunks that failed to decode or verify, by reason.",
+                                      MetricType::Counter);
+  for (size_t i = 0; i < kDecodeErrorReasonCount; ++i) {
+    const auto reason = static_cast<DecodeErrorReason>(i);
+    AddSample(decode_errors, {{"reason", std::string(DecodeErrorReasonName(reason))}},
+              stats.decode_errors_for(reason));
+  }
+  families.push_back(std::move(decode_errors));
+  return families;
+}
+
+}  // namespace chunkcache

@@ -1,0 +1,102 @@
+#include "service/range_response_encoder.h"
+
+#include <grpcpp/support/slice.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace chunkcache {
+namespace {
+
+// Protobuf wire tags of ReadRangeResponse: (field number << 3) | wire type.
+constexpr uint8_t kOffsetTag = (1 << 3) | 0;  // varint
+constexpr uint8_t kDataTag = (2 << 3) | 2;    // length-delimited
+constexpr uint8_t kEofTag = (3 << 3) | 0;     // varint
+
+void AppendVarint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+// What a zero-copy slice owns: its chunk's pin, and the counter that the server waits on.
+struct PinnedSlice {
+  ChunkHandle chunk;
+  std::shared_ptr<ZeroCopyPins> pins;
+};
+
+void ReleasePinnedSlice(void* user_data) {
+  auto* pinned = static_cast<PinnedSlice*>(user_data);
+  std::shared_ptr<ZeroCopyPins> pins = std::move(pinned->pins);
+  delete pinned;  // drops the chunk's pin first...
+  pins->Release();  // ...then tells the server it is gone
+}
+
+}  // namespace
+
+void ZeroCopyPins::Acquire() {
+  absl::MutexLock lock(&mu_);
+  ++held_;
+}
+
+void ZeroCopyPins::Release() {
+  absl::MutexLock lock(&mu_);
+  --held_;
+}
+
+int64_t ZeroCopyPins::held() const {
+  absl::MutexLock lock(&mu_);
+  return held_;
+}
+
+bool ZeroCopyPins::WaitUntilReleased(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto none_held = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_ == 0; };
+  return mu_.AwaitWithTimeout(absl::Condition(&none_held), timeout);
+}
+
+grpc::ByteBuffer EncodeReadRangeResponse(const RangeRead& read,
+                                         const std::shared_ptr<ZeroCopyPins>& pins) {
+  const uint64_t length = read.length();
+  std::string header;
+  if (read.offset != 0) {
+    header.push_back(static_cast<char>(kOffsetTag));
+    AppendVarint(header, read.offset);
+  }
+  if (length != 0) {
+    header.push_back(static_cast<char>(kDataTag));
+    AppendVarint(header, length);
+  }
+  std::vector<grpc::Slice> slices;
+  slices.reserve(read.slices.size() + 2);
+  slices.emplace_back(header.data(), header.size());
+  std::string small;  // consecutive small slices, copied into one
+  auto flush_small = [&] {
+    if (small.empty()) return;
+    slices.emplace_back(small.data(), small.size());
+    small.clear();
+  };
+  for (const ChunkSlice& slice : read.slices) {
+    const std::string_view data = slice.data();
+    if (data.size() < kCopyBelowBytes) {
+      small.append(data);
+      continue;
+    }
+    flush_small();
+    pins->Acquire();
+    auto* pinned = new PinnedSlice{slice.chunk, pins};
+    // gRPC only reads slice memory; the arena bytes are immutable while pinned.
+    slices.emplace_back(const_cast<char*>(data.data()), data.size(), &ReleasePinnedSlice, pinned);
+  }
+  flush_small();
+  if (read.eof) {
+    const char eof[2] = {static_cast<char>(kEofTag), 1};
+    slices.emplace_back(eof, sizeof(eof));
+  }
+  return grpc::ByteBuffer(slices.data(), slices.size());
+}
+
+}  // namespace chunkcache

@@ -1,0 +1,51 @@
+// Encodes a RangeRead as the wire bytes of a chunkcache.v1.ReadRangeResponse without copying
+// chunk data: the `data` field is made of gRPC slices that point into the cache arena, each
+// holding its chunk pinned (a ChunkHandle copy) until gRPC has sent it and drops the slice.
+// Slices smaller than kCopyBelowBytes are copied instead (pinning costs more than copying).
+//
+//   auto pins = std::make_shared<ZeroCopyPins>();
+//   grpc::ByteBuffer message = EncodeReadRangeResponse(*read, pins);
+//   call->StartWrite(&message);
+//   ...  // at shutdown, before the cache goes away:
+//   pins->WaitUntilReleased(absl::Seconds(5));
+//
+// The encoding is the standard protobuf one (fields 1 offset, 2 data, 3 eof, each omitted
+// when zero/empty/false), so every client parses it with the generated message class.
+#ifndef CHUNKCACHE_SERVICE_RANGE_RESPONSE_ENCODER_H_
+#define CHUNKCACHE_SERVICE_RANGE_RESPONSE_ENCODER_H_
+
+#include <grpcpp/support/byte_buffer.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cache/range_read.h"
+
+namespace chunkcache {
+
+inline constexpr uint64_t kCopyBelowBytes = 512;
+
+// Counts the chunk pins held by slices that gRPC has not released yet. Every ChunkHandle must
+// be released before its ChunkCache is destroyed; the server waits on this at shutdown.
+class ZeroCopyPins {
+ public:
+  void Acquire();
+  void Release();
+  int64_t held() const;
+  // True when no pin is held, waiting up to `timeout` for the last ones to be released.
+  bool WaitUntilReleased(absl::Duration timeout);
+
+ private:
+  mutable absl::Mutex mu_;
+  int64_t held_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+grpc::ByteBuffer EncodeReadRangeResponse(const RangeRead& read,
+                                         const std::shared_ptr<ZeroCopyPins>& pins);
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_SERVICE_RANGE_RESPONSE_ENCODER_H_
