@@ -39,6 +39,7 @@ struct VerifyCounts {
   uint64_t bad_indexes = 0;
   uint64_t bad_manifests = 0;
   uint64_t chunks_without_key = 0;  // CRC and crypt mode checked, digest not (no key)
+  uint64_t blobs_without_key = 0;   // size and checksum checked, content not (no key)
 
   uint64_t problems() const { return bad_chunks + bad_indexes + bad_manifests; }
 };
@@ -59,7 +60,7 @@ class DatastoreVerifier {
   void VerifySnapshot(const SnapshotName& snapshot) {
     ++counts_.snapshots;
     const uint64_t problems_before = counts_.problems();
-    const uint64_t without_key_before = counts_.chunks_without_key;
+    const uint64_t without_key_before = counts_.chunks_without_key + counts_.blobs_without_key;
     const std::string snapshot_text = snapshot.RelativeDir();
 
     absl::StatusOr<Manifest> manifest = ReadManifest(upstream_, snapshot);
@@ -90,10 +91,14 @@ class DatastoreVerifier {
     const uint64_t problems = counts_.problems() - problems_before;
     if (problems > 0) {
       std::printf("snapshot %s: %" PRIu64 " problem(s)\n", snapshot_text.c_str(), problems);
-    } else if (counts_.chunks_without_key > without_key_before || limited) {
+    } else if (counts_.chunks_without_key + counts_.blobs_without_key > without_key_before) {
       std::printf("snapshot %s: ok without key (%zu archives, %" PRIu64
-                  " chunk references): encrypted, so only CRC and crypt mode of its chunks "
-                  "were checked, not digests (pass --keyfile)\n",
+                  " chunk references): encrypted data was checked for CRC and crypt mode only, "
+                  "not for digests and contents (pass --keyfile)\n",
+                  snapshot_text.c_str(), manifest->files().size(), references);
+    } else if (limited) {
+      std::printf("snapshot %s: ok (%zu archives, %" PRIu64
+                  " chunk references); its manifest signature was not checked (pass --keyfile)\n",
                   snapshot_text.c_str(), manifest->files().size(), references);
     } else {
       std::printf("snapshot %s: ok (%zu archives, %" PRIu64 " chunk references)\n",
@@ -104,10 +109,10 @@ class DatastoreVerifier {
   const VerifyCounts& counts() const { return counts_; }
 
  private:
-  // The key for decoding this archive's data: none for a plain archive (its digests are plain
-  // SHA-256), the key for encrypt and sign-only (their digests are keyed).
+  // The key for decoding this archive's data: only encrypted archives use it. Sign-only chunks
+  // are plain with plain SHA-256 digests (PBS's server verifies them without any key).
   const CryptConfig* KeyFor(const ManifestFile& file) const {
-    return file.crypt_mode == CryptMode::kNone ? nullptr : key_;
+    return file.crypt_mode == CryptMode::kEncrypt ? key_ : nullptr;
   }
 
   uint64_t VerifyIndexArchive(const SnapshotName& snapshot, const Manifest& manifest,
@@ -189,7 +194,8 @@ class DatastoreVerifier {
     if (decoded.ok()) return;
     if (options.key == nullptr && file.crypt_mode == CryptMode::kEncrypt &&
         absl::IsFailedPrecondition(decoded)) {
-      return;  // the checksum in the manifest matched; the content needs the key
+      ++counts_.blobs_without_key;  // the manifest checksum matched; the content needs the key
+      return;
     }
     ReportIndex(shown, ReasonOf(decoded), decoded);
   }

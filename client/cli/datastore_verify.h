@@ -10,9 +10,11 @@
 // "bad chunk", "bad index" or "bad manifest" (digest, path relative to the datastore, reason),
 // followed by a summary; the exit code is 1 when anything is bad.
 //
-// An encrypted snapshot without --keyfile is verified as far as possible without the key:
-// manifest, indexes, and each chunk's CRC and crypt mode. Digests and contents cannot be checked
-// without the key; the snapshot line and the summary say so, and this alone is not a failure.
+// A snapshot made with a key is verified without --keyfile as far as that goes: manifest,
+// indexes, plain and sign-only chunks fully, and each encrypted chunk's CRC and crypt mode.
+// Encrypted chunks' digests and contents, and the manifest signature, need the key; the snapshot
+// line ("ok without key" / "signature was not checked") and the summary say so, and this alone
+// is not a failure.
 #ifndef CHUNKCACHE_CLIENT_CLI_DATASTORE_VERIFY_H_
 #define CHUNKCACHE_CLIENT_CLI_DATASTORE_VERIFY_H_
 
