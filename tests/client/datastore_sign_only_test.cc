@@ -75,6 +75,17 @@ TEST(SignOnlySnapshot, VerifiesWithAndWithoutKeyAndReadsWithKey) {
             std::string::npos)
       << with_key.stdout_text;
 
+  CliResult cat =
+      RunChunkcache({"datastore", "cat", "--path", ds, "--snapshot", std::string(kSnapshot),
+                     "--archive", "data.pxar.didx", "--keyfile", key_file});
+  ASSERT_EQ(cat.exit_code, 0) << cat.stderr_text;
+  EXPECT_EQ(cat.stdout_text, first + second);
+  CliResult cat_without_key =
+      RunChunkcache({"datastore", "cat", "--path", ds, "--snapshot", std::string(kSnapshot),
+                     "--archive", "data.pxar.didx"});
+  EXPECT_EQ(cat_without_key.exit_code, 1);
+  EXPECT_EQ(cat_without_key.stdout_size, 0u);
+
   // A chunk whose content does not match its digest is caught either way.
   const std::filesystem::path second_path =
       scratch / "ds/.chunks" / entries[1].digest.Hex().substr(0, 4) / entries[1].digest.Hex();
@@ -90,17 +101,6 @@ TEST(SignOnlySnapshot, VerifiesWithAndWithoutKeyAndReadsWithKey) {
               std::string::npos)
         << bad.stdout_text;
   }
-
-  CliResult cat =
-      RunChunkcache({"datastore", "cat", "--path", ds, "--snapshot", std::string(kSnapshot),
-                     "--archive", "data.pxar.didx", "--keyfile", key_file});
-  ASSERT_EQ(cat.exit_code, 0) << cat.stderr_text;
-  EXPECT_EQ(cat.stdout_text, first + second);
-  CliResult cat_without_key =
-      RunChunkcache({"datastore", "cat", "--path", ds, "--snapshot", std::string(kSnapshot),
-                     "--archive", "data.pxar.didx"});
-  EXPECT_EQ(cat_without_key.exit_code, 1);
-  EXPECT_EQ(cat_without_key.stdout_size, 0u);
 }
 
 }  // namespace
