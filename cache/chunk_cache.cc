@@ -4,9 +4,10 @@
 #include <optional>
 #include <utility>
 
-#include "absl/synchronization/mutex.h"
+#include "absl/strings/str_cat.h"
 #include "cache/internal/cache_core.h"
 #include "cache/internal/pending_fetch.h"
+#include "cache/internal/result_slot.h"
 
 namespace chunkcache {
 
@@ -57,30 +58,21 @@ ChunkLookup ChunkCache::Lookup(const ChunkRequest& request, ChunkCallback on_rea
 absl::StatusOr<ChunkHandle> ChunkCache::Get(const ChunkRequest& request, absl::Time deadline) {
   // The callback may outlive this call (when the wait times out but the callback is already
   // running), so the slot it fills is shared.
-  struct Slot {
-    absl::Mutex mu;
-    std::optional<absl::StatusOr<ChunkHandle>> result ABSL_GUARDED_BY(mu);
-    bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return result.has_value(); }
-  };
+  using Slot = internal::ResultSlot<absl::StatusOr<ChunkHandle>>;
   auto slot = std::make_shared<Slot>();
   ChunkLookup lookup = Lookup(request, [slot](absl::StatusOr<ChunkHandle> chunk) {
-    absl::MutexLock lock(&slot->mu);
-    slot->result.emplace(std::move(chunk));
+    slot->Set(std::move(chunk));
   });
   if (lookup.ready()) return lookup.TakeResult();
-  absl::MutexLock lock(&slot->mu);
-  if (!slot->mu.AwaitWithDeadline(absl::Condition(slot.get(), &Slot::Done), deadline)) {
-    slot->mu.Unlock();
-    const bool cancelled = lookup.Cancel();
-    slot->mu.Lock();
-    if (cancelled) {
+  if (!slot->WaitUntil(deadline)) {
+    if (lookup.Cancel()) {
       return absl::DeadlineExceededError(absl::StrCat(
           "chunk ", request.digest.ShortHex(), " from ", request.source->datastore,
           " not ready before the deadline; its fetch continues"));
     }
-    slot->mu.Await(absl::Condition(slot.get(), &Slot::Done));
+    slot->Wait();  // the callback is running
   }
-  return *std::move(slot->result);
+  return slot->Take();
 }
 
 PrefetchOutcome ChunkCache::Prefetch(const ChunkRequest& request) {

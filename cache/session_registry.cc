@@ -4,86 +4,89 @@
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "cache/internal/status_copy.h"
 
 namespace chunkcache {
 
+// One archive's entry: being opened (opened == false) or open. Guarded by the registry's mu_.
 struct SessionRegistry::Slot {
-  absl::Notification opened;  // set once the first opener is done, success or not
+  bool opened = false;
   absl::StatusOr<std::shared_ptr<SnapshotSession>> result = absl::UnknownError("opening");
-  absl::Time last_used;  // guarded by the registry's mu_
+  absl::Time last_used;
 };
 
 SessionRegistry::SessionRegistry(ChunkCache* cache, const SessionOptions& options)
     : cache_(cache), options_(options) {
-  if (options_.idle_timeout != absl::InfiniteDuration()) reaper_ = std::thread([this] {
-    ReaperLoop();
-  });
+  if (options_.idle_timeout != absl::InfiniteDuration()) {
+    reaper_ = std::thread([this] { ReaperLoop(); });
+  }
 }
 
 SessionRegistry::~SessionRegistry() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (reaper_.joinable()) reaper_.join();
-  // Wait for opens in progress, then drop every session (callers may still hold theirs).
   std::vector<std::shared_ptr<Slot>> slots;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    stopping_ = true;
+    changed_.notify_all();
+    // Opens in progress finish first; then every session is dropped (callers may still hold
+    // theirs).
+    changed_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      for (const auto& [key, slot] : slots_) {
+        if (!slot->opened) return false;
+      }
+      return true;
+    });
     for (auto& [key, slot] : slots_) slots.push_back(slot);
     slots_.clear();
   }
-  for (const std::shared_ptr<Slot>& slot : slots) slot->opened.WaitForNotification();
+  if (reaper_.joinable()) reaper_.join();
 }
 
 absl::StatusOr<std::shared_ptr<SnapshotSession>> SessionRegistry::Open(
     const DatastoreRef& datastore, const SnapshotName& snapshot, std::string_view archive) {
   Key key{datastore.name, snapshot.ToString(), std::string(archive)};
   std::shared_ptr<Slot> slot;
-  bool opener = false;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     std::shared_ptr<Slot>& found = slots_[key];
-    if (found == nullptr) {
-      found = std::make_shared<Slot>();
-      opener = true;
-    } else if (found->opened.HasBeenNotified()) {
-      found->last_used = absl::Now();
-      return found->result;
+    if (found != nullptr) {
+      slot = found;
+      changed_.wait(lock, [&slot]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return slot->opened; });
+      slot->last_used = absl::Now();
+      if (!slot->result.ok()) return internal::IndependentCopy(slot->result.status());
+      return slot->result;
     }
+    found = std::make_shared<Slot>();
     slot = found;
   }
-  if (opener) {
-    absl::StatusOr<std::shared_ptr<SnapshotSession>> session =
-        SnapshotSession::Open(cache_, datastore, snapshot, archive, options_);
-    {
-      absl::MutexLock lock(&mu_);
-      slot->result = session;
-      slot->last_used = absl::Now();
-      if (!session.ok()) {
-        auto it = slots_.find(key);
-        if (it != slots_.end() && it->second == slot) slots_.erase(it);
-      }
-    }
-    slot->opened.Notify();
-    return session;
-  }
-  slot->opened.WaitForNotification();
-  absl::MutexLock lock(&mu_);
+  // This caller opens; others wait for it above.
+  absl::StatusOr<std::shared_ptr<SnapshotSession>> session =
+      SnapshotSession::Open(cache_, datastore, snapshot, archive, options_);
+  std::lock_guard<std::mutex> lock(mu_);
+  slot->result = session.ok() ? session
+                              : absl::StatusOr<std::shared_ptr<SnapshotSession>>(
+                                    internal::IndependentCopy(session.status()));
+  slot->opened = true;
   slot->last_used = absl::Now();
-  return slot->result;
+  if (!session.ok()) {
+    // Not remembered: the next Open tries again.
+    auto it = slots_.find(key);
+    if (it != slots_.end() && it->second == slot) slots_.erase(it);
+  }
+  changed_.notify_all();
+  return session;
 }
 
 size_t SessionRegistry::CloseIdle(absl::Time now) {
   std::vector<std::shared_ptr<SnapshotSession>> closing;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     for (auto it = slots_.begin(); it != slots_.end();) {
       Slot& slot = *it->second;
       // use_count() == 1: only this slot holds the session, and new holders can only come
       // through Open, which takes mu_.
-      if (slot.opened.HasBeenNotified() && slot.result.ok() &&
+      if (slot.opened && slot.result.ok() &&
           (now == absl::InfiniteFuture() || now - slot.last_used >= options_.idle_timeout) &&
           slot.result->use_count() == 1) {
         closing.push_back(*slot.result);
@@ -98,18 +101,19 @@ size_t SessionRegistry::CloseIdle(absl::Time now) {
 }
 
 size_t SessionRegistry::open_sessions() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return slots_.size();
 }
 
 void SessionRegistry::ReaperLoop() {
   const absl::Duration period =
       std::clamp(options_.idle_timeout / 4, absl::Milliseconds(10), absl::Seconds(30));
-  absl::MutexLock lock(&mu_);
-  while (!mu_.AwaitWithTimeout(absl::Condition(this, &SessionRegistry::Stopping), period)) {
-    mu_.Unlock();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!changed_.wait_for(lock, absl::ToChronoMilliseconds(period),
+                            [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_; })) {
+    lock.unlock();
     CloseIdle(absl::Now());
-    mu_.Lock();
+    lock.lock();
   }
 }
 

@@ -15,8 +15,10 @@
 #ifndef CHUNKCACHE_CACHE_SESSION_REGISTRY_H_
 #define CHUNKCACHE_CACHE_SESSION_REGISTRY_H_
 
+#include <condition_variable>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -25,7 +27,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cache/cache_options.h"
 #include "cache/chunk_cache.h"
@@ -59,12 +60,12 @@ class SessionRegistry {
   struct Slot;
 
   void ReaperLoop();
-  bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }
 
   ChunkCache* const cache_;
   const SessionOptions options_;
 
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;  // an open finished, or stopping_ was set
   absl::flat_hash_map<Key, std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread reaper_;

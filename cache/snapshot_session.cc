@@ -11,6 +11,7 @@
 #include "cache/internal/hinted_set.h"
 #include "cache/internal/range_read_op.h"
 #include "cache/internal/readahead_detector.h"
+#include "cache/internal/result_slot.h"
 #include "spdlog/spdlog.h"
 
 namespace chunkcache {
@@ -141,7 +142,7 @@ void SnapshotSession::AdoptHint(absl::StatusOr<ChunkHandle> chunk) {
                  snapshot_.ToString(), archive_, ToStd(chunk.status().message()));
     return;
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (hints_released_) return;  // the handle is released on return
   hinted_.emplace_back(*std::move(chunk));
 }
@@ -149,7 +150,7 @@ void SnapshotSession::AdoptHint(absl::StatusOr<ChunkHandle> chunk) {
 void SnapshotSession::ReleaseHints() {
   std::vector<HintedChunk> released;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (hints_released_) return;
     hints_released_ = true;
     released.swap(hinted_);
@@ -159,12 +160,12 @@ void SnapshotSession::ReleaseHints() {
 }
 
 size_t SnapshotSession::hinted_chunks_pinned() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return hinted_.size();
 }
 
 size_t SnapshotSession::readahead_window() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return readahead_->largest_window();
 }
 
@@ -232,37 +233,28 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
 
 absl::StatusOr<RangeRead> SnapshotSession::Read(uint64_t offset, uint64_t length,
                                                 absl::Time deadline) {
-  struct Slot {
-    absl::Mutex mu;
-    std::optional<absl::StatusOr<RangeRead>> result ABSL_GUARDED_BY(mu);
-    bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return result.has_value(); }
-  };
+  using Slot = internal::ResultSlot<absl::StatusOr<RangeRead>>;
   auto slot = std::make_shared<Slot>();
   RangeReadTicket ticket = ReadAsync(offset, length, [slot](absl::StatusOr<RangeRead> read) {
-    absl::MutexLock lock(&slot->mu);
-    slot->result.emplace(std::move(read));
+    slot->Set(std::move(read));
   });
   if (ticket.ready()) return ticket.TakeResult();
-  absl::MutexLock lock(&slot->mu);
-  if (!slot->mu.AwaitWithDeadline(absl::Condition(slot.get(), &Slot::Done), deadline)) {
-    slot->mu.Unlock();
-    const bool cancelled = ticket.Cancel();
-    slot->mu.Lock();
-    if (cancelled) {
+  if (!slot->WaitUntil(deadline)) {
+    if (ticket.Cancel()) {
       return absl::DeadlineExceededError(absl::StrCat(
           "read of ", length, " bytes at ", offset, " of ", archive_,
           " not ready before the deadline; its chunk fetches continue"));
     }
-    slot->mu.Await(absl::Condition(slot.get(), &Slot::Done));
+    slot->Wait();  // the callback is running
   }
-  return *std::move(slot->result);
+  return slot->Take();
 }
 
 void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entry,
                                 size_t last_entry) {
   internal::ReadaheadPlan plan;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     plan = readahead_->OnRead(offset, end, first_entry, last_entry, index_.chunk_count());
   }
   for (size_t entry = plan.first; entry < plan.first + plan.count; ++entry) {

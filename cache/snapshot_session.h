@@ -24,13 +24,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "cache/cache_options.h"
@@ -152,7 +152,7 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   uint64_t hinted_bytes_granted_ = 0;  // from the cache-wide budget; returned on release
   std::atomic<uint64_t> readahead_requested_{0};
 
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   std::unique_ptr<internal::ReadaheadDetector> readahead_ ABSL_GUARDED_BY(mu_);
   std::vector<HintedChunk> hinted_ ABSL_GUARDED_BY(mu_);
   bool hints_released_ ABSL_GUARDED_BY(mu_) = false;

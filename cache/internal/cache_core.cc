@@ -51,7 +51,7 @@ absl::Status CacheCore::Start(DirLock lock) {
   const std::filesystem::path journal_path = options_.cache_dir / kJournalFileName;
   std::vector<ChunkDigest> to_verify;
   {
-    absl::MutexLock lock(&space_mu_);
+    std::lock_guard<std::mutex> lock(space_mu_);
     allocator_ = std::make_unique<ExtentAllocator>(total_pages);
     policy_ = *std::move(policy);
     if (options_.persist) {
@@ -114,7 +114,7 @@ absl::Status CacheCore::LoadPersisted() {
     entry->verified.store(false, std::memory_order_relaxed);
     Shard& shard = ShardFor(entry->cache_key);
     {
-      absl::MutexLock lock(&shard.mu);
+      std::lock_guard<std::mutex> lock(shard.mu);
       shard.entries[entry->cache_key] = entry;
     }
     AddResidentLocked(entry, InsertKind::kPrefetch);
@@ -150,7 +150,7 @@ CacheCore::~CacheCore() {
       Fail(fetch, absl::UnavailableError("the chunk cache is shutting down"));
     }
   }
-  absl::MutexLock lock(&space_mu_);
+  std::lock_guard<std::mutex> lock(space_mu_);
   bool pinned = false;
   for (const auto& [key, entry] : resident_) {
     if (entry->pins.load(std::memory_order_acquire) != 0) pinned = true;
@@ -195,7 +195,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
   LookupResult result = LookupResult::kMiss;
   absl::Status refused;
   {
-    absl::MutexLock lock(&shard.mu);
+    std::lock_guard<std::mutex> lock(shard.mu);
     auto pending = shard.pending.find(request.cache_key);
     if (pending != shard.pending.end()) {
       waiting_on = pending->second;
@@ -210,7 +210,8 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
         result = entry->hint_refs.load(std::memory_order_relaxed) > 0 ? LookupResult::kHintedHit
                                                                        : LookupResult::kHit;
         if (demand && shard.accesses.size() < kAccessBufferLimit) {
-          shard.accesses.push_back(request.cache_key);
+          shard.accesses.push_back(
+              {access_sequence_.fetch_add(1, std::memory_order_relaxed), request.cache_key});
           drain = shard.accesses.size() >= kAccessDrainThreshold;
         }
       } else {
@@ -260,7 +261,7 @@ PrefetchOutcome CacheCore::Prefetch(const ChunkRequest& request) {
     return PrefetchOutcome::kDropped;
   }
   Shard& shard = ShardFor(request.cache_key);
-  absl::MutexLock lock(&shard.mu);
+  std::lock_guard<std::mutex> lock(shard.mu);
   if (shard.pending.contains(request.cache_key)) return PrefetchOutcome::kInFlight;
   if (shard.entries.contains(request.cache_key)) return PrefetchOutcome::kCached;
   auto fetch = std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch,
@@ -275,7 +276,7 @@ PrefetchOutcome CacheCore::Prefetch(const ChunkRequest& request) {
 
 bool CacheCore::Contains(const ChunkDigest& cache_key) const {
   Shard& shard = ShardFor(cache_key);
-  absl::MutexLock lock(&shard.mu);
+  std::lock_guard<std::mutex> lock(shard.mu);
   return shard.entries.contains(cache_key);
 }
 
@@ -283,7 +284,7 @@ uint64_t CacheCore::CachedBytes(absl::Span<const ChunkDigest> cache_keys) const 
   uint64_t bytes = 0;
   for (const ChunkDigest& key : cache_keys) {
     Shard& shard = ShardFor(key);
-    absl::MutexLock lock(&shard.mu);
+    std::lock_guard<std::mutex> lock(shard.mu);
     auto found = shard.entries.find(key);
     if (found != shard.entries.end()) bytes += found->second->size;
   }
@@ -316,7 +317,7 @@ CacheStats CacheCore::Stats() const {
   stats.fetches_running = queue.running;
   stats.fetches_queued_demand = queue.queued_demand;
   stats.fetches_queued_prefetch = queue.queued_prefetch;
-  absl::MutexLock lock(&space_mu_);
+  std::lock_guard<std::mutex> lock(space_mu_);
   for (const auto& [key, entry] : resident_) {
     if (entry->pins.load(std::memory_order_relaxed) > 0) {
       stats.pinned_bytes += entry->size;

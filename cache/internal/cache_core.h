@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -34,7 +35,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "cache/cache_options.h"
 #include "cache/cache_stats.h"
@@ -77,11 +77,18 @@ class CacheCore {
   static constexpr size_t kAccessDrainThreshold = 64;
   static constexpr size_t kAccessBufferLimit = 4096;
 
+  // A hit waiting to be reported to the policy; `sequence` orders hits across shards, so the
+  // policy sees them in the order they happened.
+  struct BufferedAccess {
+    uint64_t sequence;
+    ChunkDigest key;
+  };
+
   struct Shard {
-    mutable absl::Mutex mu;
+    mutable std::mutex mu;
     absl::flat_hash_map<ChunkDigest, CacheEntry*> entries ABSL_GUARDED_BY(mu);
     absl::flat_hash_map<ChunkDigest, std::shared_ptr<PendingFetch>> pending ABSL_GUARDED_BY(mu);
-    std::vector<ChunkDigest> accesses ABSL_GUARDED_BY(mu);
+    std::vector<BufferedAccess> accesses ABSL_GUARDED_BY(mu);
   };
 
   explicit CacheCore(const ChunkCacheOptions& options);
@@ -133,8 +140,9 @@ class CacheCore {
   std::atomic<uint64_t> hinted_reserved_{0};
 
   mutable std::array<Shard, kShardCount> shards_;
+  std::atomic<uint64_t> access_sequence_{0};
 
-  mutable absl::Mutex space_mu_;
+  mutable std::mutex space_mu_;
   std::unique_ptr<ExtentAllocator> allocator_ ABSL_GUARDED_BY(space_mu_);
   std::unique_ptr<EvictionPolicy> policy_ ABSL_GUARDED_BY(space_mu_);
   absl::flat_hash_map<ChunkDigest, CacheEntry*> resident_ ABSL_GUARDED_BY(space_mu_);

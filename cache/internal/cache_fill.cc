@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "format/string_view_compat.h"
 #include "cache/internal/cache_core.h"
+#include "cache/internal/status_copy.h"
 #include "format/blob.h"
 #include "format/crypt_config.h"
 #include "format/decode_error.h"
@@ -118,7 +119,7 @@ void CacheCore::CompleteVerified(const std::shared_ptr<PendingFetch>& fetch) {
   std::vector<ChunkCallback> waiters;
   {
     Shard& shard = ShardFor(entry->cache_key);
-    absl::MutexLock lock(&shard.mu);
+    std::lock_guard<std::mutex> lock(shard.mu);
     entry->verified.store(true, std::memory_order_release);
     shard.pending.erase(entry->cache_key);
     waiters = fetch->TakeWaiters();
@@ -129,10 +130,10 @@ void CacheCore::CompleteVerified(const std::shared_ptr<PendingFetch>& fetch) {
 }
 
 void CacheCore::DropUnverified(CacheEntry* entry) {
-  absl::MutexLock space(&space_mu_);
+  std::lock_guard<std::mutex> space(space_mu_);
   {
     Shard& shard = ShardFor(entry->cache_key);
-    absl::MutexLock lock(&shard.mu);
+    std::lock_guard<std::mutex> lock(shard.mu);
     // Only the verifier pins an unverified entry; the pending fetch stays in the shard map
     // and carries on as an upstream fetch for its waiters.
     shard.entries.erase(entry->cache_key);
@@ -147,11 +148,12 @@ void CacheCore::Publish(const std::shared_ptr<PendingFetch>& fetch, CacheEntry* 
   std::vector<ChunkCallback> waiters;
   bool prefetch_used = false;
   {
-    absl::MutexLock space(&space_mu_);
+    std::lock_guard<std::mutex> space(space_mu_);
     filling_pages_ -= entry->pages;
+    DrainAccessesLocked();  // hits before this insert reach the policy before it
     Shard& shard = ShardFor(entry->cache_key);
     {
-      absl::MutexLock lock(&shard.mu);
+      std::lock_guard<std::mutex> lock(shard.mu);
       const bool demand = fetch->demand_wanted();
       prefetch_used = demand && fetch->origin() == FetchPriority::kPrefetch;
       entry->prefetched_unused.store(!demand, std::memory_order_relaxed);
@@ -171,12 +173,12 @@ void CacheCore::Fail(const std::shared_ptr<PendingFetch>& fetch, const absl::Sta
   std::vector<ChunkCallback> waiters;
   {
     Shard& shard = ShardFor(fetch->cache_key());
-    absl::MutexLock lock(&shard.mu);
+    std::lock_guard<std::mutex> lock(shard.mu);
     auto it = shard.pending.find(fetch->cache_key());
     if (it != shard.pending.end() && it->second == fetch) shard.pending.erase(it);
     waiters = fetch->TakeWaiters();
   }
-  for (ChunkCallback& waiter : waiters) waiter(status);
+  for (ChunkCallback& waiter : waiters) waiter(IndependentCopy(status));
 }
 
 void CacheCore::BackgroundVerifyLoop(std::vector<ChunkDigest> keys) {
@@ -186,7 +188,7 @@ void CacheCore::BackgroundVerifyLoop(std::vector<ChunkDigest> keys) {
     std::shared_ptr<PendingFetch> fetch;
     {
       Shard& shard = ShardFor(key);
-      absl::MutexLock lock(&shard.mu);
+      std::lock_guard<std::mutex> lock(shard.mu);
       auto found = shard.entries.find(key);
       if (found == shard.entries.end() || shard.pending.contains(key) ||
           found->second->verified.load(std::memory_order_acquire)) {

@@ -25,7 +25,7 @@ absl::StatusOr<CacheEntry*> CacheCore::ReserveEntry(const ChunkRequest& request,
   const uint64_t pages = PagesFor(bytes);
   uint64_t start;
   {
-    absl::MutexLock space(&space_mu_);
+    std::lock_guard<std::mutex> space(space_mu_);
     if (demand) policy_->OnMiss(request.cache_key);
     absl::StatusOr<uint64_t> allocated = AllocateExtentLocked(pages);
     if (!allocated.ok()) return allocated.status();
@@ -51,7 +51,7 @@ absl::StatusOr<CacheEntry*> CacheCore::ReserveEntry(const ChunkRequest& request,
 }
 
 void CacheCore::ReleaseReserved(CacheEntry* entry) {
-  absl::MutexLock space(&space_mu_);
+  std::lock_guard<std::mutex> space(space_mu_);
   filling_pages_ -= entry->pages;
   allocator_->Free(entry->start_page, entry->pages);
   delete entry;
@@ -60,7 +60,7 @@ void CacheCore::ReleaseReserved(CacheEntry* entry) {
 void CacheCore::ShrinkReserved(CacheEntry* entry, uint64_t bytes) {
   const uint64_t pages = PagesFor(bytes);
   if (pages >= entry->pages) return;
-  absl::MutexLock space(&space_mu_);
+  std::lock_guard<std::mutex> space(space_mu_);
   allocator_->Free(entry->start_page + pages, entry->pages - pages);
   filling_pages_ -= entry->pages - pages;
   entry->pages = pages;
@@ -153,7 +153,7 @@ bool CacheCore::EvictWindowLocked(uint64_t pages) {
 bool CacheCore::TryEvictLocked(CacheEntry* entry, bool policy_tracked) {
   {
     Shard& shard = ShardFor(entry->cache_key);
-    absl::MutexLock lock(&shard.mu);
+    std::lock_guard<std::mutex> lock(shard.mu);
     // Pins are only taken under this mutex (or copied from a live handle), so a zero seen
     // here stays zero once the entry is out of the map.
     if (entry->pins.load(std::memory_order_acquire) != 0) return false;
@@ -189,25 +189,26 @@ void CacheCore::RemoveResidentLocked(CacheEntry* entry, bool policy_tracked) {
 }
 
 void CacheCore::DrainAccessesLocked() {
-  std::vector<ChunkDigest> batch;
+  std::vector<BufferedAccess> batch;
   for (Shard& shard : shards_) {
-    {
-      absl::MutexLock lock(&shard.mu);
-      if (shard.accesses.empty()) continue;
-      batch.swap(shard.accesses);
-      shard.accesses.reserve(kAccessDrainThreshold);
-    }
-    for (const ChunkDigest& key : batch) {
-      if (resident_.contains(key)) policy_->OnAccess(key);
-    }
-    batch.clear();
+    std::lock_guard<std::mutex> lock(shard.mu);
+    if (shard.accesses.empty()) continue;
+    batch.insert(batch.end(), shard.accesses.begin(), shard.accesses.end());
+    shard.accesses.clear();
+  }
+  // In the order the hits happened, not shard by shard: recency policies depend on it.
+  std::sort(batch.begin(), batch.end(), [](const BufferedAccess& a, const BufferedAccess& b) {
+    return a.sequence < b.sequence;
+  });
+  for (const BufferedAccess& access : batch) {
+    if (resident_.contains(access.key)) policy_->OnAccess(access.key);
   }
 }
 
 void CacheCore::MaybeDrainAccesses() {
-  if (!space_mu_.TryLock()) return;  // a fill or eviction holds it and will drain
+  if (!space_mu_.try_lock()) return;  // a fill or eviction holds it and will drain
   DrainAccessesLocked();
-  space_mu_.Unlock();
+  space_mu_.unlock();
 }
 
 void CacheCore::JournalInsertLocked(const CacheEntry& entry) {

@@ -19,7 +19,7 @@ FetchScheduler::~FetchScheduler() { Stop(); }
 
 absl::Status FetchScheduler::Enqueue(std::shared_ptr<PendingFetch> fetch,
                                      FetchPriority priority) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError("the chunk cache is shutting down");
   fetch->enqueued_at = absl::Now();
   if (priority == FetchPriority::kDemand) {
@@ -30,6 +30,7 @@ absl::Status FetchScheduler::Enqueue(std::shared_ptr<PendingFetch> fetch,
     }
     ++queued_demand_;
     demand_.push_back(std::move(fetch));
+    work_or_stop_.notify_one();
   } else {
     if (queued_prefetch_ >= max_queued_prefetch_) {
       return absl::ResourceExhaustedError(
@@ -37,12 +38,13 @@ absl::Status FetchScheduler::Enqueue(std::shared_ptr<PendingFetch> fetch,
     }
     ++queued_prefetch_;
     prefetch_.push_back(std::move(fetch));
+    work_or_stop_.notify_one();
   }
   return absl::OkStatus();
 }
 
 void FetchScheduler::Promote(const std::shared_ptr<PendingFetch>& fetch) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (stopping_ || fetch->scheduler_taken || fetch->scheduler_promoted) return;
   fetch->scheduler_promoted = true;
   --queued_prefetch_;
@@ -76,15 +78,17 @@ void FetchScheduler::WorkerLoop() {
   while (true) {
     std::shared_ptr<PendingFetch> fetch;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &FetchScheduler::HasWorkOrStopping));
+      std::unique_lock<std::mutex> lock(mu_);
+      work_or_stop_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return HasWorkOrStopping();
+      });
       if (stopping_) return;
       fetch = PopLocked();
       if (fetch == nullptr) continue;
       ++running_;
     }
     run_(std::move(fetch));
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     --running_;
   }
 }
@@ -92,18 +96,19 @@ void FetchScheduler::WorkerLoop() {
 std::vector<std::shared_ptr<PendingFetch>> FetchScheduler::Stop() {
   std::vector<std::shared_ptr<PendingFetch>> never_ran;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return never_ran;
     stopping_ = true;
+    work_or_stop_.notify_all();
   }
   for (std::thread& worker : workers_) worker.join();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   while (std::shared_ptr<PendingFetch> fetch = PopLocked()) never_ran.push_back(std::move(fetch));
   return never_ran;
 }
 
 FetchScheduler::Counts FetchScheduler::counts() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return Counts{running_, queued_demand_, queued_prefetch_};
 }
 

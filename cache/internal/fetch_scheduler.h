@@ -14,17 +14,18 @@
 #ifndef CHUNKCACHE_CACHE_INTERNAL_FETCH_SCHEDULER_H_
 #define CHUNKCACHE_CACHE_INTERNAL_FETCH_SCHEDULER_H_
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "cache/chunk_lookup.h"
 #include "cache/internal/pending_fetch.h"
 
@@ -63,7 +64,8 @@ class FetchScheduler {
   const size_t max_queued_prefetch_;
   RunFetch run_;
 
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
+  std::condition_variable work_or_stop_;  // a job was queued, or stopping_ was set
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // A promoted prefetch sits in both deques; whichever copy is popped first runs it
   // (scheduler_taken), the other is skipped.

@@ -3,12 +3,12 @@
 namespace chunkcache::internal {
 
 ChunkRequest PendingFetch::request() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return request_;
 }
 
 uint64_t PendingFetch::AddWaiter(ChunkCallback callback, const ChunkRequest& request) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (request_.source == nullptr) request_ = request;
   const uint64_t id = next_waiter_id_++;
   waiters_.emplace_back(id, std::move(callback));
@@ -18,7 +18,7 @@ uint64_t PendingFetch::AddWaiter(ChunkCallback callback, const ChunkRequest& req
 bool PendingFetch::RemoveWaiter(uint64_t waiter_id) {
   ChunkCallback removed;  // destroyed after the lock is released
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (completed_) return false;
     for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
       if (it->first == waiter_id) {
@@ -32,7 +32,7 @@ bool PendingFetch::RemoveWaiter(uint64_t waiter_id) {
 }
 
 std::vector<ChunkCallback> PendingFetch::TakeWaiters() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   completed_ = true;
   std::vector<ChunkCallback> callbacks;
   callbacks.reserve(waiters_.size());
@@ -42,7 +42,7 @@ std::vector<ChunkCallback> PendingFetch::TakeWaiters() {
 }
 
 size_t PendingFetch::waiter_count() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return waiters_.size();
 }
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "cache/internal/status_copy.h"
+
 namespace chunkcache::internal {
 
 RangeReadOp::RangeReadOp(RangeRead shape, std::vector<std::vector<size_t>> slices_of_lookup,
@@ -26,7 +28,7 @@ std::optional<absl::StatusOr<RangeRead>> RangeReadOp::Issue(
     }
     size_t cancelled = 0;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       lookups_[i] = std::move(lookup);
       // An earlier chunk already failed: this one is not needed.
       if (!error_.ok() && !settled_[i] && lookups_[i].Cancel()) {
@@ -43,14 +45,14 @@ std::optional<absl::StatusOr<RangeRead>> RangeReadOp::Issue(
 void RangeReadOp::OnLookupDone(size_t index, absl::StatusOr<ChunkHandle> chunk) {
   size_t settle = 0;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (settled_[index]) return;
     settled_[index] = true;
     settle = 1;
     if (chunk.ok()) {
       for (size_t slice : slices_of_lookup_[index]) read_.slices[slice].chunk = *chunk;
     } else if (error_.ok()) {
-      error_ = chunk.status();
+      error_ = IndependentCopy(chunk.status());
       for (size_t j = 0; j < lookups_.size(); ++j) {
         if (!settled_[j] && lookups_[j].Cancel()) {
           settled_[j] = true;
@@ -69,17 +71,17 @@ bool RangeReadOp::Settle(size_t count) {
 }
 
 absl::StatusOr<RangeRead> RangeReadOp::TakeOutcome() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!error_.ok()) {
     read_.slices.clear();  // release the pins now
-    return error_;
+    return std::move(error_);
   }
   return std::move(read_);
 }
 
 bool RangeReadOp::Cancel() {
   if (finished_.exchange(true, std::memory_order_acq_rel)) return false;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   for (size_t j = 0; j < lookups_.size(); ++j) {
     if (!settled_[j] && lookups_[j].Cancel()) settled_[j] = true;
   }

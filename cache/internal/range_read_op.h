@@ -17,12 +17,12 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "cache/chunk_cache.h"
 #include "cache/range_read.h"
 
@@ -53,7 +53,7 @@ class RangeReadOp : public std::enable_shared_from_this<RangeReadOp> {
   std::atomic<size_t> unsettled_;
   std::atomic<bool> finished_{false};
 
-  absl::Mutex mu_;
+  std::mutex mu_;
   RangeRead read_ ABSL_GUARDED_BY(mu_);
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   std::vector<ChunkLookup> lookups_ ABSL_GUARDED_BY(mu_);  // issued so far

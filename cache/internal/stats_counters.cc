@@ -43,7 +43,7 @@ void StatsCounters::CountFetch(std::string_view datastore, FetchResult result,
                                absl::Duration duration, uint64_t raw_bytes) {
   DatastoreCounters* counters;
   {
-    absl::MutexLock lock(&datastores_mu_);
+    std::lock_guard<std::mutex> lock(datastores_mu_);
     auto& slot = datastores_[ToAbsl(datastore)];
     if (slot == nullptr) slot = std::make_unique<DatastoreCounters>();
     counters = slot.get();  // never removed, so usable after the lock
@@ -98,7 +98,7 @@ void StatsCounters::FillInto(CacheStats& stats) const {
   stats.persisted_entries_verified = load(persisted_verified);
   stats.persisted_entries_dropped = load(persisted_dropped);
   stats.fetches.clear();
-  absl::MutexLock lock(&datastores_mu_);
+  std::lock_guard<std::mutex> lock(datastores_mu_);
   for (const auto& [name, c] : datastores_) {
     stats.fetches.push_back(DatastoreFetchCounts{name, load(c->ok), load(c->error),
                                                  load(c->corrupt), load(c->raw_bytes)});

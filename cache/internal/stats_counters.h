@@ -14,12 +14,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cache/cache_stats.h"
 #include "format/decode_error.h"
@@ -63,7 +63,7 @@ class StatsCounters {
   std::atomic<uint64_t> prefetch_used_{0};
   std::atomic<uint64_t> prefetch_wasted_{0};
 
-  mutable absl::Mutex datastores_mu_;
+  mutable std::mutex datastores_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<DatastoreCounters>> datastores_
       ABSL_GUARDED_BY(datastores_mu_);
 };

@@ -2,13 +2,14 @@
 #include "cache/chunk_cache.h"
 
 #include <atomic>
+#include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "format/blob.h"
 #include "format/decode_error.h"
@@ -121,17 +122,16 @@ TEST_F(ChunkCacheTest, CancelledFirstReaderDoesNotCancelTheFetch) {
   ASSERT_FALSE(first.ready());
   ASSERT_TRUE(faulty_->WaitForHeldCalls(1, absl::Seconds(10)));
 
-  absl::Notification second_done;
-  absl::StatusOr<ChunkHandle> second_result = absl::UnknownError("unset");
+  std::promise<absl::StatusOr<ChunkHandle>> second_promise;
+  std::future<absl::StatusOr<ChunkHandle>> second_done = second_promise.get_future();
   ChunkLookup second = cache_->Lookup(request, [&](absl::StatusOr<ChunkHandle> chunk) {
-    second_result = std::move(chunk);
-    second_done.Notify();
+    second_promise.set_value(std::move(chunk));
   });
   EXPECT_TRUE(first.Cancel());   // the caller who started the fetch gives up
   EXPECT_FALSE(first.Cancel());  // once only
 
   faulty_->ReleaseCalls();
-  second_done.WaitForNotification();
+  absl::StatusOr<ChunkHandle> second_result = second_done.get();
   ASSERT_TRUE(second_result.ok()) << second_result.status();
   EXPECT_EQ(second_result->data(), Expected(request));
   EXPECT_EQ(first_callbacks.load(), 0);
@@ -297,12 +297,12 @@ TEST_F(ChunkCacheTest, DemandFetchesRunBeforeQueuedPrefetches) {
   EXPECT_EQ(cache_->Prefetch(promoted), PrefetchOutcome::kRequested);
   EXPECT_EQ(cache_->Prefetch(promoted), PrefetchOutcome::kInFlight);
 
-  absl::Mutex mu;
+  std::mutex mu;
   std::vector<std::string> order;
   auto record = [&](std::string name) {
     return [&, name](absl::StatusOr<ChunkHandle> chunk) {
       EXPECT_TRUE(chunk.ok());
-      absl::MutexLock lock(&mu);
+      std::lock_guard<std::mutex> lock(mu);
       order.push_back(name);
       // When a reader's chunk arrives, no prefetch has been fetched yet.
       EXPECT_FALSE(cache_->Contains(prefetch1.cache_key)) << name;
@@ -315,7 +315,7 @@ TEST_F(ChunkCacheTest, DemandFetchesRunBeforeQueuedPrefetches) {
   ASSERT_TRUE(WaitFor([&] {
     return cache_->Contains(prefetch1.cache_key) && cache_->Contains(prefetch2.cache_key);
   }));
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::mutex> lock(mu);
   EXPECT_EQ(order, (std::vector<std::string>{"promoted", "demand"}));
 }
 
