@@ -34,7 +34,7 @@ target_link_libraries(chunkcache_trace
 add_library(chunkcache_sim_command STATIC ${PROJECT_SOURCE_DIR}/client/cli/sim_command.cc)
 target_include_directories(chunkcache_sim_command PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(chunkcache_sim_command
-  PUBLIC chunkcache_trace CLI11::CLI11 absl::status absl::strings)
+  PUBLIC chunkcache_trace chunkcache_cli_commands CLI11::CLI11 absl::status absl::strings)
 
 # Replay through the real ChunkCache (chunkcache_cache, defined by cache/CMakeLists.txt).
 add_library(chunkcache_cache_replay STATIC ${CMAKE_CURRENT_LIST_DIR}/trace/chunk_cache_replay.cc)

@@ -14,6 +14,7 @@
 #include "cache/trace/live_restore_mix.h"
 #include "cache/trace/policy_replay.h"
 #include "cache/trace/trace_file.h"
+#include "client/cli/command_status.h"
 #include "format/string_view_compat.h"
 
 namespace chunkcache {
@@ -102,19 +103,11 @@ void RegisterSimCommand(CLI::App& app) {
                   "Add a background copy of the whole disk: one chunk per K guest requests");
   sim->add_flag("--copy-as-demand", options->copy_as_demand,
                 "The cache sees the copy's reads as ordinary reads, not as prefetches");
-  sim->callback([options, chunk_size_text] {
-    absl::Status status;
+  SetCommandBody(sim, [options, chunk_size_text] {
     absl::StatusOr<uint64_t> chunk_size = ParseByteSize(*chunk_size_text);
-    if (!chunk_size.ok()) {
-      status = chunk_size.status();
-    } else {
-      options->chunk_size = *chunk_size;
-      status = RunSim(*options, std::cout);
-    }
-    if (!status.ok()) {
-      std::cerr << "chunkcache sim: " << status.message() << "\n";
-      throw CLI::RuntimeError(1);
-    }
+    if (!chunk_size.ok()) return chunk_size.status();
+    options->chunk_size = *chunk_size;
+    return RunSim(*options, std::cout);
   });
 }
 

@@ -34,8 +34,8 @@ struct SimOptions {
   bool copy_as_demand = false;
 };
 
-// Adds the `sim` subcommand. On failure it prints the error to stderr and throws
-// CLI::RuntimeError(1), which the CLI's main handles with app.exit() like any CLI11 error.
+// Adds the `sim` subcommand. A failure is printed as "chunkcache: <message>" and ends parsing
+// with CLI::RuntimeError (exit 2 for INVALID_ARGUMENT, else 1; command_status.h).
 void RegisterSimCommand(CLI::App& app);
 
 // Runs a simulation and writes its result line to `out`.
