@@ -1,5 +1,6 @@
 #include "client/cli/bench_command.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 #include "client/cli/remote_command_body.h"
 #include "client/cli/remote_flags.h"
 #include "client/lib/chunkcache_client.h"
+#include "client/lib/client_channel.h"
 
 namespace chunkcache {
 namespace {
@@ -48,8 +50,14 @@ absl::Status RunBench(const BenchFlags& flags) {
   absl::StatusOr<ClientOptions> options = BuildClientOptions(flags.remote);
   if (!options.ok()) return options.status();
   // A ReadRange longer than the default cap is the user's explicit choice; let the server say
-  // whether it accepts it.
-  options->max_read_bytes = std::max(options->max_read_bytes, load.request_size);
+  // whether it accepts it. (StreamRange requests may be of any size.)
+  if (load.rpc == BenchRpc::kReadRange) {
+    if (load.request_size > static_cast<uint64_t>(kMaxReceiveMessageBytes) / 2) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--request-size: at most %d bytes per ReadRange", kMaxReceiveMessageBytes / 2));
+    }
+    options->max_read_bytes = std::max(options->max_read_bytes, load.request_size);
+  }
   absl::StatusOr<std::unique_ptr<ChunkCacheClient>> client = ChunkCacheClient::Connect(*options);
   if (!client.ok()) return client.status();
 

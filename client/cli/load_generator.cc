@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <random>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -53,6 +54,7 @@ absl::StatusOr<LoadReport> RunLoad(ChunkCacheClient& client, const LoadOptions& 
   }
 
   std::atomic<uint64_t> started{0};
+  std::atomic<bool> stop{false};
   std::vector<SlotResult> results(static_cast<size_t>(options.concurrency));
   const Clock::time_point start = Clock::now();
   const Clock::time_point end = start + options.duration;
@@ -61,7 +63,7 @@ absl::StatusOr<LoadReport> RunLoad(ChunkCacheClient& client, const LoadOptions& 
     SlotResult& result = results[static_cast<size_t>(slot)];
     std::mt19937_64 random(options.seed * 1000003 + static_cast<uint64_t>(slot));
     result.last_end = start;
-    while (Clock::now() < end) {
+    while (!stop.load() && Clock::now() < end) {
       const uint64_t sequence = started.fetch_add(1);
       if (options.max_requests != 0 && sequence >= options.max_requests) break;
       const uint64_t offset = BenchOffset(options.pattern, report.archive_size,
@@ -100,8 +102,20 @@ absl::StatusOr<LoadReport> RunLoad(ChunkCacheClient& client, const LoadOptions& 
 
   std::vector<std::thread> threads;
   threads.reserve(results.size());
-  for (int slot = 0; slot < options.concurrency; ++slot) threads.emplace_back(run_slot, slot);
+  absl::Status started_all;
+  for (int slot = 0; slot < options.concurrency; ++slot) {
+    try {
+      threads.emplace_back(run_slot, slot);
+    } catch (const std::system_error& e) {
+      started_all = absl::ResourceExhaustedError(
+          absl::StrFormat("cannot start load thread %d of %d: %s", slot + 1,
+                          options.concurrency, e.what()));
+      stop = true;
+      break;
+    }
+  }
   for (std::thread& thread : threads) thread.join();
+  if (!started_all.ok()) return started_all;
 
   Clock::time_point last_end = start;
   for (const SlotResult& result : results) {

@@ -153,6 +153,10 @@ absl::StatusOr<uint64_t> ChunkCacheClient::StreamToCounting(const v1::SnapshotRe
       grpc::ClientContext call_context;
       setup_.Prepare(&call_context, /*with_deadline=*/false);
       StallWatchdog watchdog(&call_context, setup_.rpc_deadline());
+      if (!watchdog.started()) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat(context, ": cannot start a thread to watch the stream"));
+      }
       std::unique_ptr<grpc::ClientReader<v1::ReadRangeResponse>> reader =
           stub_->StreamRange(&call_context, request);
       ++counters->requests;

@@ -1,12 +1,19 @@
 #include "client/lib/stall_watchdog.h"
 
+#include <system_error>
+
 namespace chunkcache {
 
 StallWatchdog::StallWatchdog(grpc::ClientContext* context, std::chrono::milliseconds timeout)
     : context_(context),
       timeout_(timeout),
-      last_progress_(std::chrono::steady_clock::now()),
-      thread_([this] { Watch(); }) {}
+      last_progress_(std::chrono::steady_clock::now()) {
+  try {
+    thread_ = std::thread([this] { Watch(); });
+  } catch (const std::system_error&) {
+    // started() reports it.
+  }
+}
 
 StallWatchdog::~StallWatchdog() {
   {
@@ -14,7 +21,7 @@ StallWatchdog::~StallWatchdog() {
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void StallWatchdog::NoteProgress() {

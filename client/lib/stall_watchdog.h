@@ -28,6 +28,9 @@ class StallWatchdog {
   StallWatchdog(const StallWatchdog&) = delete;
   StallWatchdog& operator=(const StallWatchdog&) = delete;
 
+  // False when no watching thread could be started (the system is out of threads); the
+  // caller should then not start the call.
+  bool started() const { return thread_.joinable(); }
   void NoteProgress();
   bool fired() const;
 
@@ -41,7 +44,7 @@ class StallWatchdog {
   std::chrono::steady_clock::time_point last_progress_;  // guarded by mutex_
   bool stopping_ = false;                                 // guarded by mutex_
   bool fired_ = false;                                    // guarded by mutex_
-  std::thread thread_;  // last: starts after the fields above are initialized
+  std::thread thread_;
 };
 
 }  // namespace chunkcache

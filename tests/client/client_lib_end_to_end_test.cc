@@ -334,6 +334,20 @@ TEST_F(ClientEndToEndTest, SinkErrorStopsTheTransfer) {
   EXPECT_LT(server_->read_calls(), 20);
 }
 
+TEST_F(ClientEndToEndTest, ClientOverAnExistingChannel) {
+  StartServer({});
+  ClientOptions options;
+  options.use_tls = true;  // ignored: the channel is already made
+  absl::StatusOr<std::unique_ptr<ChunkCacheClient>> client =
+      ChunkCacheClient::ForChannel(server_->InProcessChannel(), options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<std::string> read = (*client)->Read(Ref(), 10, 20);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, archive_.substr(10, 20));
+  EXPECT_EQ(ChunkCacheClient::ForChannel(nullptr, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ClientEndToEndTest, UnreachableServerIsUnavailable) {
   StartServer({});
   const std::string address = server_->address();

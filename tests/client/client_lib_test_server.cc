@@ -169,6 +169,10 @@ InMemoryChunkCacheTestServer::~InMemoryChunkCacheTestServer() {
   }
 }
 
+std::shared_ptr<grpc::Channel> InMemoryChunkCacheTestServer::InProcessChannel() {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
 int InMemoryChunkCacheTestServer::read_calls() const { return service_->read_calls(); }
 int InMemoryChunkCacheTestServer::stream_calls() const { return service_->stream_calls(); }
 int InMemoryChunkCacheTestServer::stat_calls() const { return service_->stat_calls(); }

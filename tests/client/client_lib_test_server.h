@@ -47,6 +47,8 @@ class InMemoryChunkCacheTestServer {
   ~InMemoryChunkCacheTestServer();
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // A channel to the same service without a socket.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
   int port() const { return port_; }
 
   int read_calls() const;
