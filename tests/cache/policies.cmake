@@ -18,3 +18,6 @@ chunkcache_add_test(trace_sim_command_test
 # The `chunkcache sim` subcommand alone, for bench/trace_replay.sh.
 add_executable(chunkcache_sim ${CMAKE_CURRENT_LIST_DIR}/trace_sim_main.cc)
 target_link_libraries(chunkcache_sim PRIVATE chunkcache_sim_command)
+chunkcache_add_test(trace_chunk_cache_replay_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/trace_chunk_cache_replay_test.cc
+  LIBS chunkcache_cache_replay LABELS tsan)
