@@ -62,11 +62,11 @@ std::optional<ArcPolicy::Queue::Entry> ArcPolicy::TakeOldest(
   return std::nullopt;
 }
 
-std::optional<ChunkDigest> ArcPolicy::Replace(
-    absl::FunctionRef<bool(const ChunkDigest&)> evictable, bool missed_key_in_b2) {
+std::optional<ChunkDigest> ArcPolicy::Replace(absl::FunctionRef<bool(const ChunkDigest&)> evictable,
+                                              bool missed_key_in_b2) {
   const double t1_bytes = static_cast<double>(t1_.bytes());
-  const bool from_t1 = (!t1_.empty() && (t1_bytes > p_ || (t1_bytes == p_ && missed_key_in_b2))) ||
-                       t2_.empty();
+  const bool from_t1 =
+      (!t1_.empty() && (t1_bytes > p_ || (t1_bytes == p_ && missed_key_in_b2))) || t2_.empty();
   Queue& first = from_t1 ? t1_ : t2_;
   Queue& second = from_t1 ? t2_ : t1_;
   std::optional<Queue::Entry> victim = TakeOldest(first, evictable);

@@ -54,7 +54,7 @@ class ArcPolicy final : public EvictionPolicy {
       Queue& queue, absl::FunctionRef<bool(const ChunkDigest&)> evictable);
 
   const uint64_t capacity_bytes_;
-  double p_ = 0;  // bytes; fractional, as in libCacheSim
+  double p_ = 0;             // bytes; fractional, as in libCacheSim
   Queue t1_, t2_, b1_, b2_;  // front = most recent
   LastMiss last_miss_ = LastMiss::kUnknownKey;
   // Keys whose ghost OnMiss consumed, waiting for their OnInsert (bounded).

@@ -106,8 +106,8 @@ inline uint64_t FractionOfCapacity(uint64_t capacity_bytes, uint64_t numerator,
                                    uint64_t denominator, uint64_t unit, uint64_t min_units) {
   if (unit == 0) unit = 1;
   const unsigned __int128 scaled = static_cast<unsigned __int128>(capacity_bytes) * numerator;
-  uint64_t units = static_cast<uint64_t>(scaled / (static_cast<unsigned __int128>(denominator) *
-                                                   unit));
+  uint64_t units =
+      static_cast<uint64_t>(scaled / (static_cast<unsigned __int128>(denominator) * unit));
   if (units < min_units) units = min_units;
   return units * unit;
 }

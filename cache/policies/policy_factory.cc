@@ -57,9 +57,9 @@ absl::StatusOr<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_v
   } else {
     std::vector<std::string> known;
     for (std::string_view known_name : EvictionPolicyNames()) known.emplace_back(known_name);
-    return absl::InvalidArgumentError(absl::StrCat("unknown eviction policy '", ToAbsl(name),
-                                                   "'; known policies: ",
-                                                   absl::StrJoin(known, ", ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown eviction policy '", ToAbsl(name),
+                     "'; known policies: ", absl::StrJoin(known, ", ")));
   }
   return std::make_unique<PrefetchFifoPolicy>(std::move(demand_policy));
 }

@@ -10,8 +10,8 @@ namespace chunkcache {
 enum class BlockOp : uint8_t { kRead, kWrite, kOther };
 
 struct BlockRequest {
-  uint64_t offset = 0;   // bytes from the start of the disk
-  uint64_t length = 0;   // bytes
+  uint64_t offset = 0;  // bytes from the start of the disk
+  uint64_t length = 0;  // bytes
   BlockOp op = BlockOp::kOther;
   uint64_t time_us = 0;  // issue time, arbitrary epoch
 };

@@ -24,8 +24,8 @@ absl::StatusOr<ChunkAccessTrace> ToChunkAccesses(absl::Span<const BlockRequest> 
     const BlockRequest& request = requests[i];
     if (request.length == 0 || request.op == BlockOp::kOther) continue;
     if (request.offset > std::numeric_limits<uint64_t>::max() - (request.length - 1)) {
-      return absl::InvalidArgumentError(absl::StrCat("request ", i, " at offset ",
-                                                     request.offset, " length ", request.length,
+      return absl::InvalidArgumentError(absl::StrCat("request ", i, " at offset ", request.offset,
+                                                     " length ", request.length,
                                                      " ends beyond 2^64 bytes"));
     }
     const uint64_t first = request.offset / options.chunk_size;

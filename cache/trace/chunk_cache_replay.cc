@@ -35,8 +35,7 @@ std::string PayloadFor(uint64_t chunk, uint64_t bytes) {
 }
 
 // One lookup at `priority`, waited for; the handle is released before returning.
-absl::Status LookupAndWait(ChunkCache& cache, const ChunkRequest& request,
-                           FetchPriority priority) {
+absl::Status LookupAndWait(ChunkCache& cache, const ChunkRequest& request, FetchPriority priority) {
   auto done = std::make_shared<absl::Notification>();
   auto status = std::make_shared<absl::Status>();
   ChunkLookup lookup = cache.Lookup(
@@ -61,9 +60,8 @@ absl::Status LookupAndWait(ChunkCache& cache, const ChunkRequest& request,
 absl::StatusOr<ReplayResult> ChunkCacheReplay(absl::Span<const ReplayAccess> accesses,
                                               const ChunkCacheReplayOptions& options) {
   if (options.payload_bytes == 0 || options.payload_bytes % kArenaPage != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "payload_bytes must be a positive multiple of ", kArenaPage, ", not ",
-        options.payload_bytes));
+    return absl::InvalidArgumentError(absl::StrCat("payload_bytes must be a positive multiple of ",
+                                                   kArenaPage, ", not ", options.payload_bytes));
   }
   if (options.capacity_chunks == 0) {
     return absl::InvalidArgumentError("a ChunkCache needs a capacity of at least one chunk");
@@ -89,15 +87,15 @@ absl::StatusOr<ReplayResult> ChunkCacheReplay(absl::Span<const ReplayAccess> acc
   ReplayResult result;
   for (const ReplayAccess& access : accesses) {
     const bool is_guest = access.source == AccessSource::kGuest;
-    const FetchPriority priority =
-        is_guest || options.copy_admission == CopyAdmission::kDemand ? FetchPriority::kDemand
-                                                                     : FetchPriority::kPrefetch;
+    const FetchPriority priority = is_guest || options.copy_admission == CopyAdmission::kDemand
+                                       ? FetchPriority::kDemand
+                                       : FetchPriority::kPrefetch;
     const ChunkRequest request =
         MakeChunkRequest(source, digests.at(access.chunk), options.payload_bytes);
     const size_t fetches_before = upstream->TotalChunkReads();
     if (absl::Status status = LookupAndWait(**cache, request, priority); !status.ok()) {
-      return absl::Status(status.code(), absl::StrCat("replaying chunk ", access.chunk, ": ",
-                                                      status.message()));
+      return absl::Status(status.code(),
+                          absl::StrCat("replaying chunk ", access.chunk, ": ", status.message()));
     }
     ReplayCounts& counts = is_guest ? result.guest : result.copy;
     ++counts.accesses;

@@ -20,10 +20,10 @@ constexpr uint64_t kMicrosPerSecond = 1000000;
 
 absl::Status LineError(size_t line_number, absl::string_view line, absl::string_view what) {
   constexpr size_t kShown = 80;
-  return absl::InvalidArgumentError(
-      absl::StrCat("CSV trace line ", line_number, ": ", what, " in \"",
-                   line.substr(0, kShown), line.size() > kShown ? "..." : "",
-                   "\" (expected ", kHeader, ", e.g. 1,5633898,2a,512,42932745)"));
+  return absl::InvalidArgumentError(absl::StrCat("CSV trace line ", line_number, ": ", what,
+                                                 " in \"", line.substr(0, kShown),
+                                                 line.size() > kShown ? "..." : "", "\" (expected ",
+                                                 kHeader, ", e.g. 1,5633898,2a,512,42932745)"));
 }
 
 }  // namespace

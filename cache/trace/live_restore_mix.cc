@@ -6,8 +6,9 @@ std::vector<ReplayAccess> LiveRestoreMix(const ChunkAccessTrace& guest,
                                          uint64_t guest_requests_per_copy_chunk,
                                          uint64_t last_chunk, bool finish_copy) {
   std::vector<ReplayAccess> mix;
-  mix.reserve(guest.accesses.size() +
-              (guest_requests_per_copy_chunk == 0 ? 0 : guest.requests / guest_requests_per_copy_chunk + 1));
+  mix.reserve(guest.accesses.size() + (guest_requests_per_copy_chunk == 0
+                                           ? 0
+                                           : guest.requests / guest_requests_per_copy_chunk + 1));
   uint64_t next_copy_chunk = 0;
   bool copy_done = guest_requests_per_copy_chunk == 0;
   for (size_t i = 0; i < guest.accesses.size(); ++i) {

@@ -43,10 +43,9 @@ absl::StatusOr<ReplayResult> PolicyOnlyReplay(absl::Span<const ReplayAccess> acc
     while (resident.size() >= capacity_chunks) {
       std::optional<ChunkDigest> victim = (*policy)->PickVictim(evictable);
       if (!victim || resident.erase(*victim) != 1) {
-        return absl::InternalError(absl::StrCat(
-            "policy ", ToAbsl(policy_name), " returned ",
-            victim ? "a key that is not cached" : "no victim", " with ", resident.size(),
-            " chunks cached"));
+        return absl::InternalError(absl::StrCat("policy ", ToAbsl(policy_name), " returned ",
+                                                victim ? "a key that is not cached" : "no victim",
+                                                " with ", resident.size(), " chunks cached"));
       }
     }
     (*policy)->OnInsert(key, kChunkCharge, as_demand ? InsertKind::kDemand : InsertKind::kPrefetch);

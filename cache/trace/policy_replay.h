@@ -21,8 +21,8 @@
 namespace chunkcache {
 
 absl::StatusOr<ReplayResult> PolicyOnlyReplay(
-    absl::Span<const ReplayAccess> accesses, std::string_view policy_name,
-    uint64_t capacity_chunks, CopyAdmission copy_admission = CopyAdmission::kPrefetch);
+    absl::Span<const ReplayAccess> accesses, std::string_view policy_name, uint64_t capacity_chunks,
+    CopyAdmission copy_admission = CopyAdmission::kPrefetch);
 
 }  // namespace chunkcache
 

@@ -17,8 +17,7 @@ namespace chunkcache {
 enum class TraceFormat { kVscsi, kCsv };
 
 // `format_name` "vscsi" or "csv"; empty means "from the extension" (.vscsi, .csv).
-absl::StatusOr<TraceFormat> TraceFormatForPath(std::string_view path,
-                                               std::string_view format_name);
+absl::StatusOr<TraceFormat> TraceFormatForPath(std::string_view path, std::string_view format_name);
 
 // NOT_FOUND / PERMISSION_DENIED when the file cannot be read; INVALID_ARGUMENT (with the path)
 // when its content is malformed.

@@ -64,11 +64,11 @@ absl::StatusOr<std::vector<BlockRequest>> ParseVscsiTrace(std::string_view bytes
   }
   if (bytes.size() % layout->record_bytes != 0) {
     const size_t whole = bytes.size() / layout->record_bytes;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "vscsi v", layout->version, " trace is truncated: ", bytes.size(),
-        " bytes is not a multiple of the ", layout->record_bytes, "-byte record; record ", whole,
-        " (at byte ", whole * layout->record_bytes, ") has only ",
-        bytes.size() % layout->record_bytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vscsi v", layout->version, " trace is truncated: ", bytes.size(),
+                     " bytes is not a multiple of the ", layout->record_bytes,
+                     "-byte record; record ", whole, " (at byte ", whole * layout->record_bytes,
+                     ") has only ", bytes.size() % layout->record_bytes, " bytes"));
   }
   const size_t count = bytes.size() / layout->record_bytes;
   std::vector<BlockRequest> requests;
@@ -78,14 +78,14 @@ absl::StatusOr<std::vector<BlockRequest>> ParseVscsiTrace(std::string_view bytes
     const int version = LoadLittleEndian<uint16_t>(record + layout->ver_at) >> 8;
     if (version != layout->version) {
       return absl::InvalidArgumentError(
-          absl::StrCat("vscsi record ", i, " (at byte ", i * layout->record_bytes,
-                       ") has version ", version, ", but the trace is version ", layout->version));
+          absl::StrCat("vscsi record ", i, " (at byte ", i * layout->record_bytes, ") has version ",
+                       version, ", but the trace is version ", layout->version));
     }
     const uint64_t lbn = LoadLittleEndian<uint64_t>(record + layout->lbn_at);
     if (lbn > std::numeric_limits<uint64_t>::max() / kSectorBytes / 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "vscsi record ", i, " (at byte ", i * layout->record_bytes, ") has lbn ", lbn,
-          ", beyond any disk (the byte offset overflows)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("vscsi record ", i, " (at byte ", i * layout->record_bytes, ") has lbn ",
+                       lbn, ", beyond any disk (the byte offset overflows)"));
     }
     BlockRequest request;
     request.offset = lbn * kSectorBytes;

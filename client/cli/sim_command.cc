@@ -43,8 +43,8 @@ absl::StatusOr<uint64_t> ParseByteSize(std::string_view text) {
   } else if (unit == "t" || unit == "tib") {
     shift = 40;
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", ToAbsl(text), "' has an unknown unit '", unit, "': use B, KiB, MiB, GiB or TiB"));
+    return absl::InvalidArgumentError(absl::StrCat("'", ToAbsl(text), "' has an unknown unit '",
+                                                   unit, "': use B, KiB, MiB, GiB or TiB"));
   }
   if (shift > 0 && value > (UINT64_MAX >> shift)) {
     return absl::InvalidArgumentError(absl::StrCat("'", ToAbsl(text), "' is too large"));

@@ -154,7 +154,7 @@ TEST(ArcPolicyTest, GhostHitInB2ShrinksT1Target) {
   ArcPolicy arc(2 * kUnit);
   InsertAll(arc, {1, 2});
   arc.OnAccess(Key(1));
-  arc.OnAccess(Key(2));  // T2 = {2, 1}
+  arc.OnAccess(Key(2));                     // T2 = {2, 1}
   EXPECT_EQ(MissWhenFull(arc, 3), Key(1));  // p = 0, T1 empty: T2's oldest
   EXPECT_TRUE(arc.InB2(Key(1)));
   EXPECT_EQ(MissWhenFull(arc, 4), Key(3));  // T1 over p = 0: T1's oldest, to B1
@@ -228,8 +228,8 @@ std::unique_ptr<ExpertSwitchPolicy> LruVersusS3Fifo(uint64_t capacity_chunks) {
   std::vector<std::unique_ptr<EvictionPolicy>> experts;
   experts.push_back(std::make_unique<LruPolicy>());
   experts.push_back(std::make_unique<S3FifoPolicy>(capacity_chunks * kUnit));
-  return std::make_unique<ExpertSwitchPolicy>("switch", capacity_chunks * kUnit,
-                                              std::move(experts), 10);
+  return std::make_unique<ExpertSwitchPolicy>("switch", capacity_chunks * kUnit, std::move(experts),
+                                              10);
 }
 
 // Runs `ids` through a count-based cache of `capacity` chunks; returns the misses and, when

@@ -290,8 +290,7 @@ TEST_P(PolicyConformanceTest, PinnedKeysDoNotMakeVictimSearchScaleWithTheCache) 
   EXPECT_LE(predicate_calls / kVictims, 4 * kPinned + 16) << predicate_calls;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyConformanceTest,
-                         ::testing::ValuesIn([] {
+INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyConformanceTest, ::testing::ValuesIn([] {
                            std::vector<std::string> names;
                            for (std::string_view name : EvictionPolicyNames()) {
                              names.emplace_back(name);

@@ -52,11 +52,11 @@ TEST(VscsiReaderTest, ReadsVersion2Records) {
   std::string bytes(80, '\0');
   for (size_t record = 0; record < 2; ++record) {
     const size_t base = record * 40;
-    PutLittleEndian(bytes, base + 0, 0x28, 2);     // cmd
-    PutLittleEndian(bytes, base + 2, 0x0200, 2);   // version 2
-    PutLittleEndian(bytes, base + 8, 4096, 4);     // len
+    PutLittleEndian(bytes, base + 0, 0x28, 2);           // cmd
+    PutLittleEndian(bytes, base + 2, 0x0200, 2);         // version 2
+    PutLittleEndian(bytes, base + 8, 4096, 4);           // len
     PutLittleEndian(bytes, base + 16, 100 + record, 8);  // lbn
-    PutLittleEndian(bytes, base + 24, 7, 8);       // ts
+    PutLittleEndian(bytes, base + 24, 7, 8);             // ts
   }
   absl::StatusOr<std::vector<BlockRequest>> requests = ParseVscsiTrace(bytes);
   ASSERT_TRUE(requests.ok()) << requests.status();

@@ -24,7 +24,8 @@ const std::vector<BlockRequest>& TraceRequests() {
     const std::string path = (testing::SharedDir() / "traces" / "cloudPhysicsIO.vscsi").string();
     absl::StatusOr<std::vector<BlockRequest>> read = ReadBlockTraceFile(path, TraceFormat::kVscsi);
     EXPECT_TRUE(read.ok()) << read.status();
-    return new std::vector<BlockRequest>(read.ok() ? std::move(*read) : std::vector<BlockRequest>{});
+    return new std::vector<BlockRequest>(read.ok() ? std::move(*read)
+                                                   : std::vector<BlockRequest>{});
   }();
   return *requests;
 }

@@ -96,9 +96,9 @@ TEST(SimCommandTest, FailuresExitNonZero) {
   EXPECT_NE(RunCli({"sim", "--trace", TracePath("cloudPhysicsIO.vscsi"), "--chunk-size", "4XB"},
                    &printed),
             0);
-  EXPECT_NE(RunCli({"sim", "--trace", TracePath("cloudPhysicsIO.vscsi"), "--policy", "mru"},
-                   &printed),
-            0);
+  EXPECT_NE(
+      RunCli({"sim", "--trace", TracePath("cloudPhysicsIO.vscsi"), "--policy", "mru"}, &printed),
+      0);
   EXPECT_TRUE(printed.empty());
 }
 
