@@ -66,7 +66,20 @@ class EvictionPolicy {
   virtual size_t tracked() const = 0;
 };
 
-// Names accepted by MakeEvictionPolicy, the default first.
+// Names accepted by MakeEvictionPolicy, the default first (bench/RESULTS.md compares them):
+//   switch  LRU and S3-FIFO simulated side by side; evicts what the one with fewer recent
+//           misses evicts (cache/policies/expert_switch_policy.h). The default.
+//   lru     least recently used, the baseline.
+//   s3fifo  S3-FIFO: small FIFO, main CLOCK, ghost FIFO.
+//   sieve   SIEVE: FIFO order with a visited bit and a hand.
+//   arc     ARC: T1/T2 with ghosts B1/B2 and an adaptive target.
+//   2q      2Q: A1in FIFO, Am LRU, A1out ghost.
+// Every one keeps unread prefetches in a FIFO of its own, evicted first
+// (cache/policies/prefetch_fifo_policy.h); a prefetch's first read admits it as a demand
+// insert would: lru at the most recently used end; s3fifo in the small queue (main if its ghost
+// is remembered) with no hits counted; sieve at the head, unvisited; arc in T1 (T2 if
+// remembered in B1/B2); 2q in A1in (Am if remembered in A1out); switch as a miss in both
+// simulations.
 std::vector<std::string_view> EvictionPolicyNames();
 std::string_view DefaultEvictionPolicyName();
 
