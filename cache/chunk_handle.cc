@@ -2,14 +2,9 @@
 
 #include <utility>
 
-#include "cache/internal/arena_file.h"
 #include "cache/internal/cache_entry.h"
 
 namespace chunkcache {
-
-namespace internal {
-uint64_t CacheEntry::reserved_bytes() const { return pages * kArenaPageSize; }
-}  // namespace internal
 
 ChunkHandle::ChunkHandle(internal::CacheEntry* entry)
     : entry_(entry), data_(entry->data, entry->size) {}

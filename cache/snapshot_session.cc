@@ -7,11 +7,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "format/string_view_compat.h"
 #include "cache/internal/hinted_set.h"
 #include "cache/internal/range_read_op.h"
 #include "cache/internal/readahead_detector.h"
 #include "cache/internal/result_slot.h"
+#include "format/string_view_compat.h"
 #include "spdlog/spdlog.h"
 
 namespace chunkcache {

@@ -96,10 +96,4 @@ void ArenaFile::Discard(uint64_t offset, uint64_t length) {
               static_cast<off_t>(length));
 }
 
-void ArenaFile::AdviseDontNeed(uint64_t offset, uint64_t length) {
-  if (length == 0) return;
-  ::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
-                  POSIX_FADV_DONTNEED);
-}
-
 }  // namespace chunkcache::internal

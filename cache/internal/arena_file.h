@@ -51,8 +51,6 @@ class ArenaFile {
   // Drops the bytes of [offset, offset + length) from the page cache and the disk (the range
   // reads back as zeros). Best effort: used so that freed plaintext does not linger.
   void Discard(uint64_t offset, uint64_t length);
-  // Lets the kernel drop clean pages of the range (no data loss for a named file).
-  void AdviseDontNeed(uint64_t offset, uint64_t length);
 
  private:
   ArenaFile(int fd, char* base, uint64_t size) : fd_(fd), base_(base), size_(size) {}

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "cache/internal/arena_file.h"
 #include "format/crypt_config.h"
 #include "format/digest.h"
 
@@ -38,7 +39,7 @@ struct CacheEntry {
   // False for an entry reloaded from a persisted arena until its digest is checked again.
   std::atomic<bool> verified{true};
 
-  uint64_t reserved_bytes() const;
+  uint64_t reserved_bytes() const { return pages * kArenaPageSize; }
 };
 
 }  // namespace chunkcache::internal

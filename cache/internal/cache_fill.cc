@@ -4,12 +4,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "format/string_view_compat.h"
 #include "cache/internal/cache_core.h"
 #include "cache/internal/status_copy.h"
 #include "format/blob.h"
 #include "format/crypt_config.h"
 #include "format/decode_error.h"
+#include "format/string_view_compat.h"
 #include "spdlog/spdlog.h"
 
 namespace chunkcache::internal {

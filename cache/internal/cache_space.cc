@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "format/string_view_compat.h"
 #include "cache/internal/cache_core.h"
 #include "cache/internal/extent_window.h"
+#include "format/string_view_compat.h"
 #include "spdlog/spdlog.h"
 
 namespace chunkcache::internal {

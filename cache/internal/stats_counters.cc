@@ -1,8 +1,8 @@
 #include "cache/internal/stats_counters.h"
 
-#include "format/string_view_compat.h"
-
 #include <algorithm>
+
+#include "format/string_view_compat.h"
 
 namespace chunkcache {
 
