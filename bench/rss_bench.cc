@@ -78,13 +78,14 @@ struct Measurement {
 };
 
 uint64_t StatusField(const std::string& status, const std::string& name) {
-  const size_t at = status.find(name + ":");
+  // Lines look like "RssAnon:\t    1234 kB".
+  const size_t at = status.find("\n" + name + ":");
   if (at == std::string::npos) return 0;
+  size_t pos = at + name.size() + 2;
+  while (pos < status.size() && (status[pos] == ' ' || status[pos] == '\t')) ++pos;
+  const size_t end = status.find(' ', pos);
   uint64_t kib = 0;
-  size_t pos = at + name.size() + 1;
-  while (pos < status.size() && status[pos] == ' ') ++pos;
-  size_t end = status.find(' ', pos);
-  (void)absl::SimpleAtoi(status.substr(pos, end - pos), &kib);
+  if (!absl::SimpleAtoi(status.substr(pos, end - pos), &kib)) return 0;
   return kib;
 }
 

@@ -117,7 +117,10 @@ class CacheCore {
   void ShrinkReserved(CacheEntry* entry, uint64_t bytes);
   absl::StatusOr<uint64_t> AllocateExtentLocked(uint64_t pages)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
-  bool EvictWindowLocked(uint64_t pages) ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
+  // Evicts the cheapest run of neighbours that frees `pages` contiguous pages, containing
+  // `anchor_page` if given; false when there is no such run.
+  bool EvictWindowLocked(uint64_t pages, std::optional<uint64_t> anchor_page)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
   // Removes `entry` if nothing pins it; `policy_tracked` says whether the policy still tracks
   // it (false when it was just returned by PickVictim).
   bool TryEvictLocked(CacheEntry* entry, bool policy_tracked)

@@ -5,10 +5,13 @@
 // The arena is described in address order as segments: free extents (cost 0), evictable
 // entries (cost = their bytes) and blocked extents (pinned, hinted or still filling). The
 // answer is the window of consecutive, unblocked segments spanning at least `need_pages`
-// whose evictable bytes are smallest: the least data thrown away to make room.
+// whose evictable bytes are smallest: the least data thrown away to make room. With an
+// anchor, only windows containing that page count: the cache anchors on the extent its
+// eviction policy just freed, so the policy's choice stays the main victim and only that
+// hole's cheapest neighbours go with it.
 //
 //   std::vector<ArenaSegment> segs = ...;  // covering the arena in address order
-//   if (auto w = FindEvictionWindow(segs, pages)) evict segs[w->first .. w->last];
+//   if (auto w = FindEvictionWindow(segs, pages, anchor)) evict segs[w->first .. w->last];
 //
 // A pure function; no state.
 #ifndef CHUNKCACHE_CACHE_INTERNAL_EXTENT_WINDOW_H_
@@ -37,7 +40,8 @@ struct EvictionWindow {
 };
 
 std::optional<EvictionWindow> FindEvictionWindow(const std::vector<ArenaSegment>& segments,
-                                                 uint64_t need_pages);
+                                                 uint64_t need_pages,
+                                                 std::optional<uint64_t> anchor_page = {});
 
 }  // namespace chunkcache::internal
 

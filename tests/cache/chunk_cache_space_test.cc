@@ -132,6 +132,32 @@ TEST_F(ChunkCacheSpaceTest, VariableSizesKeepFragmentationLow) {
 TEST_F(ChunkCacheSpaceTest, FragmentedArenaEvictsAWindowOfNeighbours) {
   cache_ = OpenCache(SmallCacheOptions(dir_.path(), 8 * kChunk));
   std::vector<ChunkRequest> requests;
+  for (int i = 0; i < 8; ++i) {  // extents in address order: chunk i at [i, i + 1) chunks
+    requests.push_back(NewChunk(i));
+    ASSERT_TRUE(Get(requests.back()).ok());
+  }
+  for (int i : {7, 5, 3}) ASSERT_TRUE(Get(requests[i]).ok());  // LRU: 0 2 4 6 7 5 3 (1 too)
+  std::vector<ChunkHandle> pins;
+  for (int i : {1, 4, 6}) pins.push_back(*Get(requests[i]));
+
+  // Two chunks' worth: the policy evicts 0 and 2, whose holes are walled in by pinned
+  // neighbours; the hole of 2 is then widened by evicting its neighbour 3, although LRU would
+  // have taken 7 and 5 next (which would not have made a run of two chunks either).
+  ChunkRequest big = NewChunk(50, 2 * kChunk);
+  absl::StatusOr<ChunkHandle> fitted = Get(big);
+  ASSERT_TRUE(fitted.ok()) << fitted.status();
+  EXPECT_EQ(fitted->data(), data_[big.digest]);
+  CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.arena.fragmentation_evictions, 1u);
+  EXPECT_EQ(stats.evictions, 3u);
+  for (int gone : {0, 2, 3}) EXPECT_FALSE(cache_->Contains(requests[gone].cache_key)) << gone;
+  for (int kept : {1, 4, 5, 6, 7}) EXPECT_TRUE(cache_->Contains(requests[kept].cache_key)) << kept;
+  ExpectWithinBudget();
+}
+
+TEST_F(ChunkCacheSpaceTest, PinnedNeighboursCanMakeAFillImpossible) {
+  cache_ = OpenCache(SmallCacheOptions(dir_.path(), 8 * kChunk));
+  std::vector<ChunkRequest> requests;
   std::vector<ChunkHandle> odd_pins;
   for (int i = 0; i < 8; ++i) {
     requests.push_back(NewChunk(i));
@@ -139,18 +165,16 @@ TEST_F(ChunkCacheSpaceTest, FragmentedArenaEvictsAWindowOfNeighbours) {
     ASSERT_TRUE(chunk.ok());
     if (i % 2 == 1) odd_pins.push_back(*chunk);
   }
-  // Every other extent is pinned: four free extents of one chunk, none of two.
+  // Every other extent is pinned: four free chunks' worth, never two in a row.
   ChunkRequest big = NewChunk(50, 2 * kChunk);
   EXPECT_EQ(Get(big).status().code(), absl::StatusCode::kResourceExhausted);
   CacheStats stats = cache_->Stats();
   EXPECT_EQ(stats.arena.free_bytes, 4 * kChunk);
   EXPECT_EQ(stats.arena.largest_free_bytes, kChunk);
 
-  odd_pins[1].Release();  // chunk 3: now a free+evictable+free run of three chunks exists
+  odd_pins[1].Release();  // chunk 3: evicting it joins the holes around it
   absl::StatusOr<ChunkHandle> fitted = Get(big);
   ASSERT_TRUE(fitted.ok()) << fitted.status();
-  EXPECT_EQ(fitted->data(), data_[big.digest]);
-  EXPECT_EQ(cache_->Stats().arena.fragmentation_evictions, 1u);
   EXPECT_FALSE(cache_->Contains(requests[3].cache_key));
   ExpectWithinBudget();
 }

@@ -114,6 +114,16 @@ TEST(EvictionWindowTest, PicksTheCheapestRunOfNeighbours) {
   EXPECT_EQ(six->cost, 1000u);
 
   EXPECT_FALSE(FindEvictionWindow(segments, 9).has_value());  // the pinned extent splits it
+
+  // Anchored on page 6 (the 50-byte entry): the window must hold it, and with only the free
+  // page before it that is 3 pages, so the 1000-byte entry goes too.
+  std::optional<EvictionWindow> anchored = FindEvictionWindow(segments, 4, 6);
+  ASSERT_TRUE(anchored.has_value());
+  EXPECT_EQ(anchored->first, 1u);
+  EXPECT_EQ(anchored->last, 3u);
+  EXPECT_EQ(anchored->cost, 1050u);
+  EXPECT_FALSE(FindEvictionWindow(segments, 4, 9).has_value());  // anchor in a pinned extent
+  EXPECT_FALSE(FindEvictionWindow(segments, 4, 99).has_value());  // anchor outside the arena
 }
 
 }  // namespace
