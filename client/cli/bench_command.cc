@@ -41,7 +41,8 @@ absl::Status RunBench(const BenchFlags& flags) {
   if (!duration.ok()) return duration.status();
   load.duration = *duration;
   load.max_requests = flags.requests;
-  load.pattern = flags.pattern == "sequential" ? AccessPattern::kSequential : AccessPattern::kRandom;
+  load.pattern =
+      flags.pattern == "sequential" ? AccessPattern::kSequential : AccessPattern::kRandom;
   load.rpc = flags.rpc == "stream" ? BenchRpc::kStreamRange : BenchRpc::kReadRange;
   load.seed = flags.seed;
   absl::StatusOr<v1::SnapshotRef> ref = BuildSnapshotRef(flags.remote);
@@ -62,14 +63,12 @@ absl::Status RunBench(const BenchFlags& flags) {
   if (!client.ok()) return client.status();
 
   if (!flags.json) {
-    std::printf("bench       %d x %s of %s, %s, for %s%s against %s\n", load.concurrency,
-                load.rpc == BenchRpc::kReadRange ? "ReadRange" : "StreamRange",
-                FormatBytes(load.request_size).c_str(), flags.pattern.c_str(),
-                flags.duration.c_str(),
-                load.max_requests == 0
-                    ? ""
-                    : absl::StrFormat(" or %d requests", load.max_requests).c_str(),
-                options->server_address.c_str());
+    std::printf(
+        "bench       %d x %s of %s, %s, for %s%s against %s\n", load.concurrency,
+        load.rpc == BenchRpc::kReadRange ? "ReadRange" : "StreamRange",
+        FormatBytes(load.request_size).c_str(), flags.pattern.c_str(), flags.duration.c_str(),
+        load.max_requests == 0 ? "" : absl::StrFormat(" or %d requests", load.max_requests).c_str(),
+        options->server_address.c_str());
     std::fflush(stdout);
   }
   absl::StatusOr<LoadReport> report = RunLoad(**client, load);
@@ -84,10 +83,9 @@ absl::Status RunBench(const BenchFlags& flags) {
     for (const auto& [name, tally] : report->errors) {
       if (most == nullptr || tally.count > most->count) most = &tally;
     }
-    return absl::Status(most->code, absl::StrFormat("%d of %d requests failed, e.g. %s",
-                                                    report->requests_failed,
-                                                    report->requests_failed + report->requests_ok,
-                                                    most->example));
+    return absl::Status(
+        most->code, absl::StrFormat("%d of %d requests failed, e.g. %s", report->requests_failed,
+                                    report->requests_failed + report->requests_ok, most->example));
   }
   return absl::OkStatus();
 }

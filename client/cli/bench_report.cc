@@ -30,8 +30,7 @@ std::string FormatBenchReportText(const LoadReport& report) {
       "requests    %d ok, %d failed in %.2f s (%.1f req/s)\n"
       "throughput  %.1f MB/s (%s)\n",
       report.requests_ok, report.requests_failed, seconds, PerSecond(requests, seconds),
-      PerSecond(bytes, seconds) / 1e6,
-      FormatRate(PerSecond(bytes, seconds)));
+      PerSecond(bytes, seconds) / 1e6, FormatRate(PerSecond(bytes, seconds)));
   if (report.latency.count() > 0) {
     absl::StrAppendFormat(&text, "latency     p50 %s  p90 %s  p99 %s  max %s\n",
                           FormatLatency(report.latency.Percentile(0.50)),

@@ -24,8 +24,8 @@ class LatencyHistogram {
   void Merge(const LatencyHistogram& other);
 
   uint64_t count() const { return count_; }
-  std::chrono::nanoseconds min() const;  // 0 when empty
-  std::chrono::nanoseconds max() const;  // 0 when empty
+  std::chrono::nanoseconds min() const;   // 0 when empty
+  std::chrono::nanoseconds max() const;   // 0 when empty
   std::chrono::nanoseconds mean() const;  // 0 when empty
 
   // The latency that `quantile` (0..1, clamped) of the samples do not exceed: the upper edge

@@ -29,8 +29,8 @@ uint64_t BenchOffset(AccessPattern pattern, uint64_t archive_size, uint64_t requ
                      uint64_t sequence, uint64_t random_value) {
   if (archive_size == 0 || request_size == 0) return 0;
   const uint64_t slots = archive_size / request_size + (archive_size % request_size != 0 ? 1 : 0);
-  const uint64_t slot = pattern == AccessPattern::kSequential ? sequence % slots
-                                                              : random_value % slots;
+  const uint64_t slot =
+      pattern == AccessPattern::kSequential ? sequence % slots : random_value % slots;
   return slot * request_size;
 }
 
@@ -107,9 +107,8 @@ absl::StatusOr<LoadReport> RunLoad(ChunkCacheClient& client, const LoadOptions& 
     try {
       threads.emplace_back(run_slot, slot);
     } catch (const std::system_error& e) {
-      started_all = absl::ResourceExhaustedError(
-          absl::StrFormat("cannot start load thread %d of %d: %s", slot + 1,
-                          options.concurrency, e.what()));
+      started_all = absl::ResourceExhaustedError(absl::StrFormat(
+          "cannot start load thread %d of %d: %s", slot + 1, options.concurrency, e.what()));
       stop = true;
       break;
     }

@@ -30,13 +30,13 @@ enum class BenchRpc { kReadRange, kStreamRange };
 
 struct LoadOptions {
   v1::SnapshotRef ref;
-  int concurrency = 8;                    // 1..kMaxBenchConcurrency
-  uint64_t request_size = 64 * 1024;      // bytes per request
+  int concurrency = 8;                // 1..kMaxBenchConcurrency
+  uint64_t request_size = 64 * 1024;  // bytes per request
   AccessPattern pattern = AccessPattern::kRandom;
   BenchRpc rpc = BenchRpc::kReadRange;
   std::chrono::milliseconds duration{10000};
-  uint64_t max_requests = 0;              // 0: no limit but the duration
-  uint64_t seed = 1;                      // random offsets are reproducible per seed
+  uint64_t max_requests = 0;  // 0: no limit but the duration
+  uint64_t seed = 1;          // random offsets are reproducible per seed
 };
 
 struct ErrorTally {
@@ -49,9 +49,9 @@ struct LoadReport {
   uint64_t archive_size = 0;
   uint64_t requests_ok = 0;
   uint64_t requests_failed = 0;
-  uint64_t bytes = 0;            // received by successful requests
-  double elapsed_seconds = 0;    // first request start to last request end
-  LatencyHistogram latency;      // successful requests only
+  uint64_t bytes = 0;                        // received by successful requests
+  double elapsed_seconds = 0;                // first request start to last request end
+  LatencyHistogram latency;                  // successful requests only
   std::map<std::string, ErrorTally> errors;  // by status code name, e.g. "UNAVAILABLE"
 };
 

@@ -20,8 +20,7 @@ std::string FormatEta(double seconds) {
 }
 
 std::string FormatRate(double bytes_per_second) {
-  static constexpr std::array<const char*, 5> kUnits = {"B/s", "KiB/s", "MiB/s", "GiB/s",
-                                                       "TiB/s"};
+  static constexpr std::array<const char*, 5> kUnits = {"B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"};
   if (!std::isfinite(bytes_per_second) || bytes_per_second <= 0) return "0 B/s";
   size_t unit = 0;
   double value = bytes_per_second;
@@ -49,7 +48,9 @@ std::string FormatProgressLine(uint64_t done, uint64_t total, double elapsed_sec
 }
 
 ProgressMeter::ProgressMeter(std::FILE* out, bool enabled, std::chrono::milliseconds min_interval)
-    : out_(out), enabled_(enabled && out != nullptr), min_interval_(min_interval),
+    : out_(out),
+      enabled_(enabled && out != nullptr),
+      min_interval_(min_interval),
       start_(Clock::now()) {}
 
 void ProgressMeter::Update(uint64_t done, uint64_t total) {

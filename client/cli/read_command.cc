@@ -45,9 +45,9 @@ absl::Status RunRead(const ReadFlags& flags) {
   const ByteConsumer to_stdout = [&out](uint64_t, std::string_view bytes) {
     return (*out)->Append(bytes);
   };
-  absl::StatusOr<uint64_t> done =
-      flags.stream ? (*client)->StreamTo(*ref, *offset, *length, to_stdout)
-                   : (*client)->ReadTo(*ref, *offset, *length, to_stdout);
+  absl::StatusOr<uint64_t> done = flags.stream
+                                      ? (*client)->StreamTo(*ref, *offset, *length, to_stdout)
+                                      : (*client)->ReadTo(*ref, *offset, *length, to_stdout);
   return done.status();
 }
 

@@ -10,8 +10,8 @@ namespace chunkcache {
 
 absl::Status WithCodeInMessage(const absl::Status& status) {
   if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()));
+  return absl::Status(
+      status.code(), absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()));
 }
 
 void SetRemoteCommandBody(CLI::App* command, std::function<absl::Status()> body) {

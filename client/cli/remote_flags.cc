@@ -37,16 +37,18 @@ void AddConnectionFlags(CLI::App* command, RemoteFlags* flags) {
   key->needs(cert);
   command->add_option("--tls-server-name", flags->tls_server_name,
                       "Name to verify in the server certificate instead of the host");
-  CLI::Option* token_file = command->add_option(
-      "--token-file", flags->token_file, "File with the bearer token sent to the server");
-  CLI::Option* token_env = command->add_option(
-      "--token-env", flags->token_env, "Environment variable holding the bearer token");
+  CLI::Option* token_file = command->add_option("--token-file", flags->token_file,
+                                                "File with the bearer token sent to the server");
+  CLI::Option* token_env = command->add_option("--token-env", flags->token_env,
+                                               "Environment variable holding the bearer token");
   token_file->excludes(token_env);
-  command->add_option("--deadline", flags->deadline,
-                      "Deadline of each call (a stream: longest silence), e.g. 30s, 500ms, 2m")
+  command
+      ->add_option("--deadline", flags->deadline,
+                   "Deadline of each call (a stream: longest silence), e.g. 30s, 500ms, 2m")
       ->capture_default_str();
-  command->add_option("--retries", flags->retries,
-                      "Retries of a call that failed with UNAVAILABLE, with exponential backoff")
+  command
+      ->add_option("--retries", flags->retries,
+                   "Retries of a call that failed with UNAVAILABLE, with exponential backoff")
       ->capture_default_str()
       ->check(CLI::Range(0, kMaxRetries));
 }
@@ -55,8 +57,9 @@ void AddArchiveFlags(CLI::App* command, RemoteFlags* flags) {
   command->add_option("--datastore", flags->datastore, "Datastore name configured on the server")
       ->required();
   command
-      ->add_option("--snapshot", flags->snapshot,
-                   "Snapshot as [ns/NS/]TYPE/ID/YYYY-MM-DDTHH:MM:SSZ, e.g. vm/100/2026-01-02T00:00:00Z")
+      ->add_option(
+          "--snapshot", flags->snapshot,
+          "Snapshot as [ns/NS/]TYPE/ID/YYYY-MM-DDTHH:MM:SSZ, e.g. vm/100/2026-01-02T00:00:00Z")
       ->required();
   command
       ->add_option("--archive", flags->archive,
@@ -81,8 +84,8 @@ absl::StatusOr<std::string> LoadBearerToken(const RemoteFlags& flags) {
   if (!flags.token_file.empty()) {
     std::ifstream in(flags.token_file, std::ios::binary);
     if (!in) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "--token-file: cannot read %s: %s", flags.token_file, std::strerror(errno)));
+      return absl::FailedPreconditionError(absl::StrFormat("--token-file: cannot read %s: %s",
+                                                           flags.token_file, std::strerror(errno)));
     }
     std::ostringstream text;
     text << in.rdbuf();
@@ -94,8 +97,8 @@ absl::StatusOr<std::string> LoadBearerToken(const RemoteFlags& flags) {
   } else if (!flags.token_env.empty()) {
     const char* value = std::getenv(flags.token_env.c_str());
     if (value == nullptr) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "--token-env: the environment variable %s is not set", flags.token_env));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("--token-env: the environment variable %s is not set", flags.token_env));
     }
     token = value;
   } else {
@@ -103,9 +106,9 @@ absl::StatusOr<std::string> LoadBearerToken(const RemoteFlags& flags) {
   }
   absl::StripAsciiWhitespace(&token);
   if (token.empty()) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the bearer token from %s is empty",
-        flags.token_file.empty() ? "$" + flags.token_env : flags.token_file));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("the bearer token from %s is empty",
+                        flags.token_file.empty() ? "$" + flags.token_env : flags.token_file));
   }
   return token;
 }
@@ -118,8 +121,8 @@ absl::StatusOr<ClientOptions> BuildClientOptions(const RemoteFlags& flags) {
   options.client_cert_file = flags.cert_file;
   options.client_key_file = flags.key_file;
   options.tls_server_name = flags.tls_server_name;
-  if (!flags.tls && (!flags.ca_file.empty() || !flags.cert_file.empty() ||
-                     !flags.tls_server_name.empty())) {
+  if (!flags.tls &&
+      (!flags.ca_file.empty() || !flags.cert_file.empty() || !flags.tls_server_name.empty())) {
     return absl::InvalidArgumentError(
         "--ca, --cert, --key and --tls-server-name need --tls (add --tls)");
   }
@@ -128,8 +131,7 @@ absl::StatusOr<ClientOptions> BuildClientOptions(const RemoteFlags& flags) {
   if (!deadline.ok()) return deadline.status();
   options.rpc_deadline = *deadline;
   if (flags.retries < 0 || flags.retries > kMaxRetries) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--retries must be in 0..%d", kMaxRetries));
+    return absl::InvalidArgumentError(absl::StrFormat("--retries must be in 0..%d", kMaxRetries));
   }
   options.retry.max_attempts = flags.retries + 1;
   absl::StatusOr<std::string> token = LoadBearerToken(flags);

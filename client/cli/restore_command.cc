@@ -91,14 +91,13 @@ absl::Status RunRestore(const RestoreFlags& flags) {
     meter.Update(done, total);
   };
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<StreamArchiveResult> result =
-      (*client)->StreamArchive(*ref, sink, stream_options);
+  absl::StatusOr<StreamArchiveResult> result = (*client)->StreamArchive(*ref, sink, stream_options);
   meter.Finish();
   if (!result.ok()) {
     if (output->created) ::unlink(flags.out.c_str());
-    return absl::Status(result.status().code(),
-                        absl::StrFormat("restoring %s: %s", DescribeSnapshotRef(*ref),
-                                        result.status().message()));
+    return absl::Status(
+        result.status().code(),
+        absl::StrFormat("restoring %s: %s", DescribeSnapshotRef(*ref), result.status().message()));
   }
   if (on_terminal) {
     const double seconds =
@@ -130,8 +129,9 @@ void RegisterRestoreCommand(CLI::App& app) {
   restore->add_option("--in-flight", flags->in_flight, "ReadRange calls in flight at once")
       ->capture_default_str()
       ->check(CLI::Range(1, kMaxInFlight));
-  restore->add_option("--request-size", flags->request_size,
-                      "Bytes per ReadRange call (at most the server's max_read_bytes)")
+  restore
+      ->add_option("--request-size", flags->request_size,
+                   "Bytes per ReadRange call (at most the server's max_read_bytes)")
       ->capture_default_str();
   restore->add_flag("--stream", flags->stream, "Use one StreamRange call instead of ReadRange");
   restore->add_flag("--no-progress", flags->no_progress, "No progress line on a terminal");

@@ -61,12 +61,11 @@ absl::StatusOr<v1::SnapshotRef> ParseSnapshotRef(std::string_view datastore,
 }
 
 std::string DescribeSnapshotRef(const v1::SnapshotRef& ref) {
-  absl::StatusOr<SnapshotName> name = SnapshotName::FromFields(
-      ref.namespace_(), ref.backup_type(), ref.backup_id(), ref.backup_time());
-  const std::string snapshot =
-      name.ok() ? name->RelativeDir()
-                : absl::StrFormat("%s/%s/%d", ref.backup_type(), ref.backup_id(),
-                                  ref.backup_time());
+  absl::StatusOr<SnapshotName> name = SnapshotName::FromFields(ref.namespace_(), ref.backup_type(),
+                                                               ref.backup_id(), ref.backup_time());
+  const std::string snapshot = name.ok() ? name->RelativeDir()
+                                         : absl::StrFormat("%s/%s/%d", ref.backup_type(),
+                                                           ref.backup_id(), ref.backup_time());
   return absl::StrFormat("%s:%s/%s", ref.datastore(), snapshot, ref.archive());
 }
 

@@ -25,9 +25,9 @@ grpc::Status CallWithRetries(const RetryPolicy& policy, Attempt&& attempt) {
 
 absl::Status CheckRange(uint64_t offset, uint64_t length) {
   if (offset + length < offset) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the range of ", length, " bytes at offset ", offset,
-                     " runs past the largest possible offset"));
+    return absl::InvalidArgumentError(absl::StrCat("the range of ", length, " bytes at offset ",
+                                                   offset,
+                                                   " runs past the largest possible offset"));
   }
   return absl::OkStatus();
 }

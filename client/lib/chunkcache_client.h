@@ -44,10 +44,10 @@ struct StreamArchiveOptions {
 inline constexpr int kMaxInFlight = 256;
 
 struct StreamArchiveResult {
-  v1::SnapshotInfo info;         // what StatSnapshot said about the archive
-  uint64_t bytes = 0;            // bytes given to the sink (= info.size())
-  uint64_t requests = 0;         // RPCs started, retries included
-  uint64_t retries = 0;          // RPCs repeated after a retryable failure
+  v1::SnapshotInfo info;  // what StatSnapshot said about the archive
+  uint64_t bytes = 0;     // bytes given to the sink (= info.size())
+  uint64_t requests = 0;  // RPCs started, retries included
+  uint64_t retries = 0;   // RPCs repeated after a retryable failure
   int max_in_flight_observed = 0;
 };
 

@@ -33,8 +33,7 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path, const char* wha
   std::string bytes = std::move(text).str();
   if (bytes.empty() || static_cast<std::streamoff>(bytes.size()) > kMaxPemFileBytes ||
       bytes.find("-----BEGIN ") == std::string::npos) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, " file ", path, " is not a PEM file"));
+    return absl::FailedPreconditionError(absl::StrCat(what, " file ", path, " is not a PEM file"));
   }
   return bytes;
 }
@@ -68,8 +67,8 @@ absl::Status ValidateClientOptions(const ClientOptions& options) {
   }
   if (options.max_read_bytes == 0 ||
       options.max_read_bytes > static_cast<uint64_t>(kMaxReceiveMessageBytes) / 2) {
-    return absl::InvalidArgumentError(absl::StrCat("max_read_bytes must be in 1..",
-                                                   kMaxReceiveMessageBytes / 2));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_read_bytes must be in 1..", kMaxReceiveMessageBytes / 2));
   }
   if (options.retry.max_attempts < 1) {
     return absl::InvalidArgumentError("the retry policy needs at least one attempt");

@@ -22,7 +22,7 @@ bool IsAllZero(std::string_view bytes) {
 
 absl::StatusOr<std::unique_ptr<FdArchiveSink>> FdArchiveSink::Create(int fd, std::string name,
                                                                      bool sequential) {
-  struct stat info{};
+  struct stat info {};
   if (fd < 0 || ::fstat(fd, &info) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot inspect output ", name, ": ", std::strerror(fd < 0 ? EBADF : errno)));

@@ -60,7 +60,8 @@ class Pipeline {
         options_(options),
         consume_(consume),
         stats_(stats),
-        piece_count_(length / options.request_size + (length % options.request_size != 0 ? 1 : 0)) {}
+        piece_count_(length / options.request_size + (length % options.request_size != 0 ? 1 : 0)) {
+  }
 
   absl::Status Run() {
     while (true) {
@@ -147,8 +148,8 @@ class Pipeline {
     if (!call.status.ok()) {
       ++piece.failed_attempts;
       if (retry_.ShouldRetry(call.status.error_code(), piece.failed_attempts)) {
-        retries_.push_back({Clock::now() + retry_.JitteredBackoff(piece.failed_attempts),
-                            call.piece_index});
+        retries_.push_back(
+            {Clock::now() + retry_.JitteredBackoff(piece.failed_attempts), call.piece_index});
         return;
       }
       Fail(FromGrpcStatus(call.status, Context(call)));
@@ -226,8 +227,9 @@ absl::Status ReadRangePipelined(v1::ChunkCache::StubInterface& stub, const CallS
                                 const PipelineOptions& options, const ByteConsumer& consume,
                                 PipelineStats* stats) {
   if (options.max_in_flight < 1 || options.request_size == 0) {
-    return absl::InvalidArgumentError("the pipeline needs at least one request in flight and a "
-                                      "request size of at least one byte");
+    return absl::InvalidArgumentError(
+        "the pipeline needs at least one request in flight and a "
+        "request size of at least one byte");
   }
   if (offset + length < offset) {
     return absl::InvalidArgumentError("the range runs past the largest offset");

@@ -33,9 +33,9 @@ struct PipelineOptions {
 };
 
 struct PipelineStats {
-  uint64_t requests = 0;            // ReadRange calls started, retries included
-  uint64_t retries = 0;             // of which repeated after a retryable failure
-  int max_in_flight_observed = 0;   // most calls outstanding at one time
+  uint64_t requests = 0;           // ReadRange calls started, retries included
+  uint64_t retries = 0;            // of which repeated after a retryable failure
+  int max_in_flight_observed = 0;  // most calls outstanding at one time
 };
 
 absl::Status ReadRangePipelined(v1::ChunkCache::StubInterface& stub, const CallSetup& setup,

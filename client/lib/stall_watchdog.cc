@@ -5,9 +5,7 @@
 namespace chunkcache {
 
 StallWatchdog::StallWatchdog(grpc::ClientContext* context, std::chrono::milliseconds timeout)
-    : context_(context),
-      timeout_(timeout),
-      last_progress_(std::chrono::steady_clock::now()) {
+    : context_(context), timeout_(timeout), last_progress_(std::chrono::steady_clock::now()) {
   try {
     thread_ = std::thread([this] { Watch(); });
   } catch (const std::system_error&) {

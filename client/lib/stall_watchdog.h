@@ -42,8 +42,8 @@ class StallWatchdog {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::chrono::steady_clock::time_point last_progress_;  // guarded by mutex_
-  bool stopping_ = false;                                 // guarded by mutex_
-  bool fired_ = false;                                    // guarded by mutex_
+  bool stopping_ = false;                                // guarded by mutex_
+  bool fired_ = false;                                   // guarded by mutex_
   std::thread thread_;
 };
 

@@ -19,6 +19,7 @@ target_link_libraries(chunkcache_client_test_server PUBLIC chunkcache_proto gRPC
 
 chunkcache_add_test(client_lib_end_to_end_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_lib_end_to_end_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/client_lib_tsan_suppressions.cc
   LIBS chunkcache_client_test_server chunkcache_cli_remote chunkcache_client
        nlohmann_json::nlohmann_json
   LABELS tsan)

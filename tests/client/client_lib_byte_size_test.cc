@@ -1,6 +1,6 @@
-#include "client/cli/byte_size.h"
-
 #include <gtest/gtest.h>
+
+#include "client/cli/byte_size.h"
 
 namespace chunkcache {
 namespace {

@@ -177,8 +177,8 @@ TEST_F(ClientEndToEndTest, StreamToDeliversConsecutivePiecesOfAtMostMaxRead) {
   std::string collected;
   uint64_t expected_offset = 100;
   size_t largest_piece = 0;
-  absl::StatusOr<uint64_t> streamed = Connect()->StreamTo(
-      Ref(), 100, 10 * kMiB, [&](uint64_t offset, std::string_view bytes) {
+  absl::StatusOr<uint64_t> streamed =
+      Connect()->StreamTo(Ref(), 100, 10 * kMiB, [&](uint64_t offset, std::string_view bytes) {
         EXPECT_EQ(offset, expected_offset);
         expected_offset += bytes.size();
         largest_piece = std::max(largest_piece, bytes.size());
@@ -212,8 +212,8 @@ TEST_F(ClientEndToEndTest, StreamArchiveKeepsAtMostMaxInFlightRequestsOutstandin
   EXPECT_EQ(sink.begun_with, archive_.size());
   EXPECT_TRUE(sink.finished);
   EXPECT_EQ(result->bytes, archive_.size());
-  const int pieces = static_cast<int>((archive_.size() + stream.request_size - 1) /
-                                      stream.request_size);
+  const int pieces =
+      static_cast<int>((archive_.size() + stream.request_size - 1) / stream.request_size);
   EXPECT_EQ(server_->read_calls(), pieces);
   // The window is used (requests overlap) and never exceeded, as the server saw it.
   EXPECT_LE(server_->max_concurrent_reads(), 4);
@@ -393,8 +393,8 @@ CommandRun RunCommand(std::vector<std::string> args) {
 }
 
 std::vector<std::string> ArchiveArgs(const std::string& command, const std::string& server) {
-  return {command, "--server", server, "--datastore", "store", "--snapshot", kSnapshot,
-          "--archive", "disk.img"};
+  return {command,      "--server", server,      "--datastore", "store",
+          "--snapshot", kSnapshot,  "--archive", "disk.img"};
 }
 
 TEST_F(ClientEndToEndTest, RestoreCommandWritesASparseFileAndItsSha256) {
@@ -411,7 +411,7 @@ TEST_F(ClientEndToEndTest, RestoreCommandWritesASparseFileAndItsSha256) {
     ASSERT_EQ(run.exit_code, 0) << run.err;
     EXPECT_EQ(run.out, expected_hex + "  " + out + "\n");
     EXPECT_TRUE(testing::ReadFileBytes(out) == archive_) << mode;
-    struct stat info{};
+    struct stat info {};
     ASSERT_EQ(::stat(out.c_str(), &info), 0);
     // The 1 MiB zero run is a hole.
     EXPECT_LE(static_cast<uint64_t>(info.st_blocks) * 512, archive_.size() - kMiB / 2) << mode;
@@ -457,8 +457,7 @@ TEST_F(ClientEndToEndTest, StatCommandPrintsTextAndJson) {
   StartServer({});
   CommandRun text = RunCommand(ArchiveArgs("stat", server_->address()));
   ASSERT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_NE(text.out.find("size             " + std::to_string(archive_.size())),
-            std::string::npos)
+  EXPECT_NE(text.out.find("size             " + std::to_string(archive_.size())), std::string::npos)
       << text.out;
   std::vector<std::string> args = ArchiveArgs("stat", server_->address());
   args.push_back("--json");
@@ -523,8 +522,7 @@ TEST_F(ClientEndToEndTest, BenchCommandExitsWithTheCodeOfItsErrors) {
   const CommandRun run = RunCommand(args);
   EXPECT_EQ(run.exit_code, 2);  // over the server's max_read_bytes: a usage error
   EXPECT_NE(run.out.find("INVALID_ARGUMENT 4"), std::string::npos) << run.out;
-  EXPECT_NE(run.err.find("chunkcache: INVALID_ARGUMENT: 4 of 4 requests failed"),
-            std::string::npos)
+  EXPECT_NE(run.err.find("chunkcache: INVALID_ARGUMENT: 4 of 4 requests failed"), std::string::npos)
       << run.err;
 }
 

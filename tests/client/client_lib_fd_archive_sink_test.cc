@@ -67,7 +67,7 @@ TEST_F(FdArchiveSinkTest, ZeroBlocksOfARegularFileBecomeHoles) {
   EXPECT_EQ((*sink)->position(), archive.size());
   EXPECT_EQ((*sink)->bytes_written() + (*sink)->bytes_skipped(), archive.size());
   EXPECT_GE((*sink)->bytes_skipped(), 318 * kBlock);
-  struct stat info{};
+  struct stat info {};
   ASSERT_EQ(::stat((dir_ / "sparse.raw").c_str(), &info), 0);
   EXPECT_EQ(static_cast<uint64_t>(info.st_size), archive.size());
   // st_blocks counts 512-byte units actually allocated: far below the 1.3 MiB logical size.
@@ -134,7 +134,7 @@ TEST(FdArchiveSinkErrors, ClosedDescriptorIsAnErrorNotACrash) {
 TEST(FdArchiveSinkErrors, WriteFailureNamesTheOutput) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
-  ::close(fds[0]);  // nobody reads: the write fails with EPIPE
+  ::close(fds[0]);             // nobody reads: the write fails with EPIPE
   ::signal(SIGPIPE, SIG_IGN);  // instead of killing the test process
   absl::StatusOr<std::unique_ptr<FdArchiveSink>> sink = FdArchiveSink::Create(fds[1], "reader");
   ASSERT_TRUE(sink.ok());
@@ -171,8 +171,7 @@ TEST(Sha256Sink, HashesWhatPassesThroughAndForwardsIt) {
 
 TEST(Sha256Hasher, EmptyInput) {
   Sha256Hasher hasher;
-  EXPECT_EQ(hasher.HexDigest(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(hasher.HexDigest(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 }  // namespace

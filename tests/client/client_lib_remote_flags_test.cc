@@ -31,9 +31,9 @@ class RemoteFlagsTest : public ::testing::Test {
   RemoteFlags flags_;
 };
 
-const std::vector<std::string> kArchive = {"--datastore", "store", "--snapshot",
-                                           "vm/100/2026-01-02T00:00:00Z", "--archive",
-                                           "disk.img.fidx"};
+const std::vector<std::string> kArchive = {"--datastore", "store",
+                                           "--snapshot",  "vm/100/2026-01-02T00:00:00Z",
+                                           "--archive",   "disk.img.fidx"};
 
 std::vector<std::string> With(std::vector<std::string> args) {
   args.insert(args.end(), kArchive.begin(), kArchive.end());
@@ -82,8 +82,8 @@ TEST_F(RemoteFlagsTest, TokenFromEnvironment) {
 }
 
 TEST_F(RemoteFlagsTest, TokenFileAndTokenEnvExcludeEachOther) {
-  EXPECT_THROW(Parse(app_, With({"--server", "h:1", "--token-file", "/etc/hostname",
-                                 "--token-env", "HOME"})),
+  EXPECT_THROW(Parse(app_, With({"--server", "h:1", "--token-file", "/etc/hostname", "--token-env",
+                                 "HOME"})),
                CLI::ParseError);
 }
 
@@ -105,9 +105,9 @@ TEST_F(RemoteFlagsTest, TlsFilesWithoutTlsAreAUsageError) {
 TEST_F(RemoteFlagsTest, MutualTlsNeedsCertAndKey) {
   testing::ScratchDir dir;
   testing::WriteFileBytes(dir / "cert.pem", "-----BEGIN CERTIFICATE-----\n");
-  EXPECT_THROW(Parse(app_, With({"--server", "h:1", "--tls", "--cert",
-                                 (dir / "cert.pem").string()})),
-               CLI::ParseError);
+  EXPECT_THROW(
+      Parse(app_, With({"--server", "h:1", "--tls", "--cert", (dir / "cert.pem").string()})),
+      CLI::ParseError);
 }
 
 TEST(ParseDurationFlag, AcceptsUnitsAndRejectsNonPositive) {
@@ -133,8 +133,7 @@ TEST(RemoteCommands, BadArgumentsExitWithUsageCode) {
        "chunkcache: INVALID_ARGUMENT: --length"},
       {{"read", "--server", "127.0.0.1:1", "--offset", "0", "--length", "0"},
        "chunkcache: INVALID_ARGUMENT: --length"},
-      {{"restore", "--server", "127.0.0.1:1", "--out", "/nonexistent/x", "--request-size",
-        "lots"},
+      {{"restore", "--server", "127.0.0.1:1", "--out", "/nonexistent/x", "--request-size", "lots"},
        "chunkcache: INVALID_ARGUMENT: --request-size"},
   };
   for (const Case& c : cases) {

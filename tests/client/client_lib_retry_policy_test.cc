@@ -65,7 +65,8 @@ TEST(StatusConversion, KeepsTheCodeAndAddsContext) {
 
 TEST(ClientChannel, RejectsInconsistentOptions) {
   ClientOptions options;
-  EXPECT_EQ(ValidateClientOptions(options).code(), absl::StatusCode::kInvalidArgument);  // no address
+  EXPECT_EQ(ValidateClientOptions(options).code(),
+            absl::StatusCode::kInvalidArgument);  // no address
   options.server_address = "h:1";
   EXPECT_TRUE(ValidateClientOptions(options).ok());
 

@@ -61,8 +61,7 @@ TEST(ParseSnapshotRef, RejectsBadNamesAsUsageErrors) {
     absl::StatusOr<v1::SnapshotRef> ref = ParseSnapshotRef(c.datastore, c.snapshot, c.archive);
     ASSERT_FALSE(ref.ok()) << c.datastore << " " << c.snapshot << " " << c.archive;
     EXPECT_EQ(ref.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_NE(ref.status().message().find(c.mentions), absl::string_view::npos)
-        << ref.status();
+    EXPECT_NE(ref.status().message().find(c.mentions), absl::string_view::npos) << ref.status();
   }
 }
 

@@ -100,15 +100,15 @@ class InMemoryChunkCacheTestServer::Service final : public v1::ChunkCache::Servi
     if (!options_.required_token.empty()) {
       const auto& metadata = context->client_metadata();
       auto it = metadata.find("authorization");
-      if (it == metadata.end() ||
-          std::string(it->second.data(), it->second.size()) != "Bearer " + options_.required_token) {
+      if (it == metadata.end() || std::string(it->second.data(), it->second.size()) !=
+                                      "Bearer " + options_.required_token) {
         return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or wrong bearer token");
       }
     }
     if (ref.datastore() != options_.datastore || ref.archive() != options_.archive) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                          "archive " + ref.archive() + " in datastore " + ref.datastore() +
-                              " not found");
+      return grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          "archive " + ref.archive() + " in datastore " + ref.datastore() + " not found");
     }
     return grpc::Status::OK;
   }

@@ -29,7 +29,7 @@ struct TestServerOptions {
   std::string datastore = "store";
   std::string archive = "disk.img.fidx";
   std::string archive_bytes;
-  uint64_t chunk_size = 4096;                 // reported by StatSnapshot only
+  uint64_t chunk_size = 4096;  // reported by StatSnapshot only
   uint64_t max_read_bytes = uint64_t{4} << 20;
   std::string required_token;                 // "" accepts calls without authorization
   std::chrono::milliseconds read_delay{0};    // before answering each ReadRange
