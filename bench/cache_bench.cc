@@ -4,12 +4,12 @@
 //   build/bin/cache_bench --benchmark_min_time=0.5
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <algorithm>
 #include <memory>
 #include <random>
 #include <string>
@@ -64,7 +64,8 @@ struct HitFixture {
         *EncodeFixedIndex(kChunks * kChunkSize, kChunkSize, digests, IndexHeaderFields{});
     ManifestContent manifest{"vm", "1", 1700000000, {}};
     manifest.files.push_back(ManifestFile{"drive-scsi0.img.fidx", CryptMode::kNone,
-                                          kChunks * kChunkSize, ChunkIndex::Parse(index)->index_csum()});
+                                          kChunks * kChunkSize,
+                                          ChunkIndex::Parse(index)->index_csum()});
     (void)upstream->AddSnapshotFile(snapshot, "drive-scsi0.img.fidx", index);
     (void)upstream->AddSnapshotFile(snapshot, "index.json.blob",
                                     *EncodeBlob(EncodeManifestJson(manifest, nullptr), {}));
@@ -180,8 +181,7 @@ void BM_DynamicChunkChurnFragmentation(benchmark::State& state) {
     for (int i = 0; i < 1000; ++i) {
       const size_t hot = chunks.size() / 5;
       const size_t pick = rng() % 5 != 0 ? rng() % hot : hot + rng() % (chunks.size() - hot);
-      absl::StatusOr<ChunkHandle> chunk =
-          cache->Get(chunks[pick], absl::Now() + absl::Seconds(60));
+      absl::StatusOr<ChunkHandle> chunk = cache->Get(chunks[pick], absl::Now() + absl::Seconds(60));
       benchmark::DoNotOptimize(chunk.ok());
       if (i >= 200 && i % 10 == 0) {  // steady state: sample
         const CacheStats stats = cache->Stats();

@@ -131,8 +131,8 @@ int MeasureChild(const std::filesystem::path& dir, uint64_t bytes, int out_fd) {
 }
 
 bool Measure(const std::filesystem::path& base, uint64_t bytes, Measurement* out) {
-  const std::filesystem::path dir = base / absl::StrCat("chunkcache-rss-bench-", getpid(), "-",
-                                                        bytes >> 20);
+  const std::filesystem::path dir =
+      base / absl::StrCat("chunkcache-rss-bench-", getpid(), "-", bytes >> 20);
   std::filesystem::create_directories(dir);
   int fds[2];
   if (pipe(fds) != 0) return false;

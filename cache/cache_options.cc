@@ -9,13 +9,12 @@ absl::Status ValidateChunkCacheOptions(const ChunkCacheOptions& options) {
     return absl::InvalidArgumentError("cache_dir is empty; set the cache directory");
   }
   if (options.capacity_bytes < 4096) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "capacity_bytes ", options.capacity_bytes, " is below one 4096-byte page"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("capacity_bytes ", options.capacity_bytes, " is below one 4096-byte page"));
   }
   if (options.max_concurrent_fetches < 1 || options.max_concurrent_fetches > 1024) {
-    return absl::InvalidArgumentError(absl::StrCat("max_concurrent_fetches ",
-                                                   options.max_concurrent_fetches,
-                                                   " must be between 1 and 1024"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_concurrent_fetches ", options.max_concurrent_fetches, " must be between 1 and 1024"));
   }
   if (options.max_queued_fetches < 1) {
     return absl::InvalidArgumentError("max_queued_fetches must be at least 1");

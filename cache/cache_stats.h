@@ -96,7 +96,7 @@ struct CacheStats {
   uint64_t fetches_running = 0;
   uint64_t fetches_queued_demand = 0;
   uint64_t fetches_queued_prefetch = 0;
-  uint64_t fetches_rejected = 0;   // demand misses refused with RESOURCE_EXHAUSTED
+  uint64_t fetches_rejected = 0;    // demand misses refused with RESOURCE_EXHAUSTED
   uint64_t prefetches_dropped = 0;  // prefetches not queued because the queue was full
   uint64_t fills_without_room = 0;  // fills refused because everything was pinned
   // Persistence.

@@ -60,15 +60,14 @@ absl::StatusOr<ChunkHandle> ChunkCache::Get(const ChunkRequest& request, absl::T
   // running), so the slot it fills is shared.
   using Slot = internal::ResultSlot<absl::StatusOr<ChunkHandle>>;
   auto slot = std::make_shared<Slot>();
-  ChunkLookup lookup = Lookup(request, [slot](absl::StatusOr<ChunkHandle> chunk) {
-    slot->Set(std::move(chunk));
-  });
+  ChunkLookup lookup =
+      Lookup(request, [slot](absl::StatusOr<ChunkHandle> chunk) { slot->Set(std::move(chunk)); });
   if (lookup.ready()) return lookup.TakeResult();
   if (!slot->WaitUntil(deadline)) {
     if (lookup.Cancel()) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "chunk ", request.digest.ShortHex(), " from ", request.source->datastore,
-          " not ready before the deadline; its fetch continues"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("chunk ", request.digest.ShortHex(), " from ", request.source->datastore,
+                       " not ready before the deadline; its fetch continues"));
     }
     slot->Wait();  // the callback is running
   }
@@ -79,9 +78,7 @@ PrefetchOutcome ChunkCache::Prefetch(const ChunkRequest& request) {
   return core_->Prefetch(request);
 }
 
-bool ChunkCache::Contains(const ChunkDigest& cache_key) const {
-  return core_->Contains(cache_key);
-}
+bool ChunkCache::Contains(const ChunkDigest& cache_key) const { return core_->Contains(cache_key); }
 
 uint64_t ChunkCache::CachedBytes(absl::Span<const ChunkDigest> cache_keys) const {
   return core_->CachedBytes(cache_keys);
@@ -91,18 +88,12 @@ CacheStats ChunkCache::Stats() const { return core_->Stats(); }
 
 const ChunkCacheOptions& ChunkCache::options() const { return core_->options(); }
 
-uint64_t ChunkCache::ReserveHintedBytes(uint64_t bytes) {
-  return core_->ReserveHintedBytes(bytes);
-}
+uint64_t ChunkCache::ReserveHintedBytes(uint64_t bytes) { return core_->ReserveHintedBytes(bytes); }
 
 void ChunkCache::ReleaseHintedBytes(uint64_t bytes) { core_->ReleaseHintedBytes(bytes); }
 
-void ChunkCache::SessionOpened() {
-  core_->sessions_open.fetch_add(1, std::memory_order_relaxed);
-}
+void ChunkCache::SessionOpened() { core_->sessions_open.fetch_add(1, std::memory_order_relaxed); }
 
-void ChunkCache::SessionClosed() {
-  core_->sessions_open.fetch_sub(1, std::memory_order_relaxed);
-}
+void ChunkCache::SessionClosed() { core_->sessions_open.fetch_sub(1, std::memory_order_relaxed); }
 
 }  // namespace chunkcache

@@ -15,8 +15,8 @@ ChunkDigest CacheKeyFor(const ChunkDigest& digest, const CryptConfig* key) {
   return Sha256(material);
 }
 
-ChunkRequest MakeChunkRequest(std::shared_ptr<const ChunkSource> source,
-                              const ChunkDigest& digest, std::optional<uint64_t> expected_size) {
+ChunkRequest MakeChunkRequest(std::shared_ptr<const ChunkSource> source, const ChunkDigest& digest,
+                              std::optional<uint64_t> expected_size) {
   ChunkRequest request;
   request.cache_key = CacheKeyFor(digest, source ? source->chunk_key() : nullptr);
   request.digest = digest;

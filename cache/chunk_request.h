@@ -30,9 +30,9 @@
 namespace chunkcache {
 
 struct ChunkSource {
-  std::string datastore;               // configured name (a metrics label), never a path
-  std::shared_ptr<Upstream> upstream;  // must not be null
-  std::shared_ptr<const CryptConfig> key;  // null: no key
+  std::string datastore;                    // configured name (a metrics label), never a path
+  std::shared_ptr<Upstream> upstream;       // must not be null
+  std::shared_ptr<const CryptConfig> key;   // null: no key
   CryptMode crypt_mode = CryptMode::kNone;  // the archive's mode from the manifest
 
   // The key that decodes and names this archive's chunks: `key` for crypt mode encrypt,
@@ -55,8 +55,8 @@ struct ChunkRequest {
 ChunkDigest CacheKeyFor(const ChunkDigest& digest, const CryptConfig* key);
 
 // A request for `digest` from `source`, with its cache key computed from source->chunk_key().
-ChunkRequest MakeChunkRequest(std::shared_ptr<const ChunkSource> source,
-                              const ChunkDigest& digest, std::optional<uint64_t> expected_size);
+ChunkRequest MakeChunkRequest(std::shared_ptr<const ChunkSource> source, const ChunkDigest& digest,
+                              std::optional<uint64_t> expected_size);
 
 }  // namespace chunkcache
 

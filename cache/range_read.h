@@ -41,7 +41,7 @@ struct ChunkSlice {
 struct RangeRead {
   uint64_t offset = 0;  // archive offset of the first byte of the first slice
   std::vector<ChunkSlice> slices;
-  bool eof = false;     // the data ends at the end of the archive
+  bool eof = false;  // the data ends at the end of the archive
 
   uint64_t length() const;
   // All bytes in one string (a copy: for tools and tests, not for the serving path).

@@ -38,8 +38,8 @@ absl::StatusOr<std::shared_ptr<SnapshotSession>> SnapshotSession::Open(
   }
   absl::StatusOr<IndexKind> kind = IndexKindOfArchive(archive);
   if (!kind.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": only chunk indexes (.fidx, .didx) can be read through the cache"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": only chunk indexes (.fidx, .didx) can be read through the cache"));
   }
 
   absl::StatusOr<std::string> manifest_blob =
@@ -56,13 +56,13 @@ absl::StatusOr<std::shared_ptr<SnapshotSession>> SnapshotSession::Open(
   }
   const ManifestFile* file = manifest->FindFile(archive);
   if (file == nullptr) {
-    return absl::NotFoundError(absl::StrCat(where, ": the snapshot has no archive named ",
-                                            ToAbsl(archive)));
+    return absl::NotFoundError(
+        absl::StrCat(where, ": the snapshot has no archive named ", ToAbsl(archive)));
   }
   if (file->crypt_mode == CryptMode::kEncrypt && datastore.key == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        where, ": the archive is encrypted and datastore ", datastore.name,
-        " has no key configured; configure its key file"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(where, ": the archive is encrypted and datastore ", datastore.name,
+                     " has no key configured; configure its key file"));
   }
   absl::StatusOr<std::string> index_bytes = datastore.upstream->ReadSnapshotFile(snapshot, archive);
   if (!index_bytes.ok()) {
@@ -83,9 +83,9 @@ absl::StatusOr<std::shared_ptr<SnapshotSession>> SnapshotSession::Open(
   std::shared_ptr<SnapshotSession> session(
       new SnapshotSession(cache, std::move(source), snapshot, std::string(archive),
                           *std::move(manifest), *std::move(index), options));
-  session->PinHintedSet(internal::ChooseHintedSet(
-      MostReferencedDigests(session->index_, options.hinted_chunks), options.hinted_chunks,
-      options.hinted_bytes_per_session));
+  session->PinHintedSet(
+      internal::ChooseHintedSet(MostReferencedDigests(session->index_, options.hinted_chunks),
+                                options.hinted_chunks, options.hinted_bytes_per_session));
   return session;
 }
 
@@ -138,8 +138,8 @@ void SnapshotSession::PinHintedSet(const std::vector<DigestCount>& chosen) {
 
 void SnapshotSession::AdoptHint(absl::StatusOr<ChunkHandle> chunk) {
   if (!chunk.ok()) {
-    spdlog::warn("{}:{}/{}: hinted chunk not pinned: {}", source_->datastore,
-                 snapshot_.ToString(), archive_, ToStd(chunk.status().message()));
+    spdlog::warn("{}:{}/{}: hinted chunk not pinned: {}", source_->datastore, snapshot_.ToString(),
+                 archive_, ToStd(chunk.status().message()));
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -235,15 +235,14 @@ absl::StatusOr<RangeRead> SnapshotSession::Read(uint64_t offset, uint64_t length
                                                 absl::Time deadline) {
   using Slot = internal::ResultSlot<absl::StatusOr<RangeRead>>;
   auto slot = std::make_shared<Slot>();
-  RangeReadTicket ticket = ReadAsync(offset, length, [slot](absl::StatusOr<RangeRead> read) {
-    slot->Set(std::move(read));
-  });
+  RangeReadTicket ticket = ReadAsync(
+      offset, length, [slot](absl::StatusOr<RangeRead> read) { slot->Set(std::move(read)); });
   if (ticket.ready()) return ticket.TakeResult();
   if (!slot->WaitUntil(deadline)) {
     if (ticket.Cancel()) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "read of ", length, " bytes at ", offset, " of ", archive_,
-          " not ready before the deadline; its chunk fetches continue"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("read of ", length, " bytes at ", offset, " of ", archive_,
+                       " not ready before the deadline; its chunk fetches continue"));
     }
     slot->Wait();  // the callback is running
   }
@@ -272,8 +271,8 @@ absl::StatusOr<PrefetchCounts> SnapshotSession::Prefetch(absl::Span<const ByteRa
     }
     if (range.offset >= size) {
       return absl::OutOfRangeError(absl::StrCat("prefetch offset ", range.offset,
-                                                " is at or past the end of ", archive_, " (",
-                                                size, " bytes)"));
+                                                " is at or past the end of ", archive_, " (", size,
+                                                " bytes)"));
     }
   }
   PrefetchCounts counts;

@@ -64,9 +64,9 @@ struct ByteRange {
 };
 
 struct PrefetchCounts {
-  uint64_t chunks_requested = 0;       // queued now or already being fetched
+  uint64_t chunks_requested = 0;  // queued now or already being fetched
   uint64_t chunks_already_cached = 0;
-  uint64_t chunks_dropped = 0;         // not queued: the prefetch queue was full
+  uint64_t chunks_dropped = 0;  // not queued: the prefetch queue was full
 };
 
 // What StatSnapshot reports (proto SnapshotInfo).
@@ -75,7 +75,7 @@ struct SnapshotStats {
   uint64_t chunk_size = 0;  // fixed index: chunk size; dynamic: 0
   uint64_t chunk_count = 0;
   uint64_t distinct_chunks = 0;
-  std::string crypt_mode;   // "none" | "encrypt" | "sign-only"
+  std::string crypt_mode;  // "none" | "encrypt" | "sign-only"
   uint64_t hinted_chunks = 0;
   uint64_t cached_bytes = 0;  // decoded bytes of this archive's distinct chunks now cached
   std::string index_csum;     // hex
@@ -134,8 +134,8 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
 
  private:
   SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkSource> source,
-                  SnapshotName snapshot, std::string archive, Manifest manifest,
-                  ChunkIndex index, const SessionOptions& options);
+                  SnapshotName snapshot, std::string archive, Manifest manifest, ChunkIndex index,
+                  const SessionOptions& options);
   void PinHintedSet(const std::vector<DigestCount>& hinted);
   void AdoptHint(absl::StatusOr<ChunkHandle> chunk);
   void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry);
@@ -148,7 +148,7 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   const ChunkIndex index_;
   const SessionOptions options_;
   const size_t distinct_chunks_;
-  size_t hinted_chosen_ = 0;         // set in Open, then constant
+  size_t hinted_chosen_ = 0;           // set in Open, then constant
   uint64_t hinted_bytes_granted_ = 0;  // from the cache-wide budget; returned on release
   std::atomic<uint64_t> readahead_requested_{0};
 

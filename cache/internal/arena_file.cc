@@ -31,18 +31,17 @@ absl::StatusOr<std::unique_ptr<ArenaFile>> ArenaFile::MapDescriptor(int fd, uint
                                                                     const std::string& what) {
   if (size_bytes == 0 || size_bytes % kArenaPageSize != 0) {
     ::close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat("arena size ", size_bytes, " must be a positive multiple of ",
-                     kArenaPageSize));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "arena size ", size_bytes, " must be a positive multiple of ", kArenaPageSize));
   }
   if (::ftruncate(fd, static_cast<off_t>(size_bytes)) != 0) {
     const int err = errno;
     ::close(fd);
-    return ErrnoStatus(err, absl::StrCat("cannot size cache arena ", what, " to ", size_bytes,
-                                         " bytes"));
+    return ErrnoStatus(
+        err, absl::StrCat("cannot size cache arena ", what, " to ", size_bytes, " bytes"));
   }
-  void* base = ::mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-                      fd, 0);
+  void* base =
+      ::mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
   if (base == MAP_FAILED) {
     const int err = errno;
     ::close(fd);
@@ -68,7 +67,7 @@ absl::StatusOr<std::unique_ptr<ArenaFile>> ArenaFile::CreateUnnamed(
 }
 
 absl::StatusOr<std::unique_ptr<ArenaFile>> ArenaFile::OpenNamed(const std::filesystem::path& path,
-                                                               uint64_t size_bytes) {
+                                                                uint64_t size_bytes) {
   const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
     return ErrnoStatus(errno, absl::StrCat("cannot open cache arena ", path.string()));

@@ -32,12 +32,12 @@ inline constexpr uint64_t kArenaPageSize = 4096;
 class ArenaFile {
  public:
   // A file without a name in `dir`, `size_bytes` long (sparse), mapped shared.
-  static absl::StatusOr<std::unique_ptr<ArenaFile>> CreateUnnamed(
-      const std::filesystem::path& dir, uint64_t size_bytes);
+  static absl::StatusOr<std::unique_ptr<ArenaFile>> CreateUnnamed(const std::filesystem::path& dir,
+                                                                  uint64_t size_bytes);
   // Opens or creates `path` and sets its length to `size_bytes` (keeping existing bytes up
   // to that length), mapped shared.
   static absl::StatusOr<std::unique_ptr<ArenaFile>> OpenNamed(const std::filesystem::path& path,
-                                                             uint64_t size_bytes);
+                                                              uint64_t size_bytes);
   ~ArenaFile();
   ArenaFile(const ArenaFile&) = delete;
   ArenaFile& operator=(const ArenaFile&) = delete;

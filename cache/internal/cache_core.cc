@@ -27,8 +27,8 @@ absl::StatusOr<std::unique_ptr<CacheCore>> CacheCore::Open(const ChunkCacheOptio
   std::error_code ec;
   std::filesystem::create_directories(options.cache_dir, ec);
   if (ec) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot create cache dir ", options.cache_dir.string(), ": ", ec.message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create cache dir ", options.cache_dir.string(), ": ", ec.message()));
   }
   absl::StatusOr<DirLock> lock = DirLock::Acquire(options.cache_dir);
   if (!lock.ok()) return lock.status();
@@ -75,13 +75,11 @@ absl::Status CacheCore::Start(DirLock lock) {
     }
   }
   scheduler_ = std::make_unique<FetchScheduler>(
-      options_.max_concurrent_fetches, options_.max_queued_fetches,
-      options_.max_queued_prefetches,
+      options_.max_concurrent_fetches, options_.max_queued_fetches, options_.max_queued_prefetches,
       [this](std::shared_ptr<PendingFetch> fetch) { RunFetch(std::move(fetch)); });
   if (options_.verify_persisted_in_background && !to_verify.empty()) {
-    verifier_ = std::thread([this, keys = std::move(to_verify)]() mutable {
-      BackgroundVerifyLoop(std::move(keys));
-    });
+    verifier_ = std::thread(
+        [this, keys = std::move(to_verify)]() mutable { BackgroundVerifyLoop(std::move(keys)); });
   }
   return absl::OkStatus();
 }
@@ -181,10 +179,9 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
     return ChunkLookup::Ready(absl::InvalidArgumentError("chunk request without an upstream"));
   }
   if (request.expected_size.has_value() && *request.expected_size > kMaxChunkSize) {
-    return ChunkLookup::Ready(absl::DataLossError(
-        absl::StrCat("index range of chunk ", request.digest.ShortHex(), " is ",
-                     *request.expected_size, " bytes, more than the largest chunk (",
-                     kMaxChunkSize, ")")));
+    return ChunkLookup::Ready(absl::DataLossError(absl::StrCat(
+        "index range of chunk ", request.digest.ShortHex(), " is ", *request.expected_size,
+        " bytes, more than the largest chunk (", kMaxChunkSize, ")")));
   }
   Shard& shard = ShardFor(request.cache_key);
   CacheEntry* hit = nullptr;
@@ -208,7 +205,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
       if (entry->verified.load(std::memory_order_acquire)) {
         hit = entry;
         result = entry->hint_refs.load(std::memory_order_relaxed) > 0 ? LookupResult::kHintedHit
-                                                                       : LookupResult::kHit;
+                                                                      : LookupResult::kHit;
         if (demand && shard.accesses.size() < kAccessBufferLimit) {
           shard.accesses.push_back(
               {access_sequence_.fetch_add(1, std::memory_order_relaxed), request.cache_key});
@@ -216,8 +213,8 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
         }
       } else {
         // Reloaded from a persisted arena: verify before serving; the pin is the verifier's.
-        auto fetch = std::make_shared<PendingFetch>(
-            request, PendingFetch::Kind::kVerifyPersisted, priority, entry);
+        auto fetch = std::make_shared<PendingFetch>(request, PendingFetch::Kind::kVerifyPersisted,
+                                                    priority, entry);
         refused = scheduler_->Enqueue(fetch, priority);
         if (refused.ok()) {
           shard.pending.emplace(request.cache_key, fetch);

@@ -18,6 +18,10 @@
 //
 // Entry lifetime: see cache_entry.h. An entry leaves its shard map only under space_mu_ and
 // its shard mutex, with pins == 0; its extent is freed afterwards under space_mu_.
+//
+// Owned by ChunkCache, which forwards every call:
+//   absl::StatusOr<std::unique_ptr<CacheCore>> core = CacheCore::Open(options);
+//   ChunkLookup lookup = (*core)->Lookup(request, FetchPriority::kDemand, std::move(done));
 #ifndef CHUNKCACHE_CACHE_INTERNAL_CACHE_CORE_H_
 #define CHUNKCACHE_CACHE_INTERNAL_CACHE_CORE_H_
 
@@ -58,8 +62,7 @@ class CacheCore {
   CacheCore(const CacheCore&) = delete;
   CacheCore& operator=(const CacheCore&) = delete;
 
-  ChunkLookup Lookup(const ChunkRequest& request, FetchPriority priority,
-                     ChunkCallback on_ready);
+  ChunkLookup Lookup(const ChunkRequest& request, FetchPriority priority, ChunkCallback on_ready);
   PrefetchOutcome Prefetch(const ChunkRequest& request);
   bool Contains(const ChunkDigest& cache_key) const;
   uint64_t CachedBytes(absl::Span<const ChunkDigest> cache_keys) const;
@@ -94,9 +97,7 @@ class CacheCore {
   explicit CacheCore(const ChunkCacheOptions& options);
   absl::Status Start(DirLock lock);
   absl::Status LoadPersisted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
-  Shard& ShardFor(const ChunkDigest& key) const {
-    return shards_[key.bytes[31] % kShardCount];
-  }
+  Shard& ShardFor(const ChunkDigest& key) const { return shards_[key.bytes[31] % kShardCount]; }
   bool ShouldPersist(const CacheEntry& entry) const;
 
   // cache_fill.cc

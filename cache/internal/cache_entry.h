@@ -8,6 +8,9 @@
 //
 // Fields without atomics are written before the entry is published (under the shard mutex)
 // and never change afterwards, except where noted.
+//
+//   entry->pins.fetch_add(1, std::memory_order_relaxed);   // under the shard mutex (a hit)
+//   return ChunkHandle(entry);                              // the handle owns that pin
 #ifndef CHUNKCACHE_CACHE_INTERNAL_CACHE_ENTRY_H_
 #define CHUNKCACHE_CACHE_INTERNAL_CACHE_ENTRY_H_
 
@@ -27,7 +30,7 @@ struct CacheEntry {
   uint64_t size = 0;        // decoded bytes
   uint64_t start_page = 0;  // extent in the arena
   uint64_t pages = 0;
-  bool encrypted = false;   // decrypted with the key whose fingerprint follows
+  bool encrypted = false;  // decrypted with the key whose fingerprint follows
   RawKey key_fingerprint{};
 
   // Handles alive (ChunkHandle) plus a verifier's temporary pin.

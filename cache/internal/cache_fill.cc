@@ -32,8 +32,7 @@ void CacheCore::RunFetch(std::shared_ptr<PendingFetch> fetch) {
       CompleteVerified(fetch);
       return;
     }
-    spdlog::warn("persisted cache entry {} failed verification; dropped",
-                 entry->digest.ShortHex());
+    spdlog::warn("persisted cache entry {} failed verification; dropped", entry->digest.ShortHex());
     counters_.persisted_dropped.fetch_add(1, std::memory_order_relaxed);
     DropUnverified(entry);
     fetch->BecomeFetch();
@@ -45,9 +44,9 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
   const ChunkRequest request = fetch->request();
   if (request.source == nullptr || request.source->upstream == nullptr) {
     // A background verification nobody was waiting for: nothing to fetch it for.
-    Fail(fetch, absl::UnavailableError(absl::StrCat(
-                    "cached copy of chunk ", request.digest.ShortHex(),
-                    " failed verification; retry to fetch it again")));
+    Fail(fetch,
+         absl::UnavailableError(absl::StrCat("cached copy of chunk ", request.digest.ShortHex(),
+                                             " failed verification; retry to fetch it again")));
     return;
   }
   const ChunkSource& source = *request.source;
@@ -61,7 +60,8 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
   // Unknown length: reserve the most a chunk can be (within the arena) and trim afterwards.
   const uint64_t reserve_bytes = request.expected_size.value_or(
       std::min<uint64_t>(kMaxChunkSize, options_.capacity_bytes / kArenaPageSize * kArenaPageSize));
-  absl::StatusOr<CacheEntry*> reserved = ReserveEntry(request, reserve_bytes, fetch->demand_wanted());
+  absl::StatusOr<CacheEntry*> reserved =
+      ReserveEntry(request, reserve_bytes, fetch->demand_wanted());
   if (!reserved.ok()) {
     counters_.CountFetch(source.datastore, FetchResult::kOk, absl::Now() - start, raw->size());
     Fail(fetch, reserved.status());
@@ -81,10 +81,10 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
     const DecodeErrorReason reason =
         GetDecodeErrorReason(decoded.status()).value_or(DecodeErrorReason::kFormat);
     counters_.CountDecodeError(reason);
-    counters_.CountFetch(source.datastore, FetchResult::kCorrupt, absl::Now() - start,
-                         raw->size());
+    counters_.CountFetch(source.datastore, FetchResult::kCorrupt, absl::Now() - start, raw->size());
     spdlog::warn("chunk {} from {} failed verification ({}): {}", request.digest.ShortHex(),
-                 source.datastore, DecodeErrorReasonName(reason), ToStd(decoded.status().message()));
+                 source.datastore, DecodeErrorReasonName(reason),
+                 ToStd(decoded.status().message()));
     absl::Status status = decoded.status();
     if (status.code() != absl::StatusCode::kDataLoss &&
         status.code() != absl::StatusCode::kFailedPrecondition) {
@@ -199,9 +199,9 @@ void CacheCore::BackgroundVerifyLoop(std::vector<ChunkDigest> keys) {
       ChunkRequest request;
       request.cache_key = key;
       request.digest = entry->digest;
-      fetch = std::make_shared<PendingFetch>(std::move(request),
-                                             PendingFetch::Kind::kVerifyPersisted,
-                                             FetchPriority::kPrefetch, entry);
+      fetch =
+          std::make_shared<PendingFetch>(std::move(request), PendingFetch::Kind::kVerifyPersisted,
+                                         FetchPriority::kPrefetch, entry);
       shard.pending.emplace(key, fetch);
     }
     RunFetch(std::move(fetch));

@@ -26,8 +26,8 @@
 
 namespace chunkcache::internal {
 
-absl::StatusOr<CacheEntry*> CacheCore::ReserveEntry(const ChunkRequest& request,
-                                                    uint64_t bytes, bool demand) {
+absl::StatusOr<CacheEntry*> CacheCore::ReserveEntry(const ChunkRequest& request, uint64_t bytes,
+                                                    bool demand) {
   const uint64_t pages = PagesFor(bytes);
   uint64_t start;
   {
@@ -230,8 +230,8 @@ void CacheCore::MaybeDrainAccesses() {
 
 void CacheCore::JournalInsertLocked(const CacheEntry& entry) {
   if (journal_ == nullptr || !ShouldPersist(entry)) return;
-  PersistedEntry record{entry.cache_key, entry.digest, entry.start_page, entry.size,
-                        entry.encrypted, entry.key_fingerprint};
+  PersistedEntry record{entry.cache_key, entry.digest,    entry.start_page,
+                        entry.size,      entry.encrypted, entry.key_fingerprint};
   if (absl::Status written = journal_->AppendInsert(record); !written.ok()) {
     spdlog::error("{}; the cache stops persisting entries", ToStd(written.message()));
     journal_.reset();
@@ -254,8 +254,8 @@ void CacheCore::CompactJournalLocked() {
   live.reserve(resident_.size());
   for (const auto& [start, entry] : by_address_) {
     if (!ShouldPersist(*entry)) continue;
-    live.push_back(PersistedEntry{entry->cache_key, entry->digest, entry->start_page,
-                                  entry->size, entry->encrypted, entry->key_fingerprint});
+    live.push_back(PersistedEntry{entry->cache_key, entry->digest, entry->start_page, entry->size,
+                                  entry->encrypted, entry->key_fingerprint});
   }
   const std::filesystem::path path = journal_->path();
   journal_.reset();

@@ -15,16 +15,15 @@ absl::StatusOr<DirLock> DirLock::Acquire(const std::filesystem::path& dir) {
   const std::filesystem::path path = dir / "lock";
   const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot open cache dir lock ", path.string(),
-                                                      ": ", std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open cache dir lock ", path.string(), ": ", std::strerror(errno)));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK) {
       return absl::FailedPreconditionError(
-          absl::StrCat("cache dir ", dir.string(),
-                       " is in use by another cache (", path.string(),
+          absl::StrCat("cache dir ", dir.string(), " is in use by another cache (", path.string(),
                        " is locked); give each chunkcached its own --cache-dir"));
     }
     return absl::FailedPreconditionError(

@@ -67,8 +67,7 @@ uint64_t ExtentAllocator::largest_free_pages() const {
   return by_size_.empty() ? 0 : by_size_.rbegin()->first;
 }
 
-void ExtentAllocator::ForEachFreeExtent(
-    absl::FunctionRef<void(uint64_t, uint64_t)> visit) const {
+void ExtentAllocator::ForEachFreeExtent(absl::FunctionRef<void(uint64_t, uint64_t)> visit) const {
   for (const auto& [start, pages] : by_start_) visit(start, pages);
 }
 

@@ -54,7 +54,7 @@ class ExtentAllocator {
 
   uint64_t total_pages_;
   uint64_t free_pages_ = 0;
-  std::map<uint64_t, uint64_t> by_start_;           // start -> pages
+  std::map<uint64_t, uint64_t> by_start_;            // start -> pages
   std::set<std::pair<uint64_t, uint64_t>> by_size_;  // (pages, start)
 };
 

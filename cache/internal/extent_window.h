@@ -29,7 +29,7 @@ struct ArenaSegment {
   uint64_t start_page = 0;
   uint64_t pages = 0;
   Kind kind = Kind::kFree;
-  uint64_t cost = 0;  // bytes lost by evicting it (kEvictable only)
+  uint64_t cost = 0;            // bytes lost by evicting it (kEvictable only)
   const void* owner = nullptr;  // the entry, for kEvictable
 };
 

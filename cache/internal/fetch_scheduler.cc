@@ -17,8 +17,7 @@ FetchScheduler::FetchScheduler(int workers, size_t max_queued_demand, size_t max
 
 FetchScheduler::~FetchScheduler() { Stop(); }
 
-absl::Status FetchScheduler::Enqueue(std::shared_ptr<PendingFetch> fetch,
-                                     FetchPriority priority) {
+absl::Status FetchScheduler::Enqueue(std::shared_ptr<PendingFetch> fetch, FetchPriority priority) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError("the chunk cache is shutting down");
   fetch->enqueued_at = absl::Now();
@@ -79,9 +78,8 @@ void FetchScheduler::WorkerLoop() {
     std::shared_ptr<PendingFetch> fetch;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_or_stop_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return HasWorkOrStopping();
-      });
+      work_or_stop_.wait(lock,
+                         [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return HasWorkOrStopping(); });
       if (stopping_) return;
       fetch = PopLocked();
       if (fetch == nullptr) continue;

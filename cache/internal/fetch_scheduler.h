@@ -35,8 +35,7 @@ class FetchScheduler {
  public:
   using RunFetch = absl::AnyInvocable<void(std::shared_ptr<PendingFetch>)>;
 
-  FetchScheduler(int workers, size_t max_queued_demand, size_t max_queued_prefetch,
-                 RunFetch run);
+  FetchScheduler(int workers, size_t max_queued_demand, size_t max_queued_prefetch, RunFetch run);
   ~FetchScheduler();
   FetchScheduler(const FetchScheduler&) = delete;
   FetchScheduler& operator=(const FetchScheduler&) = delete;
@@ -71,7 +70,7 @@ class FetchScheduler {
   // (scheduler_taken), the other is skipped.
   std::deque<std::shared_ptr<PendingFetch>> demand_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<PendingFetch>> prefetch_ ABSL_GUARDED_BY(mu_);
-  size_t queued_demand_ ABSL_GUARDED_BY(mu_) = 0;    // not yet taken, by current class
+  size_t queued_demand_ ABSL_GUARDED_BY(mu_) = 0;  // not yet taken, by current class
   size_t queued_prefetch_ ABSL_GUARDED_BY(mu_) = 0;
   size_t running_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> workers_;  // written only by the constructor and Stop()

@@ -10,6 +10,12 @@
 //
 // Lock order: CacheCore space mutex > shard mutex > PendingFetch::mu_. Callbacks are invoked
 // with no lock held.
+//
+//   auto fetch = std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch,
+//                                               FetchPriority::kDemand, nullptr);
+//   uint64_t id = fetch->AddWaiter(std::move(callback), request);   // under the shard mutex
+//   ...                                                             // a worker fetches
+//   for (ChunkCallback& waiter : fetch->TakeWaiters()) waiter(handle_or_error);
 #ifndef CHUNKCACHE_CACHE_INTERNAL_PENDING_FETCH_H_
 #define CHUNKCACHE_CACHE_INTERNAL_PENDING_FETCH_H_
 
@@ -31,8 +37,8 @@ struct CacheEntry;
 class PendingFetch {
  public:
   enum class Kind {
-    kFetch,             // read from the upstream, decode into the arena
-    kVerifyPersisted,   // re-check a reloaded entry; on failure, drop it and fetch instead
+    kFetch,            // read from the upstream, decode into the arena
+    kVerifyPersisted,  // re-check a reloaded entry; on failure, drop it and fetch instead
   };
 
   // `request.source` may be null only for kVerifyPersisted started by the background

@@ -204,8 +204,8 @@ absl::StatusOr<std::unique_ptr<PersistenceJournal>> PersistenceJournal::Rewrite(
     const int err = errno;
     ::close(fd);
     ::unlink(temp.c_str());
-    return absl::InternalError(absl::StrCat("cannot replace cache journal ", path.string(), ": ",
-                                            std::strerror(err)));
+    return absl::InternalError(
+        absl::StrCat("cannot replace cache journal ", path.string(), ": ", std::strerror(err)));
   }
   // The descriptor still refers to the renamed file; later appends go to its end.
   return std::unique_ptr<PersistenceJournal>(new PersistenceJournal(path, fd, live.size()));

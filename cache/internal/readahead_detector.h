@@ -46,11 +46,11 @@ class ReadaheadDetector {
   struct Stream {
     bool in_use = false;
     uint64_t last_start = 0;
-    uint64_t next_offset = 0;     // end of the furthest read
-    size_t last_entry = 0;        // furthest entry read
-    size_t reads = 0;             // reads in sequence
-    size_t window = 0;            // 0: not sequential (yet)
-    size_t requested_until = 0;   // entries below this were requested by readahead
+    uint64_t next_offset = 0;    // end of the furthest read
+    size_t last_entry = 0;       // furthest entry read
+    size_t reads = 0;            // reads in sequence
+    size_t window = 0;           // 0: not sequential (yet)
+    size_t requested_until = 0;  // entries below this were requested by readahead
     uint64_t last_used = 0;
   };
 

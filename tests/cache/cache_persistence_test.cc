@@ -38,8 +38,8 @@ class CachePersistenceTest : public ::testing::Test {
     source_ = MakeSource(upstream_);
     for (int i = 0; i < 3; ++i) {
       data_.push_back(PseudoRandomBytes(kChunk - 1000 * i, 10 + i));
-      requests_.push_back(MakeChunkRequest(source_, AddChunk(*upstream_, data_.back()),
-                                           data_.back().size()));
+      requests_.push_back(
+          MakeChunkRequest(source_, AddChunk(*upstream_, data_.back()), data_.back().size()));
     }
   }
   ChunkCacheOptions Options(bool background_verify = false) {
@@ -187,9 +187,9 @@ class EncryptedPersistenceTest : public ::testing::Test {
   absl::StatusOr<std::string> ReadAll(ChunkCache& cache) {
     SessionOptions session_options;
     session_options.hinted_chunks = 0;
-    auto session = SnapshotSession::Open(&cache, DatastoreRef{"enc", upstream_, key_},
-                                         TestSnapshot(5000), "drive-scsi0.img.fidx",
-                                         session_options);
+    auto session =
+        SnapshotSession::Open(&cache, DatastoreRef{"enc", upstream_, key_}, TestSnapshot(5000),
+                              "drive-scsi0.img.fidx", session_options);
     if (!session.ok()) return session.status();
     absl::StatusOr<RangeRead> read =
         (*session)->Read(0, image_.size(), absl::Now() + absl::Seconds(30));
@@ -209,8 +209,7 @@ TEST_F(EncryptedPersistenceTest, DecryptedChunksAreNotKeptUnlessAllowed) {
     ASSERT_EQ(*ReadAll(*cache), image_);
   }
   // The plaintext is gone from the arena file, and nothing is reloaded.
-  EXPECT_EQ(ReadFileBytes(dir_ / "arena.data").find(image_.substr(kChunk, 512)),
-            std::string::npos);
+  EXPECT_EQ(ReadFileBytes(dir_ / "arena.data").find(image_.substr(kChunk, 512)), std::string::npos);
   upstream_->ResetReadCounts();
   std::unique_ptr<ChunkCache> cache = OpenCache(Options(false));
   EXPECT_EQ(cache->Stats().entries, 0u);

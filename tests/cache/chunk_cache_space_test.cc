@@ -125,7 +125,7 @@ TEST_F(ChunkCacheSpaceTest, VariableSizesKeepFragmentationLow) {
     ExpectWithinBudget();
   }
   CacheStats stats = cache_->Stats();
-  EXPECT_LT(stats.arena.reserved_per_used(), 1.05);  // page rounding only
+  EXPECT_LT(stats.arena.reserved_per_used(), 1.05);       // page rounding only
   EXPECT_GT(stats.arena.used_bytes, (8u << 20) * 3 / 4);  // and most of the arena in use
 }
 

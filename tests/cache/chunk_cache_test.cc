@@ -116,9 +116,8 @@ TEST_F(ChunkCacheTest, CancelledFirstReaderDoesNotCancelTheFetch) {
   ChunkRequest request = NewChunk(3);
   faulty_->HoldCalls();
   std::atomic<int> first_callbacks{0};
-  ChunkLookup first = cache_->Lookup(request, [&](absl::StatusOr<ChunkHandle>) {
-    first_callbacks.fetch_add(1);
-  });
+  ChunkLookup first =
+      cache_->Lookup(request, [&](absl::StatusOr<ChunkHandle>) { first_callbacks.fetch_add(1); });
   ASSERT_FALSE(first.ready());
   ASSERT_TRUE(faulty_->WaitForHeldCalls(1, absl::Seconds(10)));
 
@@ -143,7 +142,8 @@ TEST_F(ChunkCacheTest, AbandonedFetchIsStillCached) {
   Open();
   ChunkRequest request = NewChunk(4);
   faulty_->HoldCalls();
-  absl::StatusOr<ChunkHandle> timed_out = cache_->Get(request, absl::Now() + absl::Milliseconds(50));
+  absl::StatusOr<ChunkHandle> timed_out =
+      cache_->Get(request, absl::Now() + absl::Milliseconds(50));
   EXPECT_EQ(timed_out.status().code(), absl::StatusCode::kDeadlineExceeded);
   faulty_->ReleaseCalls();
   ASSERT_TRUE(WaitFor([&] { return cache_->Contains(request.cache_key); }));
@@ -325,9 +325,8 @@ TEST_F(ChunkCacheTest, PrefetchedChunksCountAsUsedOrWasted) {
   ChunkRequest wasted = NewChunk(51);
   EXPECT_EQ(cache_->Prefetch(used), PrefetchOutcome::kRequested);
   EXPECT_EQ(cache_->Prefetch(wasted), PrefetchOutcome::kRequested);
-  ASSERT_TRUE(WaitFor([&] {
-    return cache_->Contains(used.cache_key) && cache_->Contains(wasted.cache_key);
-  }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return cache_->Contains(used.cache_key) && cache_->Contains(wasted.cache_key); }));
   EXPECT_EQ(cache_->Prefetch(used), PrefetchOutcome::kCached);
   ASSERT_TRUE(cache_->Get(used, Soon()).ok());
   EXPECT_EQ(cache_->Stats().prefetch_used, 1u);

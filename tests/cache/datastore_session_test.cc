@@ -37,8 +37,7 @@ absl::StatusOr<std::string> HashArchive(SnapshotSession& session, uint64_t piece
   uint64_t offset = 0;
   bool eof = false;
   while (!eof) {
-    absl::StatusOr<RangeRead> read =
-        session.Read(offset, piece, absl::Now() + absl::Seconds(60));
+    absl::StatusOr<RangeRead> read = session.Read(offset, piece, absl::Now() + absl::Seconds(60));
     if (!read.ok()) {
       EVP_MD_CTX_free(ctx);
       return read.status();
@@ -79,8 +78,8 @@ class DatastoreSessionTest : public ::testing::Test {
 
 TEST_F(DatastoreSessionTest, PlainImageReadsBackExactlyAndPinsTheZeroChunk) {
   SessionRegistry registry(cache_.get(), SessionOptions{});
-  auto session = registry.Open({"vectors", upstream_, nullptr},
-                               Snap("vm/100/2026-01-01T00:00:00Z"), kDisk);
+  auto session =
+      registry.Open({"vectors", upstream_, nullptr}, Snap("vm/100/2026-01-01T00:00:00Z"), kDisk);
   ASSERT_TRUE(session.ok()) << session.status();
   SnapshotStats stats = (*session)->Stats();
   EXPECT_EQ(stats.size, 16782216u);

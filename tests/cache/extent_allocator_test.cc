@@ -30,7 +30,7 @@ TEST(ExtentAllocatorTest, AllocatesBestFitAndCoalescesOnFree) {
   pages.Free(*b, 20);  // merges with the hole before: 0..30 free
   EXPECT_EQ(pages.free_extent_count(), 2u);
   EXPECT_EQ(pages.largest_free_pages(), 65u);
-  pages.Free(*c, 5);   // everything merges into one extent
+  pages.Free(*c, 5);  // everything merges into one extent
   EXPECT_EQ(pages.free_extent_count(), 1u);
   EXPECT_EQ(pages.largest_free_pages(), 100u);
   EXPECT_EQ(pages.free_pages(), 100u);
@@ -122,7 +122,7 @@ TEST(EvictionWindowTest, PicksTheCheapestRunOfNeighbours) {
   EXPECT_EQ(anchored->first, 1u);
   EXPECT_EQ(anchored->last, 3u);
   EXPECT_EQ(anchored->cost, 1050u);
-  EXPECT_FALSE(FindEvictionWindow(segments, 4, 9).has_value());  // anchor in a pinned extent
+  EXPECT_FALSE(FindEvictionWindow(segments, 4, 9).has_value());   // anchor in a pinned extent
   EXPECT_FALSE(FindEvictionWindow(segments, 4, 99).has_value());  // anchor outside the arena
 }
 

@@ -1,12 +1,13 @@
 // Hinted sets: a session pins exactly its top chunks by reference count, within the byte
 // caps, while it is open.
+#include "cache/internal/hinted_set.h"
+
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "cache/chunk_cache.h"
-#include "cache/internal/hinted_set.h"
 #include "cache/session_registry.h"
 #include "cache/snapshot_session.h"
 #include "gtest/gtest.h"
@@ -28,8 +29,8 @@ using ::chunkcache::testing::WaitFor;
 constexpr char kArchive[] = "root.pxar.didx";
 
 TEST(ChooseHintedSetTest, TakesTheLongestPrefixWithinBothCaps) {
-  std::vector<DigestCount> hot = {{Sha256("a"), 9, 100}, {Sha256("b"), 7, 300},
-                                  {Sha256("c"), 5, 50},  {Sha256("d"), 2, 10}};
+  std::vector<DigestCount> hot = {
+      {Sha256("a"), 9, 100}, {Sha256("b"), 7, 300}, {Sha256("c"), 5, 50}, {Sha256("d"), 2, 10}};
   EXPECT_EQ(internal::ChooseHintedSet(hot, 2, 1000).size(), 2u);
   EXPECT_EQ(internal::ChooseHintedSet(hot, 10, 1000).size(), 4u);
   // b does not fit in 350 bytes after a: stop there rather than pin the cooler c instead.

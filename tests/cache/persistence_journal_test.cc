@@ -109,8 +109,8 @@ TEST(PersistenceJournalTest, GarbageHeaderIsEmptyAndEntriesOutsideTheArenaAreDro
   EXPECT_TRUE(garbage.torn);
 
   const auto path = dir / "journal";
-  ASSERT_TRUE(PersistenceJournal::Rewrite(path, {Entry("in", 0, 4096), Entry("out", 9, 8192)})
-                  .ok());
+  ASSERT_TRUE(
+      PersistenceJournal::Rewrite(path, {Entry("in", 0, 4096), Entry("out", 9, 8192)}).ok());
   JournalLoadResult loaded = PersistenceJournal::Load(path, 10);  // a smaller arena now
   ASSERT_EQ(loaded.live.size(), 1u);
   EXPECT_EQ(loaded.live[0].digest, Sha256("in"));

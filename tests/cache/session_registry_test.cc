@@ -76,9 +76,9 @@ TEST_F(SessionRegistryTest, FailedOpenIsNotRemembered) {
 }
 
 TEST_F(SessionRegistryTest, DistinctArchivesAndDatastoresGetDistinctSessions) {
-  ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(2000), kDisk, PseudoRandomBytes(65536, 2),
-                               65536)
-                  .ok());
+  ASSERT_TRUE(
+      AddFixedSnapshot(*memory_, TestSnapshot(2000), kDisk, PseudoRandomBytes(65536, 2), 65536)
+          .ok());
   SessionRegistry registry(cache_.get(), SessionOptions{});
   auto a = registry.Open({"store1", memory_, nullptr}, TestSnapshot(1000), kDisk);
   auto b = registry.Open({"store1", memory_, nullptr}, TestSnapshot(2000), kDisk);

@@ -110,7 +110,7 @@ TEST_F(ReadaheadTest, GuestReadsDoNotConfuseARestoreStream) {
   OpenAll(16 << 20);
   std::mt19937 rng(9);
   for (size_t entry = 0; entry < 24; ++entry) {
-    ReadChunk(entry);                       // the restore streams the disk
+    ReadChunk(entry);                        // the restore streams the disk
     ReadChunk(28 + rng() % (kChunks - 28));  // the guest reads elsewhere
   }
   EXPECT_EQ(session_->readahead_window(), 16u);

@@ -46,8 +46,7 @@ class SnapshotSessionTest : public ::testing::Test {
   absl::StatusOr<std::shared_ptr<SnapshotSession>> OpenSession(
       const SnapshotName& snapshot, std::string_view archive = kDisk,
       std::shared_ptr<const CryptConfig> key = nullptr) {
-    return SnapshotSession::Open(cache_.get(), Store(std::move(key)), snapshot, archive,
-                                 options_);
+    return SnapshotSession::Open(cache_.get(), Store(std::move(key)), snapshot, archive, options_);
   }
   static absl::Time Soon() { return absl::Now() + absl::Seconds(30); }
 
@@ -105,8 +104,8 @@ TEST_F(SnapshotSessionTest, DynamicIndexReadsVariableChunksAndRepeatsShareOneLoo
                                      PseudoRandomBytes(130000, 3), PseudoRandomBytes(70000, 1)};
   std::string stream;
   for (const std::string& c : chunks) stream += c;
-  ASSERT_TRUE(AddDynamicSnapshot(*memory_, TestSnapshot(1000, "ct1"), "root.pxar.didx", chunks)
-                  .ok());
+  ASSERT_TRUE(
+      AddDynamicSnapshot(*memory_, TestSnapshot(1000, "ct1"), "root.pxar.didx", chunks).ok());
   auto session = OpenSession(TestSnapshot(1000, "ct1"), "root.pxar.didx");
   ASSERT_TRUE(session.ok()) << session.status();
   absl::StatusOr<RangeRead> all = (*session)->Read(0, stream.size(), Soon());
@@ -141,8 +140,7 @@ TEST_F(SnapshotSessionTest, SnapshotsSharingChunksShareCacheEntries) {
 TEST_F(SnapshotSessionTest, EncryptedArchiveNeedsItsKey) {
   std::shared_ptr<const CryptConfig> key = TestKey();
   const std::string image = PseudoRandomBytes(3 * kChunk + 100, 9);
-  ASSERT_TRUE(
-      AddFixedSnapshot(*memory_, TestSnapshot(3000), kDisk, image, kChunk, key.get()).ok());
+  ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(3000), kDisk, image, kChunk, key.get()).ok());
   auto refused = OpenSession(TestSnapshot(3000));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
 
@@ -158,12 +156,10 @@ TEST_F(SnapshotSessionTest, EncryptedArchiveNeedsItsKey) {
 }
 
 TEST_F(SnapshotSessionTest, IndexThatDoesNotMatchTheManifestIsRefused) {
-  absl::StatusOr<BuiltSnapshot> a =
-      AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk, PseudoRandomBytes(4 * kChunk, 1),
-                       kChunk);
-  absl::StatusOr<BuiltSnapshot> b =
-      AddFixedSnapshot(*memory_, TestSnapshot(2000), kDisk, PseudoRandomBytes(4 * kChunk, 2),
-                       kChunk);
+  absl::StatusOr<BuiltSnapshot> a = AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk,
+                                                     PseudoRandomBytes(4 * kChunk, 1), kChunk);
+  absl::StatusOr<BuiltSnapshot> b = AddFixedSnapshot(*memory_, TestSnapshot(2000), kDisk,
+                                                     PseudoRandomBytes(4 * kChunk, 2), kChunk);
   ASSERT_TRUE(a.ok() && b.ok());
   // Snapshot 1000 now holds snapshot 2000's index: same size, other checksum.
   ASSERT_TRUE(memory_->AddSnapshotFile(TestSnapshot(1000), kDisk, b->index_bytes).ok());
@@ -171,8 +167,9 @@ TEST_F(SnapshotSessionTest, IndexThatDoesNotMatchTheManifestIsRefused) {
   EXPECT_EQ(session.status().code(), absl::StatusCode::kDataLoss) << session.status();
   EXPECT_NE(session.status().message().find("checksum"), absl::string_view::npos);
   // A torn index file does not parse at all.
-  ASSERT_TRUE(memory_->AddSnapshotFile(TestSnapshot(2000), kDisk,
-                                       b->index_bytes.substr(0, b->index_bytes.size() - 5))
+  ASSERT_TRUE(memory_
+                  ->AddSnapshotFile(TestSnapshot(2000), kDisk,
+                                    b->index_bytes.substr(0, b->index_bytes.size() - 5))
                   .ok());
   EXPECT_FALSE(OpenSession(TestSnapshot(2000)).ok());
 }
@@ -275,8 +272,7 @@ TEST_F(SnapshotSessionTest, ReadDeadlineExpiresWhileTheFetchContinues) {
   auto session = OpenSession(TestSnapshot(1000));
   ASSERT_TRUE(session.ok());
   faulty_->HoldCalls();
-  absl::StatusOr<RangeRead> late =
-      (*session)->Read(0, 10, absl::Now() + absl::Milliseconds(30));
+  absl::StatusOr<RangeRead> late = (*session)->Read(0, 10, absl::Now() + absl::Milliseconds(30));
   EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded);
   faulty_->ReleaseCalls();
   ASSERT_TRUE(WaitFor([&] { return (*session)->Stats().cached_bytes == kChunk; }));
