@@ -17,6 +17,7 @@
 #include "client/cli/stat_command.h"
 #include "client/lib/chunkcache_client.h"
 #include "nlohmann/json.hpp"
+#include "tests/client/client_lib_test_pki.h"
 #include "tests/client/client_lib_test_server.h"
 #include "tests/testing/test_env.h"
 
@@ -395,6 +396,78 @@ CommandRun RunCommand(std::vector<std::string> args) {
 std::vector<std::string> ArchiveArgs(const std::string& command, const std::string& server) {
   return {command,      "--server", server,      "--datastore", "store",
           "--snapshot", kSnapshot,  "--archive", "disk.img"};
+}
+
+class ClientTlsTest : public ClientEndToEndTest {
+ protected:
+  void StartTlsServer(bool require_client_certificate) {
+    grpc::SslServerCredentialsOptions ssl(
+        require_client_certificate ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                   : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    ssl.pem_root_certs = pki_.ca_cert_pem;
+    ssl.pem_key_cert_pairs.push_back({pki_.server_key_pem, pki_.server_cert_pem});
+    TestServerOptions server;
+    server.credentials = grpc::SslServerCredentials(ssl);
+    StartServer(server);
+    testing::WriteFileBytes(dir_ / "ca.pem", pki_.ca_cert_pem);
+    testing::WriteFileBytes(dir_ / "client.pem", pki_.client_cert_pem);
+    testing::WriteFileBytes(dir_ / "client.key", pki_.client_key_pem);
+  }
+
+  ClientOptions TlsOptions() const {
+    ClientOptions options = Options();
+    options.use_tls = true;
+    options.ca_cert_file = (dir_ / "ca.pem").string();
+    options.retry.max_attempts = 1;  // a failed handshake is UNAVAILABLE: do not retry it
+    return options;
+  }
+
+  const testing::TestPki pki_ = testing::MakeTestPki();
+  testing::ScratchDir dir_;
+};
+
+TEST_F(ClientTlsTest, VerifiesTheServerAgainstTheGivenCa) {
+  StartTlsServer(/*require_client_certificate=*/false);
+  absl::StatusOr<v1::SnapshotInfo> info = Connect(TlsOptions())->Stat(Ref());
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->size(), archive_.size());
+
+  ClientOptions plain = Options();  // no TLS against a TLS server
+  plain.retry.max_attempts = 1;
+  EXPECT_EQ(Connect(plain)->Stat(Ref()).status().code(), absl::StatusCode::kUnavailable);
+
+  ClientOptions system_roots = TlsOptions();  // the test CA is not among the system's roots
+  system_roots.ca_cert_file.clear();
+  EXPECT_EQ(Connect(system_roots)->Stat(Ref()).status().code(), absl::StatusCode::kUnavailable);
+
+  ClientOptions wrong_name = TlsOptions();  // the certificate names localhost, not this
+  wrong_name.tls_server_name = "chunkcache.example";
+  EXPECT_EQ(Connect(wrong_name)->Stat(Ref()).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(ClientTlsTest, MutualTlsSendsTheClientCertificate) {
+  StartTlsServer(/*require_client_certificate=*/true);
+  ClientOptions mutual = TlsOptions();
+  mutual.tls_server_name = "localhost";
+  mutual.client_cert_file = (dir_ / "client.pem").string();
+  mutual.client_key_file = (dir_ / "client.key").string();
+  absl::StatusOr<std::string> read = Connect(mutual)->Read(Ref(), 0, 100);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, archive_.substr(0, 100));
+
+  EXPECT_EQ(Connect(TlsOptions())->Stat(Ref()).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(ClientTlsTest, RestoreCommandOverMutualTls) {
+  StartTlsServer(/*require_client_certificate=*/true);
+  const std::string out = (dir_ / "disk.raw").string();
+  std::vector<std::string> args = ArchiveArgs("restore", server_->address());
+  args.insert(args.end(),
+              {"--out", out, "--tls", "--ca", (dir_ / "ca.pem").string(), "--cert",
+               (dir_ / "client.pem").string(), "--key", (dir_ / "client.key").string()});
+  const CommandRun run = RunCommand(args);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(testing::ReadFileBytes(out) == archive_);
 }
 
 TEST_F(ClientEndToEndTest, RestoreCommandWritesASparseFileAndItsSha256) {

@@ -153,9 +153,11 @@ class InMemoryChunkCacheTestServer::Service final : public v1::ChunkCache::Servi
 std::unique_ptr<InMemoryChunkCacheTestServer> InMemoryChunkCacheTestServer::Start(
     TestServerOptions options) {
   auto server = std::unique_ptr<InMemoryChunkCacheTestServer>(new InMemoryChunkCacheTestServer);
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials();
   server->service_ = std::make_unique<Service>(std::move(options));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort("127.0.0.1:0", credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxSendMessageSize(64 << 20);
   server->server_ = builder.BuildAndStart();

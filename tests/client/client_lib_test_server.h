@@ -13,6 +13,7 @@
 #ifndef CHUNKCACHE_TESTS_CLIENT_CLIENT_LIB_TEST_SERVER_H_
 #define CHUNKCACHE_TESTS_CLIENT_CLIENT_LIB_TEST_SERVER_H_
 
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 
 #include <atomic>
@@ -38,6 +39,7 @@ struct TestServerOptions {
   int fail_stream_after_messages = -1;        // the first StreamRange call fails after N messages
   uint64_t short_answer_bytes = 0;            // > 0: ReadRange answers at most this many bytes
   uint64_t reported_size_extra = 0;           // StatSnapshot claims this many more bytes
+  std::shared_ptr<grpc::ServerCredentials> credentials;  // TLS; null: plain
 };
 
 class InMemoryChunkCacheTestServer {
