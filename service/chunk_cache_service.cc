@@ -35,6 +35,11 @@ grpc::ServerUnaryReactor* ChunkCacheService::StatSnapshot(grpc::CallbackServerCo
                                                           const v1::StatSnapshotRequest* request,
                                                           v1::SnapshotInfo* response) {
   const absl::Time started = absl::Now();
+  const AdmissionTicket admission(deps_.admission);
+  if (!admission.admitted()) {
+    return FinishUnary(context, Rpc::kStatSnapshot, started, AdmissionTicket::ShuttingDown(),
+                       {Rpc::kStatSnapshot});
+  }
   absl::StatusOr<ArchiveRequest> archive = deps_.resolver->Check(*context, request->snapshot());
   if (!archive.ok()) {
     return FinishUnary(context, Rpc::kStatSnapshot, started, archive.status(),
@@ -61,6 +66,11 @@ grpc::ServerUnaryReactor* ChunkCacheService::Prefetch(grpc::CallbackServerContex
                                                       const v1::PrefetchRequest* request,
                                                       v1::PrefetchResponse* response) {
   const absl::Time started = absl::Now();
+  const AdmissionTicket admission(deps_.admission);
+  if (!admission.admitted()) {
+    return FinishUnary(context, Rpc::kPrefetch, started, AdmissionTicket::ShuttingDown(),
+                       {Rpc::kPrefetch});
+  }
   absl::StatusOr<ArchiveRequest> archive = deps_.resolver->Check(*context, request->snapshot());
   if (!archive.ok()) {
     return FinishUnary(context, Rpc::kPrefetch, started, archive.status(), {Rpc::kPrefetch});

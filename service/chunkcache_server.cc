@@ -6,6 +6,7 @@
 #include <grpcpp/server_builder.h>
 
 #include <exception>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -80,7 +81,8 @@ absl::StatusOr<std::unique_ptr<ChunkCacheServer>> ChunkCacheServer::Start(Server
   server->resolver_ = std::make_unique<ArchiveResolver>(
       server->catalog_.get(), s.authorizer.get(), server->registry_.get());
   server->service_ = std::make_unique<ChunkCacheService>(ServiceDeps{
-      server->resolver_.get(), server->metrics_.get(), server->pins_, s.max_read_bytes});
+      server->resolver_.get(), server->metrics_.get(), &server->admission_, server->pins_,
+      s.max_read_bytes});
 
   if (absl::Status started = server->StartMetrics(); !started.ok()) return started;
   if (absl::Status started = server->StartGrpc(); !started.ok()) return started;
@@ -137,30 +139,38 @@ absl::Status ChunkCacheServer::StartGrpc() {
 void ChunkCacheServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  if (server_ != nullptr) {
-    spdlog::info("event=shutdown_started grace_seconds={}",
-                 absl::ToDoubleSeconds(settings_.shutdown_grace));
-  }
-  if (health_ != nullptr) health_->Stop();
-  if (server_ != nullptr) {
-    // Health reports NOT_SERVING from here on; calls in flight get the grace period.
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + settings_.shutdown_grace));
-    server_->Wait();
-  }
-  exposer_.reset();  // no scrape may reach the cache from here on
-  collector_.reset();
+  if (server_ == nullptr) return;  // Start failed: the members unwind on their own
+  const absl::Time grace_end = absl::Now() + settings_.shutdown_grace;
+  spdlog::info("event=shutdown_started grace_seconds={} in_flight={}",
+               absl::ToDoubleSeconds(settings_.shutdown_grace), admission_.in_flight());
+  health_->Stop();
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  // civetweb takes up to two seconds to stop: let it do so while the calls drain.
+  std::thread metrics_stopper([this] {
+    exposer_.reset();  // no scrape reaches the cache after this
+    collector_.reset();
+  });
+
+  admission_.StartDraining();
+  const bool drained = admission_.WaitUntilIdle(grace_end);
+  spdlog::info("event=shutdown_drained in_flight={} grace_expired={}", admission_.in_flight(),
+               drained ? "false" : "true");
+  // An immediate deadline: cancel what is left and close the connections now, rather than wait
+  // for idle clients to hang up.
+  server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  server_->Wait();
+  metrics_stopper.join();
   server_.reset();
   health_.reset();
   registry_.reset();
-  const bool pins_released = pins_->WaitUntilReleased(kPinReleaseTimeout);
-  if (!pins_released) {
+  if (!pins_->WaitUntilReleased(kPinReleaseTimeout)) {
     // gRPC still holds replies that point into the arena: keep it mapped rather than let them
     // read unmapped memory. The process is about to exit anyway.
     spdlog::error("event=shutdown_leak pinned_replies={}", pins_->held());
     (void)cache_.release();
   }
   cache_.reset();
-  if (service_ != nullptr) spdlog::info("event=shutdown_complete");
+  spdlog::info("event=shutdown_complete");
 }
 
 }  // namespace chunkcache

@@ -8,9 +8,10 @@
 //   ...
 //   (*server)->Shutdown();       // on SIGTERM: drain for settings.shutdown_grace, then stop
 //
-// Shutdown stops accepting calls at once, lets calls in flight finish until the grace period
-// ends, cancels the rest, and then tears down in dependency order (metrics endpoint, server,
-// sessions, cache). Start's errors name what failed: a datastore, a key, the cache dir, a TLS
+// Shutdown stops accepting calls at once (new ones get UNAVAILABLE, health turns NOT_SERVING),
+// lets calls in flight finish until the grace period ends, cancels the rest, closes the
+// connections, and then tears down in dependency order (metrics endpoint, server, sessions,
+// cache). Start's errors name what failed: a datastore, a key, the cache dir, a TLS
 // file, an address that cannot be bound.
 #ifndef CHUNKCACHE_SERVICE_CHUNKCACHE_SERVER_H_
 #define CHUNKCACHE_SERVICE_CHUNKCACHE_SERVER_H_
@@ -31,6 +32,7 @@
 #include "service/datastore_health.h"
 #include "service/range_response_encoder.h"
 #include "service/request_metrics.h"
+#include "service/rpc_admission.h"
 #include "service/server_settings.h"
 
 namespace chunkcache {
@@ -61,6 +63,7 @@ class ChunkCacheServer {
   std::unique_ptr<ChunkCache> cache_;
   std::unique_ptr<SessionRegistry> registry_;
   std::unique_ptr<ArchiveResolver> resolver_;
+  RpcAdmission admission_;
   std::shared_ptr<ZeroCopyPins> pins_ = std::make_shared<ZeroCopyPins>();
   std::unique_ptr<ChunkCacheService> service_;
   std::shared_ptr<CacheStatsCollector> collector_;

@@ -28,6 +28,7 @@ grpc::ServerUnaryReactor* ReadRangeReactor::Start(const ServiceDeps& deps,
 }
 
 void ReadRangeReactor::Begin(const grpc::ByteBuffer* request_bytes) {
+  if (!admission_.admitted()) return Complete(AdmissionTicket::ShuttingDown());
   absl::StatusOr<v1::ReadRangeRequest> request =
       DecodeRequest<v1::ReadRangeRequest>(*request_bytes);
   if (!request.ok()) return Complete(request.status());

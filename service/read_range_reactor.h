@@ -31,6 +31,7 @@
 #include "cache/snapshot_session.h"
 #include "service/archive_resolver.h"
 #include "service/cancellable_range_read.h"
+#include "service/rpc_admission.h"
 #include "service/service_deps.h"
 
 namespace chunkcache {
@@ -48,7 +49,11 @@ class ReadRangeReactor final : public grpc::ServerUnaryReactor {
  private:
   ReadRangeReactor(const ServiceDeps& deps, grpc::CallbackServerContext* context,
                    grpc::ByteBuffer* response)
-      : deps_(deps), context_(context), response_(response), started_(absl::Now()) {}
+      : deps_(deps),
+        context_(context),
+        response_(response),
+        started_(absl::Now()),
+        admission_(deps.admission) {}
 
   void Begin(const grpc::ByteBuffer* request);
   void OnRead(absl::StatusOr<RangeRead> read);
@@ -59,6 +64,7 @@ class ReadRangeReactor final : public grpc::ServerUnaryReactor {
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
   const absl::Time started_;
+  const AdmissionTicket admission_;  // counts this call in flight until OnDone
   uint64_t offset_ = 0;
   uint64_t length_ = 0;
   std::optional<ArchiveRequest> request_;

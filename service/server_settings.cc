@@ -204,12 +204,12 @@ absl::StatusOr<ServerSettings> ResolveSettings(const v1::Config& config) {
   }
 
   absl::StatusOr<uint64_t> max_read =
-      SizeOr(config.max_read_bytes(), kDefaultMaxReadBytes, "max_read_bytes");
+      SizeOr(config.max_read_bytes(), kServerDefaultMaxReadBytes, "max_read_bytes");
   if (!max_read.ok()) return max_read.status();
-  if (*max_read == 0 || *max_read > kLargestMaxReadBytes) {
+  if (*max_read == 0 || *max_read > kServerLargestMaxReadBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_read_bytes: ", FormatByteSize(*max_read), " is outside 1B..",
-        FormatByteSize(kLargestMaxReadBytes)));
+        FormatByteSize(kServerLargestMaxReadBytes)));
   }
   settings.max_read_bytes = *max_read;
 

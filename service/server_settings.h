@@ -35,9 +35,9 @@ inline constexpr char kDefaultMetricsListen[] = "127.0.0.1:9470";
 inline constexpr char kMetricsDisabled[] = "none";
 inline constexpr char kDefaultCacheDir[] = "/var/cache/chunkcache";
 inline constexpr uint64_t kDefaultCacheBytes = uint64_t{1} << 30;
-inline constexpr uint64_t kDefaultMaxReadBytes = uint64_t{4} << 20;
+inline constexpr uint64_t kServerDefaultMaxReadBytes = uint64_t{4} << 20;
 // gRPC messages stay well below its 2 GiB limit, and clients must be able to receive them.
-inline constexpr uint64_t kLargestMaxReadBytes = uint64_t{64} << 20;
+inline constexpr uint64_t kServerLargestMaxReadBytes = uint64_t{64} << 20;
 inline constexpr double kDefaultShutdownGraceSeconds = 10;
 
 struct DatastoreSettings {
@@ -65,7 +65,7 @@ struct ServerSettings {
   SessionOptions sessions;
   TlsSettings tls;
   std::shared_ptr<const ClientAuthorizer> authorizer;  // never null; may be disabled
-  uint64_t max_read_bytes = kDefaultMaxReadBytes;
+  uint64_t max_read_bytes = kServerDefaultMaxReadBytes;
   absl::Duration shutdown_grace = absl::Seconds(kDefaultShutdownGraceSeconds);
   bool allow_unauthenticated_remote = false;
   std::string log_level = "info";

@@ -1,5 +1,6 @@
 // ServiceDeps: what the RPC handlers of ChunkCacheService share — the resolver from SnapshotRef
-// to session, the metrics, the pin counter of zero-copy replies and the read cap. Owned by
+// to session, the metrics, the admission of calls (draining at shutdown), the pin counter of
+// zero-copy replies and the read cap. Owned by
 // ChunkCacheServer, which outlives every RPC; handlers only borrow it.
 #ifndef CHUNKCACHE_SERVICE_SERVICE_DEPS_H_
 #define CHUNKCACHE_SERVICE_SERVICE_DEPS_H_
@@ -10,12 +11,14 @@
 #include "service/archive_resolver.h"
 #include "service/range_response_encoder.h"
 #include "service/request_metrics.h"
+#include "service/rpc_admission.h"
 
 namespace chunkcache {
 
 struct ServiceDeps {
   const ArchiveResolver* resolver = nullptr;
   RequestMetrics* metrics = nullptr;
+  RpcAdmission* admission = nullptr;
   std::shared_ptr<ZeroCopyPins> pins;
   uint64_t max_read_bytes = 0;
 };

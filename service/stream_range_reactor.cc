@@ -20,6 +20,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamRangeReactor::Start(
 }
 
 void StreamRangeReactor::Begin(const grpc::ByteBuffer* request_bytes) {
+  if (!admission_.admitted()) return Complete(AdmissionTicket::ShuttingDown());
   absl::StatusOr<v1::ReadRangeRequest> request =
       DecodeRequest<v1::ReadRangeRequest>(*request_bytes);
   if (!request.ok()) return Complete(request.status());

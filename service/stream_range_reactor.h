@@ -27,6 +27,7 @@
 #include "cache/snapshot_session.h"
 #include "service/archive_resolver.h"
 #include "service/cancellable_range_read.h"
+#include "service/rpc_admission.h"
 #include "service/service_deps.h"
 
 namespace chunkcache {
@@ -43,7 +44,7 @@ class StreamRangeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
 
  private:
   StreamRangeReactor(const ServiceDeps& deps, grpc::CallbackServerContext* context)
-      : deps_(deps), context_(context), started_(absl::Now()) {}
+      : deps_(deps), context_(context), started_(absl::Now()), admission_(deps.admission) {}
 
   void Begin(const grpc::ByteBuffer* request);
   // Starts the read of the next piece; the last thing the caller does with `this`.
@@ -55,6 +56,7 @@ class StreamRangeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
   const ServiceDeps& deps_;
   grpc::CallbackServerContext* const context_;
   const absl::Time started_;
+  const AdmissionTicket admission_;  // counts this call in flight until OnDone
   uint64_t offset_ = 0;
   uint64_t length_ = 0;
   uint64_t requested_end_ = 0;  // offset + length, saturated; the end of the archive comes first
