@@ -16,7 +16,7 @@ namespace chunkcache {
 namespace {
 
 // A token file is a line or two; a much larger file is a mistake (a key, an image).
-constexpr std::streamoff kMaxTokenFileBytes = 64 * 1024;
+constexpr std::streamoff kMaxTokenFileBytes = std::streamoff{64} * 1024;
 constexpr int kMaxRetries = 100;
 
 }  // namespace
