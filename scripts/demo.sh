@@ -7,7 +7,7 @@
 # The demo datastore (default: build/demo/datastore) holds
 #   vm/100/2026-01-01T00:00:00Z/drive-scsi0.img.fidx   an ext4 image of /usr/lib/python3
 #   vm/100/2026-01-02T00:00:00Z/drive-scsi0.img.fidx   the same disk a day later (a few files changed)
-#   host/demo/2026-01-01T00:00:00Z/zoneinfo.pxar.didx  a tar stream of /usr/share/zoneinfo
+#   host/demo/2026-01-01T00:00:00Z/python3.pxar.didx   a tar stream of /usr/lib/python3 (dynamic index)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -47,8 +47,8 @@ echo "== creating the demo datastore at $store"
   --archive drive-scsi0.img.fidx --image "$workdir/day1.img"
 "$cli" datastore create --path "$store" --snapshot vm/100/2026-01-02T00:00:00Z \
   --archive drive-scsi0.img.fidx --image "$workdir/day2.img"
-tar -C /usr/share -cf - zoneinfo | "$cli" datastore create --path "$store" \
-  --snapshot host/demo/2026-01-01T00:00:00Z --archive zoneinfo.pxar.didx --stream -
+tar -C /usr/lib -cf - python3 | "$cli" datastore create --path "$store" \
+  --snapshot host/demo/2026-01-01T00:00:00Z --archive python3.pxar.didx --stream -
 
 echo "== verifying every chunk and index"
 "$cli" datastore verify --path "$store"
