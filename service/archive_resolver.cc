@@ -22,8 +22,9 @@ absl::StatusOr<ArchiveRequest> ArchiveResolver::Check(const grpc::ServerContextB
       ref.namespace_(), ref.backup_type(), ref.backup_id(), ref.backup_time());
   if (!snapshot.ok()) return snapshot.status();
   if (ref.archive().empty()) {
-    return absl::InvalidArgumentError("snapshot.archive: empty; name an archive such as "
-                                      "drive-scsi0.img.fidx");
+    return absl::InvalidArgumentError(
+        "snapshot.archive: empty; name an archive such as "
+        "drive-scsi0.img.fidx");
   }
   if (absl::Status valid = ValidateArchiveName(ref.archive()); !valid.ok()) {
     return valid;

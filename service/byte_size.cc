@@ -36,9 +36,9 @@ constexpr std::array<Unit, 14> kUnits = {{
 }};
 
 absl::Status Invalid(std::string_view text, std::string_view field, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      ToAbsl(field), ": '", ToAbsl(text), "' is not a byte size (", ToAbsl(why),
-      "); write a whole number with an optional unit, e.g. 4096, 256MiB or 8GiB"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(field), ": '", ToAbsl(text), "' is not a byte size (", ToAbsl(why),
+                   "); write a whole number with an optional unit, e.g. 4096, 256MiB or 8GiB"));
 }
 
 }  // namespace

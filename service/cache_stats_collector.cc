@@ -51,9 +51,9 @@ std::vector<MetricFamily> CacheStatsCollector::FamiliesOf(
     const CacheStats& stats, const std::vector<std::string>& datastores) {
   std::vector<MetricFamily> families;
 
-  MetricFamily lookups = Family("chunkcache_chunk_lookups_total",
-                                "Chunk lookups by readers, by how they were answered.",
-                                MetricType::Counter);
+  MetricFamily lookups =
+      Family("chunkcache_chunk_lookups_total",
+             "Chunk lookups by readers, by how they were answered.", MetricType::Counter);
   AddSample(lookups, {{"result", std::string(LookupResultName(LookupResult::kHit))}},
             stats.lookups.hit);
   AddSample(lookups, {{"result", std::string(LookupResultName(LookupResult::kHintedHit))}},
@@ -64,29 +64,31 @@ std::vector<MetricFamily> CacheStatsCollector::FamiliesOf(
             stats.lookups.coalesced);
   families.push_back(std::move(lookups));
 
-  MetricFamily fetches = Family("chunkcache_upstream_fetches_total",
-                                "Chunk fetches from upstream datastores, by outcome.",
-                                MetricType::Counter);
-  MetricFamily upstream_bytes = Family("chunkcache_upstream_bytes_total",
-                                       "Raw chunk blob bytes read from upstream datastores.",
-                                       MetricType::Counter);
+  MetricFamily fetches =
+      Family("chunkcache_upstream_fetches_total",
+             "Chunk fetches from upstream datastores, by outcome.", MetricType::Counter);
+  MetricFamily upstream_bytes =
+      Family("chunkcache_upstream_bytes_total",
+             "Raw chunk blob bytes read from upstream datastores.", MetricType::Counter);
   for (const std::string& datastore : datastores) {
     const DatastoreFetchCounts* counts = FindFetches(stats, datastore);
     const DatastoreFetchCounts zero;
     const DatastoreFetchCounts& c = counts != nullptr ? *counts : zero;
-    const std::pair<FetchResult, uint64_t> outcomes[] = {
-        {FetchResult::kOk, c.ok}, {FetchResult::kError, c.error}, {FetchResult::kCorrupt, c.corrupt}};
+    const std::pair<FetchResult, uint64_t> outcomes[] = {{FetchResult::kOk, c.ok},
+                                                         {FetchResult::kError, c.error},
+                                                         {FetchResult::kCorrupt, c.corrupt}};
     for (const auto& [result, value] : outcomes) {
       AddSample(fetches,
-                {{"datastore", datastore}, {"result", std::string(FetchResultName(result))}}, value);
+                {{"datastore", datastore}, {"result", std::string(FetchResultName(result))}},
+                value);
     }
     AddSample(upstream_bytes, {{"datastore", datastore}}, c.raw_bytes);
   }
   families.push_back(std::move(fetches));
   families.push_back(std::move(upstream_bytes));
 
-  MetricFamily evictions = Family("chunkcache_evictions_total",
-                                  "Chunks evicted to make room.", MetricType::Counter);
+  MetricFamily evictions =
+      Family("chunkcache_evictions_total", "Chunks evicted to make room.", MetricType::Counter);
   AddSample(evictions, {}, stats.evictions);
   families.push_back(std::move(evictions));
 
@@ -108,22 +110,22 @@ std::vector<MetricFamily> CacheStatsCollector::FamiliesOf(
   AddSample(entries, {}, stats.entries);
   families.push_back(std::move(entries));
 
-  MetricFamily sessions = Family("chunkcache_snapshots_open",
-                                 "Snapshot archives open (sessions).", MetricType::Gauge);
+  MetricFamily sessions =
+      Family("chunkcache_snapshots_open", "Snapshot archives open (sessions).", MetricType::Gauge);
   AddSample(sessions, {}, stats.sessions_open);
   families.push_back(std::move(sessions));
 
-  MetricFamily prefetch = Family(
-      "chunkcache_prefetch_chunks_total",
-      "Prefetched chunks (readahead, Prefetch RPC) that a reader used, or that left unused.",
-      MetricType::Counter);
+  MetricFamily prefetch =
+      Family("chunkcache_prefetch_chunks_total",
+             "Prefetched chunks (readahead, Prefetch RPC) that a reader used, or that left unused.",
+             MetricType::Counter);
   AddSample(prefetch, {{"result", "used"}}, stats.prefetch_used);
   AddSample(prefetch, {{"result", "wasted"}}, stats.prefetch_wasted);
   families.push_back(std::move(prefetch));
 
-  MetricFamily decode_errors = Family("chunkcache_decode_errors_total",
-                                      "Chunks that failed to decode or verify, by reason.",
-                                      MetricType::Counter);
+  MetricFamily decode_errors =
+      Family("chunkcache_decode_errors_total", "Chunks that failed to decode or verify, by reason.",
+             MetricType::Counter);
   for (size_t i = 0; i < kDecodeErrorReasonCount; ++i) {
     const auto reason = static_cast<DecodeErrorReason>(i);
     AddSample(decode_errors, {{"reason", std::string(DecodeErrorReasonName(reason))}},

@@ -40,8 +40,8 @@ class CacheStatsCollector final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override;
 
   // The families for one Stats() snapshot (what Collect returns; for tests).
-  static std::vector<prometheus::MetricFamily> FamiliesOf(const CacheStats& stats,
-                                                          const std::vector<std::string>& datastores);
+  static std::vector<prometheus::MetricFamily> FamiliesOf(
+      const CacheStats& stats, const std::vector<std::string>& datastores);
 
  private:
   const ChunkCache* const cache_;

@@ -11,7 +11,8 @@ void CancellableRangeRead::Start(SnapshotSession& session, uint64_t offset, uint
   }
   std::shared_ptr<CancellableRangeRead> self = shared_from_this();
   RangeReadTicket ticket = session.ReadAsync(
-      offset, length, [self](absl::StatusOr<RangeRead> result) { self->OnResult(std::move(result)); });
+      offset, length,
+      [self](absl::StatusOr<RangeRead> result) { self->OnResult(std::move(result)); });
   if (ticket.ready()) {
     {
       absl::MutexLock lock(&mu_);
@@ -54,10 +55,14 @@ void CancellableRangeRead::OnResult(absl::StatusOr<RangeRead> result) {
 }
 
 void CancellableRangeRead::Deliver(absl::StatusOr<RangeRead> result) {
+  // The ticket's read operation holds the callback that holds this object: drop the ticket
+  // once the result is here, or the two would keep each other alive.
+  RangeReadTicket finished;
   {
     absl::MutexLock lock(&mu_);
     if (cancelled_ || delivered_) return;
     delivered_ = true;
+    finished = std::move(ticket_);
   }
   on_done_(std::move(result));
 }

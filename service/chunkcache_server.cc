@@ -6,9 +6,9 @@
 #include <grpcpp/server_builder.h>
 
 #include <exception>
-#include <thread>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "service/log_setup.h"
@@ -78,11 +78,11 @@ absl::StatusOr<std::unique_ptr<ChunkCacheServer>> ChunkCacheServer::Start(Server
   }
   server->cache_ = *std::move(cache);
   server->registry_ = std::make_unique<SessionRegistry>(server->cache_.get(), s.sessions);
-  server->resolver_ = std::make_unique<ArchiveResolver>(
-      server->catalog_.get(), s.authorizer.get(), server->registry_.get());
-  server->service_ = std::make_unique<ChunkCacheService>(ServiceDeps{
-      server->resolver_.get(), server->metrics_.get(), &server->admission_, server->pins_,
-      s.max_read_bytes});
+  server->resolver_ = std::make_unique<ArchiveResolver>(server->catalog_.get(), s.authorizer.get(),
+                                                        server->registry_.get());
+  server->service_ = std::make_unique<ChunkCacheService>(
+      ServiceDeps{server->resolver_.get(), server->metrics_.get(), &server->admission_,
+                  server->pins_, s.max_read_bytes});
 
   if (absl::Status started = server->StartMetrics(); !started.ok()) return started;
   if (absl::Status started = server->StartGrpc(); !started.ok()) return started;
@@ -129,9 +129,9 @@ absl::Status ChunkCacheServer::StartGrpc() {
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || (grpc_port_ == 0 && !settings_.listen.unix_socket)) {
     server_.reset();
-    return absl::UnavailableError(absl::StrCat(
-        "listen: cannot listen on ", settings_.listen.text,
-        " (address in use, not local, or not permitted; gRPC logs the reason above)"));
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot listen on ", settings_.listen.text,
+                     " (address in use, not local, or not permitted; gRPC logs the reason above)"));
   }
   return absl::OkStatus();
 }

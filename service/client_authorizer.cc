@@ -30,8 +30,8 @@ absl::StatusOr<AllowRule> ParseAllowRule(std::string_view text, std::string_view
   }
   if (rule.datastore != "*" && std::find(datastore_names.begin(), datastore_names.end(),
                                          rule.datastore) == datastore_names.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), ": datastore '", rule.datastore,
-                                                   "' is not configured"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(field), ": datastore '", rule.datastore, "' is not configured"));
   }
   if (colon != std::string_view::npos) {
     absl::StatusOr<std::vector<std::string>> ns = ParseNamespaceName(text.substr(colon + 1));
@@ -76,12 +76,12 @@ absl::StatusOr<ClientAuthorizer> ClientAuthorizer::Create(
           field, " (", client.name, "): needs token_sha256 or cert_subject to identify it"));
     }
     if (config.allow().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " (", client.name, "): no allow rules; it could not read anything"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " (", client.name, "): no allow rules; it could not read anything"));
     }
     for (int j = 0; j < config.allow().size(); ++j) {
-      absl::StatusOr<AllowRule> rule = ParseAllowRule(
-          config.allow(j), absl::StrCat(field, ".allow[", j, "]"), datastore_names);
+      absl::StatusOr<AllowRule> rule =
+          ParseAllowRule(config.allow(j), absl::StrCat(field, ".allow[", j, "]"), datastore_names);
       if (!rule.ok()) return rule.status();
       client.allow.push_back(*std::move(rule));
     }
@@ -135,13 +135,14 @@ absl::StatusOr<const ClientIdentity*> ClientAuthorizer::Authenticate(
   }
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth != nullptr && auth->IsPeerAuthenticated()) {
-    for (const grpc::string_ref& subject : auth->FindPropertyValues(GRPC_X509_SUBJECT_PROPERTY_NAME)) {
+    for (const grpc::string_ref& subject :
+         auth->FindPropertyValues(GRPC_X509_SUBJECT_PROPERTY_NAME)) {
       const std::string text = ToString(subject);
       for (const ClientIdentity& client : clients_) {
         if (!client.cert_subject.empty() && client.cert_subject == text) return &client;
       }
-      return absl::UnauthenticatedError(absl::StrCat(
-          "client certificate subject '", text, "' is not a configured client"));
+      return absl::UnauthenticatedError(
+          absl::StrCat("client certificate subject '", text, "' is not a configured client"));
     }
   }
   return absl::UnauthenticatedError(
@@ -149,16 +150,17 @@ absl::StatusOr<const ClientIdentity*> ClientAuthorizer::Authenticate(
       "client certificate");
 }
 
-absl::Status ClientAuthorizer::Authorize(const ClientIdentity* client, std::string_view datastore,
-                                         const std::vector<std::string>& namespace_components) const {
+absl::Status ClientAuthorizer::Authorize(
+    const ClientIdentity* client, std::string_view datastore,
+    const std::vector<std::string>& namespace_components) const {
   if (!enabled()) return absl::OkStatus();
   if (client == nullptr) return absl::UnauthenticatedError("no client identity");
   for (const AllowRule& rule : client->allow) {
     if (RuleAllows(rule, datastore, namespace_components)) return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(absl::StrCat(
-      "client ", client->name, " may not read datastore '", ToAbsl(datastore), "' namespace '",
-      absl::StrJoin(namespace_components, "/"), "'"));
+  return absl::PermissionDeniedError(
+      absl::StrCat("client ", client->name, " may not read datastore '", ToAbsl(datastore),
+                   "' namespace '", absl::StrJoin(namespace_components, "/"), "'"));
 }
 
 }  // namespace chunkcache

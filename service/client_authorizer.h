@@ -33,7 +33,7 @@
 namespace chunkcache {
 
 struct AllowRule {
-  std::string datastore;                 // "*" for every datastore
+  std::string datastore;                      // "*" for every datastore
   std::vector<std::string> namespace_prefix;  // empty: the whole datastore
 };
 

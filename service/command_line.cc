@@ -14,15 +14,16 @@ namespace {
 template <typename T>
 void AddOptional(CLI::App& app, const std::string& name, std::optional<T>* target,
                  const std::string& help) {
-  app.add_option_function<T>(name, [target](const T& value) { *target = value; }, help);
+  app.add_option_function<T>(
+      name, [target](const T& value) { *target = value; }, help);
 }
 
 absl::StatusOr<std::pair<std::string, std::string>> SplitNamePath(const std::string& text,
                                                                   std::string_view flag) {
   const size_t equals = text.find('=');
   if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        ToAbsl(flag), " ", text, ": expected NAME=PATH, e.g. store1=/srv/pbs"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(flag), " ", text, ": expected NAME=PATH, e.g. store1=/srv/pbs"));
   }
   return std::make_pair(text.substr(0, equals), text.substr(equals + 1));
 }
@@ -41,14 +42,17 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine* flags) {
       "chunkcached: the shared PBS chunk cache service (gRPC ReadRange for restore agents).\n"
       "Flags override the --config file; see README.md for every field and its default.",
       "chunkcached"};
-  app.add_option("--config", flags->config_file, "JSON config file (fields of chunkcache.v1.Config)");
+  app.add_option("--config", flags->config_file,
+                 "JSON config file (fields of chunkcache.v1.Config)");
   AddOptional(app, "--listen", &flags->listen, "gRPC address HOST:PORT (port 0: any free port)");
   AddOptional(app, "--metrics-listen", &flags->metrics_listen,
               "Prometheus /metrics address HOST:PORT, or 'none'");
   app.add_option("--datastore", flags->datastores, "NAME=PATH of a PBS datastore (repeatable)")
-      ->expected(1)->take_all();
+      ->expected(1)
+      ->take_all();
   app.add_option("--keyfile", flags->keyfiles, "NAME=PATH: key file of datastore NAME (repeatable)")
-      ->expected(1)->take_all();
+      ->expected(1)
+      ->take_all();
   AddOptional(app, "--cache-dir", &flags->cache_dir, "directory of the cache arena");
   AddOptional(app, "--cache-bytes", &flags->cache_bytes, "cache capacity, e.g. 256MiB, 8GiB");
   AddOptional(app, "--policy", &flags->policy, "eviction policy (switch, lru, s3fifo, ...)");
@@ -68,8 +72,9 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine* flags) {
                "refuse TLS clients without a certificate signed by --tls-client-ca");
   app.add_option("--port-file", flags->port_file,
                  "write grpc_port=N and metrics_port=M here once listening");
-  app.add_flag("--print-token-hash", flags->print_token_hash,
-               "read a bearer token from stdin, print its SHA-256 for clients[].token_sha256, exit");
+  app.add_flag(
+      "--print-token-hash", flags->print_token_hash,
+      "read a bearer token from stdin, print its SHA-256 for clients[].token_sha256, exit");
   app.add_flag("--check-config", flags->check_config,
                "validate the configuration, open the datastores and keys, print the summary, exit");
   try {
@@ -109,9 +114,9 @@ absl::StatusOr<v1::Config> BuildConfig(const CommandLine& flags) {
     if (!entry.ok()) return entry.status();
     v1::DatastoreConfig* datastore = FindDatastore(config, entry->first);
     if (datastore == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--keyfile ", text, ": datastore '", entry->first,
-          "' is not configured; add it with --datastore ", entry->first, "=PATH"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--keyfile ", text, ": datastore '", entry->first,
+                       "' is not configured; add it with --datastore ", entry->first, "=PATH"));
     }
     datastore->set_keyfile(entry->second);
   }
@@ -123,7 +128,8 @@ absl::StatusOr<v1::Config> BuildConfig(const CommandLine& flags) {
   if (flags.no_readahead) config.mutable_sessions()->set_readahead(false);
   if (flags.max_read_bytes) config.set_max_read_bytes(*flags.max_read_bytes);
   if (flags.log_level) config.set_log_level(*flags.log_level);
-  if (flags.shutdown_grace_seconds) config.set_shutdown_grace_seconds(*flags.shutdown_grace_seconds);
+  if (flags.shutdown_grace_seconds)
+    config.set_shutdown_grace_seconds(*flags.shutdown_grace_seconds);
   if (flags.allow_unauthenticated_remote) config.set_allow_unauthenticated_remote(true);
   v1::TlsConfig& tls = *config.mutable_tls();
   if (flags.tls_cert) tls.set_cert_file(*flags.tls_cert);

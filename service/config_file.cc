@@ -20,8 +20,8 @@ absl::StatusOr<v1::Config> ParseConfigJson(std::string_view json, std::string_vi
   const auto status =
       google::protobuf::util::JsonStringToMessage(std::string(json), &config, options);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("config file ", ToAbsl(source), ": ",
-                                                   std::string(status.message())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", ToAbsl(source), ": ", std::string(status.message())));
   }
   return config;
 }

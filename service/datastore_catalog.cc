@@ -1,8 +1,8 @@
 #include "service/datastore_catalog.h"
 
 #include "absl/strings/str_cat.h"
-#include "spdlog/spdlog.h"
 #include "service/log_setup.h"
+#include "spdlog/spdlog.h"
 #include "upstream/datastore_upstream.h"
 #include "upstream/key_source.h"
 

@@ -8,8 +8,7 @@ namespace chunkcache {
 inline constexpr char kServiceName[] = "chunkcache.v1.ChunkCache";
 
 DatastoreHealth::DatastoreHealth(const DatastoreCatalog* catalog,
-                                 grpc::HealthCheckServiceInterface* health,
-                                 absl::Duration interval)
+                                 grpc::HealthCheckServiceInterface* health, absl::Duration interval)
     : catalog_(catalog), health_(health), interval_(interval) {
   readable_.assign(catalog_->entries().size(), false);
 }

@@ -14,9 +14,9 @@
 namespace chunkcache {
 
 struct ListenAddress {
-  std::string text;         // as configured
-  std::string host;         // without brackets; "" for a unix socket
-  int port = 0;             // 0: any free port
+  std::string text;  // as configured
+  std::string host;  // without brackets; "" for a unix socket
+  int port = 0;      // 0: any free port
   bool unix_socket = false;
 
   // Reachable only from this machine: a unix socket, localhost, 127.0.0.0/8 or ::1.

@@ -26,15 +26,15 @@ absl::Status ValidateLogLevel(std::string_view level) {
   for (const auto& [name, value] : kLevels) {
     if (name == level) return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "log_level: unknown level '", ToAbsl(level), "'; use trace, debug, info, warn or error"));
+  return absl::InvalidArgumentError(absl::StrCat("log_level: unknown level '", ToAbsl(level),
+                                                 "'; use trace, debug, info, warn or error"));
 }
 
 absl::Status ConfigureLogging(std::string_view level) {
   if (absl::Status valid = ValidateLogLevel(level); !valid.ok()) return valid;
   // Not registered by name: configuring twice (tests) must not throw.
-  auto logger = std::make_shared<spdlog::logger>(
-      "chunkcached", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("chunkcached",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
   for (const auto& [name, value] : kLevels) {
     if (name == level) logger->set_level(value);
@@ -56,9 +56,15 @@ std::string LogValue(std::string_view value) {
   std::string quoted = "\"";
   for (char c : value) {
     switch (c) {
-      case '"': quoted += "\\\""; break;
-      case '\\': quoted += "\\\\"; break;
-      case '\n': quoted += "\\n"; break;
+      case '"':
+        quoted += "\\\"";
+        break;
+      case '\\':
+        quoted += "\\\\";
+        break;
+      case '\n':
+        quoted += "\\n";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           quoted += absl::StrFormat("\\x%02x", static_cast<unsigned char>(c));

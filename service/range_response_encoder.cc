@@ -31,7 +31,7 @@ struct PinnedSlice {
 void ReleasePinnedSlice(void* user_data) {
   auto* pinned = static_cast<PinnedSlice*>(user_data);
   std::shared_ptr<ZeroCopyPins> pins = std::move(pinned->pins);
-  delete pinned;  // drops the chunk's pin first...
+  delete pinned;    // drops the chunk's pin first...
   pins->Release();  // ...then tells the server it is gone
 }
 

@@ -42,10 +42,10 @@ void ReadRangeReactor::Begin(const grpc::ByteBuffer* request_bytes) {
     return Complete(absl::InvalidArgumentError("length must be at least 1 byte"));
   }
   if (length_ > deps_.max_read_bytes) {
-    return Complete(absl::InvalidArgumentError(absl::StrCat(
-        "length ", length_, " exceeds this server's max_read_bytes of ", deps_.max_read_bytes,
-        " (", FormatByteSize(deps_.max_read_bytes),
-        ") per ReadRange; split the read or use StreamRange for longer ranges")));
+    return Complete(absl::InvalidArgumentError(
+        absl::StrCat("length ", length_, " exceeds this server's max_read_bytes of ",
+                     deps_.max_read_bytes, " (", FormatByteSize(deps_.max_read_bytes),
+                     ") per ReadRange; split the read or use StreamRange for longer ranges")));
   }
   absl::StatusOr<std::shared_ptr<SnapshotSession>> session = deps_.resolver->Open(*request_);
   if (!session.ok()) return Complete(session.status());
@@ -81,9 +81,9 @@ void ReadRangeReactor::OnCancel() {
 void ReadRangeReactor::Complete(const absl::Status& status) {
   deps_.metrics->RecordRequest(Rpc::kReadRange, status.code(), absl::Now() - started_);
   if (!status.ok()) {
-    LogRpcFailure({Rpc::kReadRange, request_ ? &*request_ : nullptr, session_.get(), offset_,
-                   length_},
-                  status);
+    LogRpcFailure(
+        {Rpc::kReadRange, request_ ? &*request_ : nullptr, session_.get(), offset_, length_},
+        status);
   }
   Finish(ToGrpcStatus(status));
 }

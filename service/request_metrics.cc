@@ -24,10 +24,14 @@ prometheus::Histogram::BucketBoundaries FetchBuckets() {
 
 std::string_view RpcName(Rpc rpc) {
   switch (rpc) {
-    case Rpc::kReadRange: return "ReadRange";
-    case Rpc::kStreamRange: return "StreamRange";
-    case Rpc::kStatSnapshot: return "StatSnapshot";
-    case Rpc::kPrefetch: return "Prefetch";
+    case Rpc::kReadRange:
+      return "ReadRange";
+    case Rpc::kStreamRange:
+      return "StreamRange";
+    case Rpc::kStatSnapshot:
+      return "StatSnapshot";
+    case Rpc::kPrefetch:
+      return "Prefetch";
   }
   return "unknown";
 }
@@ -42,10 +46,11 @@ RequestMetrics::RequestMetrics(const std::vector<std::string>& datastores)
                             .Name("chunkcache_request_duration_seconds")
                             .Help("Time from receiving an RPC to finishing it, by method.")
                             .Register(*registry_)),
-      read_bytes_family_(prometheus::BuildCounter()
-                             .Name("chunkcache_read_bytes_total")
-                             .Help("Archive bytes returned to clients by ReadRange and StreamRange.")
-                             .Register(*registry_)),
+      read_bytes_family_(
+          prometheus::BuildCounter()
+              .Name("chunkcache_read_bytes_total")
+              .Help("Archive bytes returned to clients by ReadRange and StreamRange.")
+              .Register(*registry_)),
       fetch_duration_(prometheus::BuildHistogram()
                           .Name("chunkcache_upstream_fetch_duration_seconds")
                           .Help("Time to read and decode one chunk from its upstream.")
@@ -67,8 +72,7 @@ RequestMetrics::RequestMetrics(const std::vector<std::string>& datastores)
 prometheus::Counter& RequestMetrics::RequestCounter(Rpc rpc, absl::StatusCode code) {
   size_t code_index = static_cast<size_t>(code);
   if (code_index >= kCodeCount) code_index = static_cast<size_t>(absl::StatusCode::kUnknown);
-  std::atomic<prometheus::Counter*>& slot =
-      requests_by_code_[static_cast<size_t>(rpc)][code_index];
+  std::atomic<prometheus::Counter*>& slot = requests_by_code_[static_cast<size_t>(rpc)][code_index];
   prometheus::Counter* counter = slot.load(std::memory_order_acquire);
   if (counter == nullptr) {
     counter = &requests_.Add(

@@ -67,7 +67,8 @@ class RequestMetrics final : public CacheStatsObserver {
   prometheus::Counter& read_bytes_;
   std::array<prometheus::Histogram*, kRpcCount> request_duration_by_rpc_{};
   // Created on first use; Family::Add is idempotent, so a race only repeats the lookup.
-  std::array<std::array<std::atomic<prometheus::Counter*>, kCodeCount>, kRpcCount> requests_by_code_{};
+  std::array<std::array<std::atomic<prometheus::Counter*>, kCodeCount>, kRpcCount>
+      requests_by_code_{};
   // Fixed at construction, then only read.
   absl::flat_hash_map<std::string, prometheus::Histogram*> fetch_duration_by_datastore_;
 };

@@ -21,7 +21,7 @@ namespace chunkcache {
 
 struct RpcEvent {
   Rpc rpc = Rpc::kReadRange;
-  const ArchiveRequest* request = nullptr;  // null when the request did not get that far
+  const ArchiveRequest* request = nullptr;   // null when the request did not get that far
   const SnapshotSession* session = nullptr;  // null when the archive was not opened
   uint64_t offset = 0;
   uint64_t length = 0;

@@ -42,8 +42,8 @@ absl::Status ResolveDatastores(const v1::Config& config, ServerSettings& setting
       }
     }
     if (entry.path().empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, " (", entry.name(), "): no path; set it to a PBS datastore directory"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " (", entry.name(), "): no path; set it to a PBS datastore directory"));
     }
     DatastoreSettings datastore;
     datastore.name = entry.name();
@@ -55,8 +55,8 @@ absl::Status ResolveDatastores(const v1::Config& config, ServerSettings& setting
     }
     if ((!entry.password_file().empty() || !entry.password_env().empty()) &&
         entry.keyfile().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " (", entry.name(), "): a key password is set but no keyfile"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " (", entry.name(), "): a key password is set but no keyfile"));
     }
     if (!entry.password_file().empty()) datastore.password.file = entry.password_file();
     if (!entry.password_env().empty()) datastore.password.env_var = entry.password_env();
@@ -68,19 +68,22 @@ absl::Status ResolveDatastores(const v1::Config& config, ServerSettings& setting
 absl::Status ResolveCache(const v1::CacheConfig& cache, ServerSettings& settings) {
   ChunkCacheOptions& options = settings.cache;
   options.cache_dir = cache.dir().empty() ? std::string(kDefaultCacheDir) : cache.dir();
-  absl::StatusOr<uint64_t> capacity = SizeOr(cache.capacity(), kDefaultCacheBytes, "cache.capacity");
+  absl::StatusOr<uint64_t> capacity =
+      SizeOr(cache.capacity(), kDefaultCacheBytes, "cache.capacity");
   if (!capacity.ok()) return capacity.status();
   options.capacity_bytes = *capacity;
-  options.policy = cache.policy().empty() ? std::string(DefaultEvictionPolicyName()) : cache.policy();
+  options.policy =
+      cache.policy().empty() ? std::string(DefaultEvictionPolicyName()) : cache.policy();
   std::vector<std::string> known;
   for (std::string_view name : EvictionPolicyNames()) known.emplace_back(name);
   if (std::find(known.begin(), known.end(), options.policy) == known.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("cache.policy: unknown eviction policy '",
-                                                   options.policy, "'; known policies: ",
-                                                   absl::StrJoin(known, ", ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cache.policy: unknown eviction policy '", options.policy,
+                     "'; known policies: ", absl::StrJoin(known, ", ")));
   }
   if (cache.max_concurrent_fetches() != 0) {
-    options.max_concurrent_fetches = static_cast<int>(std::min<uint32_t>(cache.max_concurrent_fetches(), 1024));
+    options.max_concurrent_fetches =
+        static_cast<int>(std::min<uint32_t>(cache.max_concurrent_fetches(), 1024));
   }
   if (cache.max_queued_fetches() != 0) options.max_queued_fetches = cache.max_queued_fetches();
   absl::StatusOr<uint64_t> hinted = SizeOr(cache.max_hinted_bytes(), 0, "cache.max_hinted_bytes");
@@ -102,9 +105,9 @@ absl::Status ResolveCache(const v1::CacheConfig& cache, ServerSettings& settings
 absl::Status ResolveSessions(const v1::SessionConfig& sessions, ServerSettings& settings) {
   SessionOptions& options = settings.sessions;
   if (sessions.hinted_chunks() != 0) options.hinted_chunks = sessions.hinted_chunks();
-  absl::StatusOr<uint64_t> hinted_bytes = SizeOr(
-      sessions.hinted_bytes_per_session(), options.hinted_bytes_per_session,
-      "sessions.hinted_bytes_per_session");
+  absl::StatusOr<uint64_t> hinted_bytes =
+      SizeOr(sessions.hinted_bytes_per_session(), options.hinted_bytes_per_session,
+             "sessions.hinted_bytes_per_session");
   if (!hinted_bytes.ok()) return hinted_bytes.status();
   options.hinted_bytes_per_session = *hinted_bytes;
   if (sessions.idle_timeout_seconds() < 0 || !std::isfinite(sessions.idle_timeout_seconds())) {
@@ -148,9 +151,9 @@ absl::Status ValidateDatastoreName(std::string_view name, std::string_view field
   bool valid = !name.empty() && name.size() <= 64 && IsNameStart(name.front());
   for (char c : name) valid = valid && IsNameChar(c);
   if (!valid) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        ToAbsl(field), ": '", ToAbsl(name),
-        "' is not a datastore name (1-64 characters of [A-Za-z0-9_][A-Za-z0-9._-]*)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(field), ": '", ToAbsl(name),
+                     "' is not a datastore name (1-64 characters of [A-Za-z0-9_][A-Za-z0-9._-]*)"));
   }
   return absl::OkStatus();
 }
@@ -171,17 +174,18 @@ std::string ServerSettings::Summary() const {
     stores.push_back(absl::StrCat(datastore.name, ":", datastore.path.string(),
                                   datastore.keyfile.empty() ? "" : "+key"));
   }
-  const std::string tls_mode = !tls.enabled()                ? "off"
-                               : !tls.verifies_clients()     ? "tls"
-                               : tls.require_client_cert     ? "mtls-required"
-                                                             : "mtls-optional";
+  const std::string tls_mode = !tls.enabled()            ? "off"
+                               : !tls.verifies_clients() ? "tls"
+                               : tls.require_client_cert ? "mtls-required"
+                                                         : "mtls-optional";
   return absl::StrCat(
       "listen=", listen.text, " metrics_listen=",
       metrics_listen.has_value() ? metrics_listen->text : std::string(kMetricsDisabled),
       " datastores=", absl::StrJoin(stores, ","), " cache_dir=", cache.cache_dir.string(),
       " cache_bytes=", FormatByteSize(cache.capacity_bytes), " policy=", cache.policy,
-      " persist=", cache.persist ? "true" : "false", " max_read_bytes=",
-      FormatByteSize(max_read_bytes), " tls=", tls_mode, " clients=", authorizer->client_count(),
+      " persist=", cache.persist ? "true" : "false",
+      " max_read_bytes=", FormatByteSize(max_read_bytes), " tls=", tls_mode,
+      " clients=", authorizer->client_count(),
       " readahead=", sessions.readahead.enabled ? "on" : "off",
       " shutdown_grace_seconds=", absl::ToDoubleSeconds(shutdown_grace), " log_level=", log_level);
 }
@@ -194,8 +198,8 @@ absl::StatusOr<ServerSettings> ResolveSettings(const v1::Config& config) {
   if (!listen.ok()) return listen.status();
   settings.listen = *std::move(listen);
 
-  const std::string metrics =
-      config.metrics_listen().empty() ? std::string(kDefaultMetricsListen) : config.metrics_listen();
+  const std::string metrics = config.metrics_listen().empty() ? std::string(kDefaultMetricsListen)
+                                                              : config.metrics_listen();
   if (metrics != kMetricsDisabled) {
     absl::StatusOr<ListenAddress> address =
         ParseListenAddress(metrics, "metrics_listen", /*allow_unix_socket=*/false);
@@ -207,9 +211,9 @@ absl::StatusOr<ServerSettings> ResolveSettings(const v1::Config& config) {
       SizeOr(config.max_read_bytes(), kServerDefaultMaxReadBytes, "max_read_bytes");
   if (!max_read.ok()) return max_read.status();
   if (*max_read == 0 || *max_read > kServerLargestMaxReadBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_read_bytes: ", FormatByteSize(*max_read), " is outside 1B..",
-        FormatByteSize(kServerLargestMaxReadBytes)));
+    return absl::InvalidArgumentError(absl::StrCat("max_read_bytes: ", FormatByteSize(*max_read),
+                                                   " is outside 1B..",
+                                                   FormatByteSize(kServerLargestMaxReadBytes)));
   }
   settings.max_read_bytes = *max_read;
 
@@ -240,11 +244,11 @@ absl::StatusOr<ServerSettings> ResolveSettings(const v1::Config& config) {
 
   if (!settings.listen.loopback() && !settings.clients_authenticated() &&
       !settings.allow_unauthenticated_remote) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "listen: ", settings.listen.text,
-        " is reachable from other machines but no client authentication is configured "
-        "(clients with tokens or certificates, or tls.require_client_cert); listen on "
-        "127.0.0.1 or set allow_unauthenticated_remote"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen: ", settings.listen.text,
+                     " is reachable from other machines but no client authentication is configured "
+                     "(clients with tokens or certificates, or tls.require_client_cert); listen on "
+                     "127.0.0.1 or set allow_unauthenticated_remote"));
   }
   return settings;
 }

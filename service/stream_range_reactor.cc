@@ -85,8 +85,8 @@ void StreamRangeReactor::OnCancel() {
 void StreamRangeReactor::Complete(const absl::Status& status) {
   deps_.metrics->RecordRequest(Rpc::kStreamRange, status.code(), absl::Now() - started_);
   if (!status.ok()) {
-    LogRpcFailure({Rpc::kStreamRange, request_ ? &*request_ : nullptr, session_.get(),
-                   next_offset_, std::min(deps_.max_read_bytes, requested_end_ - next_offset_)},
+    LogRpcFailure({Rpc::kStreamRange, request_ ? &*request_ : nullptr, session_.get(), next_offset_,
+                   std::min(deps_.max_read_bytes, requested_end_ - next_offset_)},
                   status);
   }
   Finish(ToGrpcStatus(status));

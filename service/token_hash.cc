@@ -28,9 +28,9 @@ absl::StatusOr<TokenHash> ParseTokenHash(std::string_view hex, std::string_view 
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) all_hex = false;
   }
   if (!all_hex) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        ToAbsl(field), ": expected the SHA-256 of a token as 64 hex characters (got ",
-        hex.size(), " characters); print it with `chunkcached --print-token-hash`"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(field), ": expected the SHA-256 of a token as 64 hex characters (got ",
+                     hex.size(), " characters); print it with `chunkcached --print-token-hash`"));
   }
   const std::string bytes = absl::HexStringToBytes(ToAbsl(hex));
   TokenHash hash{};

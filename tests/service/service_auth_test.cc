@@ -38,8 +38,8 @@ void MakeCert(const std::filesystem::path& dir, const std::string& ca, const std
               const std::string& common_name, const std::string& extensions) {
   const std::string key = (dir / (name + ".key")).string();
   const std::string csr = (dir / (name + ".csr")).string();
-  Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-           "-keyout", key, "-out", csr, "-subj", "/CN=" + common_name});
+  Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+           key, "-out", csr, "-subj", "/CN=" + common_name});
   WriteFileBytes(dir / (name + ".ext"), extensions + "\n");
   Openssl({"x509", "-req", "-in", csr, "-CA", (dir / (ca + ".pem")).string(), "-CAkey",
            (dir / (ca + ".key")).string(), "-CAcreateserial", "-out",
@@ -77,13 +77,19 @@ class ServiceAuthTest : public ::testing::Test {
     ASSERT_EQ(reader_hash, Sha256Hex(kReaderToken));
     const std::string admin_hash = TokenHashFromChunkcached(kAdminToken);
     const std::string config = absl::StrCat(R"({
-      "datastores": [{"name": "store", "path": ")", (dir / "ds").string(), R"("}],
-      "tls": {"certFile": ")", (dir / "server.pem").string(), R"(",
-              "keyFile": ")", (dir / "server.key").string(), R"(",
-              "clientCaFile": ")", (dir / "ca.pem").string(), R"("},
+      "datastores": [{"name": "store", "path": ")",
+                                            (dir / "ds").string(), R"("}],
+      "tls": {"certFile": ")",
+                                            (dir / "server.pem").string(), R"(",
+              "keyFile": ")",
+                                            (dir / "server.key").string(), R"(",
+              "clientCaFile": ")",
+                                            (dir / "ca.pem").string(), R"("},
       "clients": [
-        {"name": "reader", "tokenSha256": ")", reader_hash, R"(", "allow": ["store:team"]},
-        {"name": "admin", "token_sha256": ")", admin_hash, R"(", "allow": ["*"]},
+        {"name": "reader", "tokenSha256": ")",
+                                            reader_hash, R"(", "allow": ["store:team"]},
+        {"name": "admin", "token_sha256": ")",
+                                            admin_hash, R"(", "allow": ["*"]},
         {"name": "node-a", "certSubject": "CN=node-a", "allow": ["store"]}
       ]
     })");
@@ -139,7 +145,8 @@ TEST_F(ServiceAuthTest, TokensAndCertificatesAreAuthorizedPerDatastoreAndNamespa
   EXPECT_EQ(ReadCode(*reader, kOther), absl::StatusCode::kPermissionDenied);
   // Restricted clients cannot probe for other datastores' names.
   EXPECT_EQ(ReadCode(*reader, kTeam, "secret"), absl::StatusCode::kPermissionDenied);
-  absl::StatusOr<v1::ReadRangeResponse> denied = reader->ReadRange(Ref("store", kOther, kDisk), 0, 1);
+  absl::StatusOr<v1::ReadRangeResponse> denied =
+      reader->ReadRange(Ref("store", kOther, kDisk), 0, 1);
   EXPECT_NE(denied.status().message().find("client reader may not read"), absl::string_view::npos)
       << denied.status();
 
@@ -163,8 +170,9 @@ TEST_F(ServiceAuthTest, TokensAndCertificatesAreAuthorizedPerDatastoreAndNamespa
   std::unique_ptr<ChunkCacheClient> plaintext = ConnectClient(address);
   EXPECT_EQ(ReadCode(*plaintext, kRoot), absl::StatusCode::kUnavailable);
 
-  EXPECT_GE(server->Metric("chunkcache_requests_total",
-                           {{"rpc", "ReadRange"}, {"code", "PERMISSION_DENIED"}})
+  EXPECT_GE(server
+                ->Metric("chunkcache_requests_total",
+                         {{"rpc", "ReadRange"}, {"code", "PERMISSION_DENIED"}})
                 .value_or(0),
             4);
   EXPECT_NE(server->Log().find("event=access_denied"), std::string::npos);
@@ -179,14 +187,14 @@ TEST_F(ServiceAuthTest, RequiredClientCertificatesAreVerifiedAgainstTheClientCa)
   EXPECT_EQ(ReadCode(*node_a, kRoot), absl::StatusCode::kOk);
   // Without a certificate, or with one from another CA (even with the right subject), the
   // handshake fails.
-  std::unique_ptr<ChunkCacheClient> token_only =
-      ConnectClient(server->address(), Tls(kAdminToken));
+  std::unique_ptr<ChunkCacheClient> token_only = ConnectClient(server->address(), Tls(kAdminToken));
   EXPECT_EQ(ReadCode(*token_only, kRoot), absl::StatusCode::kUnavailable);
   std::unique_ptr<ChunkCacheClient> stranger =
       ConnectClient(server->address(), Tls("", "stranger"));
   EXPECT_EQ(ReadCode(*stranger, kRoot), absl::StatusCode::kUnavailable);
   // The certificate gets the connection; the token still names the client.
-  std::unique_ptr<ChunkCacheClient> reader = ConnectClient(server->address(), Tls(kReaderToken, "intruder"));
+  std::unique_ptr<ChunkCacheClient> reader =
+      ConnectClient(server->address(), Tls(kReaderToken, "intruder"));
   EXPECT_EQ(ReadCode(*reader, kTeam), absl::StatusCode::kOk);
   EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Log();
 }

@@ -7,8 +7,8 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "format/chunk_index.h"
 #include "tests/service/service_test_env.h"
 
@@ -62,7 +62,8 @@ class ServiceBadInputTest : public ::testing::Test {
 
   // The service still answers a good read correctly.
   void ExpectStillServing(ChunkCacheClient& client) {
-    absl::StatusOr<v1::ReadRangeResponse> good = client.ReadRange(Ref("store", kPlain, kDisk), 10, 100);
+    absl::StatusOr<v1::ReadRangeResponse> good =
+        client.ReadRange(Ref("store", kPlain, kDisk), 10, 100);
     ASSERT_TRUE(good.ok()) << good.status();
     EXPECT_TRUE(good->data() == image_.substr(10, 100));
   }
@@ -93,12 +94,14 @@ TEST_F(ServiceBadInputTest, PathTraversalInEveryNameFieldIsInvalidArgument) {
   std::unique_ptr<ChunkCacheClient> client = ConnectClient(server->address());
   const v1::SnapshotRef good = Ref("store", kPlain, kDisk);
   std::vector<std::pair<std::string, v1::SnapshotRef>> bad;
-  for (const std::string& value : std::vector<std::string>{"..", "../store", "store/..", "/etc", "a/../../b", ""}) {
+  for (const std::string& value :
+       std::vector<std::string>{"..", "../store", "store/..", "/etc", "a/../../b", ""}) {
     v1::SnapshotRef ref = good;
     ref.set_datastore(value);
     bad.emplace_back("datastore " + value, ref);
   }
-  for (const std::string& value : std::vector<std::string>{"..", "../..", "a/../../etc", "/abs", "a//b", "ns/../x"}) {
+  for (const std::string& value :
+       std::vector<std::string>{"..", "../..", "a/../../etc", "/abs", "a//b", "ns/../x"}) {
     v1::SnapshotRef ref = good;
     ref.set_namespace_(value);
     bad.emplace_back("namespace " + value, ref);
@@ -108,13 +111,15 @@ TEST_F(ServiceBadInputTest, PathTraversalInEveryNameFieldIsInvalidArgument) {
     ref.set_backup_type(value);
     bad.emplace_back("backup_type " + value, ref);
   }
-  for (const std::string& value : std::vector<std::string>{"..", "../100", "100/../..", "/100", ".hidden", ""}) {
+  for (const std::string& value :
+       std::vector<std::string>{"..", "../100", "100/../..", "/100", ".hidden", ""}) {
     v1::SnapshotRef ref = good;
     ref.set_backup_id(value);
     bad.emplace_back("backup_id " + value, ref);
   }
-  for (const std::string& value : std::vector<std::string>{"..", "../index.json.blob", "../../../etc/passwd.fidx", "x/../drive-scsi0.img.fidx",
-        "/etc/passwd.fidx", "drive-scsi0.img", "", std::string("a\0b.fidx", 8)}) {
+  for (const std::string& value : std::vector<std::string>{
+           "..", "../index.json.blob", "../../../etc/passwd.fidx", "x/../drive-scsi0.img.fidx",
+           "/etc/passwd.fidx", "drive-scsi0.img", "", std::string("a\0b.fidx", 8)}) {
     v1::SnapshotRef ref = good;
     ref.set_archive(value);
     bad.emplace_back("archive " + value, ref);
@@ -160,8 +165,7 @@ TEST_F(ServiceBadInputTest, LengthsAndOffsetsOutsideTheRules) {
     request.set_length(length);
     v1::ReadRangeResponse response;
     const grpc::Status status = stub->ReadRange(&context, request, &response);
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   };
   ExpectStatus(raw_read(~uint64_t{0}, ~uint64_t{0}), absl::StatusCode::kInvalidArgument,
                "max_read_bytes");
@@ -172,15 +176,16 @@ TEST_F(ServiceBadInputTest, LengthsAndOffsetsOutsideTheRules) {
   ASSERT_TRUE(cap.ok()) << cap.status();
   EXPECT_TRUE(cap->data() == image_.substr(5, 1 << 20));
   std::string streamed;
-  absl::StatusOr<uint64_t> stream = client->StreamTo(ref, 3, 3 << 20, [&](uint64_t, std::string_view p) {
-    streamed.append(p);
-    return absl::OkStatus();
-  });
+  absl::StatusOr<uint64_t> stream =
+      client->StreamTo(ref, 3, 3 << 20, [&](uint64_t, std::string_view p) {
+        streamed.append(p);
+        return absl::OkStatus();
+      });
   ASSERT_TRUE(stream.ok()) << stream.status();
   EXPECT_TRUE(streamed == image_.substr(3, 3 << 20));
   // StreamRange past the end, too.
-  absl::StatusOr<uint64_t> past = client->StreamTo(ref, image_.size() + 1, 10,
-                                                   [](uint64_t, std::string_view) { return absl::OkStatus(); });
+  absl::StatusOr<uint64_t> past = client->StreamTo(
+      ref, image_.size() + 1, 10, [](uint64_t, std::string_view) { return absl::OkStatus(); });
   EXPECT_EQ(past.status().code(), absl::StatusCode::kOutOfRange) << past.status();
   ExpectStillServing(*client);
   EXPECT_EQ(server->Stop(SIGTERM), 0);
@@ -205,8 +210,8 @@ TEST_F(ServiceBadInputTest, CorruptChunkIsDataLossAndNeverServed) {
     absl::StatusOr<v1::ReadRangeResponse> reply = client->ReadRange(ref, 2 * kChunk - 10, 20);
     ASSERT_FALSE(reply.ok());
     ExpectStatus(reply.status(), absl::StatusCode::kDataLoss, "CRC");
-    absl::StatusOr<uint64_t> streamed =
-        client->StreamTo(ref, 0, image_.size(), [](uint64_t, std::string_view) { return absl::OkStatus(); });
+    absl::StatusOr<uint64_t> streamed = client->StreamTo(
+        ref, 0, image_.size(), [](uint64_t, std::string_view) { return absl::OkStatus(); });
     EXPECT_EQ(streamed.status().code(), absl::StatusCode::kDataLoss) << streamed.status();
   }
   // The good chunks around it are served.
@@ -218,12 +223,14 @@ TEST_F(ServiceBadInputTest, CorruptChunkIsDataLossAndNeverServed) {
   EXPECT_TRUE(after->data() == image_.substr(3 * kChunk, kChunk));
 
   EXPECT_GE(server->Metric("chunkcache_decode_errors_total", {{"reason", "crc"}}).value_or(0), 2);
-  EXPECT_GE(server->Metric("chunkcache_upstream_fetches_total",
-                           {{"datastore", "store"}, {"result", "corrupt"}})
+  EXPECT_GE(server
+                ->Metric("chunkcache_upstream_fetches_total",
+                         {{"datastore", "store"}, {"result", "corrupt"}})
                 .value_or(0),
             2);
-  EXPECT_EQ(server->Metric("chunkcache_requests_total", {{"rpc", "ReadRange"}, {"code", "DATA_LOSS"}}),
-            2);
+  EXPECT_EQ(
+      server->Metric("chunkcache_requests_total", {{"rpc", "ReadRange"}, {"code", "DATA_LOSS"}}),
+      2);
   // The log names the chunk and its file.
   const std::string log = server->Log();
   EXPECT_NE(log.find("event=corrupt_chunk"), std::string::npos) << log;

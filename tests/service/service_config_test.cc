@@ -33,8 +33,8 @@ TEST(ServiceByteSizeTest, ParsesUnitsAndRejectsTheRest) {
   EXPECT_EQ(*ParseByteSize("64k", "f"), 64ull << 10);
   EXPECT_EQ(*ParseByteSize("1GB", "f"), 1000000000ull);
   EXPECT_EQ(*ParseByteSize("2T", "f"), 2ull << 40);
-  for (const char* bad : {"", "MiB", "-1", "1.5GiB", "12XB", "99999999999999999999",
-                          "17179869184GiB"}) {
+  for (const char* bad :
+       {"", "MiB", "-1", "1.5GiB", "12XB", "99999999999999999999", "17179869184GiB"}) {
     absl::StatusOr<uint64_t> parsed = ParseByteSize(bad, "cache.capacity");
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_TRUE(Mentions(parsed.status(), "cache.capacity")) << parsed.status();
@@ -107,8 +107,8 @@ TEST(ServiceSettingsTest, DefaultsAreFilledIn) {
   EXPECT_FALSE(settings->authorizer->enabled());
   EXPECT_TRUE(settings->sessions.readahead.enabled);
   const std::string summary = settings->Summary();
-  for (const char* part : {"listen=127.0.0.1:7070", "datastores=store:/srv/pbs",
-                           "cache_bytes=1GiB", "max_read_bytes=4MiB", "tls=off", "clients=0"}) {
+  for (const char* part : {"listen=127.0.0.1:7070", "datastores=store:/srv/pbs", "cache_bytes=1GiB",
+                           "max_read_bytes=4MiB", "tls=off", "clients=0"}) {
     EXPECT_NE(summary.find(part), std::string::npos) << summary;
   }
   v1::Config no_metrics = MinimalConfig();
@@ -158,8 +158,8 @@ TEST(ServiceSettingsTest, InvalidConfigurationsNameWhatIsWrong) {
          c.mutable_tls()->set_require_client_cert(true);
        },
        "client_ca_file"},
-      {"client without identity",
-       [](v1::Config& c) { c.add_clients()->add_allow("store"); }, "token_sha256 or cert_subject"},
+      {"client without identity", [](v1::Config& c) { c.add_clients()->add_allow("store"); },
+       "token_sha256 or cert_subject"},
       {"client with bad hash",
        [](v1::Config& c) {
          v1::ClientConfig* client = c.add_clients();
@@ -207,12 +207,14 @@ TEST(ServiceSettingsTest, InvalidConfigurationsNameWhatIsWrong) {
 TEST(ServiceCommandLineTest, FlagsOverrideTheFile) {
   ScratchDir dir;
   WriteFileBytes(dir / "c.json", R"({
-    "listen": "127.0.0.1:1", "datastores": [{"name": "a", "path": "/a"}, {"name": "b", "path": "/b"}],
+    "listen": "127.0.0.1:1",
+    "datastores": [{"name": "a", "path": "/a"}, {"name": "b", "path": "/b"}],
     "cache": {"capacity": "1GiB", "policy": "lru"}, "logLevel": "debug"})");
-  std::vector<std::string> args = {"chunkcached", "--config", (dir / "c.json").string(),
-                                   "--listen", "127.0.0.1:2", "--datastore", "b=/b2",
-                                   "--datastore", "c=/c", "--keyfile", "a=/a.key",
-                                   "--cache-bytes", "256MiB", "--persist", "--no-readahead"};
+  std::vector<std::string> args = {"chunkcached", "--config",    (dir / "c.json").string(),
+                                   "--listen",    "127.0.0.1:2", "--datastore",
+                                   "b=/b2",       "--datastore", "c=/c",
+                                   "--keyfile",   "a=/a.key",    "--cache-bytes",
+                                   "256MiB",      "--persist",   "--no-readahead"};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   CommandLine flags;
@@ -241,8 +243,8 @@ TEST(ServiceCommandLineTest, FlagsOverrideTheFile) {
 TEST(ServiceTokenHashTest, Sha256HexAndConstantTimeMatch) {
   EXPECT_EQ(TokenSha256Hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  absl::StatusOr<TokenHash> parsed = ParseTokenHash(
-      "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", "f");
+  absl::StatusOr<TokenHash> parsed =
+      ParseTokenHash("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", "f");
   ASSERT_TRUE(parsed.ok());
   EXPECT_TRUE(TokenMatches(TokenSha256("abc"), *parsed));
   EXPECT_FALSE(TokenMatches(TokenSha256("abd"), *parsed));
@@ -256,7 +258,8 @@ TEST(ServiceAuthorizerTest, NamespaceRulesMatchWholeComponents) {
   team->set_token_sha256(TokenSha256Hex("t"));
   team->add_allow("store:a/b");
   team->add_allow("other");
-  absl::StatusOr<ClientAuthorizer> authorizer = ClientAuthorizer::Create(clients, {"store", "other"});
+  absl::StatusOr<ClientAuthorizer> authorizer =
+      ClientAuthorizer::Create(clients, {"store", "other"});
   ASSERT_TRUE(authorizer.ok()) << authorizer.status();
   ASSERT_TRUE(authorizer->enabled());
   ClientIdentity identity;
@@ -332,14 +335,18 @@ TEST(ServiceBinaryTest, ConfigurationErrorsAreReportedAndExitNonZero) {
   };
   const std::vector<Case> cases = {
       {{"--datastore", "v=" + vectors, "--cache-bytes", "12XB"}, 2, "unknown unit"},
-      {{"--datastore", "v=" + vectors, "--keyfile", "w=/k.json"}, 2, "datastore 'w' is not configured"},
-      {{"--datastore", "v=" + vectors, "--policy", "random"}, 2, "unknown eviction policy 'random'"},
+      {{"--datastore", "v=" + vectors, "--keyfile", "w=/k.json"},
+       2,
+       "datastore 'w' is not configured"},
+      {{"--datastore", "v=" + vectors, "--policy", "random"},
+       2,
+       "unknown eviction policy 'random'"},
       {{"--datastore", "v=" + (dir / "missing").string()}, 1, "missing"},
       {{"--datastore", "v=" + dir.path().string()}, 1, ".chunks"},
-      {{"--datastore", "v=" + vectors, "--keyfile", "v=" + (dir / "nokey.json").string()}, 1,
+      {{"--datastore", "v=" + vectors, "--keyfile", "v=" + (dir / "nokey.json").string()},
+       1,
        "nokey.json"},
-      {{"--datastore", "v=" + vectors, "--listen", "0.0.0.0:0"}, 2,
-       "allow_unauthenticated_remote"},
+      {{"--datastore", "v=" + vectors, "--listen", "0.0.0.0:0"}, 2, "allow_unauthenticated_remote"},
       {{"--config", (dir / "absent.json").string()}, 2, "absent.json"},
       {{"--no-such-flag"}, 2, "no-such-flag"},
       {{}, 2, "no datastore configured"},
@@ -351,14 +358,15 @@ TEST(ServiceBinaryTest, ConfigurationErrorsAreReportedAndExitNonZero) {
     EXPECT_EQ(result.exit_code, c.exit_code) << absl::StrJoin(c.args, " ") << "\n"
                                              << result.stderr_text;
     EXPECT_NE(result.stderr_text.find(c.mentions), std::string::npos)
-        << absl::StrJoin(c.args, " ") << "\n" << result.stderr_text;
+        << absl::StrJoin(c.args, " ") << "\n"
+        << result.stderr_text;
   }
   const ProcessResult help = RunProcess({chunkcached, "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.stdout_text.find("--metrics-listen"), std::string::npos);
-  const ProcessResult check = RunProcess({chunkcached, "--check-config", "--datastore",
-                                          "v=" + vectors, "--keyfile",
-                                          "v=" + VectorPath("keys/key-none.json").string()});
+  const ProcessResult check =
+      RunProcess({chunkcached, "--check-config", "--datastore", "v=" + vectors, "--keyfile",
+                  "v=" + VectorPath("keys/key-none.json").string()});
   EXPECT_EQ(check.exit_code, 0) << check.stderr_text;
   EXPECT_NE(check.stdout_text.find("configuration OK"), std::string::npos) << check.stdout_text;
   EXPECT_NE(check.stderr_text.find("event=datastore_opened datastore=v"), std::string::npos)
@@ -366,9 +374,9 @@ TEST(ServiceBinaryTest, ConfigurationErrorsAreReportedAndExitNonZero) {
 }
 
 TEST(ServiceBinaryTest, RemoteListenWithAllowUnauthenticatedWarnsAtStartup) {
-  std::unique_ptr<ChunkcachedProcess> server = ChunkcachedProcess::Start(
-      {"--listen", "0.0.0.0:0", "--allow-unauthenticated-remote", "--datastore",
-       "v=" + VectorPath("datastore").string()});
+  std::unique_ptr<ChunkcachedProcess> server =
+      ChunkcachedProcess::Start({"--listen", "0.0.0.0:0", "--allow-unauthenticated-remote",
+                                 "--datastore", "v=" + VectorPath("datastore").string()});
   ASSERT_NE(server, nullptr);
   const std::string log = server->Log();
   EXPECT_NE(log.find("level=warning event=auth_disabled"), std::string::npos) << log;
@@ -377,8 +385,8 @@ TEST(ServiceBinaryTest, RemoteListenWithAllowUnauthenticatedWarnsAtStartup) {
 }
 
 TEST(ServiceBinaryTest, PrintTokenHash) {
-  const ProcessResult result = RunProcess({ChunkcachedBinary().string(), "--print-token-hash"},
-                                          {.stdin_text = "abc\n"});
+  const ProcessResult result =
+      RunProcess({ChunkcachedBinary().string(), "--print-token-hash"}, {.stdin_text = "abc\n"});
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_EQ(result.stdout_text,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n");

@@ -72,8 +72,8 @@ class ServiceEndToEndTest : public ::testing::Test {
          true, true},
         {"dynamic plain", "host/files/2026-01-03T00:00:00Z", "root.pxar.didx", stream_, false,
          false},
-        {"dynamic encrypted", "ns/enc/host/files/2026-01-04T00:00:00Z", "root.pxar.didx",
-         stream_, true, false},
+        {"dynamic encrypted", "ns/enc/host/files/2026-01-04T00:00:00Z", "root.pxar.didx", stream_,
+         true, false},
     };
   }
 
@@ -110,11 +110,12 @@ TEST_F(ServiceEndToEndTest, WholeArchivesByStreamRangeMatchTheSource) {
   for (const ArchiveCase& c : Cases()) {
     SCOPED_TRACE(c.name);
     std::string bytes;
-    absl::StatusOr<uint64_t> streamed = client_->StreamTo(
-        Ref("store", c.snapshot, c.archive), 0, c.source->size(), [&](uint64_t, std::string_view piece) {
-          bytes.append(piece);
-          return absl::OkStatus();
-        });
+    absl::StatusOr<uint64_t> streamed =
+        client_->StreamTo(Ref("store", c.snapshot, c.archive), 0, c.source->size(),
+                          [&](uint64_t, std::string_view piece) {
+                            bytes.append(piece);
+                            return absl::OkStatus();
+                          });
     ASSERT_TRUE(streamed.ok()) << streamed.status();
     EXPECT_EQ(*streamed, c.source->size());
     EXPECT_TRUE(bytes == *c.source);
@@ -158,10 +159,17 @@ TEST_F(ServiceEndToEndTest, RangesAtChunkBoundariesAndTheEnd) {
     uint64_t offset;
     uint64_t length;
   };
-  const std::vector<Range> ranges = {
-      {0, 1},           {kChunk - 1, 1},   {kChunk - 1, 2},       {kChunk, 4096},
-      {kChunk - 10, 20}, {2 * kChunk - 5, kChunk},           {3 * kChunk, 5000},
-      {3 * kChunk - 1, 5001}, {size - 1, 1}, {size - 10, 100},    {size - 4999, kChunk}};
+  const std::vector<Range> ranges = {{0, 1},
+                                     {kChunk - 1, 1},
+                                     {kChunk - 1, 2},
+                                     {kChunk, 4096},
+                                     {kChunk - 10, 20},
+                                     {2 * kChunk - 5, kChunk},
+                                     {3 * kChunk, 5000},
+                                     {3 * kChunk - 1, 5001},
+                                     {size - 1, 1},
+                                     {size - 10, 100},
+                                     {size - 4999, kChunk}};
   for (const ArchiveCase& c : Cases()) {
     if (!c.fixed) continue;
     for (const Range& range : ranges) {
@@ -265,8 +273,8 @@ TEST_F(ServiceEndToEndTest, CliReadRestoreAndStat) {
         << restore.stdout_text << restore.stderr_text;
     std::filesystem::remove(out);
 
-    ProcessResult stat = RunCli({"stat", "--snapshot", c.snapshot, "--archive", c.archive,
-                                 "--json"});
+    ProcessResult stat =
+        RunCli({"stat", "--snapshot", c.snapshot, "--archive", c.archive, "--json"});
     ASSERT_EQ(stat.exit_code, 0) << stat.stderr_text;
     EXPECT_NE(stat.stdout_text.find(std::to_string(c.source->size())), std::string::npos)
         << stat.stdout_text;
@@ -276,9 +284,9 @@ TEST_F(ServiceEndToEndTest, CliReadRestoreAndStat) {
 }
 
 TEST_F(ServiceEndToEndTest, CliReadPastTheEndFailsWithOutOfRange) {
-  ProcessResult read = RunCli({"read", "--snapshot", "vm/100/2026-01-01T00:00:00Z", "--archive",
-                               "drive-scsi0.img.fidx", "--offset",
-                               std::to_string(image_->size()), "--length", "1"});
+  ProcessResult read =
+      RunCli({"read", "--snapshot", "vm/100/2026-01-01T00:00:00Z", "--archive",
+              "drive-scsi0.img.fidx", "--offset", std::to_string(image_->size()), "--length", "1"});
   EXPECT_NE(read.exit_code, 0);
   EXPECT_NE(read.stderr_text.find("OUT_OF_RANGE"), std::string::npos) << read.stderr_text;
 }
@@ -297,7 +305,8 @@ TEST(ServiceVectorsTest, PlainAndEncryptedVmImagesHaveTheKnownHash) {
         client->Read(Ref("vectors", snapshot, "drive-scsi0.img.fidx"), 0, 16782216);
     ASSERT_TRUE(image.ok()) << image.status();
     EXPECT_EQ(image->size(), 16782216u);
-    EXPECT_EQ(Sha256Hex(*image), "9d37bbe0cea57a36b1d915f7b6821be1f04947ea96dd774ace7413e0796c4061");
+    EXPECT_EQ(Sha256Hex(*image),
+              "9d37bbe0cea57a36b1d915f7b6821be1f04947ea96dd774ace7413e0796c4061");
   }
   // The dynamic pxar archive: its last byte and a read across its first chunk boundary.
   const v1::SnapshotRef pxar = Ref("vectors", "host/pxar-payload/2024-05-07T14:25:51Z",

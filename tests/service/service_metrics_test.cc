@@ -47,11 +47,13 @@ TEST_F(ServiceMetricsTest, ExpositionHasEveryDesignedFamilyAndPassesPromtool) {
     EXPECT_NE(text.find(absl::StrCat("# TYPE ", family, " ")), std::string::npos) << family;
   }
   // Values that this traffic must have produced.
-  EXPECT_EQ(FindMetric(text, "chunkcache_requests_total", {{"rpc", "ReadRange"}, {"code", "OK"}}), 6);
+  EXPECT_EQ(FindMetric(text, "chunkcache_requests_total", {{"rpc", "ReadRange"}, {"code", "OK"}}),
+            6);
   EXPECT_EQ(FindMetric(text, "chunkcache_requests_total",
                        {{"rpc", "ReadRange"}, {"code", "OUT_OF_RANGE"}}),
             1);
-  EXPECT_EQ(FindMetric(text, "chunkcache_request_duration_seconds_count", {{"rpc", "ReadRange"}}), 7);
+  EXPECT_EQ(FindMetric(text, "chunkcache_request_duration_seconds_count", {{"rpc", "ReadRange"}}),
+            7);
   EXPECT_EQ(FindMetric(text, "chunkcache_read_bytes_total", {}), 3 * ((4 << 20) + 100));
   EXPECT_EQ(FindMetric(text, "chunkcache_upstream_fetches_total",
                        {{"datastore", "store"}, {"result", "ok"}}),
@@ -59,23 +61,27 @@ TEST_F(ServiceMetricsTest, ExpositionHasEveryDesignedFamilyAndPassesPromtool) {
   EXPECT_EQ(FindMetric(text, "chunkcache_upstream_fetch_duration_seconds_count",
                        {{"datastore", "store"}}),
             2);
-  EXPECT_GT(FindMetric(text, "chunkcache_upstream_bytes_total", {{"datastore", "store"}}).value_or(0), 0);
+  EXPECT_GT(
+      FindMetric(text, "chunkcache_upstream_bytes_total", {{"datastore", "store"}}).value_or(0), 0);
   EXPECT_EQ(FindMetric(text, "chunkcache_cache_entries", {}), 2);
   EXPECT_EQ(FindMetric(text, "chunkcache_cache_capacity_bytes", {}), 256 << 20);
   EXPECT_EQ(FindMetric(text, "chunkcache_snapshots_open", {}), 1);
   EXPECT_GE(FindMetric(text, "chunkcache_chunk_lookups_total", {{"result", "hit"}}).value_or(0), 4);
   // Label values that have not happened yet are there at 0.
   for (const char* reason : {"crc", "digest", "decompress", "decrypt", "format"}) {
-    EXPECT_EQ(FindMetric(text, "chunkcache_decode_errors_total", {{"reason", reason}}), 0) << reason;
+    EXPECT_EQ(FindMetric(text, "chunkcache_decode_errors_total", {{"reason", reason}}), 0)
+        << reason;
   }
   for (const char* result : {"hinted_hit", "coalesced"}) {
-    EXPECT_TRUE(FindMetric(text, "chunkcache_chunk_lookups_total", {{"result", result}}).has_value());
+    EXPECT_TRUE(
+        FindMetric(text, "chunkcache_chunk_lookups_total", {{"result", result}}).has_value());
   }
   EXPECT_EQ(FindMetric(text, "chunkcache_upstream_fetches_total",
                        {{"datastore", "store"}, {"result", "corrupt"}}),
             0);
   EXPECT_TRUE(FindMetric(text, "chunkcache_cache_bytes", {{"kind", "pinned"}}).has_value());
-  EXPECT_TRUE(FindMetric(text, "chunkcache_prefetch_chunks_total", {{"result", "wasted"}}).has_value());
+  EXPECT_TRUE(
+      FindMetric(text, "chunkcache_prefetch_chunks_total", {{"result", "wasted"}}).has_value());
   // Never a snapshot, archive or digest in a label.
   EXPECT_EQ(text.find("vm/100"), std::string::npos);
   EXPECT_EQ(text.find("drive-scsi0"), std::string::npos);
@@ -87,7 +93,8 @@ TEST_F(ServiceMetricsTest, ExpositionHasEveryDesignedFamilyAndPassesPromtool) {
 
 TEST_F(ServiceMetricsTest, RealPrometheusScrapesAndAnswersQueries) {
   ASSERT_TRUE(std::filesystem::exists(kPrometheus))
-      << kPrometheus << " is missing: install Debian's prometheus package (scripts/install-deps.sh)";
+      << kPrometheus
+      << " is missing: install Debian's prometheus package (scripts/install-deps.sh)";
   ScratchDir prometheus_dir;
   const int web_port = FreeTcpPort();
   ASSERT_GT(web_port, 0);
@@ -121,10 +128,11 @@ TEST_F(ServiceMetricsTest, RealPrometheusScrapesAndAnswersQueries) {
       &status);
   EXPECT_EQ(prometheus->Stop(SIGTERM), 0) << prometheus->Stderr();
 
-  ASSERT_TRUE(found) << "Prometheus never returned chunkcache_chunk_lookups_total: " << body
-                     << "\n" << prometheus->Stderr();
-  EXPECT_NE(body.find("\"__name__\":\"chunkcache_chunk_lookups_total\""), std::string::npos) << body;
-  EXPECT_NE(body.find("\"value\":[") , std::string::npos) << body;
+  ASSERT_TRUE(found) << "Prometheus never returned chunkcache_chunk_lookups_total: " << body << "\n"
+                     << prometheus->Stderr();
+  EXPECT_NE(body.find("\"__name__\":\"chunkcache_chunk_lookups_total\""), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("\"value\":["), std::string::npos) << body;
   EXPECT_NE(body.find("\"2\"]"), std::string::npos) << "two misses: " << body;
   EXPECT_NE(up.find("\"1\"]"), std::string::npos) << up;
   EXPECT_NE(fetches.find("\"2\"]"), std::string::npos) << fetches;

@@ -22,10 +22,10 @@ TEST(ServicePythonClientTest, GrpcioClientReadsVerifiesAndReflects) {
        "vectors=" + VectorPath("keys/key-none.json").string()});
   ASSERT_NE(server, nullptr);
   ScratchDir scratch;
-  const ProcessResult run = RunProcess(
-      {"/usr/bin/python3", (SourceDir() / "tests/service/python_client.py").string(), "--server",
-       server->address(), "--proto-root", (SourceDir() / "proto").string(), "--scratch",
-       scratch.path().string(), "--datastore", "vectors"});
+  const ProcessResult run =
+      RunProcess({"/usr/bin/python3", (SourceDir() / "tests/service/python_client.py").string(),
+                  "--server", server->address(), "--proto-root", (SourceDir() / "proto").string(),
+                  "--scratch", scratch.path().string(), "--datastore", "vectors"});
   EXPECT_EQ(run.exit_code, 0) << run.stdout_text << run.stderr_text;
   EXPECT_NE(run.stdout_text.find("all checks passed"), std::string::npos) << run.stdout_text;
   // The checks ran against this server: it answered them.

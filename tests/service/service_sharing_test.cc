@@ -15,8 +15,8 @@ namespace {
 constexpr uint64_t kChunk = uint64_t{4} << 20;
 
 double Fetches(const ChunkcachedProcess& server, const std::string& result) {
-  return server.Metric("chunkcache_upstream_fetches_total",
-                       {{"datastore", "store"}, {"result", result}})
+  return server
+      .Metric("chunkcache_upstream_fetches_total", {{"datastore", "store"}, {"result", result}})
       .value_or(-1);
 }
 
@@ -41,16 +41,14 @@ TEST(ServiceSharingTest, SecondSnapshotFetchesOnlyTheChunksThatDiffer) {
   std::unique_ptr<ChunkCacheClient> client = ConnectClient(server->address());
   EXPECT_EQ(Fetches(*server, "ok"), 0);
 
-  absl::StatusOr<std::string> read_first =
-      client->Read(Ref("store", "vm/200/2026-02-01T00:00:00Z", "drive-scsi0.img.fidx"), 0,
-                   first.size());
+  absl::StatusOr<std::string> read_first = client->Read(
+      Ref("store", "vm/200/2026-02-01T00:00:00Z", "drive-scsi0.img.fidx"), 0, first.size());
   ASSERT_TRUE(read_first.ok()) << read_first.status();
   EXPECT_TRUE(*read_first == first);
   EXPECT_EQ(Fetches(*server, "ok"), 6);
 
-  absl::StatusOr<std::string> read_second =
-      client->Read(Ref("store", "vm/200/2026-02-02T00:00:00Z", "drive-scsi0.img.fidx"), 0,
-                   second.size());
+  absl::StatusOr<std::string> read_second = client->Read(
+      Ref("store", "vm/200/2026-02-02T00:00:00Z", "drive-scsi0.img.fidx"), 0, second.size());
   ASSERT_TRUE(read_second.ok()) << read_second.status();
   EXPECT_TRUE(*read_second == second);
   EXPECT_EQ(Fetches(*server, "ok"), 6 + 2) << "only chunk 2 and the tail differ";
@@ -68,9 +66,9 @@ TEST(ServiceSharingTest, ConcurrentClientsOfOneColdRangeShareItsFetches) {
   CreateArchive(dir / "ds", "vm/300/2026-03-01T00:00:00Z", "drive-scsi0.img.fidx",
                 dir / "disk.img");
   // No readahead: the range's own chunks are the only ones fetched.
-  std::unique_ptr<ChunkcachedProcess> server = ChunkcachedProcess::Start(
-      {"--datastore", "store=" + (dir / "ds").string(), "--no-readahead", "--max-read-bytes",
-       "8MiB"});
+  std::unique_ptr<ChunkcachedProcess> server =
+      ChunkcachedProcess::Start({"--datastore", "store=" + (dir / "ds").string(), "--no-readahead",
+                                 "--max-read-bytes", "8MiB"});
   ASSERT_NE(server, nullptr);
   const v1::SnapshotRef ref = Ref("store", "vm/300/2026-03-01T00:00:00Z", "drive-scsi0.img.fidx");
   // Open the session first, so that all clients race for the chunks, not for the index.
@@ -101,8 +99,8 @@ TEST(ServiceSharingTest, ConcurrentClientsOfOneColdRangeShareItsFetches) {
     EXPECT_TRUE(results[i] == image.substr(offset, length)) << "client " << i;
   }
   EXPECT_EQ(Fetches(*server, "ok"), 3) << "one fetch per distinct chunk, not one per client";
-  const double misses = server->Metric("chunkcache_chunk_lookups_total", {{"result", "miss"}})
-                            .value_or(-1);
+  const double misses =
+      server->Metric("chunkcache_chunk_lookups_total", {{"result", "miss"}}).value_or(-1);
   const double coalesced =
       server->Metric("chunkcache_chunk_lookups_total", {{"result", "coalesced"}}).value_or(-1);
   const double hits =

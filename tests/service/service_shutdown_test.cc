@@ -36,8 +36,8 @@ class ServiceShutdownTest : public ::testing::Test {
   }
 
   std::unique_ptr<ChunkcachedProcess> StartServer(const std::string& grace_seconds) {
-    return ChunkcachedProcess::Start({"--datastore", "store=" + (dir_ / "ds").string(),
-                                      "--shutdown-grace", grace_seconds});
+    return ChunkcachedProcess::Start(
+        {"--datastore", "store=" + (dir_ / "ds").string(), "--shutdown-grace", grace_seconds});
   }
 
   ScratchDir dir_;

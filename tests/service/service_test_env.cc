@@ -34,10 +34,10 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::filesystem::path& s
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   // The test may block signals in its threads (gRPC does not, but be safe): the child starts
   // with none blocked and default dispositions.
   posix_spawnattr_t attributes;
@@ -140,7 +140,8 @@ int BackgroundProcess::Stop(int signal, std::chrono::seconds timeout) {
 
 std::string BackgroundProcess::Stderr() const { return ReadWholeFile(scratch_ / "stderr"); }
 
-std::unique_ptr<ChunkcachedProcess> ChunkcachedProcess::Start(const std::vector<std::string>& args) {
+std::unique_ptr<ChunkcachedProcess> ChunkcachedProcess::Start(
+    const std::vector<std::string>& args) {
   std::unique_ptr<ChunkcachedProcess> process(new ChunkcachedProcess());
   const std::filesystem::path port_file = process->scratch_ / "ports";
   std::vector<std::string> argv = {ChunkcachedBinary().string()};
@@ -149,7 +150,8 @@ std::unique_ptr<ChunkcachedProcess> ChunkcachedProcess::Start(const std::vector<
   };
   if (!has("--listen")) argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   if (!has("--metrics-listen")) argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
-  if (!has("--cache-dir")) argv.insert(argv.end(), {"--cache-dir", (process->scratch_ / "cache").string()});
+  if (!has("--cache-dir"))
+    argv.insert(argv.end(), {"--cache-dir", (process->scratch_ / "cache").string()});
   if (!has("--cache-bytes")) argv.insert(argv.end(), {"--cache-bytes", "256MiB"});
   argv.insert(argv.end(), {"--port-file", port_file.string()});
   argv.insert(argv.end(), args.begin(), args.end());
@@ -195,7 +197,8 @@ std::string ChunkcachedProcess::Metrics() const {
   return body;
 }
 
-std::optional<double> ChunkcachedProcess::Metric(std::string_view name, const Labels& labels) const {
+std::optional<double> ChunkcachedProcess::Metric(std::string_view name,
+                                                 const Labels& labels) const {
   return FindMetric(Metrics(), name, labels);
 }
 
@@ -251,7 +254,8 @@ std::string HttpGet(int port, const std::string& path_and_query, int* status) {
   const size_t header_end = response.find("\r\n\r\n");
   if (header_end == std::string::npos) return "";
   if (status != nullptr) {
-    std::vector<std::string> first_line = absl::StrSplit(response.substr(0, response.find("\r\n")), ' ');
+    std::vector<std::string> first_line =
+        absl::StrSplit(response.substr(0, response.find("\r\n")), ' ');
     if (first_line.size() >= 2) (void)absl::SimpleAtoi(first_line[1], status);
   }
   return response.substr(header_end + 4);
@@ -309,9 +313,15 @@ int FreeTcpPort() {
 void CreateArchive(const std::filesystem::path& datastore, const std::string& snapshot,
                    const std::string& archive, const std::filesystem::path& input,
                    const std::filesystem::path& keyfile) {
-  std::vector<std::string> argv = {ChunkcacheBinary().string(), "datastore", "create",
-                                   "--path", datastore.string(), "--snapshot", snapshot,
-                                   "--archive", archive,
+  std::vector<std::string> argv = {ChunkcacheBinary().string(),
+                                   "datastore",
+                                   "create",
+                                   "--path",
+                                   datastore.string(),
+                                   "--snapshot",
+                                   snapshot,
+                                   "--archive",
+                                   archive,
                                    absl::EndsWith(archive, ".didx") ? "--stream" : "--image",
                                    input.string()};
   if (!keyfile.empty()) argv.insert(argv.end(), {"--keyfile", keyfile.string()});

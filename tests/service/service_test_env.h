@@ -4,11 +4,13 @@
 //
 //   ScratchDir dir;
 //   WriteFileBytes(dir / "disk.img", image);
-//   CreateArchive(dir / "ds", "vm/100/2026-01-01T00:00:00Z", "drive-scsi0.img.fidx", dir / "disk.img");
+//   CreateArchive(dir / "ds", "vm/100/2026-01-01T00:00:00Z", "drive-scsi0.img.fidx",
+//                 dir / "disk.img");
 //   std::unique_ptr<ChunkcachedProcess> server =
 //       ChunkcachedProcess::Start({"--datastore", "store=" + (dir / "ds").string()});
 //   std::unique_ptr<ChunkCacheClient> client = ConnectClient(server->address());
-//   absl::StatusOr<std::string> bytes = client->Read(Ref("store", "vm/100/...", "drive-scsi0.img.fidx"), 0, 4096);
+//   absl::StatusOr<std::string> bytes =
+//       client->Read(Ref("store", "vm/100/...", "drive-scsi0.img.fidx"), 0, 4096);
 //   EXPECT_EQ(server->Metric("chunkcache_upstream_fetches_total", {{"result", "ok"}}), 1);
 //   EXPECT_EQ(server->Stop(SIGTERM), 0);
 #ifndef CHUNKCACHE_TESTS_SERVICE_SERVICE_TEST_ENV_H_
