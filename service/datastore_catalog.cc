@@ -22,6 +22,7 @@ absl::StatusOr<std::unique_ptr<DatastoreCatalog>> DatastoreCatalog::Open(
     CatalogEntry entry;
     entry.ref.name = settings.name;
     entry.ref.upstream = std::shared_ptr<Upstream>(*std::move(upstream));
+    if (settings.wrap_upstream) entry.ref.upstream = settings.wrap_upstream(entry.ref.upstream);
     entry.path = settings.path;
     if (!settings.keyfile.empty()) {
       absl::StatusOr<CryptConfig> key = LoadCryptConfig(settings.keyfile, settings.password);

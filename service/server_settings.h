@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@
 #include "service/client_authorizer.h"
 #include "service/listen_address.h"
 #include "upstream/key_source.h"
+#include "upstream/upstream.h"
 
 namespace chunkcache {
 
@@ -45,6 +47,10 @@ struct DatastoreSettings {
   std::filesystem::path path;
   std::filesystem::path keyfile;  // empty: no key
   PasswordSource password;
+  // Wraps the opened upstream before anything reads through it. Benchmarks and tests use it
+  // to add latency, bandwidth limits or faults (upstream/faulty_upstream.h); chunkcached
+  // leaves it unset.
+  std::function<std::shared_ptr<Upstream>(std::shared_ptr<Upstream>)> wrap_upstream;
 };
 
 struct TlsSettings {
