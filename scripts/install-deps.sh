@@ -12,7 +12,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev zstd e2fsprogs prometheus
-  python3 python3-grpcio python3-grpc-tools
+  python3 python3-grpcio python3-grpc-tools python3-matplotlib
 )
 
 missing=()
