@@ -30,7 +30,7 @@ packages=(
   git clang libclang-rt-14-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev zstd e2fsprogs prometheus
-  python3 python3-grpcio python3-grpc-tools python3-matplotlib
+  python3 python3-grpcio python3-grpc-tools python3-matplotlib python3-yaml openssl unzip
 )
 [ "$build_only" = 1 ] && packages=("${build_packages[@]}")
 
