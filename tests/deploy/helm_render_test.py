@@ -283,13 +283,16 @@ def check_render(case, docs, values, messages, out_dir):
             check(ports["grpc"].get("hostPort") == values["hostPort"]["port"], f"{wname}: hostPort")
         else:
             check("hostPort" not in ports.get("grpc", {}), f"{wname}: unexpected hostPort")
+        # gRPC health probes on a plaintext port; the kubelet cannot probe a TLS one over gRPC.
+        tls_on = values["tier2"]["tls"]["enabled"] if is_tier2 else values["tls"]["enabled"]
+        handler = "tcpSocket" if tls_on else "grpc"
         for probe_name in ("readinessProbe", "livenessProbe"):
             probe = container.get(probe_name, {})
-            check(probe.get("grpc", {}).get("port") == ports.get("grpc", {}).get("containerPort"),
-                  f"{wname}: {probe_name} is not a grpc probe on the gRPC port: {probe}")
-            check(not probe.get("grpc", {}).get("service"),
+            check(probe.get(handler, {}).get("port") == ports.get("grpc", {}).get("containerPort"),
+                  f"{wname}: {probe_name} is not a {handler} probe on the gRPC port: {probe}")
+            check(not probe.get(handler, {}).get("service"),
                   f"{wname}: {probe_name} asks a named service; chunkcached reports \"\"")
-            check(not {"httpGet", "tcpSocket", "exec"} & set(probe),
+            check(not {"httpGet", "tcpSocket", "exec", "grpc"} - {handler} & set(probe),
                   f"{wname}: {probe_name} has another handler")
         check(pod.get("terminationGracePeriodSeconds", 30) > config.get("shutdown_grace_seconds", 10),
               f"{wname}: terminationGracePeriodSeconds does not exceed shutdown_grace_seconds")
@@ -396,7 +399,6 @@ def check_render(case, docs, values, messages, out_dir):
                       f"{dname}: password_file not mounted")
         # TLS and clients.
         tls = config.get("tls", {})
-        tls_on = values["tier2"]["tls"]["enabled"] if is_tier2 else values["tls"]["enabled"]
         check(bool(tls) == tls_on, f"{wname}: tls {tls}")
         for field in ("cert_file", "key_file", "client_ca_file"):
             if field in tls:

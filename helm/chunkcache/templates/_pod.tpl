@@ -17,6 +17,7 @@ The pod template of one tier: (dict "root" $ "tier" "node"|"tier2"). Mount point
 {{- $cache := include "chunkcache.tierCache" $ctx | fromJson -}}
 {{- $mountsDatastores := include "chunkcache.mountsDatastores" $ctx -}}
 {{- $podAnnotations := $isTier2 | ternary $v.tier2.podAnnotations $v.podAnnotations -}}
+{{- $tlsOn := $isTier2 | ternary $v.tier2.tls.enabled $v.tls.enabled -}}
 metadata:
   labels:
     {{- include "chunkcache.labels" $ctx | nindent 4 }}
@@ -98,12 +99,14 @@ spec:
           containerPort: {{ $v.ports.metrics }}
           protocol: TCP
         {{- end }}
+      {{- /* The kubelet's gRPC probes speak plaintext only: a TLS port gets TCP probes. */}}
+      {{- $probe := $tlsOn | ternary "tcpSocket" "grpc" }}
       readinessProbe:
-        grpc:
+        {{ $probe }}:
           port: {{ $v.ports.grpc }}
         {{- toYaml $v.readinessProbe | nindent 8 }}
       livenessProbe:
-        grpc:
+        {{ $probe }}:
           port: {{ $v.ports.grpc }}
         {{- toYaml $v.livenessProbe | nindent 8 }}
       resources:
@@ -143,7 +146,7 @@ spec:
           readOnly: true
         {{- end }}
         {{- end }}
-        {{- if or (and $isTier2 $v.tier2.tls.enabled) (and (not $isTier2) $v.tls.enabled) }}
+        {{- if $tlsOn }}
         - name: tls
           mountPath: /etc/chunkcache/tls
           readOnly: true
