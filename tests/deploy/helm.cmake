@@ -17,13 +17,14 @@ add_test(NAME HelmSchemaRejectsBadValues
   COMMAND ${CHUNKCACHE_HELM_SCRIPT} schema ${CHUNKCACHE_HELM} ${CHUNKCACHE_HELM_CHART}
           ${CMAKE_CURRENT_SOURCE_DIR})
 # The rendered objects and the config chunkcached reads; --check-config with this build's
-# chunkcached (the test runs without it when only part of the tree is built).
+# chunkcached (the test runs without it when only part of the tree is built); the README's
+# table of values.
 add_test(NAME HelmRenderedObjects
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/helm_render_test.py
           --helm ${CHUNKCACHE_HELM} --chart ${CHUNKCACHE_HELM_CHART}
           --values-dir ${CMAKE_CURRENT_SOURCE_DIR}
           --proto ${PROJECT_SOURCE_DIR}/proto/chunkcache/v1/config.proto
-          --shared ${CHUNKCACHE_SHARED_DIR}
+          --shared ${CHUNKCACHE_SHARED_DIR} --readme ${PROJECT_SOURCE_DIR}/README.md
           --chunkcached=$<$<TARGET_EXISTS:chunkcached>:$<TARGET_FILE:chunkcached>>)
 set_tests_properties(HelmLint HelmSchemaRejectsBadValues HelmRenderedObjects PROPERTIES
   LABELS deploy TIMEOUT 120 FIXTURES_REQUIRED helm_tool)

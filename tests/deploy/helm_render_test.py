@@ -574,6 +574,7 @@ def main():
     parser.add_argument("--proto", required=True)
     parser.add_argument("--shared", required=True)
     parser.add_argument("--chunkcached", default="")
+    parser.add_argument("--readme", default="")
     args = parser.parse_args()
 
     if args.chunkcached and not os.path.exists(args.chunkcached):
@@ -623,6 +624,14 @@ def main():
                         continue
                     check_config_accepted(args.chunkcached, f"{case['name']}-{tier}", config,
                                           args.shared, work)
+    if args.readme:
+        # README.md "Deploy with Helm" has a row for every top-level value.
+        text = open(args.readme, encoding="utf-8").read()
+        section = text.split("## Deploy with Helm", 1)[-1].split("\n## ", 1)[0]
+        rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+        documented = set(re.findall(r"`([A-Za-z0-9]+)`", " ".join(rows)))
+        for key in defaults:
+            check(key in documented, f"README.md, Deploy with Helm: no row for value {key}")
     for failure in FAILURES:
         print("FAIL:", failure)
     print(f"{CHECKS[0]} checks, {len(FAILURES)} failed"
