@@ -100,5 +100,13 @@ _pod.tpl.
 {{- if $clients -}}
 {{- $_ := set $config "clients" $clients -}}
 {{- end -}}
+{{- range list "listen" "metrics_listen" "datastores" "clients" "tls" "allow_unauthenticated_remote" "metricsListen" "allowUnauthenticatedRemote" -}}
+{{- if hasKey $v.extraConfig . -}}
+{{- fail (printf "extraConfig.%s: set by the chart from its values (ports, datastores, auth, tls); change those instead" .) -}}
+{{- end -}}
+{{- end -}}
+{{- if hasKey (default (dict) $v.extraConfig.cache) "dir" -}}
+{{- fail "extraConfig.cache.dir: the cache directory is the mount /var/cache/chunkcache; choose its volume with cache.volume" -}}
+{{- end -}}
 {{- toPrettyJson (mergeOverwrite $config (deepCopy $v.extraConfig)) -}}
 {{- end -}}
