@@ -529,7 +529,10 @@ def knows_remote_datastores(chunkcached, work):
 
 
 def check_config_accepted(chunkcached, label, config, shared, work):
-    """Rewrites the files the config names to test files and runs --check-config on it."""
+    """Rewrites the files the config names to test files and runs --check-config on it.
+
+    A keyfile with a password_file becomes the vectors' pbkdf2 key and a file with its
+    password; a keyfile alone the vectors' kdf-none key."""
     config = copy.deepcopy(config)
     datastore = os.path.join(shared, "spec/vectors/datastore")
     keyfile = os.path.join(shared, "spec/vectors/keys/key-pbkdf2.json")
@@ -543,9 +546,11 @@ def check_config_accepted(chunkcached, label, config, shared, work):
     for ds in config.get("datastores", []):
         if "path" in ds:
             ds["path"] = datastore
-        if "keyfile" in ds:
-            ds["keyfile"] = keyfile
+        if "password_file" in ds:
             ds["password_file"] = password
+            ds["keyfile"] = keyfile
+        elif "keyfile" in ds:
+            ds["keyfile"] = os.path.join(shared, "spec/vectors/keys/key-none.json")
         remote = ds.get("remote", {})
         if "token_file" in remote:
             remote["token_file"] = token
