@@ -1,7 +1,9 @@
 #include "service/archive_resolver.h"
 
 #include "absl/strings/str_cat.h"
+#include "format/string_view_compat.h"
 #include "service/server_settings.h"
+#include "upstream/datastore_paths.h"
 
 namespace chunkcache {
 std::string ArchiveRequest::Describe() const {
@@ -50,6 +52,40 @@ absl::StatusOr<ArchiveRequest> ArchiveResolver::Check(const grpc::ServerContextB
 absl::StatusOr<std::shared_ptr<SnapshotSession>> ArchiveResolver::Open(
     const ArchiveRequest& request) const {
   return registry_->Open(request.datastore->ref, request.snapshot, request.archive);
+}
+
+absl::StatusOr<ArchiveRequest> ArchiveResolver::CheckSnapshotFile(
+    const grpc::ServerContextBase& context, const v1::SnapshotRef& ref,
+    std::string_view file_name) const {
+  absl::StatusOr<const ClientIdentity*> client = authorizer_->Authenticate(context);
+  if (!client.ok()) return client.status();
+  if (absl::Status valid = ValidateSnapshotFileName(file_name); !valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("file_name: ", valid.message()));
+  }
+  v1::SnapshotRef file = ref;
+  file.set_archive(std::string(file_name));
+  return Check(context, file);
+}
+
+absl::StatusOr<DatastoreRequest> ArchiveResolver::CheckDatastore(
+    const grpc::ServerContextBase& context, std::string_view datastore,
+    std::string_view field) const {
+  absl::StatusOr<const ClientIdentity*> client = authorizer_->Authenticate(context);
+  if (!client.ok()) return client.status();
+  if (absl::Status valid = ValidateDatastoreName(datastore, field); !valid.ok()) return valid;
+  // No namespace: only a rule for the whole datastore (or "*") matches.
+  if (absl::Status allowed = authorizer_->Authorize(*client, datastore, {}); !allowed.ok()) {
+    if (!absl::IsPermissionDenied(allowed)) return allowed;
+    return absl::PermissionDeniedError(absl::StrCat(
+        allowed.message(), " (this call needs an allow rule covering the whole datastore)"));
+  }
+  DatastoreRequest request;
+  request.datastore = catalog_->Find(datastore);
+  if (request.datastore == nullptr) {
+    return absl::NotFoundError(absl::StrCat("unknown datastore '", ToAbsl(datastore), "'"));
+  }
+  if (*client != nullptr) request.client = (*client)->name;
+  return request;
 }
 
 }  // namespace chunkcache

@@ -9,7 +9,10 @@
 //   5. the shared session from the SessionRegistry (NOT_FOUND for a missing snapshot or
 //      archive, FAILED_PRECONDITION for a missing or wrong key, DATA_LOSS for a bad index...).
 // Steps 1-4 are Check (no I/O); step 5 is Open, which may read the manifest and index from the
-// upstream when the archive is not open yet.
+// upstream when the archive is not open yet. The tiering RPCs use the same order:
+// CheckSnapshotFile (GetSnapshotFile: a snapshot's manifest, index or blob file, with the
+// namespace rules of Check) and CheckDatastore (GetChunk, ListSnapshots: an allow rule that
+// covers the whole datastore, since a chunk digest is not tied to a namespace).
 //
 //   absl::StatusOr<ArchiveRequest> request = resolver.Check(*context, ref);
 //   absl::StatusOr<std::shared_ptr<SnapshotSession>> session = resolver.Open(*request);
@@ -22,6 +25,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "cache/session_registry.h"
@@ -43,6 +47,11 @@ struct ArchiveRequest {
   std::string Describe() const;
 };
 
+struct DatastoreRequest {
+  const CatalogEntry* datastore = nullptr;
+  std::string client;  // the caller's configured name, "" without authorization
+};
+
 class ArchiveResolver {
  public:
   ArchiveResolver(const DatastoreCatalog* catalog, const ClientAuthorizer* authorizer,
@@ -52,6 +61,16 @@ class ArchiveResolver {
   absl::StatusOr<ArchiveRequest> Check(const grpc::ServerContextBase& context,
                                        const v1::SnapshotRef& ref) const;
   absl::StatusOr<std::shared_ptr<SnapshotSession>> Open(const ArchiveRequest& request) const;
+
+  // `ref.archive` is ignored; the request's `archive` is `file_name` ("index.json.blob" or an
+  // archive name), validated before anything else is looked at.
+  absl::StatusOr<ArchiveRequest> CheckSnapshotFile(const grpc::ServerContextBase& context,
+                                                   const v1::SnapshotRef& ref,
+                                                   std::string_view file_name) const;
+  // `field` names the request field in INVALID_ARGUMENT messages ("datastore").
+  absl::StatusOr<DatastoreRequest> CheckDatastore(const grpc::ServerContextBase& context,
+                                                  std::string_view datastore,
+                                                  std::string_view field) const;
 
  private:
   const DatastoreCatalog* const catalog_;

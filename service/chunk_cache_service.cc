@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "absl/strings/str_join.h"
+#include "service/get_chunk_reactor.h"
 #include "service/read_range_reactor.h"
 #include "service/rpc_event_log.h"
 #include "service/status_mapping.h"
@@ -18,6 +20,12 @@ grpc::ServerUnaryReactor* ChunkCacheService::ReadRange(grpc::CallbackServerConte
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ChunkCacheService::StreamRange(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return StreamRangeReactor::Start(deps_, context, request);
+}
+
+grpc::ServerUnaryReactor* ChunkCacheService::GetChunk(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return GetChunkReactor::Start(deps_, context, request, response);
 }
 
 grpc::ServerUnaryReactor* ChunkCacheService::FinishUnary(grpc::CallbackServerContext* context,
@@ -98,6 +106,65 @@ grpc::ServerUnaryReactor* ChunkCacheService::Prefetch(grpc::CallbackServerContex
   response->set_chunks_requested(counts->chunks_requested);
   response->set_chunks_already_cached(counts->chunks_already_cached);
   return FinishUnary(context, Rpc::kPrefetch, started, absl::OkStatus(), {});
+}
+
+// Reads the file on the gRPC thread, as Open reads an index: files are small next to chunks.
+grpc::ServerUnaryReactor* ChunkCacheService::GetSnapshotFile(
+    grpc::CallbackServerContext* context, const v1::GetSnapshotFileRequest* request,
+    v1::GetSnapshotFileResponse* response) {
+  const absl::Time started = absl::Now();
+  const AdmissionTicket admission(deps_.admission);
+  if (!admission.admitted()) {
+    return FinishUnary(context, Rpc::kGetSnapshotFile, started, AdmissionTicket::ShuttingDown(),
+                       {Rpc::kGetSnapshotFile});
+  }
+  absl::StatusOr<ArchiveRequest> file =
+      deps_.resolver->CheckSnapshotFile(*context, request->snapshot(), request->file_name());
+  if (!file.ok()) {
+    return FinishUnary(context, Rpc::kGetSnapshotFile, started, file.status(),
+                       {Rpc::kGetSnapshotFile});
+  }
+  absl::StatusOr<std::string> bytes =
+      file->datastore->ref.upstream->ReadSnapshotFile(file->snapshot, file->archive);
+  if (!bytes.ok()) {
+    return FinishUnary(context, Rpc::kGetSnapshotFile, started, bytes.status(),
+                       {Rpc::kGetSnapshotFile, &*file});
+  }
+  deps_.metrics->AddReadBytes(bytes->size());
+  *response->mutable_data() = *std::move(bytes);
+  return FinishUnary(context, Rpc::kGetSnapshotFile, started, absl::OkStatus(), {});
+}
+
+grpc::ServerUnaryReactor* ChunkCacheService::ListSnapshots(grpc::CallbackServerContext* context,
+                                                           const v1::ListSnapshotsRequest* request,
+                                                           v1::ListSnapshotsResponse* response) {
+  const absl::Time started = absl::Now();
+  const AdmissionTicket admission(deps_.admission);
+  if (!admission.admitted()) {
+    return FinishUnary(context, Rpc::kListSnapshots, started, AdmissionTicket::ShuttingDown(),
+                       {Rpc::kListSnapshots});
+  }
+  absl::StatusOr<DatastoreRequest> datastore =
+      deps_.resolver->CheckDatastore(*context, request->datastore(), "datastore");
+  if (!datastore.ok()) {
+    return FinishUnary(context, Rpc::kListSnapshots, started, datastore.status(),
+                       {Rpc::kListSnapshots});
+  }
+  absl::StatusOr<std::vector<SnapshotName>> snapshots =
+      datastore->datastore->ref.upstream->ListSnapshots();
+  if (!snapshots.ok()) {
+    return FinishUnary(context, Rpc::kListSnapshots, started, snapshots.status(),
+                       {Rpc::kListSnapshots});
+  }
+  for (const SnapshotName& snapshot : *snapshots) {
+    v1::SnapshotRef* ref = response->add_snapshots();
+    ref->set_datastore(datastore->datastore->ref.name);
+    ref->set_namespace_(absl::StrJoin(snapshot.namespace_components, "/"));
+    ref->set_backup_type(snapshot.backup_type);
+    ref->set_backup_id(snapshot.backup_id);
+    ref->set_backup_time(snapshot.backup_time);
+  }
+  return FinishUnary(context, Rpc::kListSnapshots, started, absl::OkStatus(), {});
 }
 
 }  // namespace chunkcache

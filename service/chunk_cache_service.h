@@ -1,7 +1,8 @@
 // ChunkCacheService: the chunkcache.v1.ChunkCache gRPC service on the callback API (no thread
-// per request). ReadRange and StreamRange are raw methods so their replies can point into the
-// cache arena (zero-copy, see range_response_encoder.h); StatSnapshot and Prefetch use the
-// generated message classes. Every method resolves its SnapshotRef through the ArchiveResolver
+// per request). ReadRange, StreamRange and GetChunk are raw methods so their replies can point
+// into the cache arena (zero-copy, see range_response_encoder.h and chunk_response_encoder.h);
+// StatSnapshot, Prefetch, GetSnapshotFile and ListSnapshots use the generated message classes.
+// GetChunk, GetSnapshotFile and ListSnapshots serve downstream chunkcaches (tiering). Every method resolves its SnapshotRef through the ArchiveResolver
 // (authentication, name validation, authorization, datastore, session) and reports its outcome
 // to RequestMetrics.
 //
@@ -20,7 +21,8 @@
 namespace chunkcache {
 
 using ChunkCacheServiceBase = v1::ChunkCache::WithRawCallbackMethod_ReadRange<
-    v1::ChunkCache::WithRawCallbackMethod_StreamRange<v1::ChunkCache::CallbackService>>;
+    v1::ChunkCache::WithRawCallbackMethod_StreamRange<
+        v1::ChunkCache::WithRawCallbackMethod_GetChunk<v1::ChunkCache::CallbackService>>>;
 
 class ChunkCacheService final : public ChunkCacheServiceBase {
  public:
@@ -37,6 +39,15 @@ class ChunkCacheService final : public ChunkCacheServiceBase {
   grpc::ServerUnaryReactor* Prefetch(grpc::CallbackServerContext* context,
                                      const v1::PrefetchRequest* request,
                                      v1::PrefetchResponse* response) override;
+  grpc::ServerUnaryReactor* GetChunk(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetSnapshotFile(grpc::CallbackServerContext* context,
+                                            const v1::GetSnapshotFileRequest* request,
+                                            v1::GetSnapshotFileResponse* response) override;
+  grpc::ServerUnaryReactor* ListSnapshots(grpc::CallbackServerContext* context,
+                                          const v1::ListSnapshotsRequest* request,
+                                          v1::ListSnapshotsResponse* response) override;
 
  private:
   // Records, logs and finishes a unary call answered in its handler.

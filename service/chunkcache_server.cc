@@ -5,12 +5,14 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <exception>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "format/blob.h"
 #include "service/log_setup.h"
 #include "spdlog/spdlog.h"
 
@@ -82,7 +84,7 @@ absl::StatusOr<std::unique_ptr<ChunkCacheServer>> ChunkCacheServer::Start(Server
                                                         server->registry_.get());
   server->service_ = std::make_unique<ChunkCacheService>(
       ServiceDeps{server->resolver_.get(), server->metrics_.get(), &server->admission_,
-                  server->pins_, s.max_read_bytes});
+                  server->pins_, s.max_read_bytes, server->cache_.get()});
 
   if (absl::Status started = server->StartMetrics(); !started.ok()) return started;
   if (absl::Status started = server->StartGrpc(); !started.ok()) return started;
@@ -123,7 +125,12 @@ absl::Status ChunkCacheServer::StartGrpc() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(settings_.listen.text, *credentials, &grpc_port_);
-  builder.SetMaxSendMessageSize(static_cast<int>(settings_.max_read_bytes) + kReplyOverheadBytes);
+  // The largest reply: a ReadRange of max_read_bytes, or for a downstream chunkcache a
+  // GetSnapshotFile of an index or blob file (up to kMaxBlobFileSize; GetChunk replies are at
+  // most kMaxChunkSize).
+  builder.SetMaxSendMessageSize(
+      static_cast<int>(std::max<uint64_t>(settings_.max_read_bytes, kMaxBlobFileSize)) +
+      kReplyOverheadBytes);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();

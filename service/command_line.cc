@@ -108,6 +108,7 @@ absl::StatusOr<v1::Config> BuildConfig(const CommandLine& flags) {
       datastore->set_name(entry->first);
     }
     datastore->set_path(entry->second);
+    datastore->clear_remote();  // the flag names where the datastore is, replacing the file's
   }
   for (const std::string& text : flags.keyfiles) {
     absl::StatusOr<std::pair<std::string, std::string>> entry = SplitNamePath(text, "--keyfile");

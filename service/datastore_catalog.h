@@ -1,5 +1,7 @@
 // DatastoreCatalog: the configured datastores, opened — each name with its upstream (a PBS
-// datastore directory) and its key, ready to be named by clients in SnapshotRef.datastore.
+// datastore directory, or another chunkcache for a `remote` datastore: GrpcUpstream) and its
+// key, ready to be named by clients in SnapshotRef.datastore. A remote datastore opens without
+// contacting the remote (credentials files are read); the health checks tell whether it serves.
 //
 //   absl::StatusOr<std::unique_ptr<DatastoreCatalog>> catalog =
 //       DatastoreCatalog::Open(settings.datastores);
@@ -26,7 +28,7 @@ namespace chunkcache {
 
 struct CatalogEntry {
   DatastoreRef ref;  // name, upstream, key (null without a keyfile)
-  std::filesystem::path path;
+  std::filesystem::path path;  // empty for a remote datastore
   std::string key_fingerprint;  // "" without a key
 };
 

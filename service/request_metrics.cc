@@ -5,8 +5,9 @@
 namespace chunkcache {
 namespace {
 
-constexpr std::array<Rpc, kRpcCount> kRpcs = {Rpc::kReadRange, Rpc::kStreamRange,
-                                              Rpc::kStatSnapshot, Rpc::kPrefetch};
+constexpr std::array<Rpc, kRpcCount> kRpcs = {
+    Rpc::kReadRange, Rpc::kStreamRange,     Rpc::kStatSnapshot, Rpc::kPrefetch,
+    Rpc::kGetChunk,  Rpc::kGetSnapshotFile, Rpc::kListSnapshots};
 
 // Seconds: from a hit served from memory (sub-millisecond) to a slow upstream or a long
 // StreamRange.
@@ -32,6 +33,12 @@ std::string_view RpcName(Rpc rpc) {
       return "StatSnapshot";
     case Rpc::kPrefetch:
       return "Prefetch";
+    case Rpc::kGetChunk:
+      return "GetChunk";
+    case Rpc::kGetSnapshotFile:
+      return "GetSnapshotFile";
+    case Rpc::kListSnapshots:
+      return "ListSnapshots";
   }
   return "unknown";
 }

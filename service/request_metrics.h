@@ -13,7 +13,7 @@
 //   options.observer = &metrics;                                // before ChunkCache::Open
 //   metrics.RecordRequest(Rpc::kReadRange, absl::StatusCode::kOk, absl::Milliseconds(3));
 //
-// Labels are bounded: rpc (4 values), code (17), datastore (configured names only; fetches of
+// Labels are bounded: rpc (7 values), code (17), datastore (configured names only; fetches of
 // other names are not recorded). Thread-safe.
 #ifndef CHUNKCACHE_SERVICE_REQUEST_METRICS_H_
 #define CHUNKCACHE_SERVICE_REQUEST_METRICS_H_
@@ -38,8 +38,16 @@
 
 namespace chunkcache {
 
-enum class Rpc { kReadRange, kStreamRange, kStatSnapshot, kPrefetch };
-inline constexpr size_t kRpcCount = 4;
+enum class Rpc {
+  kReadRange,
+  kStreamRange,
+  kStatSnapshot,
+  kPrefetch,
+  kGetChunk,
+  kGetSnapshotFile,
+  kListSnapshots
+};
+inline constexpr size_t kRpcCount = 7;
 std::string_view RpcName(Rpc rpc);  // "ReadRange", ...
 
 class RequestMetrics final : public CacheStatsObserver {

@@ -10,6 +10,7 @@
 #include "format/string_view_compat.h"
 #include "service/byte_size.h"
 #include "service/log_setup.h"
+#include "upstream/grpc_upstream.h"
 
 namespace chunkcache {
 namespace {
@@ -21,6 +22,42 @@ absl::StatusOr<uint64_t> SizeOr(const std::string& text, uint64_t fallback,
                                 std::string_view field) {
   if (text.empty()) return fallback;
   return ParseByteSize(text, field);
+}
+
+absl::StatusOr<RemoteDatastoreSettings> ResolveRemote(const v1::RemoteUpstreamConfig& config,
+                                                      const std::string& name,
+                                                      const std::string& field) {
+  RemoteDatastoreSettings remote;
+  if (absl::Status valid = ValidateGrpcTarget(config.target(), absl::StrCat(field, ".target"));
+      !valid.ok()) {
+    return valid;
+  }
+  remote.target = config.target();
+  remote.datastore = config.datastore().empty() ? name : config.datastore();
+  if (absl::Status valid = ValidateDatastoreName(remote.datastore, absl::StrCat(field, ".datastore"));
+      !valid.ok()) {
+    return valid;
+  }
+  if (config.timeout_seconds() < 0 || !std::isfinite(config.timeout_seconds())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".timeout_seconds: must be positive (or 0 for the default of ",
+                     kDefaultRemoteTimeoutSeconds, ")"));
+  }
+  remote.timeout = absl::Seconds(config.timeout_seconds() > 0 ? config.timeout_seconds()
+                                                              : kDefaultRemoteTimeoutSeconds);
+  if (config.cert_file().empty() != config.key_file().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": cert_file and key_file go together (the client identity)"));
+  }
+  if (!config.cert_file().empty() && config.ca_file().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": a client certificate needs TLS; set ca_file to the CA of the upstream"));
+  }
+  remote.token_file = config.token_file();
+  remote.ca_file = config.ca_file();
+  remote.cert_file = config.cert_file();
+  remote.key_file = config.key_file();
+  return remote;
 }
 
 absl::Status ResolveDatastores(const v1::Config& config, ServerSettings& settings) {
@@ -41,13 +78,26 @@ absl::Status ResolveDatastores(const v1::Config& config, ServerSettings& setting
             absl::StrCat(field, ": datastore '", entry.name(), "' is configured twice"));
       }
     }
-    if (entry.path().empty()) {
+    if (entry.path().empty() && !entry.has_remote()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " (", entry.name(),
+                       "): no path and no remote; set path to a PBS datastore directory or "
+                       "remote to another chunkcache"));
+    }
+    if (!entry.path().empty() && entry.has_remote()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, " (", entry.name(), "): no path; set it to a PBS datastore directory"));
+          field, " (", entry.name(), "): both path and remote are set; a datastore is read from ",
+          "one of them"));
     }
     DatastoreSettings datastore;
     datastore.name = entry.name();
     datastore.path = entry.path();
+    if (entry.has_remote()) {
+      absl::StatusOr<RemoteDatastoreSettings> remote =
+          ResolveRemote(entry.remote(), entry.name(), absl::StrCat(field, ".remote"));
+      if (!remote.ok()) return remote.status();
+      datastore.remote = *std::move(remote);
+    }
     datastore.keyfile = entry.keyfile();
     if (!entry.password_file().empty() && !entry.password_env().empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -171,8 +221,13 @@ std::vector<std::string> ServerSettings::datastore_names() const {
 std::string ServerSettings::Summary() const {
   std::vector<std::string> stores;
   for (const DatastoreSettings& datastore : datastores) {
-    stores.push_back(absl::StrCat(datastore.name, ":", datastore.path.string(),
-                                  datastore.keyfile.empty() ? "" : "+key"));
+    const std::string where =
+        datastore.remote.has_value()
+            ? absl::StrCat("grpc://", datastore.remote->target, "/", datastore.remote->datastore,
+                           datastore.remote->ca_file.empty() ? "" : "+tls")
+            : datastore.path.string();
+    stores.push_back(
+        absl::StrCat(datastore.name, ":", where, datastore.keyfile.empty() ? "" : "+key"));
   }
   const std::string tls_mode = !tls.enabled()            ? "off"
                                : !tls.verifies_clients() ? "tls"

@@ -42,9 +42,21 @@ inline constexpr uint64_t kServerDefaultMaxReadBytes = uint64_t{4} << 20;
 inline constexpr uint64_t kServerLargestMaxReadBytes = uint64_t{64} << 20;
 inline constexpr double kDefaultShutdownGraceSeconds = 10;
 
+// A datastore read from another chunkcache (tiering; upstream/grpc_upstream.h).
+struct RemoteDatastoreSettings {
+  std::string target;                // "host:port" of the upstream chunkcache
+  std::string datastore;             // its name there
+  std::filesystem::path token_file;  // empty: no bearer token
+  std::filesystem::path ca_file;     // set: TLS, verifying the upstream
+  std::filesystem::path cert_file;   // set (with key_file): mTLS client identity
+  std::filesystem::path key_file;
+  absl::Duration timeout = absl::Seconds(30);  // per call
+};
+
 struct DatastoreSettings {
   std::string name;
-  std::filesystem::path path;
+  std::filesystem::path path;  // empty for a remote datastore
+  std::optional<RemoteDatastoreSettings> remote;
   std::filesystem::path keyfile;  // empty: no key
   PasswordSource password;
   // Wraps the opened upstream before anything reads through it. Benchmarks and tests use it

@@ -1,6 +1,6 @@
 // ServiceDeps: what the RPC handlers of ChunkCacheService share — the resolver from SnapshotRef
 // to session, the metrics, the admission of calls (draining at shutdown), the pin counter of
-// zero-copy replies and the read cap. Owned by
+// zero-copy replies, the read cap and the cache. Owned by
 // ChunkCacheServer, which outlives every RPC; handlers only borrow it.
 #ifndef CHUNKCACHE_SERVICE_SERVICE_DEPS_H_
 #define CHUNKCACHE_SERVICE_SERVICE_DEPS_H_
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "cache/chunk_cache.h"
 #include "service/archive_resolver.h"
 #include "service/range_response_encoder.h"
 #include "service/request_metrics.h"
@@ -21,6 +22,7 @@ struct ServiceDeps {
   RpcAdmission* admission = nullptr;
   std::shared_ptr<ZeroCopyPins> pins;
   uint64_t max_read_bytes = 0;
+  ChunkCache* cache = nullptr;  // GetChunk reads through it directly
 };
 
 }  // namespace chunkcache

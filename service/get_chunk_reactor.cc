@@ -1,0 +1,129 @@
+#include "service/get_chunk_reactor.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "chunkcache/v1/chunkcache.pb.h"
+#include "format/decode_error.h"
+#include "service/chunk_response_encoder.h"
+#include "service/read_range_reactor.h"
+#include "service/request_decoding.h"
+#include "service/rpc_event_log.h"
+#include "service/status_mapping.h"
+
+namespace chunkcache {
+namespace {
+
+absl::StatusOr<ChunkDigest> ParseLowercaseDigest(const std::string& hex) {
+  const bool lowercase_hex = hex.size() == 64 && hex.find_first_not_of("0123456789abcdef") ==
+                                                     std::string::npos;
+  if (!lowercase_hex) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "digest: expected 64 lowercase hex characters, got ", hex.size(), " characters"));
+  }
+  return ChunkDigest::FromHex(hex);
+}
+
+std::shared_ptr<const ChunkSource> SourceFor(const DatastoreRef& ref, CryptMode mode) {
+  auto source = std::make_shared<ChunkSource>();
+  source->datastore = ref.name;
+  source->upstream = ref.upstream;
+  source->key = mode == CryptMode::kEncrypt ? ref.key : nullptr;
+  source->crypt_mode = mode;
+  return source;
+}
+
+// The blob was not of the crypt mode it was read as (or not a blob at all): worth reading as
+// the other mode.
+bool IsFormatError(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kDataLoss &&
+         GetDecodeErrorReason(status) == DecodeErrorReason::kFormat;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* GetChunkReactor::Start(const ServiceDeps& deps,
+                                                 grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) {
+  auto* reactor = new GetChunkReactor(deps, context, response);
+  reactor->Begin(request);
+  return reactor;
+}
+
+void GetChunkReactor::Begin(const grpc::ByteBuffer* request_bytes) {
+  if (!admission_.admitted()) return Complete(AdmissionTicket::ShuttingDown());
+  absl::StatusOr<v1::GetChunkRequest> request = DecodeRequest<v1::GetChunkRequest>(*request_bytes);
+  if (!request.ok()) return Complete(request.status());
+  absl::StatusOr<DatastoreRequest> datastore =
+      deps_.resolver->CheckDatastore(*context_, request->datastore(), "datastore");
+  if (!datastore.ok()) return Complete(datastore.status());
+  request_ = *std::move(datastore);
+  absl::StatusOr<ChunkDigest> digest = ParseLowercaseDigest(request->digest());
+  if (!digest.ok()) return Complete(digest.status());
+  digest_ = *digest;
+
+  const DatastoreRef& ref = request_->datastore->ref;
+  if (ref.key != nullptr && deps_.cache->Contains(CacheKeyFor(digest_, ref.key.get()))) {
+    attempts_ = {SourceFor(ref, CryptMode::kEncrypt)};
+  } else if (ref.key == nullptr || deps_.cache->Contains(digest_)) {
+    attempts_ = {SourceFor(ref, CryptMode::kNone)};
+  } else {
+    attempts_ = {SourceFor(ref, CryptMode::kEncrypt), SourceFor(ref, CryptMode::kNone)};
+  }
+  Lookup(0);
+}
+
+void GetChunkReactor::Lookup(size_t attempt) {
+  auto lookup = std::make_shared<CancellableChunkLookup>(
+      [this, attempt](absl::StatusOr<ChunkHandle> chunk) { OnChunk(attempt, std::move(chunk)); });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lookup_ = lookup;
+  }
+  // Last use of `this` here: the lookup may finish the call inline or on a cache thread.
+  lookup->Start(*deps_.cache, MakeChunkRequest(attempts_[attempt], digest_, std::nullopt));
+}
+
+void GetChunkReactor::OnChunk(size_t attempt, absl::StatusOr<ChunkHandle> chunk) {
+  if (chunk.ok()) {
+    deps_.metrics->AddReadBytes(chunk->size());
+    *response_ = EncodeGetChunkResponse(*chunk, deps_.pins);
+    return Complete(absl::OkStatus());
+  }
+  if (IsFormatError(chunk.status()) && attempt + 1 < attempts_.size()) return Lookup(attempt + 1);
+  absl::Status status = chunk.status();
+  if (IsFormatError(status) && request_->datastore->ref.key == nullptr &&
+      absl::StrContains(status.message(), "blob is encrypted")) {
+    status = absl::FailedPreconditionError(
+        absl::StrCat("chunk ", digest_.Hex(), " is encrypted and datastore '",
+                     request_->datastore->ref.name, "' has no key on this server"));
+  }
+  Complete(status);
+}
+
+void GetChunkReactor::OnCancel() {
+  std::shared_ptr<CancellableChunkLookup> lookup;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lookup = lookup_;
+  }
+  // Without a lookup in flight the handler has already finished the call (or is about to).
+  if (lookup != nullptr && lookup->Cancel()) Complete(CancelledCallStatus(*context_));
+}
+
+void GetChunkReactor::Complete(const absl::Status& status) {
+  deps_.metrics->RecordRequest(Rpc::kGetChunk, status.code(), absl::Now() - started_);
+  if (!status.ok()) {
+    absl::Status logged = status;
+    if (request_.has_value()) {
+      logged = absl::Status(status.code(), absl::StrCat("datastore ", request_->datastore->ref.name,
+                                                        " chunk ", digest_.Hex(),
+                                                        request_->client.empty() ? "" : " client ",
+                                                        request_->client, ": ", status.message()));
+    }
+    LogRpcFailure({Rpc::kGetChunk}, logged);
+  }
+  Finish(ToGrpcStatus(status));
+}
+
+}  // namespace chunkcache

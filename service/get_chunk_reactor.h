@@ -1,0 +1,87 @@
+// GetChunkReactor: one unary GetChunk call (tiering: a downstream chunkcache asks this one for
+// a chunk by digest). The chunk is read through this server's ChunkCache — shared with every
+// ReadRange and every other downstream, so each chunk is fetched from the datastore once —
+// verified exactly as for ReadRange, and sent zero-copy as an uncompressed, unencrypted
+// DataBlob of its plaintext (chunk_response_encoder.h).
+//
+// The request names no archive, so its crypt mode is unknown. A chunk already cached (by
+// digest for plain chunks, by key fingerprint and digest for encrypted ones) is served as it
+// is. On a miss, a datastore without a key is read as plain; with a key, the chunk is first
+// read as an encrypted chunk and, when the blob turns out to be plain (a format error), once
+// more as a plain one (DESIGN of tiering in README.md, "Tiering").
+//
+// Errors: the caller needs an allow rule covering the whole datastore (PERMISSION_DENIED);
+// a digest that is not 64 lowercase hex characters is INVALID_ARGUMENT; a missing chunk
+// NOT_FOUND; a chunk that fails verification DATA_LOSS (never sent, never cached); an encrypted
+// chunk of a datastore without a key here FAILED_PRECONDITION. The reply is finished from the
+// cache thread that completes the lookup, or at once from OnCancel.
+//
+// Owns itself: deleted in OnDone.
+#ifndef CHUNKCACHE_SERVICE_GET_CHUNK_REACTOR_H_
+#define CHUNKCACHE_SERVICE_GET_CHUNK_REACTOR_H_
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "cache/chunk_request.h"
+#include "format/digest.h"
+#include "service/archive_resolver.h"
+#include "service/cancellable_chunk_lookup.h"
+#include "service/rpc_admission.h"
+#include "service/service_deps.h"
+
+namespace chunkcache {
+
+class GetChunkReactor final : public grpc::ServerUnaryReactor {
+ public:
+  static grpc::ServerUnaryReactor* Start(const ServiceDeps& deps,
+                                         grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response);
+
+  void OnCancel() override;
+  void OnDone() override { delete this; }
+
+ private:
+  GetChunkReactor(const ServiceDeps& deps, grpc::CallbackServerContext* context,
+                  grpc::ByteBuffer* response)
+      : deps_(deps),
+        context_(context),
+        response_(response),
+        started_(absl::Now()),
+        admission_(deps.admission) {}
+
+  void Begin(const grpc::ByteBuffer* request);
+  // Looks the chunk up as attempts_[attempt] describes.
+  void Lookup(size_t attempt);
+  void OnChunk(size_t attempt, absl::StatusOr<ChunkHandle> chunk);
+  // Records the outcome and finishes the call; nothing touches `this` afterwards.
+  void Complete(const absl::Status& status);
+
+  const ServiceDeps& deps_;
+  grpc::CallbackServerContext* const context_;
+  grpc::ByteBuffer* const response_;
+  const absl::Time started_;
+  const AdmissionTicket admission_;  // counts this call in flight until OnDone
+  std::optional<DatastoreRequest> request_;
+  ChunkDigest digest_;
+  // How to read the chunk, in order: as an encrypted chunk with the datastore's key, as a plain
+  // one, or both (see above).
+  std::vector<std::shared_ptr<const ChunkSource>> attempts_;
+
+  std::mutex mu_;
+  std::shared_ptr<CancellableChunkLookup> lookup_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_SERVICE_GET_CHUNK_REACTOR_H_
