@@ -100,7 +100,9 @@ SnapshotSession::SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkS
       index_(std::move(index)),
       options_(options),
       distinct_chunks_(index_.DistinctChunkCount()),
-      readahead_(std::make_unique<internal::ReadaheadDetector>(options.readahead)) {
+      readahead_(std::make_unique<internal::ReadaheadDetector>(options.readahead)),
+      max_readahead_pin_bytes_(std::min(options.readahead.max_pinned_bytes,
+                                        cache->options().capacity_bytes / 8)) {
   cache_->SessionOpened();
 }
 
@@ -149,8 +151,11 @@ void SnapshotSession::AdoptHint(absl::StatusOr<ChunkHandle> chunk) {
 
 void SnapshotSession::ReleaseHints() {
   std::vector<HintedChunk> released;
+  std::vector<ReadaheadPin> unpinned;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    unpinned.swap(readahead_pins_);
+    readahead_pinned_bytes_ = 0;
     if (hints_released_) return;
     hints_released_ = true;
     released.swap(hinted_);
@@ -162,6 +167,13 @@ void SnapshotSession::ReleaseHints() {
 size_t SnapshotSession::hinted_chunks_pinned() const {
   std::lock_guard<std::mutex> lock(mu_);
   return hinted_.size();
+}
+
+size_t SnapshotSession::readahead_chunks_pinned() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t pinned = 0;
+  for (const ReadaheadPin& pin : readahead_pins_) pinned += pin.handle.empty() ? 0 : 1;
+  return pinned;
 }
 
 size_t SnapshotSession::readahead_window() const {
@@ -252,15 +264,86 @@ absl::StatusOr<RangeRead> SnapshotSession::Read(uint64_t offset, uint64_t length
 void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entry,
                                 size_t last_entry) {
   internal::ReadaheadPlan plan;
+  size_t window_before = 0;
+  size_t window_after = 0;
+  uint64_t read_tick = 0;
+  std::vector<ReadaheadPin> unpinned;  // released after the lock
   {
     std::lock_guard<std::mutex> lock(mu_);
+    read_tick = ++reads_;
+    window_before = readahead_->largest_window();
     plan = readahead_->OnRead(offset, end, first_entry, last_entry, index_.chunk_count());
-  }
-  for (size_t entry = plan.first; entry < plan.first + plan.count; ++entry) {
-    if (cache_->Prefetch(RequestFor(entry)) == PrefetchOutcome::kRequested) {
-      readahead_requested_.fetch_add(1, std::memory_order_relaxed);
+    window_after = readahead_->largest_window();
+    // This read pinned its own chunks already: the readahead pins of the entries it reached,
+    // and those no read reached for too long, are done.
+    auto done = [&](const ReadaheadPin& pin) {
+      return (pin.entry >= first_entry && pin.entry <= last_entry) ||
+             pin.requested_at_read + options_.readahead.pin_max_reads < read_tick;
+    };
+    std::vector<ReadaheadPin> kept;
+    for (ReadaheadPin& pin : readahead_pins_) {
+      if (done(pin)) {
+        readahead_pinned_bytes_ -= pin.bytes;
+        unpinned.push_back(std::move(pin));
+      } else {
+        kept.push_back(std::move(pin));
+      }
     }
+    readahead_pins_.swap(kept);
   }
+  if (window_after != window_before) {
+    spdlog::debug("event=readahead_window datastore={} archive={} offset={} window_chunks={}",
+                  source_->datastore, archive_, offset, window_after);
+  }
+  std::weak_ptr<SnapshotSession> weak = weak_from_this();
+  for (size_t entry = plan.first; entry < plan.first + plan.count; ++entry) {
+    const uint64_t bytes = index_.range(entry).size();
+    bool pin = false;
+    if (bytes > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!hints_released_ && readahead_pinned_bytes_ + bytes <= max_readahead_pin_bytes_) {
+        readahead_pins_.push_back(ReadaheadPin{entry, bytes, read_tick, ChunkHandle()});
+        readahead_pinned_bytes_ += bytes;
+        pin = true;
+      }
+    }
+    if (!pin) {
+      if (cache_->Prefetch(RequestFor(entry)) == PrefetchOutcome::kRequested) {
+        readahead_requested_.fetch_add(1, std::memory_order_relaxed);
+      }
+      continue;
+    }
+    const bool cached = cache_->Contains(RequestFor(entry).cache_key);
+    ChunkLookup lookup = cache_->Lookup(
+        RequestFor(entry),
+        [weak, entry, read_tick](absl::StatusOr<ChunkHandle> chunk) {
+          if (std::shared_ptr<SnapshotSession> session = weak.lock()) {
+            session->AdoptReadahead(entry, read_tick, std::move(chunk));
+          }
+        },
+        FetchPriority::kPrefetch);
+    if (!cached && !lookup.ready()) readahead_requested_.fetch_add(1, std::memory_order_relaxed);
+    if (lookup.ready()) AdoptReadahead(entry, read_tick, lookup.TakeResult());
+  }
+}
+
+void SnapshotSession::AdoptReadahead(size_t entry, uint64_t read_tick,
+                                     absl::StatusOr<ChunkHandle> chunk) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = readahead_pins_.begin(); it != readahead_pins_.end(); ++it) {
+    if (it->entry != entry || it->requested_at_read != read_tick || !it->handle.empty()) {
+      continue;
+    }
+    if (chunk.ok()) {
+      it->handle = *std::move(chunk);
+    } else {
+      readahead_pinned_bytes_ -= it->bytes;  // not fetched (queue full, upstream error)
+      readahead_pins_.erase(it);
+    }
+    return;
+  }
+  // The pin is gone (a read reached the entry first, or the session closed): `chunk`'s
+  // handle is released on return, after the lock.
 }
 
 absl::StatusOr<PrefetchCounts> SnapshotSession::Prefetch(absl::Span<const ByteRange> ranges) {

@@ -131,6 +131,8 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
     return readahead_requested_.load(std::memory_order_relaxed);
   }
   size_t readahead_window() const;
+  // Readahead chunks pinned now (arrived, not yet reached by a read) and their bytes.
+  size_t readahead_chunks_pinned() const;
 
  private:
   SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkSource> source,
@@ -139,6 +141,17 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   void PinHintedSet(const std::vector<DigestCount>& hinted);
   void AdoptHint(absl::StatusOr<ChunkHandle> chunk);
   void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry);
+  void AdoptReadahead(size_t entry, uint64_t read_tick, absl::StatusOr<ChunkHandle> chunk);
+
+  // A readahead chunk requested with a pin: the handle arrives with the chunk and is dropped
+  // when a read reaches the entry, when the session's reads have not reached it within
+  // pin_max_reads reads, or when the session is closed.
+  struct ReadaheadPin {
+    size_t entry = 0;
+    uint64_t bytes = 0;
+    uint64_t requested_at_read = 0;
+    ChunkHandle handle;  // empty until the chunk arrives
+  };
 
   ChunkCache* const cache_;
   const std::shared_ptr<const ChunkSource> source_;
@@ -155,6 +168,10 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   mutable std::mutex mu_;
   std::unique_ptr<internal::ReadaheadDetector> readahead_ ABSL_GUARDED_BY(mu_);
   std::vector<HintedChunk> hinted_ ABSL_GUARDED_BY(mu_);
+  const uint64_t max_readahead_pin_bytes_;
+  std::vector<ReadaheadPin> readahead_pins_ ABSL_GUARDED_BY(mu_);  // in request order
+  uint64_t readahead_pinned_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t reads_ ABSL_GUARDED_BY(mu_) = 0;
   bool hints_released_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -41,11 +41,12 @@ class ReadaheadTest : public ::testing::Test {
     image_ = PseudoRandomBytes(kChunks * kChunk, 1);
     ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk, image_, kChunk).ok());
   }
-  void OpenAll(uint64_t capacity) {
+  void OpenAll(uint64_t capacity, uint64_t max_pinned_bytes = ReadaheadOptions().max_pinned_bytes) {
     cache_ = OpenCache(SmallCacheOptions(dir_.path(), capacity));
     SessionOptions options;
     options.hinted_chunks = 0;
     options.readahead.max_gap_bytes = 16 * 1024;  // scaled to these 64 KiB chunks
+    options.readahead.max_pinned_bytes = max_pinned_bytes;
     auto session = SnapshotSession::Open(cache_.get(), DatastoreRef{"store1", faulty_, nullptr},
                                          TestSnapshot(1000), kDisk, options);
     ASSERT_TRUE(session.ok()) << session.status();
@@ -137,6 +138,47 @@ TEST_F(ReadaheadTest, UnusedPrefetchesAreWastedAndEvictedBeforeReadersChunks) {
   for (const ChunkRequest& r : other) EXPECT_TRUE(cache_->Contains(r.cache_key));
   for (size_t entry = 0; entry < 5; ++entry) {
     EXPECT_TRUE(cache_->Contains(session_->RequestFor(entry).cache_key)) << entry;
+  }
+}
+
+// A readahead window survives a full cache: its chunks stay pinned until the reader arrives
+// (within the pin budget, an eighth of the cache here), and are released as it reads them.
+// Without pins, the same demand traffic evicts them first (they are unread prefetches).
+TEST_F(ReadaheadTest, ReadaheadWindowIsPinnedUntilTheReaderArrives) {
+  for (const bool pinned : {true, false}) {
+    SCOPED_TRACE(pinned ? "pinned" : "not pinned");
+    session_.reset();
+    cache_.reset();
+    OpenAll(32 * kChunk, pinned ? ReadaheadOptions().max_pinned_bytes : 0);  // budget: 4 chunks
+    for (size_t entry = 0; entry < 4; ++entry) ReadChunk(entry);  // requests chunks 3..7
+    WaitForIdleFetches();
+    ASSERT_EQ(session_->readahead_chunks_requested(), 5u);
+    EXPECT_EQ(session_->readahead_chunks_pinned(), pinned ? 4u : 0u);  // 4..7; 3 was read
+    // Demand reads elsewhere, more than the whole cache.
+    auto source = MakeSource(faulty_, "store1");
+    for (int i = 0; i < 40; ++i) {
+      ChunkDigest digest = AddChunk(*memory_, PseudoRandomBytes(kChunk, 700 + i));
+      ASSERT_TRUE(
+          cache_->Get(MakeChunkRequest(source, digest, kChunk), absl::Now() + absl::Seconds(30))
+              .ok());
+    }
+    for (size_t entry = 4; entry < 8; ++entry) {
+      EXPECT_EQ(cache_->Contains(session_->RequestFor(entry).cache_key), pinned) << entry;
+    }
+    const uint64_t reads_before = memory_->TotalChunkReads();
+    ReadChunk(4);
+    ReadChunk(5);
+    WaitForIdleFetches();
+    if (pinned) {
+      EXPECT_EQ(cache_->Stats().prefetch_used, 3u);  // chunks 3, 4 and 5
+      // 4 and 5 came from the pinned window (no upstream read for them); the window moved on.
+      EXPECT_EQ(memory_->TotalChunkReads() - reads_before,
+                session_->readahead_chunks_requested() - 5);
+    }
+    EXPECT_LE(session_->readahead_chunks_pinned(), 4u);
+    session_->ReleaseHints();  // what closing the session does
+    EXPECT_EQ(session_->readahead_chunks_pinned(), 0u);
+    EXPECT_EQ(cache_->Stats().pinned_bytes, 0u);
   }
 }
 
