@@ -5,6 +5,10 @@
 #include <system_error>
 #include <utility>
 
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
@@ -207,8 +211,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
         result = entry->hint_refs.load(std::memory_order_relaxed) > 0 ? LookupResult::kHintedHit
                                                                       : LookupResult::kHit;
         if (demand && shard.accesses.size() < kAccessBufferLimit) {
-          shard.accesses.push_back(
-              {access_sequence_.fetch_add(1, std::memory_order_relaxed), request.cache_key});
+          shard.accesses.push_back({NextAccessSequence(), request.cache_key});
           drain = shard.accesses.size() >= kAccessDrainThreshold;
         }
       } else {
@@ -235,15 +238,18 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
         waiting_on = std::move(fetch);
       }
     }
+    if (demand && refused.ok()) ++shard.lookups[static_cast<size_t>(result)];
   }
   if (!refused.ok()) {
     if (demand) counters_.fetches_rejected.fetch_add(1, std::memory_order_relaxed);
     return ChunkLookup::Ready(refused);
   }
   if (promote) scheduler_->Promote(waiting_on);
-  if (demand) counters_.CountLookup(result);
+  if (demand) counters_.NotifyLookup(result);
   if (hit != nullptr) {
-    if (demand && hit->prefetched_unused.exchange(false, std::memory_order_relaxed)) {
+    // Load first: the exchange would write the entry's cache line on every hit.
+    if (demand && hit->prefetched_unused.load(std::memory_order_relaxed) &&
+        hit->prefetched_unused.exchange(false, std::memory_order_relaxed)) {
       counters_.CountPrefetchOutcome(/*used=*/true);
     }
     if (drain) MaybeDrainAccesses();
@@ -305,9 +311,24 @@ void CacheCore::ReleaseHintedBytes(uint64_t bytes) {
   hinted_reserved_.fetch_sub(bytes, std::memory_order_relaxed);
 }
 
+uint64_t CacheCore::NextAccessSequence() {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return access_sequence_.fetch_add(1, std::memory_order_relaxed);
+#endif
+}
+
 CacheStats CacheCore::Stats() const {
   CacheStats stats;
   counters_.FillInto(stats);
+  for (const Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    stats.lookups.hit += shard.lookups[static_cast<size_t>(LookupResult::kHit)];
+    stats.lookups.hinted_hit += shard.lookups[static_cast<size_t>(LookupResult::kHintedHit)];
+    stats.lookups.miss += shard.lookups[static_cast<size_t>(LookupResult::kMiss)];
+    stats.lookups.coalesced += shard.lookups[static_cast<size_t>(LookupResult::kCoalesced)];
+  }
   stats.capacity_bytes = options_.capacity_bytes / kArenaPageSize * kArenaPageSize;
   stats.sessions_open = sessions_open.load(std::memory_order_relaxed);
   const FetchScheduler::Counts queue = scheduler_->counts();

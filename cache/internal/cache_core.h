@@ -87,12 +87,21 @@ class CacheCore {
     ChunkDigest key;
   };
 
-  struct Shard {
+  // Cache-line aligned: threads hitting different shards share no written memory. Demand
+  // lookups are counted here, under the mutex the lookup holds anyway, rather than in
+  // cache-wide atomics that every hit would write.
+  struct alignas(64) Shard {
     mutable std::mutex mu;
     absl::flat_hash_map<ChunkDigest, CacheEntry*> entries ABSL_GUARDED_BY(mu);
     absl::flat_hash_map<ChunkDigest, std::shared_ptr<PendingFetch>> pending ABSL_GUARDED_BY(mu);
     std::vector<BufferedAccess> accesses ABSL_GUARDED_BY(mu);
+    std::array<uint64_t, 4> lookups ABSL_GUARDED_BY(mu) = {};  // by LookupResult
   };
+
+  // Orders buffered hits across shards without a shared counter: the CPU's invariant
+  // time-stamp counter where there is one (strictly increasing on a thread, synchronised
+  // across cores), else a cache-wide atomic.
+  uint64_t NextAccessSequence();
 
   explicit CacheCore(const ChunkCacheOptions& options);
   absl::Status Start(DirLock lock);
@@ -144,7 +153,7 @@ class CacheCore {
   std::atomic<uint64_t> hinted_reserved_{0};
 
   mutable std::array<Shard, kShardCount> shards_;
-  std::atomic<uint64_t> access_sequence_{0};
+  std::atomic<uint64_t> access_sequence_{0};  // only without a time-stamp counter
 
   mutable std::mutex space_mu_;
   std::unique_ptr<ExtentAllocator> allocator_ ABSL_GUARDED_BY(space_mu_);
@@ -154,6 +163,7 @@ class CacheCore {
   uint64_t used_bytes_ ABSL_GUARDED_BY(space_mu_) = 0;     // decoded bytes of residents
   uint64_t filling_pages_ ABSL_GUARDED_BY(space_mu_) = 0;  // extents of fills in progress
   std::unique_ptr<PersistenceJournal> journal_ ABSL_GUARDED_BY(space_mu_);
+  std::vector<BufferedAccess> drain_batch_ ABSL_GUARDED_BY(space_mu_);  // reused by drains
 
   std::unique_ptr<FetchScheduler> scheduler_;  // set by Start
   std::atomic<bool> stopping_{false};

@@ -206,7 +206,8 @@ void CacheCore::RemoveResidentLocked(CacheEntry* entry, bool policy_tracked) {
 }
 
 void CacheCore::DrainAccessesLocked() {
-  std::vector<BufferedAccess> batch;
+  std::vector<BufferedAccess>& batch = drain_batch_;
+  batch.clear();
   for (Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mu);
     if (shard.accesses.empty()) continue;

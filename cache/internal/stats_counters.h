@@ -31,6 +31,10 @@ class StatsCounters {
   explicit StatsCounters(CacheStatsObserver* observer) : observer_(observer) {}
 
   void CountLookup(LookupResult result);
+  // Only tells the observer; the caller counts the lookup itself (the cache does it per shard).
+  void NotifyLookup(LookupResult result) {
+    if (observer_ != nullptr) observer_->OnLookup(result);
+  }
   void CountFetch(std::string_view datastore, FetchResult result, absl::Duration duration,
                   uint64_t raw_bytes);
   void CountDecodeError(DecodeErrorReason reason);

@@ -67,6 +67,9 @@ class ExpertSwitchPolicy final : public EvictionPolicy {
   const std::string name_;
   const uint64_t capacity_bytes_;
   const double window_capacities_;
+  // The decay of the last charge seen: charges repeat (fixed-size chunks), std::exp is costly.
+  uint64_t decay_charge_ = 0;
+  double decay_ = 1;
   std::vector<Expert> experts_;
   KeyedQueue<NoMeta> resident_;  // really cached keys, front = most recently used
   // The key of the last OnMiss, and whether PickVictim has simulated its access already.
