@@ -71,9 +71,11 @@ def scaled(value, steps, suffix):
 BINARY = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
 
 
-def format_value(value, unit):
+def format_value(value, unit, decimals=None):
     if value is None or math.isnan(value):
         return "–"
+    if decimals is not None and unit not in ("percentunit", "bytes", "Bps", "s"):
+        value = round(value, decimals)
     if unit == "percentunit":
         return f"{100 * value:.1f}%"
     if unit == "bytes":
@@ -88,9 +90,10 @@ def format_value(value, unit):
         if value < 1:
             return f"{value * 1e3:.3g} ms"
         return f"{value:.3g} s"
+    decimal = [(1e9, "G"), (1e6, "M"), (1e3, "k")]
     if unit in ("ops", "reqps"):
-        return f"{value:.3g}/s"
-    return f"{value:.4g}"
+        return scaled(value, decimal, "/s").replace(" /s", "/s") if value else "0/s"
+    return scaled(value, decimal, "").strip() if value else "0"
 
 
 def axis_formatter(unit):
@@ -123,9 +126,11 @@ def draw_timeseries(ax, panel, series_list):
     base = None
     for ref_id, name, times, values in series_list:
         target_ax = ax
+        color = None
         if ("byFrameRefID", ref_id) in right_axis:
             ax2 = ax2 or ax.twinx()
             target_ax = ax2
+            color = "C3"
         if stacked(panel) and ("byName", name) not in unstacked:
             lower = base if base is not None and len(base) == len(values) else [0.0] * len(values)
             upper = [lo + (0 if math.isnan(v) else v) for lo, v in zip(lower, values)]
@@ -139,7 +144,7 @@ def draw_timeseries(ax, panel, series_list):
         else:
             dashed = ("byName", name) in unstacked
             target_ax.plot(times, values, linewidth=1.8 if dashed else 1.2,
-                           linestyle="--" if dashed else "-", color="red" if dashed else None,
+                           linestyle="--" if dashed else "-", color="red" if dashed else color,
                            label=name)
     if log_scale:
         ax.set_yscale("log")
@@ -153,15 +158,17 @@ def draw_timeseries(ax, panel, series_list):
     if ax2 is not None:
         ax2.set_ylim(bottom=0)
         ax2.tick_params(labelsize=7)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=7))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     if ax2 is not None:
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
-    if handles:
-        ax.legend(handles, labels, fontsize=6.5, loc="upper left", ncol=2, framealpha=0.7)
+    if handles:  # below the plot, as Grafana shows it
+        ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.1),
+                  ncol=min(4, len(handles)), frameon=False, handlelength=1.5, columnspacing=1)
     else:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
 
@@ -177,7 +184,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prometheus", required=True, help="base URL, e.g. http://127.0.0.1:9090")
     parser.add_argument("--dashboard", default=os.path.join(ROOT, "deploy/grafana/chunkcache.json"))
-    parser.add_argument("--instance", default=".*", help="value of $instance (a regex)")
+    parser.add_argument("--instance", default=".*",
+                        help="value of $instance, a regex, e.g. '10\\.0\\.0\\.7:9470' or '.*'")
     parser.add_argument("--start", default="-15m", help="unix seconds or -15m, -1h, ...")
     parser.add_argument("--end", default="-0s", help="unix seconds or -0s")
     parser.add_argument("--step", type=float, help="seconds between points (default: range/300)")
@@ -191,7 +199,8 @@ def main():
     step = args.step or max(1.0, round((end - start) / 300))
     with open(args.dashboard) as f:
         dashboard = json.load(f)
-    values = {"datasource": "prometheus", "instance": args.instance,
+    # As Grafana writes a regex variable into a PromQL string: backslashes doubled.
+    values = {"datasource": "prometheus", "instance": args.instance.replace("\\", "\\\\"),
               "__rate_interval": args.rate_interval, "__interval": f"{int(step)}s",
               "__range": f"{int(end - start)}s", "__range_s": str(int(end - start)),
               "__interval_ms": str(int(step * 1000))}
@@ -202,12 +211,13 @@ def main():
                            key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"]))
     columns = 3
     rows = math.ceil(len(series_panels) / columns)
-    fig = plt.figure(figsize=(18, 1.6 + 3.1 * rows))
-    grid = fig.add_gridspec(rows + 1, columns, height_ratios=[0.45] + [1] * rows,
-                            hspace=0.55, wspace=0.18, left=0.05, right=0.98, top=0.95, bottom=0.03)
+    fig = plt.figure(figsize=(18, 1.2 + 3.4 * rows))
+    grid = fig.add_gridspec(rows + 1, columns, height_ratios=[0.25] + [1] * rows,
+                            hspace=0.75, wspace=0.2, left=0.05, right=0.97, top=0.95, bottom=0.03)
     window = f"{datetime.datetime.fromtimestamp(start, datetime.timezone.utc):%Y-%m-%d %H:%M}" \
              f"–{datetime.datetime.fromtimestamp(end, datetime.timezone.utc):%H:%M} UTC"
-    fig.suptitle(f"{dashboard.get('title', 'dashboard')}   ({window}, instance {args.instance})",
+    shown = args.instance.replace("\\", "")
+    fig.suptitle(f"{dashboard.get('title', 'dashboard')}   ({window}, instance {shown})",
                  fontsize=14, x=0.05, ha="left")
 
     # Stat panels: one value each over the whole range, in a band on top.
@@ -221,7 +231,8 @@ def main():
         value = float(result[0]["value"][1]) if result else float("nan")
         x = (i + 0.5) / len(stats)
         band.text(x, 0.72, panel["title"], ha="center", va="center", fontsize=10, color="#444")
-        band.text(x, 0.22, format_value(value, unit), ha="center", va="center", fontsize=20,
+        decimals = panel["fieldConfig"]["defaults"].get("decimals")
+        band.text(x, 0.22, format_value(value, unit, decimals), ha="center", va="center", fontsize=20,
                   weight="bold", color="#1f60c4")
 
     for i, panel in enumerate(series_panels):

@@ -100,13 +100,16 @@ def check_structure(dashboard):
                     fail(f"panel {title!r}: {selector!r} does not select instance=~\"$instance\"")
     # Panels must not overlap.
     cells = {}
+    overlaps = set()
     for panel in all_panels(dashboard):
         g = panel["gridPos"]
         for x in range(g["x"], g["x"] + g["w"]):
             for y in range(g["y"], g["y"] + g["h"]):
                 if (x, y) in cells:
-                    fail(f"panels {cells[(x, y)]!r} and {panel['title']!r} overlap at {(x, y)}")
+                    overlaps.add((cells[(x, y)], panel["title"]))
                 cells[(x, y)] = panel["title"]
+    for first, second in sorted(overlaps):
+        fail(f"panels {first!r} and {second!r} overlap")
 
 
 def substitute(expr, values):
@@ -163,7 +166,7 @@ def wait_for(what, predicate, seconds):
         try:
             if predicate():
                 return True
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, IndexError):
             pass
         time.sleep(0.3)
     fail(f"timed out waiting for {what}")
@@ -175,7 +178,7 @@ def wait_for(what, predicate, seconds):
 def make_datastore(cli, work):
     """Three fixed-index snapshots: day 1 (64 MiB: 13 distinct chunks, one of them four times,
     one all zero), day 2 (day 1 with two chunks changed), and another VM of 12 unique chunks,
-    one of which gets a flipped byte after it is stored."""
+    the last of which gets a flipped byte after it is stored."""
     store = os.path.join(work, "datastore")
     rng_blocks = [os.urandom(CHUNK) for _ in range(12)]
     repeated = os.urandom(CHUNK)
@@ -194,30 +197,24 @@ def make_datastore(cli, work):
                 f.write(block)
         run([cli, "datastore", "create", "--path", store, "--snapshot", snapshot,
              "--archive", ARCHIVE, "--image", path])
-    before = set(chunk_files(store))
     path = os.path.join(work, "other.img")
     with open(path, "wb") as f:
         for _ in range(12):
             f.write(os.urandom(CHUNK))
     run([cli, "datastore", "create", "--path", store, "--snapshot", OTHER, "--archive", ARCHIVE,
          "--image", path])
-    new_chunks = sorted(set(chunk_files(store)) - before)
-    if len(new_chunks) != 12:
-        raise RuntimeError(f"expected 12 new chunks for {OTHER}, found {len(new_chunks)}")
-    victim = new_chunks[len(new_chunks) // 2]
-    with open(victim, "r+b") as f:  # one byte in the middle of the blob: its CRC fails
+    # The last chunk of the other VM: a fixed index is a 4096-byte header, then one 32-byte
+    # digest per chunk. One byte in the middle of its blob is flipped, so its CRC fails.
+    with open(os.path.join(store, OTHER, ARCHIVE), "rb") as f:
+        index = f.read()
+    digest = index[4096 + 32 * 11:4096 + 32 * 12].hex()
+    victim = os.path.join(store, ".chunks", digest[:4], digest)
+    with open(victim, "r+b") as f:
         f.seek(os.path.getsize(victim) // 2)
         byte = f.read(1)
         f.seek(-1, os.SEEK_CUR)
         f.write(bytes([byte[0] ^ 0xFF]))
     return store
-
-
-def chunk_files(store):
-    chunks = os.path.join(store, ".chunks")
-    for prefix in os.listdir(chunks):
-        for name in os.listdir(os.path.join(chunks, prefix)):
-            yield os.path.join(chunks, prefix, name)
 
 
 class Traffic:
@@ -226,8 +223,8 @@ class Traffic:
         self.remote = ["--server", server, "--datastore", "demo", "--archive", ARCHIVE]
 
     def cli_run(self, args, expect_ok=True):
-        result = subprocess.run([self.cli, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        result = subprocess.run([self.cli, *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, errors="replace")
         if expect_ok and result.returncode != 0:
             fail(f"chunkcache {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
         if not expect_ok and result.returncode == 0:
@@ -238,7 +235,8 @@ class Traffic:
         out = os.path.join(self.work, "restored.img")
         self.cli_run(["restore", *self.remote, "--snapshot", snapshot, "--out", out,
                       "--no-progress", *extra])
-        os.unlink(out)
+        if os.path.exists(out):
+            os.unlink(out)
 
     def read(self, snapshot, offset, length, expect_ok=True):
         return self.cli_run(["read", *self.remote, "--snapshot", snapshot, "--offset", str(offset),
@@ -265,27 +263,31 @@ class Traffic:
         self.bench(DAY1, 3)
 
     def long(self, seconds):
-        """Varied load for a picture: phases of restores, random reads and cache churn."""
+        """Varied load for a picture: restores, random reads, cache churn, idle time."""
         end = time.monotonic() + seconds
         phase = 0
         while time.monotonic() < end:
             step = phase % 6
             if step == 0:
                 self.restore(DAY1)
-                self.bench(DAY1, 15, "sequential", "1MiB", 2)
+                time.sleep(3)
+                self.restore(DAY1, ["--stream"])
             elif step == 1:
-                self.bench(DAY1, 20, "random", "256KiB", 4)
+                self.bench(DAY1, 5, "random", "1MiB", 1)
+                time.sleep(5)
             elif step == 2:
                 self.restore(DAY2, ["--stream"])
-                self.bench(DAY2, 15, "random", "64KiB", 8)
+                self.read(OTHER, 0, 4 * CHUNK)       # pushes day 1 chunks out of the cache
+                self.read(OTHER, 4 * CHUNK, 4 * CHUNK)
+                time.sleep(5)
             elif step == 3:
-                self.read(OTHER, 0, 4 * CHUNK)
-                self.read(OTHER, 8 * CHUNK, 4 * CHUNK)
+                self.restore(DAY1)                   # misses for what was pushed out
                 self.errors()
                 self.cli_run(["stat", *self.remote, "--snapshot", DAY1])
                 time.sleep(5)
             elif step == 4:
-                self.bench(DAY1, 20, "random", "1MiB", 8)
+                self.restore(DAY2)
+                self.bench(DAY2, 5, "sequential", "4MiB", 1)
             else:
                 time.sleep(10)
             phase += 1
@@ -358,6 +360,8 @@ def main():
                         help="after the short traffic, this long of varied load (for --render)")
     parser.add_argument("--render", metavar="PNG",
                         help="render the dashboard from the live data to PNG (scripts/render-dashboard.py)")
+    parser.add_argument("--cache-bytes", default="64MiB",
+                        help="chunkcached's cache size; day 1 alone has 52 MiB of distinct chunks")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
 
@@ -376,12 +380,12 @@ def main():
     try:
         store = make_datastore(cli, work)
         ports_file = os.path.join(work, "ports")
-        # 64 MiB: less than the three snapshots' distinct chunks, so there are evictions.
+        # Less than the three snapshots' distinct chunks, so there are evictions.
         daemon_log = open(os.path.join(work, "chunkcached.log"), "w")
         daemon = subprocess.Popen(
             [os.path.join(args.bin, "chunkcached"), "--listen", "127.0.0.1:0",
              "--metrics-listen", "127.0.0.1:0", "--datastore", f"demo={store}",
-             "--cache-dir", os.path.join(work, "cache"), "--cache-bytes", "64MiB",
+             "--cache-dir", os.path.join(work, "cache"), "--cache-bytes", args.cache_bytes,
              "--port-file", ports_file], stdout=daemon_log, stderr=subprocess.STDOUT)
         processes.append((daemon, "chunkcached"))
         if not wait_for("chunkcached's port file", lambda: "metrics_port=" in open(ports_file).read(), 30):
@@ -425,7 +429,9 @@ def main():
             prometheus, "/api/v1/query", query="sum(chunkcache_chunk_lookups_total)")) == [lookups], 30)
         time.sleep(2)  # and to evaluate the rules on them
 
-        variables = {"datasource": "prometheus", "instance": re.escape(metrics_target),
+        # $instance as Grafana writes a regex value into a PromQL string: backslashes doubled.
+        instance = re.escape(metrics_target).replace("\\", "\\\\")
+        variables = {"datasource": "prometheus", "instance": instance,
                      "__rate_interval": "1m", "__interval": "15s", "__range": "10m",
                      "__range_s": "600", "__interval_ms": "15000"}
         checked = check_targets(prometheus, dashboard, variables)
@@ -433,6 +439,20 @@ def main():
         if checked != expected or checked == 0:
             fail(f"checked {checked} targets of {expected}")
         check_rules(prometheus)
+        # The instance variable's own query: label_values(METRIC, instance).
+        for variable in dashboard["templating"]["list"]:
+            match = re.fullmatch(r"label_values\((\w+), *(\w+)\)", variable.get("definition", ""))
+            if variable["type"] != "query":
+                continue
+            if not match:
+                fail(f"variable {variable['name']}: unexpected query {variable.get('definition')!r}")
+                continue
+            answer = prometheus_api(prometheus, f"/api/v1/label/{match.group(2)}/values",
+                                    **{"match[]": match.group(1)})
+            if metrics_target not in answer.get("data", []):
+                fail(f"variable {variable['name']}: {match.group(0)} gave {answer.get('data')}")
+            else:
+                print(f"ok  variable {variable['name']}: {match.group(0)} = {answer['data']}")
 
         if args.render:
             end = time.time()
