@@ -130,9 +130,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run(argv, **kwargs):
-    return subprocess.run(argv, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, **kwargs)
+def run(argv):
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {result.returncode}: {result.stderr}")
+    return result
 
 
 def http_get(url, timeout=10):
@@ -180,7 +182,7 @@ def make_datastore(cli, work):
     one all zero), day 2 (day 1 with two chunks changed), and another VM of 12 unique chunks,
     the last of which gets a flipped byte after it is stored."""
     store = os.path.join(work, "datastore")
-    rng_blocks = [os.urandom(CHUNK) for _ in range(12)]
+    rng_blocks = [os.urandom(CHUNK) for _ in range(11)]
     repeated = os.urandom(CHUNK)
     zero = bytes(CHUNK)
     day1 = [rng_blocks[0], repeated, rng_blocks[1], zero, repeated, rng_blocks[2], rng_blocks[3],
