@@ -227,7 +227,8 @@ absl::Status GrpcUpstream::CheckReadable() {
   // HealthCheckResponse{status = 1: SERVING} = field 1, varint 1.
   grpc::ClientContext context;
   PrepareContext(context, options_);
-  grpc::ByteBuffer request;
+  grpc::Slice empty;
+  grpc::ByteBuffer request(&empty, 1);  // a default ByteBuffer is no message at all
   grpc::ByteBuffer response;
   std::promise<grpc::Status> done;
   stub_->generic_.UnaryCall(&context, kHealthCheckMethod, grpc::StubOptions(), &request, &response,

@@ -1,5 +1,6 @@
 // The conformance suite every Upstream implementation runs: exact bytes for snapshot files and
-// chunks, NOT_FOUND for what is absent, INVALID_ARGUMENT for names that could escape a
+// chunks (or, for an upstream that serves verified chunks rather than stored blobs, blobs that
+// decode to the same chunk under the same checks), NOT_FOUND for what is absent, INVALID_ARGUMENT for names that could escape a
 // datastore, ListSnapshots contents and order, and concurrent reads.
 //
 // To run it against an implementation, give a factory that builds an upstream holding exactly
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "format/crypt_config.h"
 #include "format/digest.h"
 #include "format/snapshot_name.h"
 #include "tests/testing/test_env.h"
@@ -49,6 +51,8 @@ struct UpstreamFixture {
   std::vector<std::pair<ChunkDigest, std::string>> chunks;  // digest, raw blob bytes
   // The snapshots that have an index.json.blob: what ListSnapshots returns, in its order.
   std::vector<SnapshotName> listed_snapshots;
+  // The key of the fixture's encrypted chunk.
+  RawKey key{};
 };
 
 // Two snapshots of one VM group in the root namespace (fixed index, manifest, a config blob),
@@ -62,9 +66,18 @@ UpstreamFixture StandardUpstreamFixture();
 using UpstreamFactory = std::function<absl::StatusOr<std::shared_ptr<Upstream>>(
     const UpstreamFixture& fixture, const std::filesystem::path& scratch)>;
 
+// How ReadChunk's bytes must relate to the stored blob.
+enum class ChunkBytes {
+  kExact,       // byte for byte (a datastore, memory)
+  kEquivalent,  // another DataBlob that decodes, with the fixture's key and every check the
+                // stored blob passes (crypt mode, digest, size), to the same chunk (a chunkcache
+                // upstream, which sends verified plaintext)
+};
+
 struct UpstreamImplementation {
   std::string name;  // becomes the test name suffix: letters, digits and '_' only
   UpstreamFactory make;
+  ChunkBytes chunk_bytes = ChunkBytes::kExact;
 };
 
 std::string UpstreamImplementationName(
@@ -80,6 +93,9 @@ absl::Status WriteFixtureDatastore(const UpstreamFixture& fixture,
 class UpstreamConformanceTest : public ::testing::TestWithParam<UpstreamImplementation> {
  protected:
   void SetUp() override;
+  // Whether `got` is what ReadChunk(digest) may return for the stored blob `stored`.
+  bool SameChunk(const ChunkDigest& digest, const std::string& got,
+                 const std::string& stored) const;
 
   UpstreamFixture fixture_;
   ScratchDir scratch_;
