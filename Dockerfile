@@ -46,8 +46,8 @@ RUN apt-get update -q >/dev/null \
 
 # The Helm chart runs the pod as 10001:10001; the image uses the same numeric user so that
 # Kubernetes' runAsNonRoot can verify it.
-RUN groupadd --system --gid 10001 chunkcache \
- && useradd --system --uid 10001 --gid 10001 --home-dir /var/cache/chunkcache --no-create-home \
+RUN groupadd --gid 10001 chunkcache \
+ && useradd --uid 10001 --gid 10001 --home-dir /var/cache/chunkcache --no-create-home \
       --shell /usr/sbin/nologin chunkcache \
  && mkdir -p /var/cache/chunkcache /etc/chunkcache /datastores \
  && chown 10001:10001 /var/cache/chunkcache && chmod 0750 /var/cache/chunkcache
