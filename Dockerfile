@@ -11,10 +11,13 @@ WORKDIR /src
 # Only the dependency script first, so that this layer stays cached while the sources change.
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN scripts/install-deps.sh --build-only && rm -rf /var/lib/apt/lists/*
+# Marks the layers that change with every source change, so that old ones can be pruned
+# (`podman image prune --filter label=io.chunkcache.stage=build`) without losing the dependency layer above.
+LABEL io.chunkcache.stage=build
 COPY . .
 # ccache keeps its objects in a cache mount shared by every build on this machine: after a
 # source change only the changed files are compiled again.
-ENV CCACHE_DIR=/root/.cache/ccache
+ENV CCACHE_DIR=/root/.cache/ccache CCACHE_MAXSIZE=2G
 RUN --mount=type=cache,target=/root/.cache/ccache,id=chunkcache-ccache \
     cmake --preset default -DCHUNKCACHE_BUILD_TESTS=OFF -DCHUNKCACHE_BUILD_BENCH=OFF >/dev/null \
  && cmake --build --preset default --target chunkcached chunkcache \
