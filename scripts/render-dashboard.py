@@ -115,6 +115,11 @@ def override_names(panel, prop_id, value_test):
     return names
 
 
+def target_on_right(panel, target):
+    return ("byFrameRefID", target["refId"]) in override_names(
+        panel, "custom.axisPlacement", lambda v: v == "right")
+
+
 def draw_timeseries(ax, panel, series_list):
     unit = panel["fieldConfig"]["defaults"].get("unit", "short")
     custom = panel["fieldConfig"]["defaults"].get("custom", {})
@@ -124,9 +129,13 @@ def draw_timeseries(ax, panel, series_list):
     bars = custom.get("drawStyle") == "bars"
     ax2 = None
     base = None
-    for ref_id, name, times, values in series_list:
+    # Several quantiles of one series (p50, p99): one colour per series, a line style per target.
+    colors = {}
+    styles = {}
+    for ref_id, name, labels, times, values in series_list:
         target_ax = ax
-        color = None
+        color = colors.setdefault(labels, f"C{len(colors) % 10}")
+        style = styles.setdefault(ref_id, ["-", "--", ":", "-."][len(styles) % 4])
         if ("byFrameRefID", ref_id) in right_axis:
             ax2 = ax2 or ax.twinx()
             target_ax = ax2
@@ -144,7 +153,7 @@ def draw_timeseries(ax, panel, series_list):
         else:
             dashed = ("byName", name) in unstacked
             target_ax.plot(times, values, linewidth=1.8 if dashed else 1.2,
-                           linestyle="--" if dashed else "-", color="red" if dashed else color,
+                           linestyle="--" if dashed else style, color="red" if dashed else color,
                            label=name)
     if log_scale:
         ax.set_yscale("log")
@@ -246,7 +255,8 @@ def main():
                          for t, _ in series["values"]]
                 points = [float(v) for _, v in series["values"]]
                 series_list.append((target["refId"], legend(target.get("legendFormat"), series["metric"]),
-                                    times, points))
+                                    (target["refId"] if target_on_right(panel, target) else "")
+                                    + repr(sorted(series["metric"].items())), times, points))
         draw_timeseries(ax, panel, series_list)
         ax.set_title(panel["title"], fontsize=10.5, loc="left")
         ax.set_xlim(datetime.datetime.fromtimestamp(start, datetime.timezone.utc),
