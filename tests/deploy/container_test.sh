@@ -73,7 +73,7 @@ else
 fi
 workdir=$(cd "$workdir" && pwd)
 cleanup() {
-  $PODMAN rm -f -t 0 "$run_name" "$run_name-refuse" >/dev/null 2>&1 || true
+  $PODMAN rm -f -v -t 0 "$run_name" "$run_name-refuse" >/dev/null 2>&1 || true
   $PODMAN volume rm -f "$volume" >/dev/null 2>&1 || true
   [ "$remove_workdir" = 1 ] && rm -rf "$workdir"
   return 0
@@ -174,13 +174,12 @@ cat >"$workdir/etc/config.json" <<'JSON'
 JSON
 chmod -R a+rX "$workdir/etc"
 set +e
-refuse_out=$($PODMAN run --name "$run_name-refuse" --pull=never --network=host --read-only \
+refuse_out=$($PODMAN run --rm --name "$run_name-refuse" --pull=never --network=host --read-only \
   --no-healthcheck \
   -v "$store:/datastores/demo:ro" -v "$workdir/etc/config.json:/etc/chunkcache/config.json:ro" \
   "$image" 2>&1)
 refuse_rc=$?
 set -e
-$PODMAN rm -f "$run_name-refuse" >/dev/null 2>&1 || true
 if [ "$refuse_rc" -ne 0 ] && grep -q "allow_unauthenticated_remote" <<<"$refuse_out"; then
   pass "refused to listen on 0.0.0.0 without client authentication (exit $refuse_rc)"
 else
@@ -218,9 +217,12 @@ status=$($PODMAN inspect --format '{{.State.Health.Status}}' "$run_name" 2>/dev/
 echo "  podman reports health: ${status:-?}"
 
 # grpc.health.v1.Health/Check for the whole server, with python3-grpcio when it is installed
-# (no generated code: the request is empty and SERVING is field 1 = 1, bytes 08 01).
-if python3 -c 'import grpc' 2>/dev/null; then
-  if health_out=$(python3 - "127.0.0.1:$grpc_port" <<'PY' 2>&1
+# (no generated code: the request is empty and SERVING is field 1 = 1, bytes 08 01). Debian's
+# python3 first: python3-grpcio is installed for it, not for other pythons on the PATH.
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+if "$python" -c 'import grpc' 2>/dev/null; then
+  if health_out=$("$python" - "127.0.0.1:$grpc_port" <<'PY' 2>&1
 import sys, grpc
 channel = grpc.insecure_channel(sys.argv[1])
 check = channel.unary_unary("/grpc.health.v1.Health/Check",
