@@ -7,8 +7,12 @@ namespace chunkcache::internal {
 ReadaheadDetector::ReadaheadDetector(const ReadaheadOptions& options)
     : options_(options), streams_(std::max<size_t>(options.streams, 1)) {}
 
-ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t /*first_entry*/,
+ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t first_entry,
                                         size_t last_entry, size_t entry_count) {
+  // A reader that asks for many chunks at once (a 4 MiB StreamRange piece of small chunks)
+  // waits for the whole read: the window must reach past its next read, not just a few chunks.
+  const size_t read_entries = last_entry >= first_entry ? last_entry - first_entry + 1 : 1;
+  const size_t max_window = std::max(options_.max_window, 2 * read_entries);
   ++tick_;
   Stream* stream = nullptr;
   for (Stream& s : streams_) {
@@ -32,14 +36,15 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t /*
   stream->last_start = offset;
   stream->next_offset = std::max(stream->next_offset, end);
   stream->reads += 1;
-  if (new_chunk && stream->window > 0 && last_entry < stream->requested_until) {
+  if (new_chunk && stream->window > 0 &&
+      std::max(first_entry, stream->last_entry + 1) < stream->requested_until) {
     // The reader arrived in a chunk readahead fetched for it: the guess paid off.
-    stream->window = std::min(stream->window * 2, options_.max_window);
+    stream->window = std::min(stream->window * 2, max_window);
   }
   stream->last_entry = std::max(stream->last_entry, last_entry);
   if (!options_.enabled) return {};
   if (stream->window == 0 && stream->reads >= 3) {
-    stream->window = std::min(options_.initial_window, options_.max_window);
+    stream->window = std::min(options_.initial_window, max_window);
   }
   if (stream->window == 0) return {};
 

@@ -4,7 +4,9 @@
 // elsewhere). A read continues a stream when it starts between the start of the stream's
 // last read and a small gap past its end. A stream becomes sequential after three reads in a
 // row (fewer would let random readers trigger prefetches by chance); then `initial_window` chunks
-// past the read is fetched, and the window doubles, up to `max_window`, each time the
+// past the read is fetched, and the window doubles, up to `max_window` (or twice the chunks of
+// the stream's latest read, if that is more: a reader of large ranges waits for every chunk
+// of its next read, so the window has to cover it), each time the
 // reader arrives in a chunk that readahead requested. A read that continues no stream starts
 // a new one (replacing the least recently used) with no window: random readers trigger no
 // prefetch, and a stream that jumps starts over.

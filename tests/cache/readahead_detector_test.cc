@@ -39,6 +39,29 @@ TEST(ReadaheadDetectorTest, SequentialReaderGetsADoublingWindowUpToTheCap) {
   EXPECT_EQ(requested_until, 11 + 1 + 16u);  // always a full window ahead of the reader
 }
 
+// Reads of 8 chunks each (a 4 MiB StreamRange piece of 512 KiB chunks): the window grows past
+// max_window to twice the read, so that the next read's chunks are all on their way.
+TEST(ReadaheadDetectorTest, WindowCoversTheNextOfLargeReads) {
+  ReadaheadOptions options;
+  options.initial_window = 2;
+  options.max_window = 4;
+  ReadaheadDetector detector(options);
+  std::vector<size_t> windows;
+  size_t requested_until = 0;
+  for (size_t read = 0; read < 8; ++read) {
+    const size_t first = read * 8;
+    ReadaheadPlan plan =
+        detector.OnRead(first * kChunk, (first + 8) * kChunk, first, first + 7, 1000);
+    if (plan.count > 0) {
+      EXPECT_GE(plan.first, std::max(requested_until, first + 8));  // no chunk asked twice
+      requested_until = plan.first + plan.count;
+    }
+    windows.push_back(detector.largest_window());
+  }
+  EXPECT_EQ(windows, (std::vector<size_t>{0, 0, 2, 4, 8, 16, 16, 16}));
+  EXPECT_EQ(requested_until, 64 + 16u);
+}
+
 TEST(ReadaheadDetectorTest, SmallSequentialReadsInsideAChunkStartAfterThreeReads) {
   ReadaheadDetector detector(ReadaheadOptions{});
   EXPECT_EQ(detector.OnRead(0, 4096, 0, 0, 100).count, 0u);
