@@ -28,14 +28,6 @@ RUN --mount=type=cache,target=/root/.cache/ccache,id=chunkcache-ccache \
 
 # ---- runtime: the shared libraries the two binaries link, and nothing to build with ----
 FROM debian:bookworm-slim
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="chunkcache" \
-      org.opencontainers.image.description="Shared, verified cache of Proxmox Backup Server chunks for restore agents: chunkcached (gRPC service) and the chunkcache CLI" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
-
 # The packages of every library `ldd` lists for chunkcached and chunkcache (libc6, libgcc-s1,
 # libstdc++6 and zlib1g are already in the base image).
 RUN apt-get update -q >/dev/null \
@@ -56,6 +48,15 @@ RUN groupadd --gid 10001 chunkcache \
  && chown 10001:10001 /var/cache/chunkcache && chmod 0750 /var/cache/chunkcache
 
 COPY --from=build /out/chunkcached /out/chunkcache /usr/local/bin/
+
+# Last, so that a new revision does not invalidate the layers above.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="chunkcache" \
+      org.opencontainers.image.description="Shared, verified cache of Proxmox Backup Server chunks for restore agents: chunkcached (gRPC service) and the chunkcache CLI" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
 
 USER 10001:10001
 WORKDIR /var/cache/chunkcache
