@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "chunkcache/v1/chunkcache.grpc.pb.h"
 #include "format/blob.h"
 #include "tests/service/service_test_env.h"
@@ -386,6 +387,73 @@ TEST(ServiceTieringTest, TokensBetweenTiersAndWholeDatastorePermission) {
 
   EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
   EXPECT_EQ(tokenless->Stop(SIGTERM), 0) << tokenless->Log();
+  EXPECT_EQ(rack->Stop(SIGTERM), 0) << rack->Log();
+}
+
+void Openssl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const ProcessResult result = RunProcess(argv);
+  ASSERT_EQ(result.exit_code, 0) << absl::StrJoin(argv, " ") << "\n" << result.stderr_text;
+}
+
+// `name`.pem and `name`.key signed by `ca` (itself signed when name == ca).
+void MakeCert(const std::filesystem::path& dir, const std::string& ca, const std::string& name,
+              const std::string& extensions) {
+  const std::string key = (dir / (name + ".key")).string();
+  const std::string pem = (dir / (name + ".pem")).string();
+  if (name == ca) {
+    Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", key, "-out", pem, "-days", "2", "-subj", "/CN=" + name});
+    return;
+  }
+  const std::string csr = (dir / (name + ".csr")).string();
+  Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+           key, "-out", csr, "-subj", "/CN=" + name});
+  WriteFileBytes(dir / (name + ".ext"), extensions + "\n");
+  Openssl({"x509", "-req", "-in", csr, "-CA", (dir / (ca + ".pem")).string(), "-CAkey",
+           (dir / (ca + ".key")).string(), "-CAcreateserial", "-out", pem, "-days", "2",
+           "-extfile", (dir / (name + ".ext")).string()});
+}
+
+TEST(ServiceTieringTest, MutualTlsBetweenTiers) {
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/openssl"));
+  ScratchDir dir;
+  MakeCert(dir.path(), "ca", "ca", "");
+  MakeCert(dir.path(), "ca", "rack",
+           "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
+  MakeCert(dir.path(), "ca", "node-a", "extendedKeyUsage=clientAuth");
+  const std::string image = PseudoRandomBytes(kChunk + 999, 71);
+  WriteFileBytes(dir / "disk.img", image);
+  CreateArchive(dir / "ds", kSnapshot, kArchive, dir / "disk.img");
+  const auto path = [&](const std::string& file) { return (dir / file).string(); };
+  WriteFileBytes(dir / "rack.json",
+                 absl::StrCat(R"({"datastores": [{"name": "store", "path": ")", path("ds"),
+                              R"("}], "tls": {"certFile": ")", path("rack.pem"),
+                              R"(", "keyFile": ")", path("rack.key"), R"(", "clientCaFile": ")",
+                              path("ca.pem"), R"(", "requireClientCert": true}, )",
+                              R"("clients": [{"name": "node-a", "certSubject": "CN=node-a", )",
+                              R"("allow": ["store"]}]})"));
+  std::unique_ptr<ChunkcachedProcess> rack =
+      ChunkcachedProcess::Start({"--config", path("rack.json")});
+  ASSERT_NE(rack, nullptr);
+  std::unique_ptr<ChunkcachedProcess> node = StartNode(
+      dir, "node", rack->address(),
+      absl::StrCat(R"(, "caFile": ")", path("ca.pem"), R"(", "certFile": ")", path("node-a.pem"),
+                   R"(", "keyFile": ")", path("node-a.key"), "\""));
+  std::unique_ptr<ChunkcachedProcess> anonymous = StartNode(
+      dir, "anonymous", rack->address(), absl::StrCat(R"(, "caFile": ")", path("ca.pem"), "\""));
+  ASSERT_NE(node, nullptr);
+  ASSERT_NE(anonymous, nullptr);
+  absl::StatusOr<std::string> bytes =
+      ConnectClient(node->address())->Read(Ref("store", kSnapshot, kArchive), 0, image.size());
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_TRUE(*bytes == image);
+  absl::StatusOr<std::string> refused =
+      ConnectClient(anonymous->address())->Read(Ref("store", kSnapshot, kArchive), 0, 4096);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+  EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
+  EXPECT_EQ(anonymous->Stop(SIGTERM), 0) << anonymous->Log();
   EXPECT_EQ(rack->Stop(SIGTERM), 0) << rack->Log();
 }
 
