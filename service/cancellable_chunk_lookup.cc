@@ -10,9 +10,8 @@ void CancellableChunkLookup::Start(ChunkCache& cache, const ChunkRequest& reques
     if (cancelled_) return;
   }
   std::shared_ptr<CancellableChunkLookup> self = shared_from_this();
-  ChunkLookup ticket = cache.Lookup(request, [self](absl::StatusOr<ChunkHandle> result) {
-    self->OnResult(std::move(result));
-  });
+  ChunkLookup ticket = cache.Lookup(
+      request, [self](absl::StatusOr<ChunkHandle> result) { self->OnResult(std::move(result)); });
   if (ticket.ready()) {
     {
       std::lock_guard<std::mutex> lock(mu_);

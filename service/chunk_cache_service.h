@@ -2,9 +2,9 @@
 // per request). ReadRange, StreamRange and GetChunk are raw methods so their replies can point
 // into the cache arena (zero-copy, see range_response_encoder.h and chunk_response_encoder.h);
 // StatSnapshot, Prefetch, GetSnapshotFile and ListSnapshots use the generated message classes.
-// GetChunk, GetSnapshotFile and ListSnapshots serve downstream chunkcaches (tiering). Every method resolves its SnapshotRef through the ArchiveResolver
-// (authentication, name validation, authorization, datastore, session) and reports its outcome
-// to RequestMetrics.
+// GetChunk, GetSnapshotFile and ListSnapshots serve downstream chunkcaches (tiering). Every method
+// checks its request through the ArchiveResolver (authentication, name validation,
+// authorization, datastore, session) and reports its outcome to RequestMetrics.
 //
 //   ChunkCacheService service(deps);
 //   grpc::ServerBuilder builder;

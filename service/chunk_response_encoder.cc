@@ -50,8 +50,8 @@ void ReleasePinnedChunk(void* user_data) {
 grpc::ByteBuffer EncodeGetChunkResponse(const ChunkHandle& chunk,
                                         const std::shared_ptr<ZeroCopyPins>& pins) {
   const std::string_view data = chunk.data();
-  const uint32_t crc = static_cast<uint32_t>(
-      crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size()));
+  const uint32_t crc =
+      static_cast<uint32_t>(crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size()));
   std::string header;
   header.push_back(static_cast<char>(kBlobTag));
   AppendVarint(header, kPlainBlobHeaderBytes + data.size());

@@ -100,9 +100,9 @@ absl::StatusOr<std::unique_ptr<DatastoreCatalog>> DatastoreCatalog::Open(
       const std::string where = settings.remote.has_value()
                                     ? absl::StrCat(" remote ", settings.remote->target)
                                     : absl::StrCat(" at ", settings.path.string());
-      return absl::Status(upstream.status().code(),
-                          absl::StrCat("datastore ", settings.name, where, ": ",
-                                       upstream.status().message()));
+      return absl::Status(
+          upstream.status().code(),
+          absl::StrCat("datastore ", settings.name, where, ": ", upstream.status().message()));
     }
     entry.ref.upstream = *std::move(upstream);
     if (settings.wrap_upstream) entry.ref.upstream = settings.wrap_upstream(entry.ref.upstream);

@@ -14,8 +14,8 @@ namespace chunkcache {
 namespace {
 
 absl::StatusOr<ChunkDigest> ParseLowercaseDigest(const std::string& hex) {
-  const bool lowercase_hex = hex.size() == 64 && hex.find_first_not_of("0123456789abcdef") ==
-                                                     std::string::npos;
+  const bool lowercase_hex =
+      hex.size() == 64 && hex.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (!lowercase_hex) {
     return absl::InvalidArgumentError(absl::StrCat(
         "digest: expected 64 lowercase hex characters, got ", hex.size(), " characters"));
@@ -116,10 +116,10 @@ void GetChunkReactor::Complete(const absl::Status& status) {
   if (!status.ok()) {
     absl::Status logged = status;
     if (request_.has_value()) {
-      logged = absl::Status(status.code(), absl::StrCat("datastore ", request_->datastore->ref.name,
-                                                        " chunk ", digest_.Hex(),
-                                                        request_->client.empty() ? "" : " client ",
-                                                        request_->client, ": ", status.message()));
+      logged = absl::Status(status.code(),
+                            absl::StrCat("datastore ", request_->datastore->ref.name, " chunk ",
+                                         digest_.Hex(), request_->client.empty() ? "" : " client ",
+                                         request_->client, ": ", status.message()));
     }
     LogRpcFailure({Rpc::kGetChunk}, logged);
   }

@@ -34,7 +34,8 @@ absl::StatusOr<RemoteDatastoreSettings> ResolveRemote(const v1::RemoteUpstreamCo
   }
   remote.target = config.target();
   remote.datastore = config.datastore().empty() ? name : config.datastore();
-  if (absl::Status valid = ValidateDatastoreName(remote.datastore, absl::StrCat(field, ".datastore"));
+  if (absl::Status valid =
+          ValidateDatastoreName(remote.datastore, absl::StrCat(field, ".datastore"));
       !valid.ok()) {
     return valid;
   }

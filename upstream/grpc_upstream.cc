@@ -81,7 +81,8 @@ v1::SnapshotRef ToRef(const std::string& datastore, const SnapshotName& snapshot
 
 absl::Status ValidateGrpcTarget(std::string_view target, std::string_view field) {
   auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), ": '", ToAbsl(target), "' ", ToAbsl(why),
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), ": '", ToAbsl(target), "' ",
+                                                   ToAbsl(why),
                                                    "; write HOST:PORT, [IPV6]:PORT or unix:/path"));
   };
   if (target.empty()) return bad("is empty");
@@ -181,7 +182,8 @@ absl::StatusOr<std::string> GrpcUpstream::ReadSnapshotFile(const SnapshotName& s
   PrepareContext(context, options_);
   const grpc::Status status = stub_->chunkcache_->GetSnapshotFile(&context, request, &response);
   if (!status.ok()) {
-    return FromGrpc(status, absl::StrCat(Describe(), ": ", snapshot.RelativeDir(), "/", ToAbsl(file_name)));
+    return FromGrpc(status,
+                    absl::StrCat(Describe(), ": ", snapshot.RelativeDir(), "/", ToAbsl(file_name)));
   }
   return std::move(*response.mutable_data());
 }
@@ -214,8 +216,8 @@ absl::StatusOr<std::vector<SnapshotName>> GrpcUpstream::ListSnapshots() {
     absl::StatusOr<SnapshotName> name = SnapshotName::FromFields(
         ref.namespace_(), ref.backup_type(), ref.backup_id(), ref.backup_time());
     if (!name.ok()) {
-      return absl::UnavailableError(absl::StrCat(Describe(), " listed an invalid snapshot: ",
-                                                 name.status().message()));
+      return absl::UnavailableError(
+          absl::StrCat(Describe(), " listed an invalid snapshot: ", name.status().message()));
     }
     snapshots.push_back(*std::move(name));
   }

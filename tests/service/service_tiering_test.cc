@@ -122,14 +122,13 @@ TEST(ServiceTieringTest, TwoNodesReadThroughOneRackThatFetchesEachChunkOnce) {
   std::unique_ptr<ChunkcachedProcess> node_b = StartNode(dir, "node-b", rack->address());
   ASSERT_NE(node_a, nullptr);
   ASSERT_NE(node_b, nullptr);
-  EXPECT_NE(node_a->Log().find("remote=\"grpc " + rack->address() + "/store\""),
-            std::string::npos)
+  EXPECT_NE(node_a->Log().find("remote=\"grpc " + rack->address() + "/store\""), std::string::npos)
       << node_a->Log();
 
   for (ChunkcachedProcess* node : {node_a.get(), node_b.get()}) {
     std::unique_ptr<ChunkCacheClient> client = ConnectClient(node->address());
-    absl::StatusOr<std::string> bytes = client->Read(Ref("store", kSnapshot, kArchive), 0,
-                                                     image.size());
+    absl::StatusOr<std::string> bytes =
+        client->Read(Ref("store", kSnapshot, kArchive), 0, image.size());
     ASSERT_TRUE(bytes.ok()) << bytes.status();
     EXPECT_TRUE(*bytes == image) << "node " << node->address() << " returned other bytes";
     absl::StatusOr<v1::SnapshotInfo> info = client->Stat(Ref("store", kSnapshot, kArchive));
@@ -189,10 +188,9 @@ TEST(ServiceTieringTest, EncryptedAndPlainArchivesOfAKeyedDatastore) {
   // A node without the key cannot read the encrypted archive (its manifest says so).
   std::unique_ptr<ChunkcachedProcess> keyless = StartNode(dir, "keyless", rack->address());
   ASSERT_NE(keyless, nullptr);
-  absl::StatusOr<std::string> refused = ConnectClient(keyless->address())
-                                            ->Read(Ref("store", "vm/1/2026-01-01T00:00:00Z",
-                                                       kArchive),
-                                                   0, 4096);
+  absl::StatusOr<std::string> refused =
+      ConnectClient(keyless->address())
+          ->Read(Ref("store", "vm/1/2026-01-01T00:00:00Z", kArchive), 0, 4096);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_EQ(keyless->Stop(SIGTERM), 0) << keyless->Log();
   EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
@@ -240,9 +238,9 @@ class LyingRack final : public v1::ChunkCache::CallbackService {
     const v1::SnapshotRef& ref = request->snapshot();
     absl::StatusOr<SnapshotName> name = SnapshotName::FromFields(
         ref.namespace_(), ref.backup_type(), ref.backup_id(), ref.backup_time());
-    absl::StatusOr<std::string> bytes =
-        name.ok() ? truth_->ReadSnapshotFile(*name, request->file_name())
-                  : absl::StatusOr<std::string>(name.status());
+    absl::StatusOr<std::string> bytes = name.ok()
+                                            ? truth_->ReadSnapshotFile(*name, request->file_name())
+                                            : absl::StatusOr<std::string>(name.status());
     if (!bytes.ok()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such file"));
       return reactor;
@@ -268,8 +266,7 @@ TEST(ServiceTieringTest, NodeVerifiesWhatTheRackSendsAndGivesUpOnAHangingRack) {
   const std::string image = PseudoRandomBytes(kChunk, 41);
   WriteFileBytes(dir / "disk.img", image);
   CreateArchive(dir / "ds", kSnapshot, kArchive, dir / "disk.img");
-  absl::StatusOr<std::unique_ptr<DatastoreUpstream>> truth =
-      DatastoreUpstream::Open(dir / "ds");
+  absl::StatusOr<std::unique_ptr<DatastoreUpstream>> truth = DatastoreUpstream::Open(dir / "ds");
   ASSERT_TRUE(truth.ok()) << truth.status();
   LyingRack lying(std::shared_ptr<Upstream>(*std::move(truth)));
   grpc::EnableDefaultHealthCheckService(true);
@@ -338,16 +335,15 @@ TEST(ServiceTieringTest, TokensBetweenTiersAndWholeDatastorePermission) {
                  absl::StrCat(R"({"datastores": [{"name": "store", "path": ")",
                               (dir / "ds").string(), R"("}], "clients": [)",
                               R"({"name": "nodes", "tokenSha256": ")", Sha256Hex("node-token"),
-                              R"(", "allow": ["store"]}, )",
-                              R"({"name": "team", "tokenSha256": ")", Sha256Hex("team-token"),
-                              R"(", "allow": ["store:team"]}]})"));
+                              R"(", "allow": ["store"]}, )", R"({"name": "team", "tokenSha256": ")",
+                              Sha256Hex("team-token"), R"(", "allow": ["store:team"]}]})"));
   std::unique_ptr<ChunkcachedProcess> rack =
       ChunkcachedProcess::Start({"--config", (dir / "rack.json").string()});
   ASSERT_NE(rack, nullptr);
   WriteFileBytes(dir / "node-token", "node-token\n");
-  std::unique_ptr<ChunkcachedProcess> node = StartNode(
-      dir, "node", rack->address(), absl::StrCat(R"(, "tokenFile": ")",
-                                                 (dir / "node-token").string(), "\""));
+  std::unique_ptr<ChunkcachedProcess> node =
+      StartNode(dir, "node", rack->address(),
+                absl::StrCat(R"(, "tokenFile": ")", (dir / "node-token").string(), "\""));
   std::unique_ptr<ChunkcachedProcess> tokenless = StartNode(dir, "tokenless", rack->address());
   ASSERT_NE(node, nullptr);
   ASSERT_NE(tokenless, nullptr);
@@ -377,8 +373,8 @@ TEST(ServiceTieringTest, TokensBetweenTiersAndWholeDatastorePermission) {
   EXPECT_EQ(ListSnapshots(*stub, "store", &listed, "node-token").error_code(),
             grpc::StatusCode::OK);
   EXPECT_EQ(listed.snapshots_size(), 2);
-  EXPECT_EQ(GetSnapshotFile(*stub, Ref("store", "ns/team/vm/7/2026-01-01T00:00:00Z", ""),
-                            kArchive, "team-token")
+  EXPECT_EQ(GetSnapshotFile(*stub, Ref("store", "ns/team/vm/7/2026-01-01T00:00:00Z", ""), kArchive,
+                            "team-token")
                 .error_code(),
             grpc::StatusCode::OK);
   EXPECT_EQ(GetSnapshotFile(*stub, Ref("store", kSnapshot, ""), "index.json.blob", "team-token")
@@ -403,8 +399,8 @@ void MakeCert(const std::filesystem::path& dir, const std::string& ca, const std
   const std::string key = (dir / (name + ".key")).string();
   const std::string pem = (dir / (name + ".pem")).string();
   if (name == ca) {
-    Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", key, "-out", pem, "-days", "2", "-subj", "/CN=" + name});
+    Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", key, "-out", pem, "-days", "2", "-subj", "/CN=" + name});
     return;
   }
   const std::string csr = (dir / (name + ".csr")).string();
@@ -412,8 +408,8 @@ void MakeCert(const std::filesystem::path& dir, const std::string& ca, const std
            key, "-out", csr, "-subj", "/CN=" + name});
   WriteFileBytes(dir / (name + ".ext"), extensions + "\n");
   Openssl({"x509", "-req", "-in", csr, "-CA", (dir / (ca + ".pem")).string(), "-CAkey",
-           (dir / (ca + ".key")).string(), "-CAcreateserial", "-out", pem, "-days", "2",
-           "-extfile", (dir / (name + ".ext")).string()});
+           (dir / (ca + ".key")).string(), "-CAcreateserial", "-out", pem, "-days", "2", "-extfile",
+           (dir / (name + ".ext")).string()});
 }
 
 TEST(ServiceTieringTest, MutualTlsBetweenTiers) {
@@ -437,10 +433,10 @@ TEST(ServiceTieringTest, MutualTlsBetweenTiers) {
   std::unique_ptr<ChunkcachedProcess> rack =
       ChunkcachedProcess::Start({"--config", path("rack.json")});
   ASSERT_NE(rack, nullptr);
-  std::unique_ptr<ChunkcachedProcess> node = StartNode(
-      dir, "node", rack->address(),
-      absl::StrCat(R"(, "caFile": ")", path("ca.pem"), R"(", "certFile": ")", path("node-a.pem"),
-                   R"(", "keyFile": ")", path("node-a.key"), "\""));
+  std::unique_ptr<ChunkcachedProcess> node =
+      StartNode(dir, "node", rack->address(),
+                absl::StrCat(R"(, "caFile": ")", path("ca.pem"), R"(", "certFile": ")",
+                             path("node-a.pem"), R"(", "keyFile": ")", path("node-a.key"), "\""));
   std::unique_ptr<ChunkcachedProcess> anonymous = StartNode(
       dir, "anonymous", rack->address(), absl::StrCat(R"(, "caFile": ")", path("ca.pem"), "\""));
   ASSERT_NE(node, nullptr);
@@ -494,10 +490,10 @@ TEST(ServiceTieringTest, TieringRpcsRejectBadInputAndReportMissingAndCorruptChun
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND) << missing.error_message();
 
   const v1::SnapshotRef snapshot = Ref("store", kSnapshot, "");
-  for (const std::string& bad : {std::string(""), std::string("../index.json.blob"),
-                                 std::string("index.json"), std::string("owner"),
-                                 "../../../.chunks/" + digests[0].substr(0, 4) + "/" + digests[0],
-                                 std::string("/etc/passwd.blob")}) {
+  for (const std::string& bad :
+       {std::string(""), std::string("../index.json.blob"), std::string("index.json"),
+        std::string("owner"), "../../../.chunks/" + digests[0].substr(0, 4) + "/" + digests[0],
+        std::string("/etc/passwd.blob")}) {
     EXPECT_EQ(GetSnapshotFile(*stub, snapshot, bad).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT)
         << "'" << bad << "'";
@@ -517,8 +513,7 @@ TEST(ServiceTieringTest, TieringRpcsRejectBadInputAndReportMissingAndCorruptChun
   EXPECT_EQ(listed.snapshots(0).archive(), "");
 
   // A chunk file damaged on disk is DATA_LOSS, and is never sent.
-  const std::filesystem::path file =
-      dir / "ds" / ".chunks" / digests[1].substr(0, 4) / digests[1];
+  const std::filesystem::path file = dir / "ds" / ".chunks" / digests[1].substr(0, 4) / digests[1];
   std::string stored = ReadFileBytes(file);
   stored[stored.size() / 2] ^= 1;
   WriteFileBytes(file, stored);
@@ -526,10 +521,9 @@ TEST(ServiceTieringTest, TieringRpcsRejectBadInputAndReportMissingAndCorruptChun
   const grpc::Status lost = GetChunk(*stub, "store", digests[1], &corrupt);
   EXPECT_EQ(lost.error_code(), grpc::StatusCode::DATA_LOSS) << lost.error_message();
   EXPECT_TRUE(corrupt.blob().empty());
-  EXPECT_EQ(Metric(*rack, "chunkcache_requests_total", {{"rpc", "GetChunk"}, {"code", "DATA_LOSS"}}),
-            1);
-  EXPECT_NE(rack->Log().find("event=corrupt_chunk rpc=GetChunk"), std::string::npos)
-      << rack->Log();
+  EXPECT_EQ(
+      Metric(*rack, "chunkcache_requests_total", {{"rpc", "GetChunk"}, {"code", "DATA_LOSS"}}), 1);
+  EXPECT_NE(rack->Log().find("event=corrupt_chunk rpc=GetChunk"), std::string::npos) << rack->Log();
   EXPECT_EQ(rack->Stop(SIGTERM), 0) << rack->Log();
 }
 
@@ -563,9 +557,9 @@ TEST(ServiceTieringTest, RemoteConfigurationErrors) {
   };
   for (const Case& c : cases) {
     WriteFileBytes(dir / "c.json", absl::StrCat(R"({"datastores": [)", c.datastore_json, "]}"));
-    const ProcessResult result = RunProcess(
-        {chunkcached, "--config", (dir / "c.json").string(), "--check-config", "--cache-dir",
-         (dir / "cache").string()});
+    const ProcessResult result =
+        RunProcess({chunkcached, "--config", (dir / "c.json").string(), "--check-config",
+                    "--cache-dir", (dir / "cache").string()});
     EXPECT_NE(result.exit_code, 0) << c.datastore_json;
     EXPECT_NE(result.stderr_text.find(c.mentions), std::string::npos)
         << c.datastore_json << " should mention '" << c.mentions << "': " << result.stderr_text;

@@ -97,8 +97,7 @@ TEST(GrpcUpstreamTest, DescribesItselfAndRejectsBadOptions) {
           {.target = "rack-a:7070", .datastore = "s", .timeout = absl::ZeroDuration()})
           .status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
-      GrpcUpstream::Create({.target = "rack-a:7070", .datastore = "s", .cert_pem = "x"})
-          .status()));
+      GrpcUpstream::Create({.target = "rack-a:7070", .datastore = "s", .cert_pem = "x"}).status()));
 }
 
 TEST(GrpcUpstreamTest, UnreachableRemoteIsUnavailable) {

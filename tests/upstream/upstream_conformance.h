@@ -1,7 +1,7 @@
 // The conformance suite every Upstream implementation runs: exact bytes for snapshot files and
 // chunks (or, for an upstream that serves verified chunks rather than stored blobs, blobs that
-// decode to the same chunk under the same checks), NOT_FOUND for what is absent, INVALID_ARGUMENT for names that could escape a
-// datastore, ListSnapshots contents and order, and concurrent reads.
+// decode to the same chunk under the same checks), NOT_FOUND for what is absent, INVALID_ARGUMENT
+// for names that could escape a datastore, ListSnapshots contents and order, and concurrent reads.
 //
 // To run it against an implementation, give a factory that builds an upstream holding exactly
 // a fixture, and instantiate the suite (see upstream_conformance_test.cc):
