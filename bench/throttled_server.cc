@@ -7,9 +7,10 @@
 //       --port-file ports --upstream-latency-ms 20 --upstream-bandwidth 128MiB
 //       [--max-concurrent-fetches 1] [--readahead-max-chunks 16] [--no-readahead]
 //
-// --upstream-bandwidth is bytes per second of raw blobs (0: unlimited), with a burst of one
-// 4 MiB blob after idling. The latency is paid by every data call (chunk or snapshot file),
-// the cap by the bytes they return. Runs until SIGINT/SIGTERM, like chunkcached.
+// --upstream-bandwidth is bytes per second of raw blobs (0: unlimited), without a burst: like
+// a link, every call's bytes take bytes / bandwidth after the bytes of the calls before them,
+// so one call at a time gets size / (latency + size / bandwidth). The latency is paid by every
+// data call (chunk or snapshot file), the cap by the bytes they return. Runs until SIGINT/SIGTERM, like chunkcached.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -122,7 +123,7 @@ int Run(int argc, char** argv) {
     datastore.wrap_upstream = [throttle](std::shared_ptr<Upstream> inner) {
       auto faulty = std::make_shared<FaultyUpstream>(std::move(inner));
       faulty->SetLatency(absl::Microseconds(static_cast<int64_t>(throttle.latency_ms * 1000)));
-      faulty->SetBandwidthLimit(throttle.bandwidth, uint64_t{4} << 20);
+      faulty->SetBandwidthLimit(throttle.bandwidth, /*burst_bytes=*/0);
       return faulty;
     };
   }
