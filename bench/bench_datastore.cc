@@ -111,19 +111,18 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::string> manifest =
       EncodeBlob(EncodeManifestJson(content, nullptr), {.compress = true});
   if (!manifest.ok()) return 1;
-  for (absl::Status status : {(*writer)->WriteSnapshotFile(*snapshot, archive, *index),
-                              (*writer)->EnsureGroupOwner(*snapshot, kDefaultOwner),
-                              (*writer)->WriteSnapshotFile(*snapshot, kManifestFileName, *manifest),
-                              (*writer)->Sync()}) {
+  for (absl::Status status :
+       {(*writer)->WriteSnapshotFile(*snapshot, archive, *index),
+        (*writer)->EnsureGroupOwner(*snapshot, kDefaultOwner),
+        (*writer)->WriteSnapshotFile(*snapshot, kManifestFileName, *manifest), (*writer)->Sync()}) {
     if (!status.ok()) {
       std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
       return 1;
     }
   }
-  std::printf("created %s/%s: size=%" PRIu64 " chunk_size=%" PRIu64 " chunks=%zu blob_bytes=%" PRIu64
-              "\n",
-              snapshot_text.c_str(), archive.c_str(), size, chunk_size, digests.size(),
-              stored_bytes);
+  std::printf(
+      "created %s/%s: size=%" PRIu64 " chunk_size=%" PRIu64 " chunks=%zu blob_bytes=%" PRIu64 "\n",
+      snapshot_text.c_str(), archive.c_str(), size, chunk_size, digests.size(), stored_bytes);
   return 0;
 }
 

@@ -10,7 +10,8 @@
 // --upstream-bandwidth is bytes per second of raw blobs (0: unlimited), without a burst: like
 // a link, every call's bytes take bytes / bandwidth after the bytes of the calls before them,
 // so one call at a time gets size / (latency + size / bandwidth). The latency is paid by every
-// data call (chunk or snapshot file), the cap by the bytes they return. Runs until SIGINT/SIGTERM, like chunkcached.
+// data call (chunk or snapshot file), the cap by the bytes they return. Runs until SIGINT/SIGTERM,
+// like chunkcached.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -134,11 +135,11 @@ int Run(int argc, char** argv) {
   sigaddset(&shutdown_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
 
-  spdlog::info("event=startup pid={} upstream_latency_ms={} upstream_bandwidth={} "
-               "max_concurrent_fetches={} readahead_max_chunks={} {}",
-               getpid(), throttle.latency_ms, throttle.bandwidth,
-               settings->cache.max_concurrent_fetches, settings->sessions.readahead.max_window,
-               settings->Summary());
+  spdlog::info(
+      "event=startup pid={} upstream_latency_ms={} upstream_bandwidth={} "
+      "max_concurrent_fetches={} readahead_max_chunks={} {}",
+      getpid(), throttle.latency_ms, throttle.bandwidth, settings->cache.max_concurrent_fetches,
+      settings->sessions.readahead.max_window, settings->Summary());
   absl::StatusOr<std::unique_ptr<ChunkCacheServer>> server =
       ChunkCacheServer::Start(*std::move(settings));
   if (!server.ok()) {

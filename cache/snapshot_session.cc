@@ -101,8 +101,8 @@ SnapshotSession::SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkS
       options_(options),
       distinct_chunks_(index_.DistinctChunkCount()),
       readahead_(std::make_unique<internal::ReadaheadDetector>(options.readahead)),
-      max_readahead_pin_bytes_(std::min(options.readahead.max_pinned_bytes,
-                                        cache->options().capacity_bytes / 8)) {
+      max_readahead_pin_bytes_(
+          std::min(options.readahead.max_pinned_bytes, cache->options().capacity_bytes / 8)) {
   cache_->SessionOpened();
 }
 

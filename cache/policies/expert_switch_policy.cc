@@ -33,9 +33,9 @@ void ExpertSwitchPolicy::Simulate(const ChunkDigest& key, uint64_t charge) {
   // charge / capacity first: with equal charges the quotient is exact whatever the charge.
   if (charge != decay_charge_) {
     decay_charge_ = charge;
-    decay_ = std::exp(-static_cast<double>(charge) /
-                      static_cast<double>(std::max<uint64_t>(capacity_bytes_, 1)) /
-                      window_capacities_);
+    decay_ =
+        std::exp(-static_cast<double>(charge) /
+                 static_cast<double>(std::max<uint64_t>(capacity_bytes_, 1)) / window_capacities_);
   }
   const double decay = decay_;
   auto all_evictable = [](const ChunkDigest&) { return true; };

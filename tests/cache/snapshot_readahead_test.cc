@@ -150,7 +150,7 @@ TEST_F(ReadaheadTest, ReadaheadWindowIsPinnedUntilTheReaderArrives) {
     session_.reset();
     cache_.reset();
     OpenAll(32 * kChunk, pinned ? ReadaheadOptions().max_pinned_bytes : 0);  // budget: 4 chunks
-    for (size_t entry = 0; entry < 4; ++entry) ReadChunk(entry);  // requests chunks 3..7
+    for (size_t entry = 0; entry < 4; ++entry) ReadChunk(entry);             // requests chunks 3..7
     WaitForIdleFetches();
     ASSERT_EQ(session_->readahead_chunks_requested(), 5u);
     EXPECT_EQ(session_->readahead_chunks_pinned(), pinned ? 4u : 0u);  // 4..7; 3 was read
