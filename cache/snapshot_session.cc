@@ -280,21 +280,24 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
       return (pin.entry >= first_entry && pin.entry <= last_entry) ||
              pin.requested_at_read + options_.readahead.pin_max_reads < read_tick;
     };
-    std::vector<ReadaheadPin> kept;
-    for (ReadaheadPin& pin : readahead_pins_) {
-      if (done(pin)) {
-        readahead_pinned_bytes_ -= pin.bytes;
-        unpinned.push_back(std::move(pin));
-      } else {
-        kept.push_back(std::move(pin));
+    if (!readahead_pins_.empty()) {
+      std::vector<ReadaheadPin> kept;
+      for (ReadaheadPin& pin : readahead_pins_) {
+        if (done(pin)) {
+          readahead_pinned_bytes_ -= pin.bytes;
+          unpinned.push_back(std::move(pin));
+        } else {
+          kept.push_back(std::move(pin));
+        }
       }
+      readahead_pins_.swap(kept);
     }
-    readahead_pins_.swap(kept);
   }
   if (window_after != window_before) {
     spdlog::debug("event=readahead_window datastore={} archive={} offset={} window_chunks={}",
                   source_->datastore, archive_, offset, window_after);
   }
+  if (plan.count == 0) return;
   std::weak_ptr<SnapshotSession> weak = weak_from_this();
   for (size_t entry = plan.first; entry < plan.first + plan.count; ++entry) {
     const uint64_t bytes = index_.range(entry).size();
