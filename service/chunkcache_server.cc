@@ -92,6 +92,7 @@ absl::StatusOr<std::unique_ptr<ChunkCacheServer>> ChunkCacheServer::Start(Server
   server->health_ = std::make_unique<DatastoreHealth>(
       server->catalog_.get(), server->server_->GetHealthCheckService(), s.health_check_interval);
   server->health_->Start();
+  server->server_->GetHealthCheckService()->SetServingStatus(kLivenessHealthService, true);
   spdlog::info("event=listening grpc={} metrics={}", LogValue(server->grpc_address()),
                server->metrics_port_ == 0
                    ? std::string("none")

@@ -5,8 +5,6 @@
 
 namespace chunkcache {
 
-inline constexpr char kServiceName[] = "chunkcache.v1.ChunkCache";
-
 DatastoreHealth::DatastoreHealth(const DatastoreCatalog* catalog,
                                  grpc::HealthCheckServiceInterface* health, absl::Duration interval)
     : catalog_(catalog), health_(health), interval_(interval) {
@@ -46,8 +44,9 @@ bool DatastoreHealth::CheckNow() {
     first_check_done_ = true;
   }
   if (health_ != nullptr) {
-    health_->SetServingStatus(all_readable);  // every service, and ""
-    health_->SetServingStatus(kServiceName, all_readable);
+    // Not SetServingStatus(bool): that would also set kLivenessHealthService.
+    health_->SetServingStatus("", all_readable);
+    health_->SetServingStatus(kChunkCacheHealthService, all_readable);
   }
   return all_readable;
 }

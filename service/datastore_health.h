@@ -2,7 +2,9 @@
 // SERVING (both for "" and for "chunkcache.v1.ChunkCache") only while every configured
 // datastore answers Upstream::CheckReadable; the first check runs in Start, then one every
 // `interval` on a background thread. Changes are logged (event=datastore_unreadable /
-// datastore_readable).
+// datastore_readable). The server also reports kLivenessHealthService, SERVING from start to
+// shutdown whatever the datastores do, for liveness probes that must not restart a healthy
+// process because its storage is briefly away.
 //
 //   DatastoreHealth health(catalog, server->GetHealthCheckService(), absl::Seconds(10));
 //   health.Start();
@@ -24,6 +26,9 @@
 #include "service/datastore_catalog.h"
 
 namespace chunkcache {
+
+inline constexpr char kChunkCacheHealthService[] = "chunkcache.v1.ChunkCache";
+inline constexpr char kLivenessHealthService[] = "liveness";
 
 class DatastoreHealth {
  public:

@@ -3,20 +3,18 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
-#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/channel_arguments.h>
 
 #include <chrono>
 #include <cstdint>
-#include <future>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "chunkcache/v1/chunkcache.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "format/blob.h"
 #include "format/string_view_compat.h"
 #include "upstream/chunk_blob_form.h"
@@ -29,7 +27,6 @@ namespace {
 // is 512 MiB, which no gRPC message carries) plus framing. A chunk blob is at most
 // kMaxChunkSize plus its 44-byte header.
 constexpr int kMaxReceiveBytes = static_cast<int>(kMaxBlobFileSize) + (1 << 20);
-constexpr char kHealthCheckMethod[] = "/grpc.health.v1.Health/Check";
 
 absl::Status Remote(absl::StatusCode code, const std::string& where, const grpc::Status& status) {
   return absl::Status(code, absl::StrCat(where, ": ", status.error_message()));
@@ -105,11 +102,13 @@ absl::Status ValidateGrpcTarget(std::string_view target, std::string_view field)
 class GrpcUpstream::Stub {
  public:
   explicit Stub(std::shared_ptr<grpc::Channel> channel)
-      : channel_(channel), chunkcache_(v1::ChunkCache::NewStub(channel)), generic_(channel) {}
+      : channel_(channel),
+        chunkcache_(v1::ChunkCache::NewStub(channel)),
+        health_(grpc::health::v1::Health::NewStub(channel)) {}
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ChunkCache::Stub> chunkcache_;
-  grpc::GenericStub generic_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 
 absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(GrpcUpstreamOptions options) {
@@ -225,26 +224,15 @@ absl::StatusOr<std::vector<SnapshotName>> GrpcUpstream::ListSnapshots() {
 }
 
 absl::Status GrpcUpstream::CheckReadable() {
-  // grpc.health.v1.HealthCheckRequest{service: ""} is the empty message; the response is
-  // HealthCheckResponse{status = 1: SERVING} = field 1, varint 1.
   grpc::ClientContext context;
   PrepareContext(context, options_);
-  grpc::Slice empty;
-  grpc::ByteBuffer request(&empty, 1);  // a default ByteBuffer is no message at all
-  grpc::ByteBuffer response;
-  std::promise<grpc::Status> done;
-  stub_->generic_.UnaryCall(&context, kHealthCheckMethod, grpc::StubOptions(), &request, &response,
-                            [&done](grpc::Status status) { done.set_value(std::move(status)); });
-  const grpc::Status status = done.get_future().get();
+  grpc::health::v1::HealthCheckRequest request;  // service "": the whole server
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = stub_->health_->Check(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, absl::StrCat(Describe(), ": health check"));
-  std::string bytes;
-  std::vector<grpc::Slice> slices;
-  if (response.Dump(&slices).ok()) {
-    for (const grpc::Slice& s : slices) {
-      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
+  if (response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::OkStatus();
   }
-  if (bytes == std::string("\x08\x01", 2)) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(Describe(), " is not SERVING"));
 }
 

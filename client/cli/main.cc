@@ -11,6 +11,7 @@
 #include "client/cli/bench_command.h"
 #include "client/cli/command_status.h"
 #include "client/cli/datastore_command.h"
+#include "client/cli/health_command.h"
 #include "client/cli/key_command.h"
 #include "client/cli/read_command.h"
 #include "client/cli/restore_command.h"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   chunkcache::RegisterReadCommand(app);
   chunkcache::RegisterRestoreCommand(app);
   chunkcache::RegisterStatCommand(app);
+  chunkcache::RegisterHealthCommand(app);
   chunkcache::RegisterBenchCommand(app);
   chunkcache::RegisterSimCommand(app);
 

@@ -1,10 +1,11 @@
 # chunkcache_cli_remote: the `chunkcache` subcommands that talk to a chunkcached server
-# (read, restore, stat, bench) over the client library. Included from client/CMakeLists.txt;
+# (read, restore, stat, bench, health) over the client library. Included from client/CMakeLists.txt;
 # the chunkcache executable links it and calls their Register…Command functions.
 add_library(chunkcache_cli_remote STATIC
   ${CMAKE_CURRENT_LIST_DIR}/bench_command.cc
   ${CMAKE_CURRENT_LIST_DIR}/bench_report.cc
   ${CMAKE_CURRENT_LIST_DIR}/byte_size.cc
+  ${CMAKE_CURRENT_LIST_DIR}/health_command.cc
   ${CMAKE_CURRENT_LIST_DIR}/latency_histogram.cc
   ${CMAKE_CURRENT_LIST_DIR}/load_generator.cc
   ${CMAKE_CURRENT_LIST_DIR}/progress_meter.cc

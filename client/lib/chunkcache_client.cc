@@ -222,6 +222,21 @@ absl::StatusOr<v1::SnapshotInfo> ChunkCacheClient::Stat(const v1::SnapshotRef& r
   return info;
 }
 
+absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus>
+ChunkCacheClient::CheckHealth(const std::string& service) {
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  setup_.Prepare(&context);
+  const grpc::Status status =
+      grpc::health::v1::Health::NewStub(channel_)->Check(&context, request, &response);
+  if (!status.ok()) {
+    return FromGrpcStatus(status, absl::StrCat("health check on ", options_.server_address));
+  }
+  return response.status();
+}
+
 absl::StatusOr<StreamArchiveResult> ChunkCacheClient::StreamArchive(
     const v1::SnapshotRef& ref, ArchiveSink& sink, const StreamArchiveOptions& options) {
   const uint64_t request_size =

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "chunkcache/v1/chunkcache.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "client/lib/archive_sink.h"
 #include "client/lib/byte_consumer.h"
 #include "client/lib/client_channel.h"
@@ -81,6 +82,12 @@ class ChunkCacheClient {
                                     const ByteConsumer& consume);
 
   absl::StatusOr<v1::SnapshotInfo> Stat(const v1::SnapshotRef& ref);
+
+  // grpc.health.v1.Health/Check for `service` ("" = the whole server: SERVING while every
+  // datastore is readable; "liveness" = SERVING while the process runs and is not shutting
+  // down). No retries: a health check reports the state at this moment.
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> CheckHealth(
+      const std::string& service);
 
   // The whole archive, in order, into `sink`: StatSnapshot for the size, then windowed
   // ReadRange calls (at most max_in_flight outstanding, reassembled in order) or StreamRange.
