@@ -64,12 +64,13 @@ VOLUME ["/var/cache/chunkcache"]
 # gRPC (ChunkCache, grpc.health.v1.Health, reflection) and Prometheus /metrics.
 EXPOSE 7070 9470
 
-# Liveness of the process and its metrics server. There is no gRPC health client in Debian 12:
-# orchestrators should probe grpc.health.v1.Health on port 7070 (Kubernetes `grpc` probes),
-# which also reports whether every datastore is readable. Set CHUNKCACHE_METRICS_PORT when
-# --metrics-listen uses another port.
+# grpc.health.v1.Health through the CLI: healthy while every datastore is readable (service
+# ""; `--service liveness` would ask only whether the process answers). Set
+# CHUNKCACHE_GRPC_PORT when --listen uses another port, and CHUNKCACHE_HEALTH_FLAGS for a
+# TLS listener (e.g. "--tls --ca /etc/chunkcache/tls/ca.crt --tls-server-name NAME").
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${CHUNKCACHE_METRICS_PORT:-9470} && printf 'GET /metrics HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
+  CMD chunkcache health --server "127.0.0.1:${CHUNKCACHE_GRPC_PORT:-7070}" --deadline 4s \
+      $CHUNKCACHE_HEALTH_FLAGS >/dev/null || exit 1
 
 # SIGTERM drains calls in flight for shutdown_grace_seconds (10 s by default) and exits 0.
 STOPSIGNAL SIGTERM

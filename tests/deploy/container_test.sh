@@ -108,7 +108,7 @@ volumes=$(inspect '{{range $v, $_ := .Config.Volumes}}{{$v}} {{end}}')
 entrypoint=$(inspect '{{json .Config.Entrypoint}}')
 [ "$entrypoint" = '["chunkcached"]' ] && pass "entrypoint $entrypoint" || fail "entrypoint is $entrypoint"
 health=$(inspect '{{json .Config.Healthcheck}}' 2>/dev/null || true)
-[[ "$health" == *"/metrics"* ]] && pass "health check $health" || fail "no HEALTHCHECK in the image ($health)"
+[[ "$health" == *"chunkcache health"* ]] && pass "health check $health" || fail "no HEALTHCHECK in the image ($health)"
 title=$(inspect '{{index .Labels "org.opencontainers.image.title"}}')
 [ "$title" = "chunkcache" ] && pass "label org.opencontainers.image.title=$title" || fail "labels missing"
 echo "image size: $(inspect '{{.Size}}' | awk '{ printf "%.0f MB", $1 / 1e6 }')"
@@ -198,7 +198,7 @@ quiet $PODMAN run -d --name "$run_name" --pull=never --network=host \
   -v "$store:/datastores/demo:ro" \
   -v "$workdir/etc/config.json:/etc/chunkcache/config.json:ro" \
   -v "$volume:/var/cache/chunkcache" \
-  -e CHUNKCACHE_METRICS_PORT="$metrics_port" \
+  -e CHUNKCACHE_GRPC_PORT="$grpc_port" \
   "$image" --config /etc/chunkcache/config.json \
   --listen "127.0.0.1:$grpc_port" --metrics-listen "127.0.0.1:$metrics_port" >/dev/null \
   || die "podman run failed"
@@ -216,32 +216,15 @@ pass "HEALTHCHECK passes after $(elapsed "$t0") s"
 status=$($PODMAN inspect --format '{{.State.Health.Status}}' "$run_name" 2>/dev/null || true)
 echo "  podman reports health: ${status:-?}"
 
-# grpc.health.v1.Health/Check for the whole server, with python3-grpcio when it is installed
-# (no generated code: the request is empty and SERVING is field 1 = 1, bytes 08 01). Debian's
-# python3 first: python3-grpcio is installed for it, not for other pythons on the PATH.
-python=/usr/bin/python3
-[ -x "$python" ] || python=python3
-if "$python" -c 'import grpc' 2>/dev/null; then
-  if health_out=$("$python" - "127.0.0.1:$grpc_port" <<'PY' 2>&1
-import sys, grpc
-channel = grpc.insecure_channel(sys.argv[1])
-check = channel.unary_unary("/grpc.health.v1.Health/Check",
-                            request_serializer=lambda b: b, response_deserializer=lambda b: b)
-for name in (b"", b"chunkcache.v1.ChunkCache"):
-    request = b"\n" + bytes([len(name)]) + name if name else b""
-    reply = check(request, timeout=10)
-    if reply != b"\x08\x01":
-        sys.exit("service %r: reply %r, want SERVING" % (name, reply))
-print("SERVING")
-PY
-  ); then
-    pass "grpc.health.v1.Health/Check: $health_out"
+# grpc.health.v1.Health/Check from the host with the CLI: the whole server and the
+# liveness service.
+for service in "" liveness; do
+  if health_out=$("$cli" health --server "127.0.0.1:$grpc_port" --service "$service" 2>&1); then
+    pass "grpc.health.v1 service \"$service\": $health_out"
   else
-    fail "gRPC health check: $health_out"
+    fail "gRPC health check of service \"$service\": $health_out"
   fi
-else
-  echo "note: python3-grpcio is not installed; gRPC health checked through the restores only"
-fi
+done
 
 # ---- restores through the container ----
 restore() {

@@ -290,8 +290,12 @@ def check_render(case, docs, values, messages, out_dir):
             probe = container.get(probe_name, {})
             check(probe.get(handler, {}).get("port") == ports.get("grpc", {}).get("containerPort"),
                   f"{wname}: {probe_name} is not a {handler} probe on the gRPC port: {probe}")
-            check(not probe.get(handler, {}).get("service"),
-                  f"{wname}: {probe_name} asks a named service; chunkcached reports \"\"")
+            # Readiness follows the datastores (service ""); liveness only the process
+            # ("liveness"), so a storage outage does not restart the pod.
+            wanted_service = "liveness" if probe_name == "livenessProbe" and handler == "grpc" else None
+            check(probe.get(handler, {}).get("service") == wanted_service,
+                  f"{wname}: {probe_name} asks service {probe.get(handler, {}).get('service')!r}, "
+                  f"not {wanted_service!r}")
             check(not {"httpGet", "tcpSocket", "exec", "grpc"} - {handler} & set(probe),
                   f"{wname}: {probe_name} has another handler")
         check(pod.get("terminationGracePeriodSeconds", 30) > config.get("shutdown_grace_seconds", 10),

@@ -108,6 +108,9 @@ spec:
       livenessProbe:
         {{ $probe }}:
           port: {{ $v.ports.grpc }}
+          {{- if eq $probe "grpc" }}
+          service: liveness
+          {{- end }}
         {{- toYaml $v.livenessProbe | nindent 8 }}
       resources:
         {{- toYaml ($isTier2 | ternary $v.tier2.resources $v.resources) | nindent 8 }}
