@@ -1,8 +1,10 @@
 // Upstream: where chunkcache gets index files, manifests and raw chunk blobs from — one
 // datastore (a PBS datastore directory, another chunkcache, or a test wrapper).
 //
-// Every implementation returns bytes exactly as stored; decoding and verification are the
-// caller's job (format/). Implementations are safe to call from many threads at once, and
+// Every implementation returns DataBlob and file bytes that the caller decodes and verifies
+// (format/) as if it had read them from disk: a datastore returns them exactly as stored, a
+// grpc upstream (another chunkcache) returns an equivalent blob that must pass the same
+// checks, never bytes the caller is asked to trust. Implementations are safe to call from many threads at once, and
 // every one runs the conformance suite in tests/upstream/upstream_conformance.h.
 //
 // Error codes: INVALID_ARGUMENT (a name that is not a valid PBS name), NOT_FOUND (snapshot,
