@@ -301,22 +301,14 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
   std::weak_ptr<SnapshotSession> weak = weak_from_this();
   for (size_t entry = plan.first; entry < plan.first + plan.count; ++entry) {
     const uint64_t bytes = index_.range(entry).size();
-    if (bytes == 0) continue;  // an empty entry: nothing to fetch
     bool pin = false;
-    {
+    if (bytes > 0) {
       std::lock_guard<std::mutex> lock(mu_);
       if (!hints_released_ && readahead_pinned_bytes_ + bytes <= max_readahead_pin_bytes_) {
         readahead_pins_.push_back(ReadaheadPin{entry, bytes, read_tick, ChunkHandle()});
         readahead_pinned_bytes_ += bytes;
         pin = true;
       }
-    }
-    if (!pin && max_readahead_pin_bytes_ > 0) {
-      // The pin budget is spent: in a full cache an unpinned prefetch is the policy's first
-      // victim and would be evicted before its reader arrives. Plan the rest again later.
-      std::lock_guard<std::mutex> lock(mu_);
-      readahead_->Unrequested(plan, entry);
-      break;
     }
     if (!pin) {
       if (cache_->Prefetch(RequestFor(entry)) == PrefetchOutcome::kRequested) {

@@ -52,16 +52,7 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   const size_t from = std::max(stream->requested_until, stream->last_entry + 1);
   if (from >= want_end) return {};
   stream->requested_until = want_end;
-  return ReadaheadPlan{from, want_end - from, static_cast<size_t>(stream - streams_.data())};
-}
-
-void ReadaheadDetector::Unrequested(const ReadaheadPlan& plan, size_t first_unrequested) {
-  if (plan.stream >= streams_.size()) return;
-  Stream& stream = streams_[plan.stream];
-  if (stream.in_use && stream.requested_until == plan.first + plan.count &&
-      first_unrequested >= plan.first && first_unrequested < stream.requested_until) {
-    stream.requested_until = first_unrequested;
-  }
+  return ReadaheadPlan{from, want_end - from};
 }
 
 size_t ReadaheadDetector::largest_window() const {

@@ -30,7 +30,6 @@ namespace chunkcache::internal {
 struct ReadaheadPlan {
   size_t first = 0;  // index entries [first, first + count) to prefetch
   size_t count = 0;
-  size_t stream = 0;  // for Unrequested
 };
 
 class ReadaheadDetector {
@@ -44,10 +43,6 @@ class ReadaheadDetector {
 
   // The largest window of any stream (for stats and tests).
   size_t largest_window() const;
-
-  // The caller requested only [plan.first, first_unrequested) of `plan` (its pin budget ran
-  // out): the rest is planned again at the stream's next read.
-  void Unrequested(const ReadaheadPlan& plan, size_t first_unrequested);
 
  private:
   struct Stream {

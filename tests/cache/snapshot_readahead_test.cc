@@ -118,7 +118,7 @@ TEST_F(ReadaheadTest, GuestReadsDoNotConfuseARestoreStream) {
 }
 
 TEST_F(ReadaheadTest, UnusedPrefetchesAreWastedAndEvictedBeforeReadersChunks) {
-  OpenAll(16 * kChunk, /*max_pinned_bytes=*/0);  // unpinned readahead
+  OpenAll(16 * kChunk);
   for (size_t entry = 0; entry < 5; ++entry) ReadChunk(entry);  // prefetches chunks 5..12
   WaitForIdleFetches();
   ASSERT_EQ(session_->readahead_chunks_requested(), 10u);  // 3..12
