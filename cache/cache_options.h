@@ -39,6 +39,14 @@ struct ChunkCacheOptions {
   size_t max_queued_fetches = 1024;
   size_t max_queued_prefetches = 256;
 
+  // How long a fill that finds no room waits for some before it fails with
+  // RESOURCE_EXHAUSTED. Room held by other fills in progress and by reads still sending their
+  // replies comes back within moments, so with many reads in flight through a small cache a
+  // fill waits for it instead of failing a read that would fit a moment later. Room held by
+  // hinted sets and long-held pins does not come back: such fills fail after this long. A
+  // chunk larger than the whole cache fails at once.
+  absl::Duration max_wait_for_room = absl::Seconds(5);
+
   // Chunks pinned by the hinted sets of all open sessions together, in bytes. 0 means a
   // quarter of the capacity.
   uint64_t max_hinted_bytes = 0;

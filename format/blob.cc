@@ -333,6 +333,22 @@ absl::StatusOr<BlobKind> PeekBlobKind(std::string_view blob) {
                                   " (not a PBS DataBlob)"));
 }
 
+std::optional<size_t> ClaimedDecodedSize(std::string_view blob) {
+  absl::StatusOr<BlobKind> kind = PeekBlobKind(blob);
+  if (!kind.ok() || blob.size() < HeaderSize(*kind)) return std::nullopt;
+  const std::string_view payload = blob.substr(HeaderSize(*kind));
+  switch (*kind) {
+    case BlobKind::kPlain:
+    case BlobKind::kEncrypted:
+      return payload.size();
+    case BlobKind::kZstd:
+      return ZstdDeclaredContentSize(payload);
+    case BlobKind::kEncryptedZstd:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 bool IsEncrypted(BlobKind kind) {
   return kind == BlobKind::kEncrypted || kind == BlobKind::kEncryptedZstd;
 }

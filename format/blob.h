@@ -39,6 +39,13 @@ absl::StatusOr<CryptMode> ParseCryptMode(std::string_view name);
 absl::StatusOr<BlobKind> PeekBlobKind(std::string_view blob);
 bool IsEncrypted(BlobKind kind);
 
+// The decoded length a blob claims, read from its header without decoding: the payload length
+// of an uncompressed blob (plain or encrypted: AES-GCM adds no padding), the content size the
+// zstd frame declares for a compressed plain blob (PBS's encoder always declares it), nullopt
+// for an encrypted compressed blob (the size is inside the ciphertext) or when unknown. A
+// claim to size a buffer by, not a check: decoding verifies the bytes.
+std::optional<size_t> ClaimedDecodedSize(std::string_view blob);
+
 struct BlobDecodeOptions {
   // Needed for encrypted blobs (FAILED_PRECONDITION with reason decrypt when missing) and for
   // the digest of encrypted chunks.

@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 
 #include "absl/functional/function_ref.h"
@@ -79,6 +80,23 @@ ZstdResult Decompress(std::string_view input, absl::Span<char> buffer, size_t li
 }
 
 }  // namespace
+
+std::optional<size_t> ZstdDeclaredContentSize(std::string_view input) {
+  // Frame by frame (ZSTD_findDecompressedSize, which sums them, is not in the stable API).
+  size_t total = 0;
+  while (!input.empty()) {
+    const unsigned long long size = ZSTD_getFrameContentSize(input.data(), input.size());
+    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) return std::nullopt;
+    const size_t frame_bytes = ZSTD_findFrameCompressedSize(input.data(), input.size());
+    if (ZSTD_isError(frame_bytes) || frame_bytes == 0 || frame_bytes > input.size()) {
+      return std::nullopt;
+    }
+    if (size > std::numeric_limits<size_t>::max() - total) return std::nullopt;
+    total += static_cast<size_t>(size);
+    input.remove_prefix(frame_bytes);
+  }
+  return total;
+}
 
 ZstdResult ZstdDecompressInto(std::string_view input, absl::Span<char> out, size_t limit) {
   return Decompress(input, out, limit, [out](size_t) { return out; });

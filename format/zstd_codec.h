@@ -39,6 +39,11 @@ ZstdResult ZstdDecompressInto(std::string_view input, absl::Span<char> out, size
 // decompressed length on success.
 ZstdResult ZstdDecompressToString(std::string_view input, size_t limit, std::string& out);
 
+// The decompressed length the frames of `input` declare in their headers (the sum over all
+// frames), without decompressing; nullopt when a frame does not declare it or the input is not
+// zstd. A claim only: decompression checks nothing against it.
+std::optional<size_t> ZstdDeclaredContentSize(std::string_view input);
+
 // One-shot zstd level-1 compression of `data` into `out`. Returns the frame length, or
 // nullopt when the frame does not fit (the caller then stores the data uncompressed).
 std::optional<size_t> ZstdCompressLevel1(std::string_view data, absl::Span<char> out);

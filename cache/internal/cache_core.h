@@ -27,6 +27,7 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -162,6 +163,9 @@ class CacheCore {
   std::map<uint64_t, CacheEntry*> by_address_ ABSL_GUARDED_BY(space_mu_);  // start page
   uint64_t used_bytes_ ABSL_GUARDED_BY(space_mu_) = 0;     // decoded bytes of residents
   uint64_t filling_pages_ ABSL_GUARDED_BY(space_mu_) = 0;  // extents of fills in progress
+  // Notified (with space_mu_) when a fill gives back or publishes its extent; fills waiting
+  // for room also poll, because a released pin notifies no one.
+  std::condition_variable room_freed_;
   std::unique_ptr<PersistenceJournal> journal_ ABSL_GUARDED_BY(space_mu_);
   std::vector<BufferedAccess> drain_batch_ ABSL_GUARDED_BY(space_mu_);  // reused by drains
 

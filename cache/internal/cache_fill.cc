@@ -57,9 +57,18 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
     Fail(fetch, AnnotateUpstreamError(raw.status(), request));
     return;
   }
-  // Unknown length: reserve the most a chunk can be (within the arena) and trim afterwards.
-  const uint64_t reserve_bytes = request.expected_size.value_or(
-      std::min<uint64_t>(kMaxChunkSize, options_.capacity_bytes / kArenaPageSize * kArenaPageSize));
+  // The index gives the length (fixed index: the chunk size; dynamic: the end offsets); else
+  // the blob's header claims one (a chunk read by digest, as a rack tier serves GetChunk);
+  // else reserve the most a chunk can be (within the arena) and trim afterwards. A claim too
+  // small makes decoding fail: only a blob that does not verify anyway can lie.
+  const std::optional<size_t> claimed = ClaimedDecodedSize(*raw);
+  uint64_t reserve_bytes = std::min<uint64_t>(
+      kMaxChunkSize, options_.capacity_bytes / kArenaPageSize * kArenaPageSize);
+  if (request.expected_size.has_value()) {
+    reserve_bytes = *request.expected_size;
+  } else if (claimed.has_value()) {
+    reserve_bytes = std::clamp<uint64_t>(*claimed, 1, kMaxChunkSize);
+  }
   absl::StatusOr<CacheEntry*> reserved =
       ReserveEntry(request, reserve_bytes, fetch->demand_wanted());
   if (!reserved.ok()) {
@@ -165,6 +174,7 @@ void CacheCore::Publish(const std::shared_ptr<PendingFetch>& fetch, CacheEntry* 
     }
     JournalInsertLocked(*entry);
   }
+  room_freed_.notify_all();  // its extent is an entry now: evictable once its readers are done
   if (prefetch_used) counters_.CountPrefetchOutcome(/*used=*/true);
   for (ChunkCallback& waiter : waiters) waiter(ChunkHandle(entry));
 }

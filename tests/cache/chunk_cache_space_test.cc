@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "tests/cache/cache_test_util.h"
 #include "tests/testing/test_env.h"
+#include "upstream/faulty_upstream.h"
 #include "upstream/memory_upstream.h"
 
 namespace chunkcache {
@@ -80,8 +81,10 @@ TEST_F(ChunkCacheSpaceTest, PinnedEntrySurvivesAFloodAndItsPagesAreReusedAfterRe
   EXPECT_FALSE(cache_->Contains(held_request.cache_key));
 }
 
-TEST_F(ChunkCacheSpaceTest, FillFailsClearlyWhenEverythingIsPinned) {
-  cache_ = OpenCache(SmallCacheOptions(dir_.path(), 4 * kChunk));
+TEST_F(ChunkCacheSpaceTest, FillFailsClearlyWhenEverythingStaysPinned) {
+  ChunkCacheOptions options = SmallCacheOptions(dir_.path(), 4 * kChunk);
+  options.max_wait_for_room = absl::Milliseconds(100);
+  cache_ = OpenCache(options);
   std::vector<ChunkHandle> pins;
   for (int i = 0; i < 4; ++i) {
     absl::StatusOr<ChunkHandle> chunk = Get(NewChunk(i));
@@ -100,11 +103,71 @@ TEST_F(ChunkCacheSpaceTest, FillFailsClearlyWhenEverythingIsPinned) {
   EXPECT_TRUE(Get(one_more).ok());
 }
 
-TEST_F(ChunkCacheSpaceTest, ChunkLargerThanTheCacheIsRefused) {
-  cache_ = OpenCache(SmallCacheOptions(dir_.path(), 2 * kChunk));
+TEST_F(ChunkCacheSpaceTest, FillWaitsForAPinThatIsReleasedMeanwhile) {
+  cache_ = OpenCache(SmallCacheOptions(dir_.path(), 4 * kChunk));  // waits up to 5 s
+  std::vector<ChunkHandle> pins;
+  for (int i = 0; i < 4; ++i) pins.push_back(*Get(NewChunk(i)));
+  std::thread reader_done([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    pins.pop_back();  // a read finished sending its reply
+  });
+  ChunkRequest one_more = NewChunk(10);
+  absl::StatusOr<ChunkHandle> fitted = Get(one_more);
+  reader_done.join();
+  ASSERT_TRUE(fitted.ok()) << fitted.status();
+  EXPECT_EQ(fitted->data(), data_[one_more.digest]);
+  EXPECT_EQ(cache_->Stats().fills_without_room, 0u);
+  ExpectWithinBudget();
+}
+
+// Twice as many concurrent fills as the cache holds chunks, each read and released at once (as
+// a restore's reads are): fills wait for each other's room instead of failing. Half the
+// requests carry no length (a chunk asked for by digest alone, as a rack tier's GetChunk
+// does): the blob's header gives the room to reserve, not the largest possible chunk.
+TEST_F(ChunkCacheSpaceTest, ConcurrentFillsBeyondTheCapacityWaitForRoom) {
+  auto slow = std::make_shared<FaultyUpstream>(upstream_);
+  slow->SetLatency(absl::Milliseconds(30));
+  source_ = MakeSource(slow);
+  ChunkCacheOptions options = SmallCacheOptions(dir_.path(), 4 * kChunk);
+  options.max_concurrent_fetches = 8;
+  cache_ = OpenCache(options);
+  std::vector<ChunkRequest> requests;
+  for (int i = 0; i < 8; ++i) {
+    requests.push_back(NewChunk(300 + i));
+    if (i % 2 == 1) requests.back().expected_size.reset();
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> readers;
+  for (const ChunkRequest& request : requests) {
+    readers.emplace_back([&, request] {
+      absl::StatusOr<ChunkHandle> chunk = Get(request);
+      if (!chunk.ok() || chunk->data() != data_.at(request.digest)) {
+        ADD_FAILURE() << (chunk.ok() ? "wrong bytes" : chunk.status().ToString());
+        failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_EQ(failures.load(), 0);
+  CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.fills_without_room, 0u);
+  EXPECT_EQ(stats.arena.used_bytes, 4 * kChunk);
+  ExpectWithinBudget();
+}
+
+TEST_F(ChunkCacheSpaceTest, ChunkLargerThanTheCacheIsRefusedAtOnce) {
+  cache_ = OpenCache(SmallCacheOptions(dir_.path(), 2 * kChunk));  // waits up to 5 s, but not here
+  const absl::Time start = absl::Now();
   absl::StatusOr<ChunkHandle> chunk = Get(NewChunk(1, 3 * kChunk));
   EXPECT_EQ(chunk.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(chunk.status().message().find("does not fit"), absl::string_view::npos);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4)) << "waited for room that cannot come";
+  // The same without a length: the blob's header tells the size.
+  ChunkRequest unsized = NewChunk(2, 3 * kChunk);
+  unsized.expected_size.reset();
+  absl::StatusOr<ChunkHandle> refused = Get(unsized);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("does not fit"), absl::string_view::npos);
 }
 
 TEST_F(ChunkCacheSpaceTest, SmallChunksTakePagesNotSlots) {
@@ -156,7 +219,9 @@ TEST_F(ChunkCacheSpaceTest, FragmentedArenaEvictsAWindowOfNeighbours) {
 }
 
 TEST_F(ChunkCacheSpaceTest, PinnedNeighboursCanMakeAFillImpossible) {
-  cache_ = OpenCache(SmallCacheOptions(dir_.path(), 8 * kChunk));
+  ChunkCacheOptions options = SmallCacheOptions(dir_.path(), 8 * kChunk);
+  options.max_wait_for_room = absl::Milliseconds(100);
+  cache_ = OpenCache(options);
   std::vector<ChunkRequest> requests;
   std::vector<ChunkHandle> odd_pins;
   for (int i = 0; i < 8; ++i) {

@@ -124,6 +124,23 @@ TEST(PbsBlobVectorLegacy, LegacyFrameHasNoContentSize) {
   EXPECT_NE(static_cast<uint8_t>(modern[16]) & 0xe0, 0);
 }
 
+TEST(PbsBlobVectorClaimedSize, HeadersClaimThePlaintextLengthWhereTheyCan) {
+  const size_t text = ReadFileBytes(VectorPath("blobs/text.bin")).size();
+  const size_t noise = ReadFileBytes(VectorPath("blobs/noise.bin")).size();
+  auto claimed = [](const char* file) {
+    return ClaimedDecodedSize(ReadFileBytes(VectorPath(std::string("blobs/") + file)));
+  };
+  EXPECT_EQ(claimed("plain-uncompressed.blob"), text);
+  EXPECT_EQ(claimed("plain-compressed.blob"), text);  // the frame's content size
+  EXPECT_EQ(claimed("plain-incompressible.blob"), noise);
+  EXPECT_EQ(claimed("enc-uncompressed.blob"), text);  // GCM: ciphertext as long as plaintext
+  EXPECT_EQ(claimed("enc-incompressible.blob"), noise);
+  EXPECT_EQ(claimed("enc-compressed.blob"), std::nullopt);  // inside the ciphertext
+  EXPECT_EQ(claimed("plain-compressed-legacy.blob"), std::nullopt);  // no content size
+  EXPECT_EQ(ClaimedDecodedSize("short"), std::nullopt);
+  EXPECT_EQ(ClaimedDecodedSize(std::string(64, 'x')), std::nullopt);  // no magic
+}
+
 TEST(PbsBlobVectorNegative, BadCrcIsCrcError) {
   std::string blob = ReadFileBytes(VectorPath("blobs/negative/bad-crc.blob"));
   BlobDecodeOptions options;
