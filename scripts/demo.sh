@@ -8,9 +8,10 @@
 #   scripts/demo.sh [--workdir DIR] [--keep-running]
 #
 # The demo datastore (default: build/demo/datastore) holds
-#   vm/100/2026-01-01T00:00:00Z/drive-scsi0.img.fidx   an ext4 image of /usr/lib/python3
+#   vm/100/2026-01-01T00:00:00Z/drive-scsi0.img.fidx   an ext4 image of Python's standard library
 #   vm/100/2026-01-02T00:00:00Z/drive-scsi0.img.fidx   the same disk a day later (a few files changed)
-#   host/demo/2026-01-01T00:00:00Z/python3.pxar.didx   a tar stream of /usr/lib/python3 (dynamic index)
+#   host/demo/2026-01-01T00:00:00Z/python3.pxar.didx   a tar stream of the same library (dynamic index)
+# (Debian's /usr/lib/python3.X: its size does not change with the Python packages installed.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -38,9 +39,15 @@ rm -rf "$store" "$workdir/staging" "$workdir/cache" "$workdir"/*.img "$workdir"/
 
 echo "== making demo data in $workdir"
 # A small ext4 disk image filled with files already on this machine, written without mounting.
+stdlib=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 mkdir -p "$workdir/staging"
-cp -a /usr/lib/python3/. "$workdir/staging/"
-mke2fs -q -t ext4 -b 4096 -d "$workdir/staging" "$workdir/day1.img" 96M
+cp -a "$stdlib/." "$workdir/staging/"
+# Room for the files (as 4 KiB blocks) plus a quarter for ext4's own metadata, in whole 4 MiB
+# chunks, and at least 96 MiB.
+staged_mib=$(du -s --block-size=1M "$workdir/staging" | cut -f1)
+image_mib=$(((staged_mib * 5 / 4 + 16 + 3) / 4 * 4))
+[ "$image_mib" -ge 96 ] || image_mib=96
+mke2fs -q -t ext4 -b 4096 -d "$workdir/staging" "$workdir/day1.img" "${image_mib}M"
 # The next day: the same disk with one new file written into it (an incremental backup shares
 # every chunk but the few that changed).
 head -c 3000000 /dev/urandom >"$workdir/new-data.bin"
@@ -53,7 +60,7 @@ echo "== creating the demo datastore at $store"
   --archive drive-scsi0.img.fidx --image "$workdir/day1.img"
 "$cli" datastore create --path "$store" --snapshot vm/100/2026-01-02T00:00:00Z \
   --archive drive-scsi0.img.fidx --image "$workdir/day2.img"
-tar -C /usr/lib -cf - python3 | "$cli" datastore create --path "$store" \
+tar -C "$(dirname "$stdlib")" -cf - "$(basename "$stdlib")" | "$cli" datastore create --path "$store" \
   --snapshot host/demo/2026-01-01T00:00:00Z --archive python3.pxar.didx --stream -
 
 echo "== verifying every chunk and index"
