@@ -12,15 +12,11 @@
 // so one call at a time gets size / (latency + size / bandwidth). The latency is paid by every
 // data call (chunk or snapshot file), the cap by the bytes they return. Runs until SIGINT/SIGTERM,
 // like chunkcached.
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,9 +24,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "service/byte_size.h"
-#include "service/chunkcache_server.h"
 #include "service/command_line.h"
 #include "service/log_setup.h"
+#include "service/serve_until_signalled.h"
 #include "service/server_settings.h"
 #include "spdlog/spdlog.h"
 #include "upstream/faulty_upstream.h"
@@ -78,18 +74,6 @@ std::optional<std::string> TakeThrottleFlags(std::vector<char*>& args, ThrottleF
   return std::nullopt;
 }
 
-bool WritePortFile(const std::filesystem::path& path, int grpc_port, int metrics_port) {
-  const std::filesystem::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << "grpc_port=" << grpc_port << "\nmetrics_port=" << metrics_port << "\n";
-    if (!out.flush()) return false;
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  return !error;
-}
-
 int Run(int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
   ThrottleFlags throttle;
@@ -129,33 +113,14 @@ int Run(int argc, char** argv) {
     };
   }
 
-  sigset_t shutdown_signals;
-  sigemptyset(&shutdown_signals);
-  sigaddset(&shutdown_signals, SIGTERM);
-  sigaddset(&shutdown_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  BlockShutdownSignals();  // every thread started from here on inherits the mask
 
   spdlog::info(
       "event=startup pid={} upstream_latency_ms={} upstream_bandwidth={} "
       "max_concurrent_fetches={} readahead_max_chunks={} {}",
       getpid(), throttle.latency_ms, throttle.bandwidth, settings->cache.max_concurrent_fetches,
       settings->sessions.readahead.max_window, settings->Summary());
-  absl::StatusOr<std::unique_ptr<ChunkCacheServer>> server =
-      ChunkCacheServer::Start(*std::move(settings));
-  if (!server.ok()) {
-    spdlog::error("event=startup_failed error={}", std::string(server.status().message()));
-    return 1;
-  }
-  if (!flags.port_file.empty() &&
-      !WritePortFile(flags.port_file, (*server)->grpc_port(), (*server)->metrics_port())) {
-    spdlog::error("event=startup_failed error=cannot write --port-file");
-    return 1;
-  }
-  int signal_number = 0;
-  while (sigwait(&shutdown_signals, &signal_number) != 0) {
-  }
-  (*server)->Shutdown();
-  return 0;
+  return ServeUntilSignalled(*std::move(settings), flags.port_file);
 }
 
 }  // namespace

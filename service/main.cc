@@ -4,22 +4,19 @@
 // Exit codes: 0 after a clean shutdown (or --help, --print-token-hash, --check-config);
 // 1 when the server cannot start (datastore, key, cache dir, address); 2 for usage and
 // configuration errors. Errors before logging is set up go to stderr as "chunkcached: ...".
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "service/chunkcache_server.h"
+#include "service/datastore_catalog.h"
 #include "service/command_line.h"
 #include "service/log_setup.h"
+#include "service/serve_until_signalled.h"
 #include "service/server_settings.h"
 #include "service/token_hash.h"
 #include "spdlog/spdlog.h"
@@ -43,20 +40,6 @@ int PrintTokenHash() {
   return kExitOk;
 }
 
-// Written once listening, atomically (temporary file, then rename), so a reader never sees
-// half of it.
-bool WritePortFile(const std::filesystem::path& path, int grpc_port, int metrics_port) {
-  const std::filesystem::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << "grpc_port=" << grpc_port << "\nmetrics_port=" << metrics_port << "\n";
-    if (!out.flush()) return false;
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  return !error;
-}
-
 int Run(int argc, char** argv) {
   CommandLine flags;
   if (std::optional<int> exit_code = ParseCommandLine(argc, argv, &flags)) return *exit_code;
@@ -77,12 +60,7 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
 
-  // Every thread started from here on inherits this mask, so the signals reach only sigwait.
-  sigset_t shutdown_signals;
-  sigemptyset(&shutdown_signals);
-  sigaddset(&shutdown_signals, SIGTERM);
-  sigaddset(&shutdown_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  BlockShutdownSignals();  // every thread started from here on inherits the mask
 
   spdlog::info("event=startup pid={} {}", getpid(), settings->Summary());
   if (!settings->clients_authenticated()) {
@@ -108,25 +86,7 @@ int Run(int argc, char** argv) {
     return kExitOk;
   }
 
-  absl::StatusOr<std::unique_ptr<ChunkCacheServer>> server =
-      ChunkCacheServer::Start(*std::move(settings));
-  if (!server.ok()) {
-    spdlog::error("event=startup_failed error={}", LogValue(server.status().message()));
-    return kExitFailure;
-  }
-  if (!flags.port_file.empty() &&
-      !WritePortFile(flags.port_file, (*server)->grpc_port(), (*server)->metrics_port())) {
-    spdlog::error("event=startup_failed error={}",
-                  LogValue(absl::StrCat("cannot write --port-file ", flags.port_file)));
-    return kExitFailure;
-  }
-
-  int signal_number = 0;
-  while (sigwait(&shutdown_signals, &signal_number) != 0) {
-  }
-  spdlog::info("event=signal signal={}", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-  (*server)->Shutdown();
-  return kExitOk;
+  return ServeUntilSignalled(*std::move(settings), flags.port_file);
 }
 
 }  // namespace
