@@ -80,8 +80,12 @@ void GetChunkReactor::Lookup(size_t attempt) {
     std::lock_guard<std::mutex> lock(mu_);
     lookup_ = lookup;
   }
+  ChunkCache& cache = *deps_.cache;
+  const ChunkRequest request = MakeChunkRequest(attempts_[attempt], digest_, std::nullopt);
   // Last use of `this` here: the lookup may finish the call inline or on a cache thread.
-  lookup->Start(*deps_.cache, MakeChunkRequest(attempts_[attempt], digest_, std::nullopt));
+  lookup->Start([&cache, &request](CancellableChunkLookup::Callback on_result) {
+    return cache.Lookup(request, std::move(on_result));
+  });
 }
 
 void GetChunkReactor::OnChunk(size_t attempt, absl::StatusOr<ChunkHandle> chunk) {

@@ -35,7 +35,7 @@
 #include "cache/chunk_request.h"
 #include "format/digest.h"
 #include "service/archive_resolver.h"
-#include "service/cancellable_chunk_lookup.h"
+#include "service/cancellable_operation.h"
 #include "service/rpc_admission.h"
 #include "service/service_deps.h"
 

@@ -57,8 +57,13 @@ void ReadRangeReactor::Begin(const grpc::ByteBuffer* request_bytes) {
     absl::MutexLock lock(&mu_);
     read_ = read;
   }
+  SnapshotSession& reader = *session_;
+  const uint64_t offset = offset_;
+  const uint64_t length = length_;
   // Last use of `this` here: the read may finish the call inline or on a cache thread.
-  read->Start(*session_, offset_, length_);
+  read->Start([&reader, offset, length](CancellableRangeRead::Callback on_result) {
+    return reader.ReadAsync(offset, length, std::move(on_result));
+  });
 }
 
 void ReadRangeReactor::OnRead(absl::StatusOr<RangeRead> read) {

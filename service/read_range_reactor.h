@@ -30,7 +30,7 @@
 #include "absl/time/time.h"
 #include "cache/snapshot_session.h"
 #include "service/archive_resolver.h"
-#include "service/cancellable_range_read.h"
+#include "service/cancellable_operation.h"
 #include "service/rpc_admission.h"
 #include "service/service_deps.h"
 

@@ -48,7 +48,12 @@ void StreamRangeReactor::ReadNextPiece() {
     absl::MutexLock lock(&mu_);
     read_ = read;
   }
-  read->Start(*session_, next_offset_, piece);
+  SnapshotSession& session = *session_;
+  const uint64_t offset = next_offset_;
+  // Last use of `this` here: the read may finish the piece inline or on a cache thread.
+  read->Start([&session, offset, piece](CancellableRangeRead::Callback on_result) {
+    return session.ReadAsync(offset, piece, std::move(on_result));
+  });
 }
 
 void StreamRangeReactor::OnPiece(absl::StatusOr<RangeRead> read) {
