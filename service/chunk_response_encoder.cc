@@ -25,26 +25,6 @@ const std::string& PlainBlobMagic() {
   return *magic;
 }
 
-void AppendVarint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
-
-struct PinnedChunk {
-  ChunkHandle chunk;
-  std::shared_ptr<ZeroCopyPins> pins;
-};
-
-void ReleasePinnedChunk(void* user_data) {
-  auto* pinned = static_cast<PinnedChunk*>(user_data);
-  std::shared_ptr<ZeroCopyPins> pins = std::move(pinned->pins);
-  delete pinned;    // drops the chunk's pin first...
-  pins->Release();  // ...then tells the server it is gone
-}
-
 }  // namespace
 
 grpc::ByteBuffer EncodeGetChunkResponse(const ChunkHandle& chunk,
@@ -64,10 +44,7 @@ grpc::ByteBuffer EncodeGetChunkResponse(const ChunkHandle& chunk,
     slices.emplace_back(header.data(), header.size());
   } else {
     slices.emplace_back(header.data(), header.size());
-    pins->Acquire();
-    auto* pinned = new PinnedChunk{chunk, pins};
-    // gRPC only reads slice memory; the arena bytes are immutable while pinned.
-    slices.emplace_back(const_cast<char*>(data.data()), data.size(), &ReleasePinnedChunk, pinned);
+    slices.push_back(PinnedChunkSlice(chunk, data, pins));
   }
   return grpc::ByteBuffer(slices.data(), slices.size());
 }

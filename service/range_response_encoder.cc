@@ -1,5 +1,6 @@
 #include "service/range_response_encoder.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <grpcpp/support/slice.h>
 
 #include <string>
@@ -13,14 +14,6 @@ namespace {
 constexpr uint8_t kOffsetTag = (1 << 3) | 0;  // varint
 constexpr uint8_t kDataTag = (2 << 3) | 2;    // length-delimited
 constexpr uint8_t kEofTag = (3 << 3) | 0;     // varint
-
-void AppendVarint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
 
 // What a zero-copy slice owns: its chunk's pin, and the counter that the server waits on.
 struct PinnedSlice {
@@ -36,6 +29,20 @@ void ReleasePinnedSlice(void* user_data) {
 }
 
 }  // namespace
+
+grpc::Slice PinnedChunkSlice(const ChunkHandle& chunk, std::string_view data,
+                             const std::shared_ptr<ZeroCopyPins>& pins) {
+  pins->Acquire();
+  auto* pinned = new PinnedSlice{chunk, pins};
+  // gRPC only reads slice memory; the arena bytes are immutable while pinned.
+  return grpc::Slice(const_cast<char*>(data.data()), data.size(), &ReleasePinnedSlice, pinned);
+}
+
+void AppendVarint(std::string& out, uint64_t value) {
+  uint8_t bytes[10];  // the longest varint of a 64-bit value
+  const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(value, bytes);
+  out.append(reinterpret_cast<const char*>(bytes), static_cast<size_t>(end - bytes));
+}
 
 void ZeroCopyPins::Acquire() {
   absl::MutexLock lock(&mu_);
@@ -86,10 +93,7 @@ grpc::ByteBuffer EncodeReadRangeResponse(const RangeRead& read,
       continue;
     }
     flush_small();
-    pins->Acquire();
-    auto* pinned = new PinnedSlice{slice.chunk, pins};
-    // gRPC only reads slice memory; the arena bytes are immutable while pinned.
-    slices.emplace_back(const_cast<char*>(data.data()), data.size(), &ReleasePinnedSlice, pinned);
+    slices.push_back(PinnedChunkSlice(slice.chunk, data, pins));
   }
   flush_small();
   if (read.eof) {

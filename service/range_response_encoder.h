@@ -15,13 +15,17 @@
 #define CHUNKCACHE_SERVICE_RANGE_RESPONSE_ENCODER_H_
 
 #include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/slice.h>
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "cache/chunk_handle.h"
 #include "cache/range_read.h"
 
 namespace chunkcache {
@@ -42,6 +46,14 @@ class ZeroCopyPins {
   mutable absl::Mutex mu_;
   int64_t held_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// The pieces both zero-copy encoders (this one and chunk_response_encoder.h) build replies
+// from: a slice of `data`, bytes inside `chunk`, that holds the chunk pinned (counted in
+// `pins`) until gRPC has sent it and drops the slice; and a protobuf varint appended to a
+// header written by hand.
+grpc::Slice PinnedChunkSlice(const ChunkHandle& chunk, std::string_view data,
+                             const std::shared_ptr<ZeroCopyPins>& pins);
+void AppendVarint(std::string& out, uint64_t value);
 
 grpc::ByteBuffer EncodeReadRangeResponse(const RangeRead& read,
                                          const std::shared_ptr<ZeroCopyPins>& pins);
