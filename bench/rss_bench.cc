@@ -6,7 +6,12 @@
 // chunks from a synthetic upstream, and reports /proc/self/status. The parent prints both and
 // the RssAnon ratio, and exits non-zero if the ratio exceeds 1.2.
 //
-//   build/bin/rss_bench [--dir /var/tmp] [--small-mib 256] [--large-mib 8192]
+// It also prints the heap the fill added (glibc mallinfo2 uordblks after the fill minus before
+// it; allocations large enough to be mmap'd are not counted, so this is the small-object heap:
+// entries, indexes, policy nodes) and, from the two sizes, the heap per additional cached entry.
+//
+//   build/bin/rss_bench [--dir /var/tmp] [--small-mib 256] [--large-mib 8192] [--policy lru]
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,6 +79,8 @@ struct Measurement {
   uint64_t rss_anon_kib = 0;
   uint64_t rss_file_kib = 0;
   uint64_t rss_shmem_kib = 0;
+  uint64_t entries = 0;     // chunks resident after the fill
+  int64_t heap_growth = 0;  // mallinfo2 uordblks after the fill minus before it
   double fill_seconds = 0;
 };
 
@@ -90,7 +97,8 @@ uint64_t StatusField(const std::string& status, const std::string& name) {
 }
 
 // In the child: fill a cache of `bytes` and measure.
-int MeasureChild(const std::filesystem::path& dir, uint64_t bytes, int out_fd) {
+int MeasureChild(const std::filesystem::path& dir, uint64_t bytes, const std::string& policy,
+                 int out_fd) {
   const uint32_t chunks = static_cast<uint32_t>(bytes / kChunkSize);
   auto upstream = std::make_shared<SyntheticUpstream>(chunks);
   auto source = std::make_shared<const ChunkSource>(ChunkSource{"synthetic", upstream});
@@ -98,12 +106,14 @@ int MeasureChild(const std::filesystem::path& dir, uint64_t bytes, int out_fd) {
   options.cache_dir = dir;
   options.capacity_bytes = bytes;
   options.max_concurrent_fetches = 2;
+  options.policy = policy;
   absl::StatusOr<std::unique_ptr<ChunkCache>> cache = ChunkCache::Open(options);
   if (!cache.ok()) {
     std::fprintf(stderr, "cannot open cache in %s: %s\n", dir.c_str(),
                  std::string(cache.status().message()).c_str());
     return 1;
   }
+  const int64_t heap_before = static_cast<int64_t>(mallinfo2().uordblks);
   const absl::Time start = absl::Now();
   std::vector<std::thread> fillers;
   for (int t = 0; t < 2; ++t) {
@@ -121,7 +131,10 @@ int MeasureChild(const std::filesystem::path& dir, uint64_t bytes, int out_fd) {
   for (std::thread& t : fillers) t.join();
   Measurement m;
   m.fill_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  m.cached_bytes = (*cache)->Stats().arena.used_bytes;
+  const CacheStats stats = (*cache)->Stats();
+  m.heap_growth = static_cast<int64_t>(mallinfo2().uordblks) - heap_before;
+  m.cached_bytes = stats.arena.used_bytes;
+  m.entries = stats.entries;
   std::ifstream file("/proc/self/status");
   std::string status((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   m.rss_anon_kib = StatusField(status, "RssAnon");
@@ -130,7 +143,8 @@ int MeasureChild(const std::filesystem::path& dir, uint64_t bytes, int out_fd) {
   return write(out_fd, &m, sizeof(m)) == sizeof(m) ? 0 : 1;
 }
 
-bool Measure(const std::filesystem::path& base, uint64_t bytes, Measurement* out) {
+bool Measure(const std::filesystem::path& base, uint64_t bytes, const std::string& policy,
+             Measurement* out) {
   const std::filesystem::path dir =
       base / absl::StrCat("chunkcache-rss-bench-", getpid(), "-", bytes >> 20);
   std::filesystem::create_directories(dir);
@@ -139,7 +153,7 @@ bool Measure(const std::filesystem::path& base, uint64_t bytes, Measurement* out
   const pid_t child = fork();
   if (child == 0) {
     close(fds[0]);
-    _exit(MeasureChild(dir, bytes, fds[1]));
+    _exit(MeasureChild(dir, bytes, policy, fds[1]));
   }
   close(fds[1]);
   const bool got = read(fds[0], out, sizeof(*out)) == sizeof(*out);
@@ -157,30 +171,43 @@ int main(int argc, char** argv) {
   std::filesystem::path dir = "/var/tmp";
   uint64_t small_mib = 256;
   uint64_t large_mib = 8192;
+  std::string policy;  // empty: the cache's default
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--dir") {
       dir = argv[i + 1];
     } else if (flag == "--small-mib" && absl::SimpleAtoi(argv[i + 1], &small_mib)) {
     } else if (flag == "--large-mib" && absl::SimpleAtoi(argv[i + 1], &large_mib)) {
+    } else if (flag == "--policy") {
+      policy = argv[i + 1];
     } else {
-      std::fprintf(stderr, "usage: %s [--dir DIR] [--small-mib N] [--large-mib N]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--dir DIR] [--small-mib N] [--large-mib N] [--policy NAME]\n",
+                   argv[0]);
       return 2;
     }
   }
   chunkcache::Measurement small;
   chunkcache::Measurement large;
-  if (!chunkcache::Measure(dir, small_mib << 20, &small) ||
-      !chunkcache::Measure(dir, large_mib << 20, &large)) {
+  if (!chunkcache::Measure(dir, small_mib << 20, policy, &small) ||
+      !chunkcache::Measure(dir, large_mib << 20, policy, &large)) {
     std::fprintf(stderr, "measurement failed\n");
     return 1;
   }
-  std::printf("| cached chunks | RssAnon | RssFile | RssShmem | fill time |\n");
-  std::printf("|---|---|---|---|---|\n");
+  std::printf("policy: %s\n\n", policy.empty() ? "(default)" : policy.c_str());
+  std::printf(
+      "| cached chunks | entries | RssAnon | RssFile | RssShmem | heap growth | fill time |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
   for (const chunkcache::Measurement* m : {&small, &large}) {
-    std::printf("| %.2f GiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f s |\n",
-                m->cached_bytes / double(1 << 30), m->rss_anon_kib / 1024.0,
-                m->rss_file_kib / 1024.0, m->rss_shmem_kib / 1024.0, m->fill_seconds);
+    std::printf("| %.2f GiB | %llu | %.1f MiB | %.1f MiB | %.1f MiB | %.1f KiB | %.1f s |\n",
+                m->cached_bytes / double(1 << 30), static_cast<unsigned long long>(m->entries),
+                m->rss_anon_kib / 1024.0, m->rss_file_kib / 1024.0, m->rss_shmem_kib / 1024.0,
+                m->heap_growth / 1024.0, m->fill_seconds);
+  }
+  if (large.entries > small.entries) {
+    std::printf(
+        "\nHeap per additional cached entry: %.0f bytes\n",
+        double(large.heap_growth - small.heap_growth) / double(large.entries - small.entries));
   }
   const double ratio = double(large.rss_anon_kib) / double(small.rss_anon_kib);
   std::printf("\nRssAnon ratio (%llu MiB cached / %llu MiB cached): %.3f (target <= 1.2)\n",
