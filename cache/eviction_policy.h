@@ -63,7 +63,13 @@ class EvictionPolicy {
   virtual std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) = 0;
 
+  // The number of tracked keys, whether `key` is one of them, and the sum of their charges:
+  // the keys inserted and not erased nor returned by PickVictim since (ghost history does
+  // not count). A policy run in shadow (ExpertSwitchPolicy) is asked these instead of keeping
+  // a copy of its contents.
   virtual size_t tracked() const = 0;
+  virtual bool Tracks(const ChunkDigest& key) const = 0;
+  virtual uint64_t tracked_bytes() const = 0;
 };
 
 // Names accepted by MakeEvictionPolicy, the default first (bench/RESULTS.md compares them):

@@ -33,6 +33,10 @@ class ArcPolicy final : public EvictionPolicy {
   std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;
   size_t tracked() const override { return t1_.size() + t2_.size(); }
+  bool Tracks(const ChunkDigest& key) const override {
+    return t1_.contains(key) || t2_.contains(key);
+  }
+  uint64_t tracked_bytes() const override { return t1_.bytes() + t2_.bytes(); }
 
   // For tests.
   double target_t1_bytes() const { return p_; }

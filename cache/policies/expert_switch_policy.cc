@@ -41,27 +41,22 @@ void ExpertSwitchPolicy::Simulate(const ChunkDigest& key, uint64_t charge) {
   auto all_evictable = [](const ChunkDigest&) { return true; };
   for (Expert& expert : experts_) {
     expert.recent_misses *= decay;
-    if (expert.simulated.contains(key)) {
+    if (expert.policy->Tracks(key)) {
       expert.policy->OnAccess(key);
       continue;
     }
     expert.recent_misses += 1;
     expert.policy->OnMiss(key);
-    while (expert.simulated_bytes + charge > capacity_bytes_ && !expert.simulated.empty()) {
+    while (expert.policy->tracked_bytes() + charge > capacity_bytes_ &&
+           expert.policy->tracked() > 0) {
       std::optional<ChunkDigest> victim = expert.policy->PickVictim(all_evictable);
       if (!victim) break;
-      auto found = expert.simulated.find(*victim);
-      if (found == expert.simulated.end()) break;  // a policy bug; stop rather than spin
-      expert.simulated_bytes -= found->second;
-      expert.simulated.erase(found);
       auto real = resident_.IteratorOf(*victim);
       if (real != resident_.end() && !expert.doomed.contains(*victim)) {
         expert.doomed.PushFront(*victim, real->charge);
       }
     }
     expert.policy->OnInsert(key, charge, InsertKind::kDemand);
-    expert.simulated.emplace(key, charge);
-    expert.simulated_bytes += charge;
     expert.doomed.Erase(key);
   }
 }
@@ -85,7 +80,7 @@ void ExpertSwitchPolicy::OnInsert(const ChunkDigest& key, uint64_t charge, Inser
   resident_.PushFront(key, charge);
   // A simulation that kept the key while it was away may still list it as doomed.
   for (Expert& expert : experts_) {
-    if (!expert.simulated.contains(key)) expert.doomed.PushFront(key, charge);
+    if (!expert.policy->Tracks(key)) expert.doomed.PushFront(key, charge);
   }
 }
 

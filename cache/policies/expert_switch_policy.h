@@ -24,7 +24,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "cache/eviction_policy.h"
 #include "cache/policies/keyed_queue.h"
 
@@ -45,15 +44,16 @@ class ExpertSwitchPolicy final : public EvictionPolicy {
   std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;
   size_t tracked() const override { return resident_.size(); }
+  bool Tracks(const ChunkDigest& key) const override { return resident_.contains(key); }
+  uint64_t tracked_bytes() const override { return resident_.bytes(); }
 
   // For tests and reports: the expert now followed.
   std::string_view leader() const { return experts_[Leader()].policy->name(); }
 
  private:
+  // The simulated cache is what `policy` tracks (Tracks, tracked_bytes): no copy is kept.
   struct Expert {
     std::unique_ptr<EvictionPolicy> policy;
-    absl::flat_hash_map<ChunkDigest, uint64_t> simulated;  // key -> charge
-    uint64_t simulated_bytes = 0;
     double recent_misses = 0;
     KeyedQueue<NoMeta> doomed;  // really cached, evicted by the simulation; front = newest
   };

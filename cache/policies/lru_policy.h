@@ -21,6 +21,8 @@ class LruPolicy final : public EvictionPolicy {
   std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;
   size_t tracked() const override { return recency_.size(); }
+  bool Tracks(const ChunkDigest& key) const override { return recency_.contains(key); }
+  uint64_t tracked_bytes() const override { return recency_.bytes(); }
 
  private:
   KeyedQueue<NoMeta> recency_;  // front = most recently used

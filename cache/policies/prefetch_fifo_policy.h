@@ -32,6 +32,12 @@ class PrefetchFifoPolicy final : public EvictionPolicy {
   std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;
   size_t tracked() const override { return unread_.size() + demand_policy_->tracked(); }
+  bool Tracks(const ChunkDigest& key) const override {
+    return unread_.contains(key) || demand_policy_->Tracks(key);
+  }
+  uint64_t tracked_bytes() const override {
+    return unread_.bytes() + demand_policy_->tracked_bytes();
+  }
 
   size_t unread_prefetches() const { return unread_.size(); }
   const EvictionPolicy& demand_policy() const { return *demand_policy_; }

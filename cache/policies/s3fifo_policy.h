@@ -32,6 +32,10 @@ class S3FifoPolicy final : public EvictionPolicy {
   std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;
   size_t tracked() const override { return small_.size() + main_.size(); }
+  bool Tracks(const ChunkDigest& key) const override {
+    return small_.contains(key) || main_.contains(key);
+  }
+  uint64_t tracked_bytes() const override { return small_.bytes() + main_.bytes(); }
 
   // For tests: where a key is.
   bool InSmall(const ChunkDigest& key) const { return small_.contains(key); }

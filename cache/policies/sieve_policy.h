@@ -23,6 +23,8 @@ class SievePolicy final : public EvictionPolicy {
   std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;
   size_t tracked() const override { return queue_.size(); }
+  bool Tracks(const ChunkDigest& key) const override { return queue_.contains(key); }
+  uint64_t tracked_bytes() const override { return queue_.bytes(); }
 
  private:
   struct Visited {

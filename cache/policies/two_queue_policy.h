@@ -28,6 +28,10 @@ class TwoQueuePolicy final : public EvictionPolicy {
   std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;
   size_t tracked() const override { return a1in_.size() + am_.size(); }
+  bool Tracks(const ChunkDigest& key) const override {
+    return a1in_.contains(key) || am_.contains(key);
+  }
+  uint64_t tracked_bytes() const override { return a1in_.bytes() + am_.bytes(); }
 
   // For tests: where a key is.
   bool InA1in(const ChunkDigest& key) const { return a1in_.contains(key); }

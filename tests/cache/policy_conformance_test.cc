@@ -98,6 +98,43 @@ TEST_P(PolicyConformanceTest, TrackedCountsInsertsEraseAndVictims) {
   EXPECT_EQ(policy->tracked(), 6u);
 }
 
+TEST_P(PolicyConformanceTest, TracksAndTrackedBytesFollowInsertsErasuresAndVictims) {
+  auto policy = Make(32 * kMiB);
+  ASSERT_NE(policy, nullptr);
+  EXPECT_FALSE(policy->Tracks(Key(0)));
+  EXPECT_EQ(policy->tracked_bytes(), 0u);
+  for (uint64_t id = 0; id < 6; ++id)
+    policy->OnInsert(Key(id), (id + 1) * kMiB, InsertKind::kDemand);
+  policy->OnInsert(Key(6), 7 * kMiB, InsertKind::kPrefetch);
+  for (uint64_t id = 0; id < 7; ++id) EXPECT_TRUE(policy->Tracks(Key(id))) << id;
+  EXPECT_FALSE(policy->Tracks(Key(7)));
+  EXPECT_EQ(policy->tracked_bytes(), 28 * kMiB);
+  policy->OnAccess(Key(6));  // the prefetch's first read keeps it tracked, with its charge
+  policy->OnAccess(Key(2));
+  EXPECT_TRUE(policy->Tracks(Key(6)));
+  EXPECT_EQ(policy->tracked_bytes(), 28 * kMiB);
+  policy->OnErase(Key(3));
+  EXPECT_FALSE(policy->Tracks(Key(3)));
+  EXPECT_EQ(policy->tracked_bytes(), 24 * kMiB);
+  // Victims are no longer tracked, even by policies that remember them as ghosts.
+  uint64_t expected_bytes = 24 * kMiB;
+  while (std::optional<ChunkDigest> victim = policy->PickVictim(AnyKey)) {
+    EXPECT_FALSE(policy->Tracks(*victim));
+    uint64_t id = 0;
+    while (id < 7 && Key(id) != *victim) ++id;
+    ASSERT_LT(id, 7u) << "not an inserted key";
+    expected_bytes -= (id + 1) * kMiB;
+    EXPECT_EQ(policy->tracked_bytes(), expected_bytes);
+  }
+  EXPECT_EQ(policy->tracked_bytes(), 0u);
+  for (uint64_t id = 0; id < 7; ++id) EXPECT_FALSE(policy->Tracks(Key(id))) << id;
+  // A key remembered as a ghost and inserted again is tracked again.
+  policy->OnMiss(Key(0));
+  policy->OnInsert(Key(0), kMiB, InsertKind::kDemand);
+  EXPECT_TRUE(policy->Tracks(Key(0)));
+  EXPECT_EQ(policy->tracked_bytes(), kMiB);
+}
+
 TEST_P(PolicyConformanceTest, ErasedKeysAreNeverVictims) {
   auto policy = Make(32 * kMiB);
   ASSERT_NE(policy, nullptr);
@@ -218,7 +255,7 @@ TEST_P(PolicyConformanceTest, EqualChargesOfAnySizeGiveTheSameVictims) {
 }
 
 // A byte-bounded cache with mixed charges (1-16 MiB), pins, erasures and prefetches, checked
-// against a model after every operation.
+// against a model (tracked keys and bytes) after every operation.
 TEST_P(PolicyConformanceTest, RandomOperationsKeepInvariants) {
   constexpr uint64_t kCapacity = 256 * kMiB;
   for (uint64_t seed : {1, 2, 3}) {
@@ -266,6 +303,13 @@ TEST_P(PolicyConformanceTest, RandomOperationsKeepInvariants) {
         resident_bytes += charge;
       }
       ASSERT_EQ(policy->tracked(), resident.size()) << "step " << step;
+      ASSERT_EQ(policy->tracked_bytes(), resident_bytes) << "step " << step;
+      ASSERT_EQ(policy->Tracks(key), resident.contains(key)) << "step " << step;
+      if (step % 500 == 0) {
+        for (uint64_t id = 0; id < 120; ++id) {
+          ASSERT_EQ(policy->Tracks(Key(id)), resident.contains(Key(id))) << "step " << step;
+        }
+      }
     }
   }
 }
