@@ -58,8 +58,9 @@ class ArcPolicy final : public EvictionPolicy {
       Queue& queue, absl::FunctionRef<bool(const ChunkDigest&)> evictable);
 
   const uint64_t capacity_bytes_;
-  double p_ = 0;             // bytes; fractional, as in libCacheSim
-  Queue t1_, t2_, b1_, b2_;  // front = most recent
+  double p_ = 0;      // bytes; fractional, as in libCacheSim
+  Queue::Pool pool_;  // of the four lists, whose sizes trade off against each other
+  Queue t1_{&pool_}, t2_{&pool_}, b1_{&pool_}, b2_{&pool_};  // front = most recent
   LastMiss last_miss_ = LastMiss::kUnknownKey;
   // Keys whose ghost OnMiss consumed, waiting for their OnInsert (bounded).
   absl::flat_hash_set<ChunkDigest> admit_to_t2_;

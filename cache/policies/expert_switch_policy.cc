@@ -13,7 +13,7 @@ ExpertSwitchPolicy::ExpertSwitchPolicy(std::string name, uint64_t capacity_bytes
       window_capacities_(window_capacities) {
   experts_.reserve(experts.size());
   for (std::unique_ptr<EvictionPolicy>& policy : experts) {
-    experts_.push_back(Expert{.policy = std::move(policy)});
+    experts_.push_back(Expert{.policy = std::move(policy), .doomed = KeyedQueue<NoMeta>(&pool_)});
   }
 }
 

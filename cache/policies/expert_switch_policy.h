@@ -70,8 +70,9 @@ class ExpertSwitchPolicy final : public EvictionPolicy {
   // The decay of the last charge seen: charges repeat (fixed-size chunks), std::exp is costly.
   uint64_t decay_charge_ = 0;
   double decay_ = 1;
+  KeyedQueue<NoMeta>::Pool pool_;  // of resident_ and the experts' doomed queues
   std::vector<Expert> experts_;
-  KeyedQueue<NoMeta> resident_;  // really cached keys, front = most recently used
+  KeyedQueue<NoMeta> resident_{&pool_};  // really cached keys, front = most recently used
   // The key of the last OnMiss, and whether PickVictim has simulated its access already.
   std::optional<ChunkDigest> pending_miss_;
   bool pending_miss_simulated_ = false;

@@ -55,8 +55,9 @@ class S3FifoPolicy final : public EvictionPolicy {
 
   const uint64_t capacity_bytes_;
   const uint64_t small_share_percent_;
-  Queue small_;
-  Queue main_;
+  Queue::Pool pool_;  // of small_ and main_, whose sizes trade off against each other
+  Queue small_{&pool_};
+  Queue main_{&pool_};
   KeyedQueue<NoMeta> ghost_;
   // Keys whose ghost entry OnMiss consumed, waiting for their OnInsert (bounded).
   absl::flat_hash_set<ChunkDigest> admit_to_main_;

@@ -47,9 +47,10 @@ class TwoQueuePolicy final : public EvictionPolicy {
   std::optional<ChunkDigest> EvictFromAm(absl::FunctionRef<bool(const ChunkDigest&)> evictable);
 
   const uint64_t capacity_bytes_;
-  Queue a1in_;   // FIFO, front = newest
-  Queue am_;     // LRU, front = most recently used
-  Queue a1out_;  // ghost FIFO
+  Queue::Pool pool_;     // of the three queues, whose sizes trade off against each other
+  Queue a1in_{&pool_};   // FIFO, front = newest
+  Queue am_{&pool_};     // LRU, front = most recently used
+  Queue a1out_{&pool_};  // ghost FIFO
   // Keys whose A1out entry OnMiss consumed, waiting for their OnInsert (bounded).
   absl::flat_hash_set<ChunkDigest> admit_to_am_;
 };
