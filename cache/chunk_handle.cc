@@ -6,9 +6,6 @@
 
 namespace chunkcache {
 
-ChunkHandle::ChunkHandle(internal::CacheEntry* entry)
-    : entry_(entry), data_(entry->data, entry->size) {}
-
 ChunkHandle::ChunkHandle(const ChunkHandle& other) : entry_(other.entry_), data_(other.data_) {
   // The other handle's pin keeps the count positive, so no lock is needed to add one.
   if (entry_ != nullptr) entry_->pins.fetch_add(1, std::memory_order_relaxed);

@@ -49,8 +49,8 @@ class ChunkHandle {
  private:
   friend class internal::CacheCore;
   friend class HintedChunk;
-  // Adopts a pin already taken on `entry`.
-  explicit ChunkHandle(internal::CacheEntry* entry);
+  // Adopts a pin already taken on `entry`, whose decoded bytes are `data`.
+  ChunkHandle(internal::CacheEntry* entry, std::string_view data) : entry_(entry), data_(data) {}
 
   internal::CacheEntry* entry_ = nullptr;
   std::string_view data_;

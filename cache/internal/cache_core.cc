@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 #include <utility>
 
@@ -45,6 +46,11 @@ absl::Status CacheCore::Start(DirLock lock) {
   dir_lock_.emplace(std::move(lock));
   const uint64_t total_pages = options_.capacity_bytes / kArenaPageSize;
   const uint64_t arena_bytes = total_pages * kArenaPageSize;
+  if (total_pages > std::numeric_limits<uint32_t>::max()) {  // CacheEntry's page numbers
+    return absl::InvalidArgumentError(absl::StrCat(
+        "capacity_bytes ", options_.capacity_bytes,
+        " is more than the largest arena (2^32 - 1 pages of ", kArenaPageSize, " bytes)"));
+  }
   const std::string policy_name =
       options_.policy.empty() ? std::string(DefaultEvictionPolicyName()) : options_.policy;
   absl::StatusOr<std::unique_ptr<EvictionPolicy>> policy =
@@ -64,8 +70,8 @@ absl::Status CacheCore::Start(DirLock lock) {
       if (!arena.ok()) return arena.status();
       arena_ = *std::move(arena);
       if (absl::Status loaded = LoadPersisted(); !loaded.ok()) return loaded;
-      for (const auto& [key, entry] : resident_) {
-        if (!entry->encrypted) to_verify.push_back(key);
+      for (const CacheEntry* entry : by_address_) {
+        if (!entry->encrypted()) to_verify.push_back(entry->cache_key);
       }
     } else {
       // A persistent arena left by an earlier configuration may hold decrypted data.
@@ -104,20 +110,23 @@ absl::Status CacheCore::LoadPersisted() {
       ++dropped;
       continue;
     }
-    auto* entry = new CacheEntry;
-    entry->cache_key = p.cache_key;
-    entry->digest = p.digest;
-    entry->data = arena_->base() + p.start_page * kArenaPageSize;
-    entry->size = p.size;
-    entry->start_page = p.start_page;
-    entry->pages = pages;
-    entry->encrypted = p.encrypted;
-    entry->key_fingerprint = p.key_fingerprint;
+    CacheEntry* entry =
+        CacheEntry::Create(p.cache_key, p.digest, p.encrypted ? &p.key_fingerprint : nullptr);
+    entry->size = static_cast<uint32_t>(p.size);
+    entry->start_page = static_cast<uint32_t>(p.start_page);
+    entry->pages = static_cast<uint32_t>(pages);
     entry->verified.store(false, std::memory_order_relaxed);
     Shard& shard = ShardFor(entry->cache_key);
+    bool inserted;
     {
       std::lock_guard<std::mutex> lock(shard.mu);
-      shard.entries[entry->cache_key] = entry;
+      inserted = shard.entries.insert(entry).second;
+    }
+    if (!inserted) {  // the journal keeps one entry per key; this is only a safeguard
+      allocator_->Free(entry->start_page, entry->pages);
+      CacheEntry::Destroy(entry);
+      ++dropped;
+      continue;
     }
     AddResidentLocked(entry, InsertKind::kPrefetch);
     kept.push_back(p);
@@ -138,7 +147,7 @@ absl::Status CacheCore::LoadPersisted() {
 }
 
 bool CacheCore::ShouldPersist(const CacheEntry& entry) const {
-  return options_.persist && (!entry.encrypted || options_.persist_encrypted);
+  return options_.persist && (!entry.encrypted() || options_.persist_encrypted);
 }
 
 CacheCore::~CacheCore() {
@@ -154,7 +163,7 @@ CacheCore::~CacheCore() {
   }
   std::lock_guard<std::mutex> lock(space_mu_);
   bool pinned = false;
-  for (const auto& [key, entry] : resident_) {
+  for (const CacheEntry* entry : by_address_) {
     if (entry->pins.load(std::memory_order_acquire) != 0) pinned = true;
   }
   if (pinned) {
@@ -165,15 +174,19 @@ CacheCore::~CacheCore() {
     return;
   }
   if (options_.persist && !options_.persist_encrypted) {
-    for (const auto& [key, entry] : resident_) {
-      if (entry->encrypted) {
+    for (const CacheEntry* entry : by_address_) {
+      if (entry->encrypted()) {
         arena_->Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
       }
     }
   }
   if (journal_ != nullptr) CompactJournalLocked();
-  for (const auto& [key, entry] : resident_) delete entry;
-  resident_.clear();
+  for (Shard& shard : shards_) {
+    std::lock_guard<std::mutex> shard_lock(shard.mu);
+    shard.entries.clear();
+  }
+  for (CacheEntry* entry : by_address_) CacheEntry::Destroy(entry);
+  by_address_.clear();
 }
 
 ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priority,
@@ -204,7 +217,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
       result = LookupResult::kCoalesced;
       promote = demand && waiting_on->MarkDemandWanted();
     } else if (auto found = shard.entries.find(request.cache_key); found != shard.entries.end()) {
-      CacheEntry* entry = found->second;
+      CacheEntry* entry = *found;
       entry->pins.fetch_add(1, std::memory_order_relaxed);
       if (entry->verified.load(std::memory_order_acquire)) {
         hit = entry;
@@ -253,7 +266,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
       counters_.CountPrefetchOutcome(/*used=*/true);
     }
     if (drain) MaybeDrainAccesses();
-    return ChunkLookup::Ready(ChunkHandle(hit));
+    return ChunkLookup::Ready(HandleFor(hit));
   }
   return ChunkLookup::Waiting(std::move(waiting_on), waiter_id);
 }
@@ -289,7 +302,7 @@ uint64_t CacheCore::CachedBytes(absl::Span<const ChunkDigest> cache_keys) const 
     Shard& shard = ShardFor(key);
     std::lock_guard<std::mutex> lock(shard.mu);
     auto found = shard.entries.find(key);
-    if (found != shard.entries.end()) bytes += found->second->size;
+    if (found != shard.entries.end()) bytes += (*found)->size;
   }
   return bytes;
 }
@@ -336,7 +349,7 @@ CacheStats CacheCore::Stats() const {
   stats.fetches_queued_demand = queue.queued_demand;
   stats.fetches_queued_prefetch = queue.queued_prefetch;
   std::lock_guard<std::mutex> lock(space_mu_);
-  for (const auto& [key, entry] : resident_) {
+  for (const CacheEntry* entry : by_address_) {
     if (entry->pins.load(std::memory_order_relaxed) > 0) {
       stats.pinned_bytes += entry->size;
       if (entry->hint_refs.load(std::memory_order_relaxed) > 0) stats.hinted_bytes += entry->size;
@@ -344,7 +357,7 @@ CacheStats CacheCore::Stats() const {
       stats.evictable_bytes += entry->size;
     }
   }
-  stats.entries = resident_.size();
+  stats.entries = by_address_.size();
   ArenaUsage& arena = stats.arena;
   arena.capacity_bytes = allocator_->total_pages() * kArenaPageSize;
   arena.free_bytes = allocator_->free_pages() * kArenaPageSize;

@@ -5,11 +5,14 @@
 //   cache_space.cc  room in the arena: extents, the eviction policy, eviction.
 //
 // Locking (always in this order; no lock is held while a callback runs):
-//   space_mu_     the arena allocator, the eviction policy, the resident-entry index, the
-//                 journal. Taken by fills and evictions, never by a hit.
+//   space_mu_     the arena allocator, the eviction policy, the address-ordered index of
+//                 resident entries, the journal. Taken by fills and evictions, never by a hit.
 //   Shard::mu     one of kShardCount: the key -> entry and key -> pending-fetch maps of a
 //                 slice of the key space, and that slice's buffered hits. A hit takes only
 //                 its shard's mutex: find, pin (atomic increment), buffer the access.
+// The shard maps hold exactly the resident entries (by_address_'s entries): an entry enters
+// and leaves both under space_mu_ and its shard mutex. So under space_mu_ the shard maps are
+// the key -> resident entry index too (taking a shard mutex there keeps the lock order).
 //   PendingFetch  its waiter list.
 //   scheduler     its queues (a leaf: taken under a shard mutex to queue a fetch).
 // Buffered hits are handed to the policy in batches under space_mu_ (when a shard's buffer
@@ -29,15 +32,18 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -88,12 +94,37 @@ class CacheCore {
     ChunkDigest key;
   };
 
+  // Shard::entries holds entry pointers (8 bytes a slot, not 40 for a key and a pointer) and
+  // is searched by cache key: the hash and equality read the key in the entry, which is
+  // immutable and alive while the entry is in the set.
+  struct EntryKeyHash {
+    using is_transparent = void;
+    size_t operator()(const ChunkDigest& key) const { return absl::Hash<ChunkDigest>()(key); }
+    size_t operator()(const CacheEntry* entry) const { return (*this)(entry->cache_key); }
+  };
+  struct EntryKeyEq {
+    using is_transparent = void;
+    static const ChunkDigest& Key(const ChunkDigest& key) { return key; }
+    static const ChunkDigest& Key(const CacheEntry* entry) { return entry->cache_key; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Key(a) == Key(b);
+    }
+  };
+  using EntrySet = absl::flat_hash_set<CacheEntry*, EntryKeyHash, EntryKeyEq>;
+  // by_address_'s order: start pages, which do not change while an entry is resident.
+  struct ByStartPage {
+    bool operator()(const CacheEntry* a, const CacheEntry* b) const {
+      return a->start_page < b->start_page;
+    }
+  };
+
   // Cache-line aligned: threads hitting different shards share no written memory. Demand
   // lookups are counted here, under the mutex the lookup holds anyway, rather than in
   // cache-wide atomics that every hit would write.
   struct alignas(64) Shard {
     mutable std::mutex mu;
-    absl::flat_hash_map<ChunkDigest, CacheEntry*> entries ABSL_GUARDED_BY(mu);
+    EntrySet entries ABSL_GUARDED_BY(mu);
     absl::flat_hash_map<ChunkDigest, std::shared_ptr<PendingFetch>> pending ABSL_GUARDED_BY(mu);
     std::vector<BufferedAccess> accesses ABSL_GUARDED_BY(mu);
     std::array<uint64_t, 4> lookups ABSL_GUARDED_BY(mu) = {};  // by LookupResult
@@ -109,6 +140,17 @@ class CacheCore {
   absl::Status LoadPersisted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
   Shard& ShardFor(const ChunkDigest& key) const { return shards_[key.bytes[31] % kShardCount]; }
   bool ShouldPersist(const CacheEntry& entry) const;
+  char* EntryData(const CacheEntry& entry) const {
+    return arena_->base() + uint64_t{entry.start_page} * kArenaPageSize;
+  }
+  // A handle adopting a pin already taken on `entry`.
+  ChunkHandle HandleFor(CacheEntry* entry) const {
+    return ChunkHandle(entry, std::string_view(EntryData(*entry), entry->size));
+  }
+  // The resident entry with `key` (nullptr if none), looked up under its shard mutex. Only a
+  // caller holding space_mu_ may use the entry after that mutex is released: entries come
+  // and go only under space_mu_.
+  CacheEntry* FindEntry(const ChunkDigest& key) const;
 
   // cache_fill.cc
   void RunFetch(std::shared_ptr<PendingFetch> fetch);
@@ -159,8 +201,9 @@ class CacheCore {
   mutable std::mutex space_mu_;
   std::unique_ptr<ExtentAllocator> allocator_ ABSL_GUARDED_BY(space_mu_);
   std::unique_ptr<EvictionPolicy> policy_ ABSL_GUARDED_BY(space_mu_);
-  absl::flat_hash_map<ChunkDigest, CacheEntry*> resident_ ABSL_GUARDED_BY(space_mu_);
-  std::map<uint64_t, CacheEntry*> by_address_ ABSL_GUARDED_BY(space_mu_);  // start page
+  // Every resident entry, in address order (for eviction windows; also the list of residents
+  // for stats, journal compaction and shutdown). About 10 bytes an entry.
+  absl::btree_set<CacheEntry*, ByStartPage> by_address_ ABSL_GUARDED_BY(space_mu_);
   uint64_t used_bytes_ ABSL_GUARDED_BY(space_mu_) = 0;     // decoded bytes of residents
   uint64_t filling_pages_ ABSL_GUARDED_BY(space_mu_) = 0;  // extents of fills in progress
   // Notified (with space_mu_) when a fill gives back or publishes its extent; fills waiting

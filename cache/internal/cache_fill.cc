@@ -32,7 +32,8 @@ void CacheCore::RunFetch(std::shared_ptr<PendingFetch> fetch) {
       CompleteVerified(fetch);
       return;
     }
-    spdlog::warn("persisted cache entry {} failed verification; dropped", entry->digest.ShortHex());
+    spdlog::warn("persisted cache entry {} failed verification; dropped",
+                 entry->digest().ShortHex());
     counters_.persisted_dropped.fetch_add(1, std::memory_order_relaxed);
     DropUnverified(entry);
     fetch->BecomeFetch();
@@ -84,7 +85,7 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
   decode.expected_mode = source.crypt_mode;
   decode.max_decoded_size = kMaxChunkSize;
   absl::StatusOr<size_t> decoded =
-      DecodeBlobInto(*raw, decode, absl::Span<char>(entry->data, reserve_bytes));
+      DecodeBlobInto(*raw, decode, absl::Span<char>(EntryData(*entry), reserve_bytes));
   if (!decoded.ok()) {
     ReleaseReserved(entry);
     const DecodeErrorReason reason =
@@ -103,23 +104,23 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
     return;
   }
   if (!request.expected_size.has_value()) ShrinkReserved(entry, *decoded);
-  entry->size = *decoded;
+  entry->size = static_cast<uint32_t>(*decoded);
   counters_.CountFetch(source.datastore, FetchResult::kOk, absl::Now() - start, raw->size());
   Publish(fetch, entry);
 }
 
 bool CacheCore::VerifyPersisted(const CacheEntry& entry, const ChunkRequest* request) const {
   const CryptConfig* key = nullptr;
-  if (entry.encrypted) {
+  if (entry.encrypted()) {
     key = request != nullptr ? request->source->chunk_key() : nullptr;
-    if (key == nullptr || key->fingerprint() != entry.key_fingerprint) return false;
+    if (key == nullptr || key->fingerprint() != entry.key_fingerprint()) return false;
   }
   if (request != nullptr && request->expected_size.has_value() &&
       *request->expected_size != entry.size) {
     return false;
   }
-  if (CacheKeyFor(entry.digest, key) != entry.cache_key) return false;
-  return ChunkDigestOf(std::string_view(entry.data, entry.size), key) == entry.digest;
+  if (CacheKeyFor(entry.digest(), key) != entry.cache_key) return false;
+  return ChunkDigestOf(std::string_view(EntryData(entry), entry.size), key) == entry.digest();
 }
 
 void CacheCore::CompleteVerified(const std::shared_ptr<PendingFetch>& fetch) {
@@ -135,7 +136,7 @@ void CacheCore::CompleteVerified(const std::shared_ptr<PendingFetch>& fetch) {
     entry->pins.fetch_add(static_cast<int32_t>(waiters.size()), std::memory_order_relaxed);
     entry->pins.fetch_sub(1, std::memory_order_release);  // the verifier's pin
   }
-  for (ChunkCallback& waiter : waiters) waiter(ChunkHandle(entry));
+  for (ChunkCallback& waiter : waiters) waiter(HandleFor(entry));
 }
 
 void CacheCore::DropUnverified(CacheEntry* entry) {
@@ -150,7 +151,7 @@ void CacheCore::DropUnverified(CacheEntry* entry) {
   // Zero the bad bytes before the extent can be handed to another fill.
   arena_->Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
   RemoveResidentLocked(entry, /*policy_tracked=*/true);
-  delete entry;
+  CacheEntry::Destroy(entry);
 }
 
 void CacheCore::Publish(const std::shared_ptr<PendingFetch>& fetch, CacheEntry* entry) {
@@ -167,7 +168,7 @@ void CacheCore::Publish(const std::shared_ptr<PendingFetch>& fetch, CacheEntry* 
       prefetch_used = demand && fetch->origin() == FetchPriority::kPrefetch;
       entry->prefetched_unused.store(!demand, std::memory_order_relaxed);
       AddResidentLocked(entry, demand ? InsertKind::kDemand : InsertKind::kPrefetch);
-      shard.entries[entry->cache_key] = entry;
+      shard.entries.insert(entry);
       shard.pending.erase(entry->cache_key);
       waiters = fetch->TakeWaiters();
       entry->pins.fetch_add(static_cast<int32_t>(waiters.size()), std::memory_order_relaxed);
@@ -176,7 +177,7 @@ void CacheCore::Publish(const std::shared_ptr<PendingFetch>& fetch, CacheEntry* 
   }
   room_freed_.notify_all();  // its extent is an entry now: evictable once its readers are done
   if (prefetch_used) counters_.CountPrefetchOutcome(/*used=*/true);
-  for (ChunkCallback& waiter : waiters) waiter(ChunkHandle(entry));
+  for (ChunkCallback& waiter : waiters) waiter(HandleFor(entry));
 }
 
 void CacheCore::Fail(const std::shared_ptr<PendingFetch>& fetch, const absl::Status& status) {
@@ -201,14 +202,14 @@ void CacheCore::BackgroundVerifyLoop(std::vector<ChunkDigest> keys) {
       std::lock_guard<std::mutex> lock(shard.mu);
       auto found = shard.entries.find(key);
       if (found == shard.entries.end() || shard.pending.contains(key) ||
-          found->second->verified.load(std::memory_order_acquire)) {
+          (*found)->verified.load(std::memory_order_acquire)) {
         continue;
       }
-      CacheEntry* entry = found->second;
+      CacheEntry* entry = *found;
       entry->pins.fetch_add(1, std::memory_order_relaxed);
       ChunkRequest request;
       request.cache_key = key;
-      request.digest = entry->digest;
+      request.digest = entry->digest();
       fetch =
           std::make_shared<PendingFetch>(std::move(request), PendingFetch::Kind::kVerifyPersisted,
                                          FetchPriority::kPrefetch, entry);

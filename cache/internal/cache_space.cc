@@ -29,6 +29,12 @@
 namespace chunkcache::internal {
 namespace {
 
+PersistedEntry ToPersisted(const CacheEntry& entry) {
+  return PersistedEntry{entry.cache_key,   entry.digest(),
+                        entry.start_page,  entry.size,
+                        entry.encrypted(), entry.encrypted() ? entry.key_fingerprint() : RawKey{}};
+}
+
 // How often a fill waiting for room tries again when no fill has ended meanwhile: pins are
 // released without telling anyone.
 constexpr std::chrono::milliseconds kRoomPollInterval{10};
@@ -61,16 +67,11 @@ absl::StatusOr<CacheEntry*> CacheCore::ReserveEntry(const ChunkRequest& request,
     start = *allocated;
     filling_pages_ += pages;
   }
-  auto* entry = new CacheEntry;
-  entry->cache_key = request.cache_key;
-  entry->digest = request.digest;
-  entry->data = arena_->base() + start * kArenaPageSize;
-  entry->start_page = start;
-  entry->pages = pages;
-  if (const CryptConfig* key = request.source->chunk_key(); key != nullptr) {
-    entry->encrypted = true;
-    entry->key_fingerprint = key->fingerprint();
-  }
+  const CryptConfig* key = request.source->chunk_key();
+  CacheEntry* entry = CacheEntry::Create(request.cache_key, request.digest,
+                                         key != nullptr ? &key->fingerprint() : nullptr);
+  entry->start_page = static_cast<uint32_t>(start);
+  entry->pages = static_cast<uint32_t>(pages);
   if (absl::Status disk = arena_->Reserve(start * kArenaPageSize, pages * kArenaPageSize);
       !disk.ok()) {
     ReleaseReserved(entry);
@@ -83,7 +84,7 @@ void CacheCore::ReleaseReserved(CacheEntry* entry) {
   std::lock_guard<std::mutex> space(space_mu_);
   filling_pages_ -= entry->pages;
   allocator_->Free(entry->start_page, entry->pages);
-  delete entry;
+  CacheEntry::Destroy(entry);
   room_freed_.notify_all();
 }
 
@@ -93,20 +94,27 @@ void CacheCore::ShrinkReserved(CacheEntry* entry, uint64_t bytes) {
   std::lock_guard<std::mutex> space(space_mu_);
   allocator_->Free(entry->start_page + pages, entry->pages - pages);
   filling_pages_ -= entry->pages - pages;
-  entry->pages = pages;
+  entry->pages = static_cast<uint32_t>(pages);
   room_freed_.notify_all();
+}
+
+CacheEntry* CacheCore::FindEntry(const ChunkDigest& key) const {
+  Shard& shard = ShardFor(key);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.entries.find(key);
+  return it != shard.entries.end() ? *it : nullptr;
 }
 
 absl::StatusOr<uint64_t> CacheCore::AllocateExtentLocked(uint64_t pages) {
   auto evictable = [this](const ChunkDigest& key) {
-    auto it = resident_.find(key);
-    return it != resident_.end() && it->second->pins.load(std::memory_order_relaxed) == 0;
+    const CacheEntry* entry = FindEntry(key);
+    return entry != nullptr && entry->pins.load(std::memory_order_relaxed) == 0;
   };
   bool drained = false;
   std::optional<uint64_t> last_victim_page;
   uint64_t policy_victim_pages = 0;
   // Every round allocates, evicts something or re-tracks a victim that was pinned meanwhile.
-  const size_t max_rounds = 2 * resident_.size() + 16;
+  const size_t max_rounds = 2 * by_address_.size() + 16;
   for (size_t round = 0; round < max_rounds; ++round) {
     if (std::optional<uint64_t> start = allocator_->Allocate(pages)) return *start;
     if (!drained) {
@@ -120,9 +128,8 @@ absl::StatusOr<uint64_t> CacheCore::AllocateExtentLocked(uint64_t pages) {
     }
     std::optional<ChunkDigest> victim = policy_->PickVictim(evictable);
     if (!victim.has_value()) break;
-    auto it = resident_.find(*victim);
-    if (it == resident_.end()) continue;  // cannot happen: the policy tracks residents only
-    CacheEntry* entry = it->second;
+    CacheEntry* entry = FindEntry(*victim);
+    if (entry == nullptr) continue;  // cannot happen: the policy tracks residents only
     const uint64_t victim_page = entry->start_page;
     const uint64_t victim_pages = entry->pages;
     if (TryEvictLocked(entry, /*policy_tracked=*/false)) {
@@ -133,7 +140,7 @@ absl::StatusOr<uint64_t> CacheCore::AllocateExtentLocked(uint64_t pages) {
     }
   }
   uint64_t pinned = 0;
-  for (const auto& [key, entry] : resident_) {
+  for (const CacheEntry* entry : by_address_) {
     if (entry->pins.load(std::memory_order_relaxed) > 0) pinned += entry->reserved_bytes();
   }
   return absl::ResourceExhaustedError(absl::StrCat(
@@ -154,14 +161,14 @@ bool CacheCore::EvictWindowLocked(uint64_t pages, std::optional<uint64_t> anchor
   };
   auto entry_it = by_address_.begin();
   auto add_entries_before = [&](uint64_t limit) {
-    for (; entry_it != by_address_.end() && entry_it->first < limit; ++entry_it) {
-      CacheEntry* entry = entry_it->second;
+    for (; entry_it != by_address_.end() && (*entry_it)->start_page < limit; ++entry_it) {
+      CacheEntry* entry = *entry_it;
       add_until(entry->start_page);
       const bool pinned = entry->pins.load(std::memory_order_relaxed) > 0;
       segments.push_back({entry->start_page, entry->pages,
                           pinned ? ArenaSegment::Kind::kBlocked : ArenaSegment::Kind::kEvictable,
                           entry->size, entry});
-      cursor = entry->start_page + entry->pages;
+      cursor = uint64_t{entry->start_page} + entry->pages;
     }
   };
   allocator_->ForEachFreeExtent([&](uint64_t start, uint64_t length) {
@@ -199,24 +206,22 @@ bool CacheCore::TryEvictLocked(CacheEntry* entry, bool policy_tracked) {
   }
   counters_.CountEviction(entry->size);
   RemoveResidentLocked(entry, policy_tracked);
-  delete entry;
+  CacheEntry::Destroy(entry);
   return true;
 }
 
 void CacheCore::AddResidentLocked(CacheEntry* entry, InsertKind kind) {
-  resident_[entry->cache_key] = entry;
-  by_address_[entry->start_page] = entry;
+  by_address_.insert(entry);
   used_bytes_ += entry->size;
   policy_->OnInsert(entry->cache_key, entry->reserved_bytes(), kind);
 }
 
 void CacheCore::RemoveResidentLocked(CacheEntry* entry, bool policy_tracked) {
   if (policy_tracked) policy_->OnErase(entry->cache_key);
-  resident_.erase(entry->cache_key);
-  by_address_.erase(entry->start_page);
+  by_address_.erase(entry);
   used_bytes_ -= entry->size;
   JournalRemoveLocked(*entry);
-  if (options_.persist && entry->encrypted && !options_.persist_encrypted) {
+  if (options_.persist && entry->encrypted() && !options_.persist_encrypted) {
     // Plaintext of an encrypted datastore must not stay in a named file.
     arena_->Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
   }
@@ -228,17 +233,18 @@ void CacheCore::DrainAccessesLocked() {
   batch.clear();
   for (Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mu);
-    if (shard.accesses.empty()) continue;
-    batch.insert(batch.end(), shard.accesses.begin(), shard.accesses.end());
+    // Only hits on entries still resident reach the policy (it tracks residents only); none
+    // can come or go until space_mu_ is released.
+    for (const BufferedAccess& access : shard.accesses) {
+      if (shard.entries.contains(access.key)) batch.push_back(access);
+    }
     shard.accesses.clear();
   }
   // In the order the hits happened, not shard by shard: recency policies depend on it.
   std::sort(batch.begin(), batch.end(), [](const BufferedAccess& a, const BufferedAccess& b) {
     return a.sequence < b.sequence;
   });
-  for (const BufferedAccess& access : batch) {
-    if (resident_.contains(access.key)) policy_->OnAccess(access.key);
-  }
+  for (const BufferedAccess& access : batch) policy_->OnAccess(access.key);
 }
 
 void CacheCore::MaybeDrainAccesses() {
@@ -249,14 +255,13 @@ void CacheCore::MaybeDrainAccesses() {
 
 void CacheCore::JournalInsertLocked(const CacheEntry& entry) {
   if (journal_ == nullptr || !ShouldPersist(entry)) return;
-  PersistedEntry record{entry.cache_key, entry.digest,    entry.start_page,
-                        entry.size,      entry.encrypted, entry.key_fingerprint};
+  const PersistedEntry record = ToPersisted(entry);
   if (absl::Status written = journal_->AppendInsert(record); !written.ok()) {
     spdlog::error("{}; the cache stops persisting entries", ToStd(written.message()));
     journal_.reset();
     return;
   }
-  if (journal_->records() > 4 * resident_.size() + 1024) CompactJournalLocked();
+  if (journal_->records() > 4 * by_address_.size() + 1024) CompactJournalLocked();
 }
 
 void CacheCore::JournalRemoveLocked(const CacheEntry& entry) {
@@ -270,11 +275,9 @@ void CacheCore::JournalRemoveLocked(const CacheEntry& entry) {
 
 void CacheCore::CompactJournalLocked() {
   std::vector<PersistedEntry> live;
-  live.reserve(resident_.size());
-  for (const auto& [start, entry] : by_address_) {
-    if (!ShouldPersist(*entry)) continue;
-    live.push_back(PersistedEntry{entry->cache_key, entry->digest, entry->start_page, entry->size,
-                                  entry->encrypted, entry->key_fingerprint});
+  live.reserve(by_address_.size());
+  for (const CacheEntry* entry : by_address_) {
+    if (ShouldPersist(*entry)) live.push_back(ToPersisted(*entry));
   }
   const std::filesystem::path path = journal_->path();
   journal_.reset();

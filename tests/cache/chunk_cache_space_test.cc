@@ -170,6 +170,16 @@ TEST_F(ChunkCacheSpaceTest, ChunkLargerThanTheCacheIsRefusedAtOnce) {
   EXPECT_NE(refused.status().message().find("does not fit"), absl::string_view::npos);
 }
 
+TEST_F(ChunkCacheSpaceTest, ArenaOfMoreThanTwoToThe32PagesIsRefused) {
+  // Entries number their pages with 32 bits.
+  ChunkCacheOptions options = SmallCacheOptions(dir_.path(), 8 * kChunk);
+  options.capacity_bytes = (uint64_t{1} << 32) * 4096 + 4096;
+  absl::StatusOr<std::unique_ptr<ChunkCache>> cache = ChunkCache::Open(options);
+  EXPECT_EQ(cache.status().code(), absl::StatusCode::kInvalidArgument) << cache.status();
+  options.capacity_bytes = 8 * kChunk;
+  EXPECT_TRUE(ChunkCache::Open(options).ok());  // the directory lock was given back
+}
+
 TEST_F(ChunkCacheSpaceTest, SmallChunksTakePagesNotSlots) {
   cache_ = OpenCache(SmallCacheOptions(dir_.path(), 16 << 20));
   ASSERT_TRUE(Get(NewChunk(1, 5000)).ok());  // a fixed index's short tail chunk
