@@ -52,6 +52,13 @@ class EvictionPolicy {
   virtual void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) = 0;
   // A reader hit `key` (tracked).
   virtual void OnAccess(const ChunkDigest& key) = 0;
+  // OnAccess(key) if `key` is tracked; returns whether it was. Policies override it to look
+  // `key` up once (ExpertSwitchPolicy feeds every access to its experts this way).
+  virtual bool AccessIfTracked(const ChunkDigest& key) {
+    if (!Tracks(key)) return false;
+    OnAccess(key);
+    return true;
+  }
   // `key` left the cache without being chosen as a victim (dropped as corrupt, erased).
   virtual void OnErase(const ChunkDigest& key) = 0;
   // A reader asked for `key` and it is not cached; the cache is about to make room for it.

@@ -41,10 +41,7 @@ void ExpertSwitchPolicy::Simulate(const ChunkDigest& key, uint64_t charge) {
   auto all_evictable = [](const ChunkDigest&) { return true; };
   for (Expert& expert : experts_) {
     expert.recent_misses *= decay;
-    if (expert.policy->Tracks(key)) {
-      expert.policy->OnAccess(key);
-      continue;
-    }
+    if (expert.policy->AccessIfTracked(key)) continue;
     expert.recent_misses += 1;
     expert.policy->OnMiss(key);
     while (expert.policy->tracked_bytes() + charge > capacity_bytes_ &&

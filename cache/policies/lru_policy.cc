@@ -7,9 +7,11 @@ void LruPolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind /*k
   recency_.PushFront(key, charge);
 }
 
-void LruPolicy::OnAccess(const ChunkDigest& key) {
+bool LruPolicy::AccessIfTracked(const ChunkDigest& key) {
   auto it = recency_.IteratorOf(key);
-  if (it != recency_.end()) recency_.MoveToFront(it);
+  if (it == recency_.end()) return false;
+  recency_.MoveToFront(it);
+  return true;
 }
 
 void LruPolicy::OnErase(const ChunkDigest& key) { recency_.Erase(key); }

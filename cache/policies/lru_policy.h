@@ -16,7 +16,8 @@ class LruPolicy final : public EvictionPolicy {
  public:
   std::string_view name() const override { return "lru"; }
   void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) override;
-  void OnAccess(const ChunkDigest& key) override;
+  void OnAccess(const ChunkDigest& key) override { AccessIfTracked(key); }
+  bool AccessIfTracked(const ChunkDigest& key) override;
   void OnErase(const ChunkDigest& key) override;
   std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;

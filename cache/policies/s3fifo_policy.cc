@@ -28,10 +28,12 @@ void S3FifoPolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind 
   (seen_recently ? main_ : small_).PushFront(key, charge);
 }
 
-void S3FifoPolicy::OnAccess(const ChunkDigest& key) {
+bool S3FifoPolicy::AccessIfTracked(const ChunkDigest& key) {
   Queue::Entry* entry = small_.Find(key);
   if (entry == nullptr) entry = main_.Find(key);
-  if (entry != nullptr && entry->meta.count < kMaxHits) ++entry->meta.count;
+  if (entry == nullptr) return false;
+  if (entry->meta.count < kMaxHits) ++entry->meta.count;
+  return true;
 }
 
 void S3FifoPolicy::OnErase(const ChunkDigest& key) {

@@ -26,7 +26,8 @@ class S3FifoPolicy final : public EvictionPolicy {
 
   std::string_view name() const override { return "s3fifo"; }
   void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) override;
-  void OnAccess(const ChunkDigest& key) override;
+  void OnAccess(const ChunkDigest& key) override { AccessIfTracked(key); }
+  bool AccessIfTracked(const ChunkDigest& key) override;
   void OnErase(const ChunkDigest& key) override;
   void OnMiss(const ChunkDigest& key) override;
   std::optional<ChunkDigest> PickVictim(

@@ -7,8 +7,11 @@ void SievePolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind /
   queue_.PushFront(key, charge);
 }
 
-void SievePolicy::OnAccess(const ChunkDigest& key) {
-  if (Queue::Entry* entry = queue_.Find(key)) entry->meta.visited = true;
+bool SievePolicy::AccessIfTracked(const ChunkDigest& key) {
+  Queue::Entry* entry = queue_.Find(key);
+  if (entry == nullptr) return false;
+  entry->meta.visited = true;
+  return true;
 }
 
 void SievePolicy::OnErase(const ChunkDigest& key) {

@@ -18,7 +18,8 @@ class SievePolicy final : public EvictionPolicy {
  public:
   std::string_view name() const override { return "sieve"; }
   void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) override;
-  void OnAccess(const ChunkDigest& key) override;
+  void OnAccess(const ChunkDigest& key) override { AccessIfTracked(key); }
+  bool AccessIfTracked(const ChunkDigest& key) override;
   void OnErase(const ChunkDigest& key) override;
   std::optional<ChunkDigest> PickVictim(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;

@@ -135,6 +135,43 @@ TEST_P(PolicyConformanceTest, TracksAndTrackedBytesFollowInsertsErasuresAndVicti
   EXPECT_EQ(policy->tracked_bytes(), kMiB);
 }
 
+// AccessIfTracked is OnAccess on tracked keys (same victims afterwards) and does nothing on
+// others, ghosts included.
+TEST_P(PolicyConformanceTest, AccessIfTrackedIsOnAccessForTrackedKeysOnly) {
+  constexpr uint64_t kCapacityChunks = 20;
+  auto with_on_access = Make(kCapacityChunks * kMiB);
+  auto with_access_if_tracked = Make(kCapacityChunks * kMiB);
+  ASSERT_NE(with_on_access, nullptr);
+  ASSERT_NE(with_access_if_tracked, nullptr);
+  std::mt19937_64 random(5);
+  absl::flat_hash_set<ChunkDigest> resident;
+  for (int step = 0; step < 5000; ++step) {
+    const ChunkDigest key = Key((random() % 60) * (random() % 60) / 60);
+    // Every step also probes a key that may be a ghost or unknown.
+    const ChunkDigest probe = Key(random() % 80);
+    if (!resident.contains(probe)) {
+      ASSERT_FALSE(with_access_if_tracked->AccessIfTracked(probe)) << "step " << step;
+    }
+    if (resident.contains(key)) {
+      with_on_access->OnAccess(key);
+      ASSERT_TRUE(with_access_if_tracked->AccessIfTracked(key)) << "step " << step;
+      continue;
+    }
+    with_on_access->OnMiss(key);
+    with_access_if_tracked->OnMiss(key);
+    while (resident.size() >= kCapacityChunks) {
+      std::optional<ChunkDigest> victim = with_on_access->PickVictim(AnyKey);
+      ASSERT_TRUE(victim.has_value());
+      ASSERT_EQ(with_access_if_tracked->PickVictim(AnyKey), victim) << "step " << step;
+      resident.erase(*victim);
+    }
+    const InsertKind kind = step % 7 == 0 ? InsertKind::kPrefetch : InsertKind::kDemand;
+    with_on_access->OnInsert(key, kMiB, kind);
+    with_access_if_tracked->OnInsert(key, kMiB, kind);
+    resident.insert(key);
+  }
+}
+
 TEST_P(PolicyConformanceTest, ErasedKeysAreNeverVictims) {
   auto policy = Make(32 * kMiB);
   ASSERT_NE(policy, nullptr);
