@@ -2,6 +2,9 @@
 chunkcache_add_test(policy_conformance_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/policy_conformance_test.cc
   LIBS chunkcache_policies)
+chunkcache_add_test(policy_keyed_queue_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/policy_keyed_queue_test.cc
+  LIBS chunkcache_policies)
 chunkcache_add_test(policy_behaviour_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/policy_behaviour_test.cc
   LIBS chunkcache_policies)
