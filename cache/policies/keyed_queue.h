@@ -24,6 +24,7 @@
 #ifndef CHUNKCACHE_CACHE_POLICIES_KEYED_QUEUE_H_
 #define CHUNKCACHE_CACHE_POLICIES_KEYED_QUEUE_H_
 
+#include <cassert>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -81,6 +82,7 @@ class KeyedQueue {
         free_ = at(index).newer;
         return index;
       }
+      assert(fresh_ < kNil && "more than 2^32 - 1 entries in one pool");
       if (fresh_ == capacity()) blocks_.push_back(std::make_unique<Node[]>(kBlockNodes));
       return fresh_++;
     }
