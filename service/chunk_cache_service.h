@@ -15,7 +15,6 @@
 #define CHUNKCACHE_SERVICE_CHUNK_CACHE_SERVICE_H_
 
 #include "chunkcache/v1/chunkcache.grpc.pb.h"
-#include "service/rpc_event_log.h"
 #include "service/service_deps.h"
 
 namespace chunkcache {
@@ -50,11 +49,6 @@ class ChunkCacheService final : public ChunkCacheServiceBase {
                                           v1::ListSnapshotsResponse* response) override;
 
  private:
-  // Records, logs and finishes a unary call answered in its handler.
-  grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, Rpc rpc,
-                                        absl::Time started, const absl::Status& status,
-                                        const RpcEvent& event);
-
   const ServiceDeps deps_;
 };
 
