@@ -45,14 +45,15 @@ class CancellableOperation
     : public std::enable_shared_from_this<CancellableOperation<Result, Ticket>> {
  public:
   using Callback = absl::AnyInvocable<void(absl::StatusOr<Result>)>;
+  // Starts the operation with the callback it must complete and returns its ticket.
+  using Issue = absl::FunctionRef<Ticket(Callback)>;
 
   explicit CancellableOperation(Callback on_done) : on_done_(std::move(on_done)) {}
   CancellableOperation(const CancellableOperation&) = delete;
   CancellableOperation& operator=(const CancellableOperation&) = delete;
 
-  // `issue` starts the operation with the callback it must complete and returns its ticket.
-  // Call once.
-  void Start(absl::FunctionRef<Ticket(Callback)> issue) {
+  // Issues the operation. Call once.
+  void Start(Issue issue) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (cancelled_) return;

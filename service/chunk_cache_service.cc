@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
+#include "service/call_reactor.h"
 #include "service/call_record.h"
 #include "service/get_chunk_reactor.h"
 #include "service/read_range_reactor.h"
@@ -17,7 +18,7 @@ namespace {
 // A unary call answered in its handler, on the gRPC thread (StatSnapshot, Prefetch,
 // GetSnapshotFile, ListSnapshots): admitted for as long as the handler runs, and finished
 // through the context's default reactor with its outcome recorded in RequestMetrics and a
-// failure logged. The asynchronous calls have their own reactors.
+// failure logged. The asynchronous calls have their own reactors (call_reactor.h).
 class InlineCall {
  public:
   InlineCall(const ServiceDeps& deps, grpc::CallbackServerContext* context, Rpc rpc)
@@ -47,18 +48,18 @@ class InlineCall {
 grpc::ServerUnaryReactor* ChunkCacheService::ReadRange(grpc::CallbackServerContext* context,
                                                        const grpc::ByteBuffer* request,
                                                        grpc::ByteBuffer* response) {
-  return ReadRangeReactor::Start(deps_, context, request, response);
+  return StartCall<ReadRangeReactor>(*request, deps_, context, response);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ChunkCacheService::StreamRange(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return StreamRangeReactor::Start(deps_, context, request);
+  return StartCall<StreamRangeReactor>(*request, deps_, context);
 }
 
 grpc::ServerUnaryReactor* ChunkCacheService::GetChunk(grpc::CallbackServerContext* context,
                                                       const grpc::ByteBuffer* request,
                                                       grpc::ByteBuffer* response) {
-  return GetChunkReactor::Start(deps_, context, request, response);
+  return StartCall<GetChunkReactor>(*request, deps_, context, response);
 }
 
 grpc::ServerUnaryReactor* ChunkCacheService::StatSnapshot(grpc::CallbackServerContext* context,

@@ -5,10 +5,8 @@
 #include "chunkcache/v1/chunkcache.pb.h"
 #include "format/decode_error.h"
 #include "service/chunk_response_encoder.h"
-#include "service/read_range_reactor.h"
 #include "service/request_decoding.h"
 #include "service/rpc_event_log.h"
-#include "service/status_mapping.h"
 
 namespace chunkcache {
 namespace {
@@ -41,18 +39,8 @@ bool IsFormatError(const absl::Status& status) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* GetChunkReactor::Start(const ServiceDeps& deps,
-                                                 grpc::CallbackServerContext* context,
-                                                 const grpc::ByteBuffer* request,
-                                                 grpc::ByteBuffer* response) {
-  auto* reactor = new GetChunkReactor(deps, context, response);
-  reactor->Begin(request);
-  return reactor;
-}
-
-void GetChunkReactor::Begin(const grpc::ByteBuffer* request_bytes) {
-  if (!admission_.admitted()) return Complete(AdmissionTicket::ShuttingDown());
-  absl::StatusOr<v1::GetChunkRequest> request = DecodeRequest<v1::GetChunkRequest>(*request_bytes);
+void GetChunkReactor::Begin(const grpc::ByteBuffer& request_bytes) {
+  absl::StatusOr<v1::GetChunkRequest> request = DecodeRequest<v1::GetChunkRequest>(request_bytes);
   if (!request.ok()) return Complete(request.status());
   absl::StatusOr<DatastoreRequest> datastore =
       deps_.resolver->CheckDatastore(*context_, request->datastore(), "datastore");
@@ -74,18 +62,13 @@ void GetChunkReactor::Begin(const grpc::ByteBuffer* request_bytes) {
 }
 
 void GetChunkReactor::Lookup(size_t attempt) {
-  auto lookup = std::make_shared<CancellableChunkLookup>(
-      [this, attempt](absl::StatusOr<ChunkHandle> chunk) { OnChunk(attempt, std::move(chunk)); });
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    lookup_ = lookup;
-  }
   ChunkCache& cache = *deps_.cache;
   const ChunkRequest request = MakeChunkRequest(attempts_[attempt], digest_, std::nullopt);
-  // Last use of `this` here: the lookup may finish the call inline or on a cache thread.
-  lookup->Start([&cache, &request](CancellableChunkLookup::Callback on_result) {
-    return cache.Lookup(request, std::move(on_result));
-  });
+  StartOperation(
+      [this, attempt](absl::StatusOr<ChunkHandle> chunk) { OnChunk(attempt, std::move(chunk)); },
+      [&cache, &request](CancellableChunkLookup::Callback on_result) {
+        return cache.Lookup(request, std::move(on_result));
+      });
 }
 
 void GetChunkReactor::OnChunk(size_t attempt, absl::StatusOr<ChunkHandle> chunk) {
@@ -105,29 +88,15 @@ void GetChunkReactor::OnChunk(size_t attempt, absl::StatusOr<ChunkHandle> chunk)
   Complete(status);
 }
 
-void GetChunkReactor::OnCancel() {
-  std::shared_ptr<CancellableChunkLookup> lookup;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    lookup = lookup_;
+void GetChunkReactor::LogFailure(const absl::Status& status) const {
+  absl::Status logged = status;
+  if (request_.has_value()) {
+    logged = absl::Status(status.code(),
+                          absl::StrCat("datastore ", request_->datastore->ref.name, " chunk ",
+                                       digest_.Hex(), request_->client.empty() ? "" : " client ",
+                                       request_->client, ": ", status.message()));
   }
-  // Without a lookup in flight the handler has already finished the call (or is about to).
-  if (lookup != nullptr && lookup->Cancel()) Complete(CancelledCallStatus(*context_));
-}
-
-void GetChunkReactor::Complete(const absl::Status& status) {
-  deps_.metrics->RecordRequest(Rpc::kGetChunk, status.code(), absl::Now() - started_);
-  if (!status.ok()) {
-    absl::Status logged = status;
-    if (request_.has_value()) {
-      logged = absl::Status(status.code(),
-                            absl::StrCat("datastore ", request_->datastore->ref.name, " chunk ",
-                                         digest_.Hex(), request_->client.empty() ? "" : " client ",
-                                         request_->client, ": ", status.message()));
-    }
-    LogRpcFailure({Rpc::kGetChunk}, logged);
-  }
-  Finish(ToGrpcStatus(status));
+  LogRpcFailure({Rpc::kGetChunk}, logged);
 }
 
 }  // namespace chunkcache

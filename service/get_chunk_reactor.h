@@ -16,7 +16,7 @@
 // chunk of a datastore without a key here FAILED_PRECONDITION. The reply is finished from the
 // cache thread that completes the lookup, or at once from OnCancel.
 //
-// Owns itself: deleted in OnDone.
+// Owns itself: made by StartCall, deleted in OnDone.
 #ifndef CHUNKCACHE_SERVICE_GET_CHUNK_REACTOR_H_
 #define CHUNKCACHE_SERVICE_GET_CHUNK_REACTOR_H_
 
@@ -25,61 +25,39 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/time/time.h"
+#include "cache/chunk_handle.h"
 #include "cache/chunk_request.h"
 #include "format/digest.h"
 #include "service/archive_resolver.h"
+#include "service/call_reactor.h"
 #include "service/cancellable_operation.h"
-#include "service/rpc_admission.h"
 #include "service/service_deps.h"
 
 namespace chunkcache {
 
-class GetChunkReactor final : public grpc::ServerUnaryReactor {
+class GetChunkReactor final : public CallReactor<grpc::ServerUnaryReactor, CancellableChunkLookup> {
  public:
-  static grpc::ServerUnaryReactor* Start(const ServiceDeps& deps,
-                                         grpc::CallbackServerContext* context,
-                                         const grpc::ByteBuffer* request,
-                                         grpc::ByteBuffer* response);
-
-  void OnCancel() override;
-  void OnDone() override { delete this; }
-
- private:
   GetChunkReactor(const ServiceDeps& deps, grpc::CallbackServerContext* context,
                   grpc::ByteBuffer* response)
-      : deps_(deps),
-        context_(context),
-        response_(response),
-        started_(absl::Now()),
-        admission_(deps.admission) {}
+      : CallReactor(deps, context, Rpc::kGetChunk), response_(response) {}
 
-  void Begin(const grpc::ByteBuffer* request);
+ private:
+  void Begin(const grpc::ByteBuffer& request) override;
   // Looks the chunk up as attempts_[attempt] describes.
   void Lookup(size_t attempt);
   void OnChunk(size_t attempt, absl::StatusOr<ChunkHandle> chunk);
-  // Records the outcome and finishes the call; nothing touches `this` afterwards.
-  void Complete(const absl::Status& status);
+  void LogFailure(const absl::Status& status) const override;
 
-  const ServiceDeps& deps_;
-  grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
-  const absl::Time started_;
-  const AdmissionTicket admission_;  // counts this call in flight until OnDone
   std::optional<DatastoreRequest> request_;
   ChunkDigest digest_;
   // How to read the chunk, in order: as an encrypted chunk with the datastore's key, as a plain
   // one, or both (see above).
   std::vector<std::shared_ptr<const ChunkSource>> attempts_;
-
-  std::mutex mu_;
-  std::shared_ptr<CancellableChunkLookup> lookup_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chunkcache

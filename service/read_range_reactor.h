@@ -10,10 +10,10 @@
 //   grpc::ServerUnaryReactor* ReadRange(grpc::CallbackServerContext* context,
 //                                       const grpc::ByteBuffer* request,
 //                                       grpc::ByteBuffer* response) override {
-//     return ReadRangeReactor::Start(deps_, context, request, response);
+//     return StartCall<ReadRangeReactor>(*request, deps_, context, response);
 //   }
 //
-// Owns itself: deleted in OnDone.
+// Owns itself: made by StartCall, deleted in OnDone.
 #ifndef CHUNKCACHE_SERVICE_READ_RANGE_REACTOR_H_
 #define CHUNKCACHE_SERVICE_READ_RANGE_REACTOR_H_
 
@@ -21,62 +21,31 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
-#include <memory>
-#include <optional>
-
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
-#include "cache/snapshot_session.h"
-#include "service/archive_resolver.h"
+#include "cache/range_read.h"
+#include "service/call_reactor.h"
 #include "service/cancellable_operation.h"
-#include "service/rpc_admission.h"
+#include "service/range_call.h"
 #include "service/service_deps.h"
 
 namespace chunkcache {
 
-class ReadRangeReactor final : public grpc::ServerUnaryReactor {
+class ReadRangeReactor final : public CallReactor<grpc::ServerUnaryReactor, CancellableRangeRead> {
  public:
-  static grpc::ServerUnaryReactor* Start(const ServiceDeps& deps,
-                                         grpc::CallbackServerContext* context,
-                                         const grpc::ByteBuffer* request,
-                                         grpc::ByteBuffer* response);
-
-  void OnCancel() override;
-  void OnDone() override { delete this; }
-
- private:
   ReadRangeReactor(const ServiceDeps& deps, grpc::CallbackServerContext* context,
                    grpc::ByteBuffer* response)
-      : deps_(deps),
-        context_(context),
-        response_(response),
-        started_(absl::Now()),
-        admission_(deps.admission) {}
+      : CallReactor(deps, context, Rpc::kReadRange), response_(response) {}
 
-  void Begin(const grpc::ByteBuffer* request);
+ private:
+  void Begin(const grpc::ByteBuffer& request) override;
+  // INVALID_ARGUMENT for 0 and for more than max_read_bytes.
+  absl::Status CheckLength(uint64_t length) const;
   void OnRead(absl::StatusOr<RangeRead> read);
-  // Records the outcome and finishes the call; nothing touches `this` afterwards.
-  void Complete(const absl::Status& status);
+  void LogFailure(const absl::Status& status) const override;
 
-  const ServiceDeps& deps_;
-  grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
-  const absl::Time started_;
-  const AdmissionTicket admission_;  // counts this call in flight until OnDone
-  uint64_t offset_ = 0;
-  uint64_t length_ = 0;
-  std::optional<ArchiveRequest> request_;
-  std::shared_ptr<SnapshotSession> session_;
-
-  absl::Mutex mu_;
-  std::shared_ptr<CancellableRangeRead> read_ ABSL_GUARDED_BY(mu_);
+  RangeCall call_;
 };
-
-// CANCELLED or, when the call's deadline has passed, DEADLINE_EXCEEDED: what a reactor
-// reports when OnCancel ends its call.
-absl::Status CancelledCallStatus(const grpc::CallbackServerContext& context);
 
 }  // namespace chunkcache
 

@@ -1,0 +1,29 @@
+#include "service/range_call.h"
+
+#include <utility>
+
+#include "chunkcache/v1/chunkcache.pb.h"
+#include "service/request_decoding.h"
+
+namespace chunkcache {
+
+absl::Status BeginRangeCall(const ArchiveResolver& resolver,
+                            const grpc::CallbackServerContext& context,
+                            const grpc::ByteBuffer& request_bytes,
+                            absl::FunctionRef<absl::Status(uint64_t length)> check_length,
+                            RangeCall* call) {
+  absl::StatusOr<v1::ReadRangeRequest> request = DecodeRequest<v1::ReadRangeRequest>(request_bytes);
+  if (!request.ok()) return request.status();
+  call->offset = request->offset();
+  call->length = request->length();
+  absl::StatusOr<ArchiveRequest> archive = resolver.Check(context, request->snapshot());
+  if (!archive.ok()) return archive.status();
+  call->request = *std::move(archive);
+  if (absl::Status length_ok = check_length(call->length); !length_ok.ok()) return length_ok;
+  absl::StatusOr<std::shared_ptr<SnapshotSession>> session = resolver.Open(*call->request);
+  if (!session.ok()) return session.status();
+  call->session = *std::move(session);
+  return absl::OkStatus();
+}
+
+}  // namespace chunkcache
