@@ -27,6 +27,13 @@ std::unique_ptr<v1::ChunkCache::Stub> SlowStub(const std::string& address) {
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
 }
 
+// A StreamRange of a whole archive on a SlowStub.
+struct SlowStream {
+  std::unique_ptr<v1::ChunkCache::Stub> stub;
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::ReadRangeResponse>> reader;
+};
+
 class ServiceShutdownTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -40,6 +47,16 @@ class ServiceShutdownTest : public ::testing::Test {
         {"--datastore", "store=" + (dir_ / "ds").string(), "--shutdown-grace", grace_seconds});
   }
 
+  std::unique_ptr<SlowStream> StartStream(const std::string& address) {
+    auto stream = std::make_unique<SlowStream>();
+    stream->stub = SlowStub(address);
+    v1::ReadRangeRequest request;
+    *request.mutable_snapshot() = Ref("store", kSnapshot, kDisk);
+    request.set_length(0);  // to the end of the archive
+    stream->reader = stream->stub->StreamRange(&stream->context, request);
+    return stream;
+  }
+
   ScratchDir dir_;
   std::string image_;
 };
@@ -47,14 +64,9 @@ class ServiceShutdownTest : public ::testing::Test {
 TEST_F(ServiceShutdownTest, StreamThatKeepsReadingFinishesWithinTheGracePeriod) {
   std::unique_ptr<ChunkcachedProcess> server = StartServer("30");
   ASSERT_NE(server, nullptr);
-  auto stub = SlowStub(server->address());
-  grpc::ClientContext context;
-  v1::ReadRangeRequest request;
-  *request.mutable_snapshot() = Ref("store", kSnapshot, kDisk);
-  request.set_length(0);
-  auto reader = stub->StreamRange(&context, request);
+  std::unique_ptr<SlowStream> stream = StartStream(server->address());
   v1::ReadRangeResponse message;
-  ASSERT_TRUE(reader->Read(&message));
+  ASSERT_TRUE(stream->reader->Read(&message));
   std::string bytes = message.data();
 
   const auto signalled = std::chrono::steady_clock::now();
@@ -65,11 +77,11 @@ TEST_F(ServiceShutdownTest, StreamThatKeepsReadingFinishesWithinTheGracePeriod) 
   EXPECT_EQ(late->ReadRange(Ref("store", kSnapshot, kDisk), 0, 10).status().code(),
             absl::StatusCode::kUnavailable);
 
-  while (reader->Read(&message)) {
+  while (stream->reader->Read(&message)) {
     bytes += message.data();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
-  const grpc::Status status = reader->Finish();
+  const grpc::Status status = stream->reader->Finish();
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(bytes == image_) << bytes.size() << " of " << image_.size() << " bytes";
   std::optional<int> exit_code = server->WaitForExit(std::chrono::seconds(60));
@@ -85,14 +97,9 @@ TEST_F(ServiceShutdownTest, StreamThatKeepsReadingFinishesWithinTheGracePeriod) 
 TEST_F(ServiceShutdownTest, StalledStreamIsCutAtTheEndOfTheGracePeriod) {
   std::unique_ptr<ChunkcachedProcess> server = StartServer("1.5");
   ASSERT_NE(server, nullptr);
-  auto stub = SlowStub(server->address());
-  grpc::ClientContext context;
-  v1::ReadRangeRequest request;
-  *request.mutable_snapshot() = Ref("store", kSnapshot, kDisk);
-  request.set_length(0);
-  auto reader = stub->StreamRange(&context, request);
+  std::unique_ptr<SlowStream> stream = StartStream(server->address());
   v1::ReadRangeResponse message;
-  ASSERT_TRUE(reader->Read(&message));
+  ASSERT_TRUE(stream->reader->Read(&message));
   uint64_t received = message.data().size();
 
   // The client stops reading; the server is stuck on flow control for the next message.
@@ -105,8 +112,8 @@ TEST_F(ServiceShutdownTest, StalledStreamIsCutAtTheEndOfTheGracePeriod) {
   EXPECT_GE(elapsed, std::chrono::milliseconds(1400)) << "the stream got its grace period";
   EXPECT_LT(elapsed, std::chrono::seconds(20));
 
-  while (reader->Read(&message)) received += message.data().size();
-  const grpc::Status status = reader->Finish();
+  while (stream->reader->Read(&message)) received += message.data().size();
+  const grpc::Status status = stream->reader->Finish();
   EXPECT_FALSE(status.ok()) << "the stream was cut, not completed";
   EXPECT_LT(received, image_.size());
 }
