@@ -69,14 +69,20 @@ def add_field(message, name, number, field_type, label=None, type_name=None, one
         field.type_name = type_name
 
 
+def proto3_file(name, package):
+    """An empty proto3 FileDescriptorProto, to describe a standard service's messages in."""
+    file_proto = descriptor_pb2.FileDescriptorProto()
+    file_proto.name = name
+    file_proto.package = package
+    file_proto.syntax = "proto3"
+    return file_proto
+
+
 def reflection_messages():
     """The subset of grpc.reflection.v1alpha (reflection.proto) that a grpcurl-style client
     needs: list services and fetch the file that defines a symbol."""
     F = descriptor_pb2.FieldDescriptorProto
-    fp = descriptor_pb2.FileDescriptorProto()
-    fp.name = "test_reflection_subset.proto"
-    fp.package = "grpc.reflection.v1alpha"
-    fp.syntax = "proto3"
+    fp = proto3_file("test_reflection_subset.proto", "grpc.reflection.v1alpha")
     request = fp.message_type.add(name="ServerReflectionRequest")
     # A oneof, as in reflection.proto: list_services="" must still be sent.
     request.oneof_decl.add(name="message_request")
@@ -108,10 +114,7 @@ def reflection_messages():
 def health_messages():
     """grpc.health.v1 HealthCheckRequest/Response (health.proto)."""
     F = descriptor_pb2.FieldDescriptorProto
-    fp = descriptor_pb2.FileDescriptorProto()
-    fp.name = "test_health_subset.proto"
-    fp.package = "grpc.health.v1"
-    fp.syntax = "proto3"
+    fp = proto3_file("test_health_subset.proto", "grpc.health.v1")
     request = fp.message_type.add(name="HealthCheckRequest")
     add_field(request, "service", 1, F.TYPE_STRING)
     response = fp.message_type.add(name="HealthCheckResponse")
