@@ -29,6 +29,16 @@ add_test(NAME HelmRenderedObjects
 set_tests_properties(HelmLint HelmSchemaRejectsBadValues HelmRenderedObjects PROPERTIES
   LABELS deploy TIMEOUT 120 FIXTURES_REQUIRED helm_tool)
 
+# The exec probes of a TLS port, exactly as rendered (with and without mutual TLS, and tier 2's),
+# run against a real chunkcached of this build serving TLS: they pass, and readiness fails
+# while the datastore directory is gone.
+add_test(NAME HelmExecProbesAgainstChunkcached
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/helm_probe_test.py
+          --helm ${CHUNKCACHE_HELM} --chart ${CHUNKCACHE_HELM_CHART}
+          --bin ${CMAKE_BINARY_DIR}/bin --shared ${CHUNKCACHE_SHARED_DIR})
+set_tests_properties(HelmExecProbesAgainstChunkcached PROPERTIES
+  LABELS deploy TIMEOUT 300 FIXTURES_REQUIRED helm_tool)
+
 add_test(NAME HelmDashboardCopy
   COMMAND ${CHUNKCACHE_HELM_SCRIPT} dashboard ${CHUNKCACHE_HELM_CHART} ${PROJECT_SOURCE_DIR})
 set_tests_properties(HelmDashboardCopy PROPERTIES LABELS deploy TIMEOUT 30)

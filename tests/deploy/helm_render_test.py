@@ -177,6 +177,86 @@ def mounted_file(pod, container, path, docs, ns_secrets_external):
     return None
 
 
+def probe_mode(values, tls_on):
+    """probes.mode with auto resolved: gRPC probes on a plaintext port, exec ones on TLS."""
+    mode = values["probes"]["mode"]
+    if mode == "auto":
+        mode = "exec" if tls_on else "grpc"
+    return mode
+
+
+def probe_tls_expectations(values, is_tier2):
+    """(CA (secret, key), server name, client certificate Secret or None) of exec probes."""
+    if is_tier2:
+        return ((values["tier2"]["tls"]["existingSecret"], "ca.crt"),
+                f"rel-chunkcache-tier2.cache.svc.{values['clusterDomain']}", None)
+    probe_tls = values["probes"]["tls"]
+    if probe_tls["caSecret"]:
+        ca = (probe_tls["caSecret"], probe_tls["caKey"])
+    elif probe_tls["caPem"]:
+        ca = ("rel-chunkcache-probe-tls", "ca.crt")
+    else:
+        ca = (values["tls"]["existingSecret"], "ca.crt")
+    name = probe_tls["serverName"] or f"rel-chunkcache.cache.svc.{values['clusterDomain']}"
+    return ca, name, probe_tls["clientCertSecret"] or None
+
+
+def option(command, flag):
+    """The value after `flag` in an argv list, or None."""
+    return command[command.index(flag) + 1] if flag in command[:-1] else None
+
+
+def check_probes(wname, pod, container, values, is_tier2, tls_on, docs):
+    """Readiness asks health service "" (the datastores are readable), liveness "liveness"
+    (the process answers), so a storage outage does not restart the pod: as kubelet gRPC
+    probes on a plaintext port, as `chunkcache health` over TLS in the container on a TLS
+    port (the kubelet's gRPC probes speak plaintext only), or TCP connects if chosen."""
+    grpc_port = values["ports"]["grpc"]
+    mode = probe_mode(values, tls_on)
+    handler = {"grpc": "grpc", "exec": "exec", "tcp": "tcpSocket"}[mode]
+    for probe_name in ("readinessProbe", "livenessProbe"):
+        liveness = probe_name == "livenessProbe"
+        probe = container.get(probe_name, {})
+        check(not {"httpGet", "tcpSocket", "exec", "grpc"} - {handler} & set(probe),
+              f"{wname}: {probe_name} has another handler than {handler}: {probe}")
+        timings = values["livenessProbe" if liveness else "readinessProbe"]
+        check({k: v for k, v in probe.items() if k != handler} == timings,
+              f"{wname}: {probe_name} timings {probe}, expected {timings}")
+        if mode in ("grpc", "tcp"):
+            check(probe.get(handler, {}).get("port") == grpc_port,
+                  f"{wname}: {probe_name} is not a {handler} probe on the gRPC port: {probe}")
+            wanted = "liveness" if liveness and mode == "grpc" else None
+            check(probe.get(handler, {}).get("service") == wanted,
+                  f"{wname}: {probe_name} asks service {probe.get(handler, {}).get('service')!r}, "
+                  f"not {wanted!r}")
+            continue
+        command = probe.get("exec", {}).get("command", [])
+        if not check(command[:4] == ["chunkcache", "health", "--server", f"127.0.0.1:{grpc_port}"],
+                     f"{wname}: {probe_name} command {command}"):
+            continue
+        check(option(command, "--service") == ("liveness" if liveness else None),
+              f"{wname}: {probe_name} asks service {option(command, '--service')!r}")
+        check(("--tls" in command) == tls_on, f"{wname}: {probe_name} --tls with TLS {tls_on}")
+        if not tls_on:
+            check(len(command) == (6 if liveness else 4), f"{wname}: {probe_name} {command}")
+            continue
+        ca, name, client = probe_tls_expectations(values, is_tier2)
+        ca_source = mounted_file(pod, container, option(command, "--ca") or "", docs, True)
+        check(ca_source == ca, f"{wname}: {probe_name} --ca from {ca_source}, expected {ca}")
+        if ca[0] == "rel-chunkcache-probe-tls":
+            check(secret_value(docs, *ca) == values["probes"]["tls"]["caPem"],
+                  f"{wname}: probes.tls.caPem not stored in {ca[0]}")
+        check(option(command, "--tls-server-name") == name,
+              f"{wname}: {probe_name} --tls-server-name {option(command, '--tls-server-name')}, "
+              f"expected {name}")
+        for flag, key in (("--cert", "tls.crt"), ("--key", "tls.key")):
+            source = mounted_file(pod, container, option(command, flag) or "", docs, True)
+            check(source == ((client, key) if client else None),
+                  f"{wname}: {probe_name} {flag} from {source}, client certificate Secret {client}")
+        mount = next((m for m in container["volumeMounts"] if m["name"] == "probe-tls"), {})
+        check(mount.get("readOnly") is True, f"{wname}: probe-tls mount is not read-only")
+
+
 # --- the checks of one render ---------------------------------------------------------------
 def check_render(case, docs, values, messages, out_dir):
     name = case["name"]
@@ -283,21 +363,8 @@ def check_render(case, docs, values, messages, out_dir):
             check(ports["grpc"].get("hostPort") == values["hostPort"]["port"], f"{wname}: hostPort")
         else:
             check("hostPort" not in ports.get("grpc", {}), f"{wname}: unexpected hostPort")
-        # gRPC health probes on a plaintext port; the kubelet cannot probe a TLS one over gRPC.
         tls_on = values["tier2"]["tls"]["enabled"] if is_tier2 else values["tls"]["enabled"]
-        handler = "tcpSocket" if tls_on else "grpc"
-        for probe_name in ("readinessProbe", "livenessProbe"):
-            probe = container.get(probe_name, {})
-            check(probe.get(handler, {}).get("port") == ports.get("grpc", {}).get("containerPort"),
-                  f"{wname}: {probe_name} is not a {handler} probe on the gRPC port: {probe}")
-            # Readiness follows the datastores (service ""); liveness only the process
-            # ("liveness"), so a storage outage does not restart the pod.
-            wanted_service = "liveness" if probe_name == "livenessProbe" and handler == "grpc" else None
-            check(probe.get(handler, {}).get("service") == wanted_service,
-                  f"{wname}: {probe_name} asks service {probe.get(handler, {}).get('service')!r}, "
-                  f"not {wanted_service!r}")
-            check(not {"httpGet", "tcpSocket", "exec", "grpc"} - {handler} & set(probe),
-                  f"{wname}: {probe_name} has another handler")
+        check_probes(wname, pod, container, values, is_tier2, tls_on, docs)
         check(pod.get("terminationGracePeriodSeconds", 30) > config.get("shutdown_grace_seconds", 10),
               f"{wname}: terminationGracePeriodSeconds does not exceed shutdown_grace_seconds")
         check(config.get("log_level") == values["logLevel"], f"{wname}: log_level")
@@ -602,6 +669,31 @@ def main():
                  "metrics": {"enabled": False}, "dashboard": {"enabled": False},
                  "cache": {"volume": {"emptyDir": {"sizeLimit": "5Gi"}}}},
          "kinds": ["ServiceAccount", "ConfigMap", "Service", "Deployment"]},
+        # Probes: exec over TLS (auto), with a client certificate for mTLS, from another CA
+        # Secret, plaintext exec, and TCP connects chosen explicitly.
+        {"name": "tls-exec", "set": {"tls": {"enabled": True, "existingSecret": "node-tls"}},
+         "kinds": base_kinds + ["DaemonSet"]},
+        {"name": "tls-mtls-exec",
+         "set": {"tls": {"enabled": True, "existingSecret": "node-tls",
+                         "clientCa": {"enabled": True}, "requireClientCert": True},
+                 "probes": {"mode": "exec", "tls": {"clientCertSecret": "probe-client",
+                                                     "serverName": "cache.example.org"}}},
+         "kinds": base_kinds + ["DaemonSet"]},
+        {"name": "tls-ca-secret",
+         "set": {"tls": {"enabled": True, "existingSecret": "node-tls"},
+                 "probes": {"tls": {"caSecret": "corp-ca", "caKey": "root.pem"}}},
+         "kinds": base_kinds + ["DaemonSet"]},
+        {"name": "exec-plaintext", "set": {"probes": {"mode": "exec"}},
+         "kinds": base_kinds + ["DaemonSet"]},
+        {"name": "tls-tcp",
+         "set": {"tls": {"enabled": True, "existingSecret": "node-tls",
+                         "clientCa": {"enabled": True}, "requireClientCert": True},
+                 "tier2": {"enabled": True, "tls": {"enabled": True, "existingSecret": "t2-tls"}},
+                 "probes": {"mode": "tcp"}},
+         "kinds": base_kinds + ["DaemonSet", "Deployment"]},
+        {"name": "tier2-tls-auto",
+         "set": {"tier2": {"enabled": True, "tls": {"enabled": True, "existingSecret": "t2-tls"}}},
+         "kinds": base_kinds + ["DaemonSet", "Deployment"]},
     ]
     for case in cases:
         case.setdefault("tier2_hash", generated_tier2_hash)

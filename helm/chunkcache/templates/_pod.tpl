@@ -6,6 +6,7 @@ The pod template of one tier: (dict "root" $ "tier" "node"|"tier2"). Mount point
   /etc/chunkcache/keys/<name>/       keyfile.json and password of an encrypted datastore
   /etc/chunkcache/tls/               tls.crt, tls.key, ca.crt of the gRPC port
   /etc/chunkcache/tier2/             token and ca.crt the node tier uses to reach tier 2
+  /etc/chunkcache/probe/             ca.crt (and tls.crt, tls.key) of exec probes over TLS
   /tmp                               a small emptyDir (the root filesystem is read-only)
 */}}
 {{- define "chunkcache.podTemplate" -}}
@@ -18,6 +19,7 @@ The pod template of one tier: (dict "root" $ "tier" "node"|"tier2"). Mount point
 {{- $mountsDatastores := include "chunkcache.mountsDatastores" $ctx -}}
 {{- $podAnnotations := $isTier2 | ternary $v.tier2.podAnnotations $v.podAnnotations -}}
 {{- $tlsOn := $isTier2 | ternary $v.tier2.tls.enabled $v.tls.enabled -}}
+{{- $probes := include "chunkcache.probes" $ctx | fromJson -}}
 metadata:
   labels:
     {{- include "chunkcache.labels" $ctx | nindent 4 }}
@@ -99,18 +101,12 @@ spec:
           containerPort: {{ $v.ports.metrics }}
           protocol: TCP
         {{- end }}
-      {{- /* The kubelet's gRPC probes speak plaintext only: a TLS port gets TCP probes. */}}
-      {{- $probe := $tlsOn | ternary "tcpSocket" "grpc" }}
+      {{- /* gRPC probes by the kubelet, or chunkcache health in the pod on a TLS port. */}}
       readinessProbe:
-        {{ $probe }}:
-          port: {{ $v.ports.grpc }}
+        {{- toYaml $probes.readiness | nindent 8 }}
         {{- toYaml $v.readinessProbe | nindent 8 }}
       livenessProbe:
-        {{ $probe }}:
-          port: {{ $v.ports.grpc }}
-          {{- if eq $probe "grpc" }}
-          service: liveness
-          {{- end }}
+        {{- toYaml $probes.liveness | nindent 8 }}
         {{- toYaml $v.livenessProbe | nindent 8 }}
       resources:
         {{- toYaml ($isTier2 | ternary $v.tier2.resources $v.resources) | nindent 8 }}
@@ -157,6 +153,11 @@ spec:
         {{- if not $mountsDatastores }}
         - name: tier2-client
           mountPath: /etc/chunkcache/tier2
+          readOnly: true
+        {{- end }}
+        {{- if $probes.sources }}
+        - name: probe-tls
+          mountPath: /etc/chunkcache/probe
           readOnly: true
         {{- end }}
   {{- $nodeSelector := $isTier2 | ternary $v.tier2.nodeSelector $v.nodeSelector }}
@@ -277,5 +278,12 @@ spec:
                 - key: ca.crt
                   path: ca.crt
           {{- end }}
+    {{- end }}
+    {{- with $probes.sources }}
+    - name: probe-tls
+      projected:
+        defaultMode: 0440
+        sources:
+          {{- toYaml . | nindent 10 }}
     {{- end }}
 {{- end -}}
