@@ -64,7 +64,10 @@ class ChunkCache {
   ChunkCache& operator=(const ChunkCache&) = delete;
 
   // Asynchronous lookup (chunk_lookup.h). Demand lookups are counted in the lookup stats;
-  // kPrefetch lookups (hinted sets) are not, and queue behind demand fetches.
+  // kPrefetch lookups (hinted sets) are not, and queue behind demand fetches. A demand lookup
+  // with request.stream_read set is a sequential stream consuming its own readahead: a hit,
+  // but the policy hears OnStreamAccess instead of OnAccess, and a prefetch in flight that it
+  // waits for still enters the policy as a prefetch (counted as used, not wasted).
   ChunkLookup Lookup(const ChunkRequest& request, ChunkCallback on_ready,
                      FetchPriority priority = FetchPriority::kDemand);
 

@@ -49,6 +49,12 @@ struct ChunkRequest {
   // unknown, the cache reserves kMaxChunkSize and trims after decoding.
   std::optional<uint64_t> expected_size;
   std::shared_ptr<const ChunkSource> source;
+  // A demand lookup by the sequential stream whose readahead fetched this chunk, reading it
+  // (once, or in pieces): a hit for the stats, but not a use for the eviction policy
+  // (EvictionPolicy::OnStreamAccess), so read-once restore data stays among the first
+  // victims. A stream read that joins the chunk's prefetch still in flight raises its
+  // priority without turning it into a demand insert. Set by SnapshotSession.
+  bool stream_read = false;
 };
 
 // The key under which the decoded chunk is cached (see above).

@@ -17,6 +17,14 @@
 // first victims, oldest first, whatever the policy: a readahead window that must survive
 // until its reader arrives has to stay pinned (not evictable) until then.
 //
+// Stream reads (OnStreamAccess): a sequential reader (a restore) reading the chunks its own
+// readahead fetched reads each of them once, front to back, however many pieces it reads it
+// in. Such a read is a hit for the stats but not a use for the policy: a prefetched entry
+// stays among the first victims (moved to the newest end of the prefetch FIFO, so chunks the
+// stream consumed earlier go first), and repeated stream reads of it change nothing more. Any
+// other hit (OnAccess) promotes it as its first read. On an entry that is no longer a
+// prefetch (another reader used it) a stream read is an ordinary hit.
+//
 // Pinned keys (`evictable(key)` false) keep their place and history; PickVictim passes
 // over them, so its cost grows with the number of pinned keys it meets, not with the
 // cache size.
@@ -52,6 +60,10 @@ class EvictionPolicy {
   virtual void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) = 0;
   // A reader hit `key` (tracked).
   virtual void OnAccess(const ChunkDigest& key) = 0;
+  // The sequential stream whose readahead fetched `key` (tracked) read it (see above).
+  // Policies that keep no prefetches of their own treat it as OnAccess; PrefetchFifoPolicy
+  // keeps a prefetched key in its FIFO.
+  virtual void OnStreamAccess(const ChunkDigest& key) { OnAccess(key); }
   // OnAccess(key) if `key` is tracked; returns whether it was. Policies override it to look
   // `key` up once (ExpertSwitchPolicy feeds every access to its experts this way).
   virtual bool AccessIfTracked(const ChunkDigest& key) {

@@ -215,7 +215,10 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
       waiting_on = pending->second;
       waiter_id = waiting_on->AddWaiter(std::move(on_ready), request);
       result = LookupResult::kCoalesced;
-      promote = demand && waiting_on->MarkDemandWanted();
+      if (demand) {
+        promote =
+            request.stream_read ? waiting_on->MarkStreamWanted() : waiting_on->MarkDemandWanted();
+      }
     } else if (auto found = shard.entries.find(request.cache_key); found != shard.entries.end()) {
       CacheEntry* entry = *found;
       entry->pins.fetch_add(1, std::memory_order_relaxed);
@@ -224,7 +227,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
         result = entry->hint_refs.load(std::memory_order_relaxed) > 0 ? LookupResult::kHintedHit
                                                                       : LookupResult::kHit;
         if (demand && shard.accesses.size() < kAccessBufferLimit) {
-          shard.accesses.push_back({NextAccessSequence(), request.cache_key});
+          shard.accesses.push_back({NextAccessSequence(), request.cache_key, request.stream_read});
           drain = shard.accesses.size() >= kAccessDrainThreshold;
         }
       } else {

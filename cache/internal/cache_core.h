@@ -88,10 +88,11 @@ class CacheCore {
   static constexpr size_t kAccessBufferLimit = 4096;
 
   // A hit waiting to be reported to the policy; `sequence` orders hits across shards, so the
-  // policy sees them in the order they happened.
+  // policy sees them in the order they happened. `stream`: a stream read (OnStreamAccess).
   struct BufferedAccess {
     uint64_t sequence;
     ChunkDigest key;
+    bool stream;
   };
 
   // Shard::entries holds entry pointers (8 bytes a slot, not 40 for a key and a pointer) and

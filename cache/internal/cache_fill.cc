@@ -164,9 +164,11 @@ void CacheCore::Publish(const std::shared_ptr<PendingFetch>& fetch, CacheEntry* 
     Shard& shard = ShardFor(entry->cache_key);
     {
       std::lock_guard<std::mutex> lock(shard.mu);
+      // A prefetch only its stream waited for stays a prefetch for the policy, but it is used.
       const bool demand = fetch->demand_wanted();
-      prefetch_used = demand && fetch->origin() == FetchPriority::kPrefetch;
-      entry->prefetched_unused.store(!demand, std::memory_order_relaxed);
+      const bool used = demand || fetch->stream_wanted();
+      prefetch_used = used && fetch->origin() == FetchPriority::kPrefetch;
+      entry->prefetched_unused.store(!used, std::memory_order_relaxed);
       AddResidentLocked(entry, demand ? InsertKind::kDemand : InsertKind::kPrefetch);
       shard.entries.insert(entry);
       shard.pending.erase(entry->cache_key);

@@ -244,7 +244,13 @@ void CacheCore::DrainAccessesLocked() {
   std::sort(batch.begin(), batch.end(), [](const BufferedAccess& a, const BufferedAccess& b) {
     return a.sequence < b.sequence;
   });
-  for (const BufferedAccess& access : batch) policy_->OnAccess(access.key);
+  for (const BufferedAccess& access : batch) {
+    if (access.stream) {
+      policy_->OnStreamAccess(access.key);
+    } else {
+      policy_->OnAccess(access.key);
+    }
+  }
 }
 
 void CacheCore::MaybeDrainAccesses() {

@@ -68,6 +68,10 @@ class PendingFetch {
   bool demand_wanted() const { return demand_wanted_.load(std::memory_order_acquire); }
   // True the first time a demand waiter joins a prefetch (the caller then promotes it).
   bool MarkDemandWanted() { return !demand_wanted_.exchange(true, std::memory_order_acq_rel); }
+  // A stream read (ChunkRequest::stream_read) waits for this prefetch: it is promoted like a
+  // demand fetch (true the first time) but still enters the policy as a prefetch, used.
+  bool MarkStreamWanted() { return !stream_wanted_.exchange(true, std::memory_order_acq_rel); }
+  bool stream_wanted() const { return stream_wanted_.load(std::memory_order_acquire); }
 
   // Registers a waiter; returns its id for RemoveWaiter. Called under the shard mutex while
   // the fetch is still in the shard map, so the fetch has not completed. `request` fills in
@@ -90,6 +94,7 @@ class PendingFetch {
   const FetchPriority origin_;
   CacheEntry* persisted_;
   std::atomic<bool> demand_wanted_;
+  std::atomic<bool> stream_wanted_{false};
 
   // std::mutex rather than absl::Mutex here and throughout cache/: the distribution's Abseil
   // is not built for ThreadSanitizer, which then cannot see absl::Mutex's ordering.

@@ -338,6 +338,92 @@ TEST_F(ChunkCacheTest, PrefetchedChunksCountAsUsedOrWasted) {
   EXPECT_EQ(stats.prefetch_used, 1u);
 }
 
+// A stream read of a prefetched chunk (ChunkRequest::stream_read) is a hit and uses the
+// prefetch, but leaves the chunk first in line for eviction, however often the stream reads
+// it; another reader's read promotes it.
+TEST_F(ChunkCacheTest, StreamReadsOfAPrefetchDoNotPromoteIt) {
+  for (const bool other_reader : {false, true}) {
+    SCOPED_TRACE(other_reader ? "then another reader" : "stream reads only");
+    cache_.reset();
+    Open(SmallCacheOptions(dir_.path(), 4 * kChunkSize));
+    ChunkRequest prefetched = NewChunk(70);
+    ASSERT_EQ(cache_->Prefetch(prefetched), PrefetchOutcome::kRequested);
+    ASSERT_TRUE(WaitFor([&] { return cache_->Contains(prefetched.cache_key); }));
+    std::vector<ChunkRequest> demand;
+    for (int i = 0; i < 4; ++i) demand.push_back(NewChunk(71 + i));
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(cache_->Get(demand[i], Soon()).ok());
+    ChunkRequest stream = prefetched;
+    stream.stream_read = true;
+    for (int piece = 0; piece < 3; ++piece) {
+      absl::StatusOr<ChunkHandle> chunk = cache_->Get(stream, Soon());
+      ASSERT_TRUE(chunk.ok()) << chunk.status();
+      EXPECT_EQ(chunk->data(), Expected(prefetched));
+    }
+    if (other_reader) {
+      ASSERT_TRUE(cache_->Get(prefetched, Soon()).ok());
+    }
+    // Two more demand chunks in a cache of four: one victim.
+    for (int i = 2; i < 4; ++i) ASSERT_TRUE(cache_->Get(demand[i], Soon()).ok());
+    CacheStats stats = cache_->Stats();
+    EXPECT_EQ(stats.lookups.hit, other_reader ? 4u : 3u);
+    EXPECT_EQ(stats.prefetch_used, 1u);
+    EXPECT_EQ(stats.prefetch_wasted, 0u);  // read by its stream: not a wasted prefetch
+    EXPECT_EQ(stats.evictions, 1u);
+    EXPECT_EQ(cache_->Contains(prefetched.cache_key), other_reader);
+    EXPECT_EQ(cache_->Contains(demand[0].cache_key), !other_reader);  // LRU's victim
+    for (int i = 1; i < 4; ++i) EXPECT_TRUE(cache_->Contains(demand[i].cache_key)) << i;
+  }
+}
+
+// A stream read that waits for its prefetch in flight gets it, but the chunk still enters
+// the policy as a prefetch (used, first in line); a demand reader joining would make it a
+// demand insert.
+TEST_F(ChunkCacheTest, StreamReadJoiningItsPrefetchInFlightKeepsItAPrefetch) {
+  for (const bool demand_joins : {false, true}) {
+    SCOPED_TRACE(demand_joins ? "a demand reader joins too" : "only the stream waits");
+    cache_.reset();
+    Open(SmallCacheOptions(dir_.path(), 4 * kChunkSize));
+    std::vector<ChunkRequest> demand;
+    for (int i = 0; i < 4; ++i) demand.push_back(NewChunk(81 + i));
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(cache_->Get(demand[i], Soon()).ok());
+    ChunkRequest prefetched = NewChunk(80);
+    ChunkRequest stream = prefetched;
+    stream.stream_read = true;
+    faulty_->HoldCalls();
+    ASSERT_EQ(cache_->Prefetch(prefetched), PrefetchOutcome::kRequested);
+    ASSERT_TRUE(faulty_->WaitForHeldCalls(1, absl::Seconds(10)));
+    std::promise<absl::StatusOr<ChunkHandle>> streamed;
+    std::promise<absl::StatusOr<ChunkHandle>> joined;
+    ChunkLookup stream_lookup = cache_->Lookup(
+        stream, [&](absl::StatusOr<ChunkHandle> chunk) { streamed.set_value(std::move(chunk)); });
+    ASSERT_FALSE(stream_lookup.ready());
+    ChunkLookup demand_lookup;
+    if (demand_joins) {
+      demand_lookup = cache_->Lookup(prefetched, [&](absl::StatusOr<ChunkHandle> chunk) {
+        joined.set_value(std::move(chunk));
+      });
+    } else {
+      joined.set_value(absl::CancelledError("no demand reader"));
+    }
+    faulty_->ReleaseCalls();
+    {
+      absl::StatusOr<ChunkHandle> chunk = streamed.get_future().get();
+      ASSERT_TRUE(chunk.ok()) << chunk.status();
+      EXPECT_EQ(chunk->data(), Expected(prefetched));
+      EXPECT_EQ(joined.get_future().get().ok(), demand_joins);
+    }
+    EXPECT_EQ(cache_->Stats().lookups.coalesced, demand_joins ? 2u : 1u);
+    EXPECT_EQ(cache_->Stats().prefetch_used, 1u);
+    // Two more demand chunks in a cache of four: one victim.
+    for (int i = 2; i < 4; ++i) ASSERT_TRUE(cache_->Get(demand[i], Soon()).ok());
+    CacheStats stats = cache_->Stats();
+    EXPECT_EQ(stats.evictions, 1u);
+    EXPECT_EQ(stats.prefetch_wasted, 0u);
+    EXPECT_EQ(cache_->Contains(prefetched.cache_key), demand_joins);
+    EXPECT_EQ(cache_->Contains(demand[0].cache_key), !demand_joins);
+  }
+}
+
 class CountingObserver : public CacheStatsObserver {
  public:
   void OnLookup(LookupResult) override { lookups.fetch_add(1); }

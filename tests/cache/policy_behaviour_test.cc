@@ -213,6 +213,30 @@ TEST(PrefetchFifoPolicyTest, FirstReadHandsThePrefetchToTheDemandPolicy) {
   EXPECT_EQ(Drain(policy), Keys({1, 10}));
 }
 
+TEST(PrefetchFifoPolicyTest, StreamReadsKeepThePrefetchInTheFifoAtItsNewestEnd) {
+  PrefetchFifoPolicy policy(std::make_unique<LruPolicy>());
+  InsertAll(policy, {1, 2});
+  policy.OnInsert(Key(10), kUnit, InsertKind::kPrefetch);
+  policy.OnInsert(Key(11), kUnit, InsertKind::kPrefetch);
+  for (int piece = 0; piece < 3; ++piece) policy.OnStreamAccess(Key(10));  // read in pieces
+  EXPECT_EQ(policy.unread_prefetches(), 2u);
+  EXPECT_EQ(policy.demand_policy().tracked(), 2u);
+  // 10 was consumed after 11 arrived: 11 goes first, then 10, then the demand entries.
+  EXPECT_EQ(Drain(policy), Keys({11, 10, 1, 2}));
+}
+
+TEST(PrefetchFifoPolicyTest, AnotherReadersAccessAfterStreamReadsPromotes) {
+  PrefetchFifoPolicy policy(std::make_unique<LruPolicy>());
+  InsertAll(policy, {1, 2});
+  policy.OnInsert(Key(10), kUnit, InsertKind::kPrefetch);
+  policy.OnInsert(Key(11), kUnit, InsertKind::kPrefetch);
+  policy.OnStreamAccess(Key(10));
+  policy.OnAccess(Key(10));        // a reader other than the stream: the most recently used key
+  policy.OnStreamAccess(Key(10));  // the stream again: an ordinary hit in the LRU now
+  EXPECT_EQ(policy.unread_prefetches(), 1u);
+  EXPECT_EQ(Drain(policy), Keys({11, 1, 2, 10}));
+}
+
 TEST(PrefetchFifoPolicyTest, PinnedPrefetchIsPassedOver) {
   PrefetchFifoPolicy policy(std::make_unique<LruPolicy>());
   InsertAll(policy, {1});

@@ -256,6 +256,28 @@ TEST_P(PolicyConformanceTest, PrefetchThatIsReadBecomesAnOrdinaryEntry) {
   EXPECT_EQ(policy->PickVictim(AnyKey), Key(1));
 }
 
+TEST_P(PolicyConformanceTest, StreamReadsLeaveAPrefetchFirstInLine) {
+  auto policy = Make(10 * 4 * kMiB);
+  ASSERT_NE(policy, nullptr);
+  for (uint64_t id = 0; id < 8; ++id) policy->OnInsert(Key(id), 4 * kMiB, InsertKind::kDemand);
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t id = 0; id < 8; ++id) policy->OnAccess(Key(id));
+  }
+  policy->OnInsert(Key(100), 4 * kMiB, InsertKind::kPrefetch);
+  policy->OnInsert(Key(101), 4 * kMiB, InsertKind::kPrefetch);
+  for (int piece = 0; piece < 4; ++piece) policy->OnStreamAccess(Key(100));
+  EXPECT_EQ(policy->tracked(), 10u);
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(101));
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(100));
+  // Another reader's read of a stream-read prefetch makes it an ordinary entry.
+  policy->OnInsert(Key(102), kMiB, InsertKind::kPrefetch);
+  policy->OnStreamAccess(Key(102));
+  for (int i = 0; i < 4; ++i) policy->OnAccess(Key(102));
+  policy->OnInsert(Key(103), kMiB, InsertKind::kPrefetch);
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(103));
+  EXPECT_TRUE(policy->Tracks(Key(102)));
+}
+
 // Equal charges of any size give the same victims as a count-based run.
 TEST_P(PolicyConformanceTest, EqualChargesOfAnySizeGiveTheSameVictims) {
   constexpr uint64_t kCapacityChunks = 37;
@@ -313,6 +335,8 @@ TEST_P(PolicyConformanceTest, RandomOperationsKeepInvariants) {
         pinned.erase(key);
       } else if (op == 1 && resident.contains(key)) {
         if (!pinned.insert(key).second) pinned.erase(key);
+      } else if (op == 3 && resident.contains(key)) {
+        policy->OnStreamAccess(key);
       } else if (resident.contains(key)) {
         policy->OnAccess(key);
       } else {
