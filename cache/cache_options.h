@@ -83,9 +83,10 @@ struct ReadaheadOptions {
   uint64_t max_gap_bytes = 256 * 1024;
   // Readahead chunks stay pinned from their arrival until a read reaches them, so a full cache
   // cannot evict a window before its reader arrives. At most this many bytes per session (and
-  // never more than an eighth of the cache capacity); requests beyond that are fetched unpinned.
-  // A pin the session's reads have not reached within `pin_max_reads` reads is dropped (the
-  // stream moved on). 0 bytes: no pinning.
+  // never more than an eighth of the cache capacity); the window stops there until reads release
+  // pins (an unpinned prefetch in a full cache is the first victim). A pin the session's reads
+  // have not reached within `pin_max_reads` reads is dropped (the stream moved on). 0 bytes: no
+  // pinning, and readahead fetches the whole window unpinned.
   uint64_t max_pinned_bytes = uint64_t{64} << 20;
   uint64_t pin_max_reads = 256;
 };

@@ -211,6 +211,7 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
   shape.offset = offset;
   shape.eof = end == size;
   std::vector<ChunkRequest> requests;
+  std::vector<size_t> entry_of_lookup;  // its first entry in this read
   std::vector<std::vector<size_t>> slices_of_lookup;
   absl::flat_hash_map<ChunkDigest, size_t> lookup_of_key;
   size_t entry = start->entry;
@@ -223,12 +224,20 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
     auto [it, inserted] = lookup_of_key.try_emplace(request.cache_key, requests.size());
     if (inserted) {
       requests.push_back(std::move(request));
+      entry_of_lookup.push_back(entry);
       slices_of_lookup.emplace_back();
     }
     slices_of_lookup[it->second].push_back(shape.slices.size());
     shape.slices.push_back(ChunkSlice{ChunkHandle(), pos - range.begin, length_here});
     pos += length_here;
     last_entry = entry;
+  }
+
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < requests.size(); ++i) {
+      requests[i].stream_read = IsStreamReadLocked(offset, entry_of_lookup[i]);
+    }
   }
 
   auto op = std::make_shared<internal::RangeReadOp>(std::move(shape), std::move(slices_of_lookup),
@@ -241,6 +250,21 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
     ticket.op_ = std::move(op);
   }
   return ticket;
+}
+
+bool SnapshotSession::IsStreamReadLocked(uint64_t offset, size_t entry) const {
+  // A stream read is a read that continues one of the detector's sequential streams (asked
+  // before this read's OnRead) of an entry its readahead pinned: still pinned (the first read
+  // of it) or among the pins reads reached lately (the stream reading the rest of the chunk in
+  // pieces). A pin is the session's own record that readahead fetched the chunk for a stream
+  // that has not passed it yet, so this holds only for read-ahead chunks the stream consumes,
+  // never for a chunk the stream merely finds cached; the detector's check keeps random reads
+  // of the same session (a guest next to its live-restore) counting as uses.
+  if (!readahead_->ContinuesSequentialStream(offset)) return false;
+  for (const ReadaheadPin& pin : readahead_pins_) {
+    if (pin.entry == entry) return pin.fetched;
+  }
+  return std::find(stream_reached_.begin(), stream_reached_.end(), entry) != stream_reached_.end();
 }
 
 absl::StatusOr<RangeRead> SnapshotSession::Read(uint64_t offset, uint64_t length,
@@ -276,13 +300,23 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
     window_after = readahead_->largest_window();
     // This read pinned its own chunks already: the readahead pins of the entries it reached,
     // and those no read reached for too long, are done.
+    auto reached = [&](const ReadaheadPin& pin) {
+      return pin.entry >= first_entry && pin.entry <= last_entry;
+    };
     auto done = [&](const ReadaheadPin& pin) {
-      return (pin.entry >= first_entry && pin.entry <= last_entry) ||
-             pin.requested_at_read + options_.readahead.pin_max_reads < read_tick;
+      return reached(pin) || pin.requested_at_read + options_.readahead.pin_max_reads < read_tick;
     };
     if (!readahead_pins_.empty()) {
       std::vector<ReadaheadPin> kept;
       for (ReadaheadPin& pin : readahead_pins_) {
+        if (reached(pin) && pin.fetched) {
+          if (stream_reached_.size() < kStreamReachedMemory) {
+            stream_reached_.push_back(pin.entry);
+          } else {
+            stream_reached_[stream_reached_next_] = pin.entry;
+          }
+          stream_reached_next_ = (stream_reached_next_ + 1) % kStreamReachedMemory;
+        }
         if (done(pin)) {
           readahead_pinned_bytes_ -= pin.bytes;
           unpinned.push_back(std::move(pin));
@@ -301,14 +335,23 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
   std::weak_ptr<SnapshotSession> weak = weak_from_this();
   for (size_t entry = plan.first; entry < plan.first + plan.count; ++entry) {
     const uint64_t bytes = index_.range(entry).size();
+    if (bytes == 0) continue;  // an empty entry: nothing to fetch
+    const bool cached = cache_->Contains(RequestFor(entry).cache_key);
     bool pin = false;
-    if (bytes > 0) {
+    {
       std::lock_guard<std::mutex> lock(mu_);
       if (!hints_released_ && readahead_pinned_bytes_ + bytes <= max_readahead_pin_bytes_) {
-        readahead_pins_.push_back(ReadaheadPin{entry, bytes, read_tick, ChunkHandle()});
+        readahead_pins_.push_back(ReadaheadPin{entry, bytes, read_tick, ChunkHandle(), !cached});
         readahead_pinned_bytes_ += bytes;
         pin = true;
       }
+    }
+    if (!pin && max_readahead_pin_bytes_ > 0) {
+      // The pin budget is spent: in a full cache an unpinned prefetch is the policy's first
+      // victim and would be evicted before its reader arrives. Plan the rest again later.
+      std::lock_guard<std::mutex> lock(mu_);
+      readahead_->Unrequested(plan, entry);
+      break;
     }
     if (!pin) {
       if (cache_->Prefetch(RequestFor(entry)) == PrefetchOutcome::kRequested) {
@@ -316,7 +359,6 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
       }
       continue;
     }
-    const bool cached = cache_->Contains(RequestFor(entry).cache_key);
     ChunkLookup lookup = cache_->Lookup(
         RequestFor(entry),
         [weak, entry, read_tick](absl::StatusOr<ChunkHandle> chunk) {

@@ -142,6 +142,9 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   void AdoptHint(absl::StatusOr<ChunkHandle> chunk);
   void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry);
   void AdoptReadahead(size_t entry, uint64_t read_tick, absl::StatusOr<ChunkHandle> chunk);
+  // Whether a read starting at `offset` that touches `entry` is a stream read of a chunk the
+  // session's readahead fetched for it (ChunkRequest::stream_read).
+  bool IsStreamReadLocked(uint64_t offset, size_t entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A readahead chunk requested with a pin: the handle arrives with the chunk and is dropped
   // when a read reaches the entry, when the session's reads have not reached it within
@@ -151,6 +154,10 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
     uint64_t bytes = 0;
     uint64_t requested_at_read = 0;
     ChunkHandle handle;  // empty until the chunk arrives
+    // Not cached when requested: this readahead fetched it (or joined its fetch), so reads of
+    // it by the stream are stream reads. A chunk that was cached already (another reader's,
+    // or another stream's) is an ordinary hit.
+    bool fetched = false;
   };
 
   ChunkCache* const cache_;
@@ -171,6 +178,11 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   const uint64_t max_readahead_pin_bytes_;
   std::vector<ReadaheadPin> readahead_pins_ ABSL_GUARDED_BY(mu_);  // in request order
   uint64_t readahead_pinned_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The entries of the latest readahead pins that reads reached (a ring): the stream reads a
+  // chunk in pieces, and the pieces after the first find the pin already released.
+  static constexpr size_t kStreamReachedMemory = 64;
+  std::vector<size_t> stream_reached_ ABSL_GUARDED_BY(mu_);
+  size_t stream_reached_next_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t reads_ ABSL_GUARDED_BY(mu_) = 0;
   bool hints_released_ ABSL_GUARDED_BY(mu_) = false;
 };

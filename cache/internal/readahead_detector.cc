@@ -16,7 +16,7 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   ++tick_;
   Stream* stream = nullptr;
   for (Stream& s : streams_) {
-    if (s.in_use && offset >= s.last_start && offset <= s.next_offset + options_.max_gap_bytes) {
+    if (Continues(s, offset)) {
       stream = &s;
       break;
     }
@@ -52,7 +52,28 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   const size_t from = std::max(stream->requested_until, stream->last_entry + 1);
   if (from >= want_end) return {};
   stream->requested_until = want_end;
-  return ReadaheadPlan{from, want_end - from};
+  return ReadaheadPlan{from, want_end - from, static_cast<size_t>(stream - streams_.data())};
+}
+
+void ReadaheadDetector::Unrequested(const ReadaheadPlan& plan, size_t first_unrequested) {
+  if (plan.stream >= streams_.size()) return;
+  Stream& stream = streams_[plan.stream];
+  if (stream.in_use && stream.requested_until == plan.first + plan.count &&
+      first_unrequested >= plan.first && first_unrequested < stream.requested_until) {
+    stream.requested_until = first_unrequested;
+  }
+}
+
+bool ReadaheadDetector::Continues(const Stream& stream, uint64_t offset) const {
+  return stream.in_use && offset >= stream.last_start &&
+         offset <= stream.next_offset + options_.max_gap_bytes;
+}
+
+bool ReadaheadDetector::ContinuesSequentialStream(uint64_t offset) const {
+  for (const Stream& s : streams_) {
+    if (Continues(s, offset)) return s.window > 0;  // OnRead takes the first that continues
+  }
+  return false;
 }
 
 size_t ReadaheadDetector::largest_window() const {

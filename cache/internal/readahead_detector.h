@@ -30,6 +30,7 @@ namespace chunkcache::internal {
 struct ReadaheadPlan {
   size_t first = 0;  // index entries [first, first + count) to prefetch
   size_t count = 0;
+  size_t stream = 0;  // for Unrequested
 };
 
 class ReadaheadDetector {
@@ -44,6 +45,14 @@ class ReadaheadDetector {
   // The largest window of any stream (for stats and tests).
   size_t largest_window() const;
 
+  // Whether a read starting at `offset` continues a stream that has a readahead window, as
+  // the next OnRead will see it (asked before that OnRead; changes nothing).
+  bool ContinuesSequentialStream(uint64_t offset) const;
+
+  // The caller requested only [plan.first, first_unrequested) of `plan` (its pin budget ran
+  // out): the rest is planned again at the stream's next read.
+  void Unrequested(const ReadaheadPlan& plan, size_t first_unrequested);
+
  private:
   struct Stream {
     bool in_use = false;
@@ -55,6 +64,8 @@ class ReadaheadDetector {
     size_t requested_until = 0;  // entries below this were requested by readahead
     uint64_t last_used = 0;
   };
+  // Whether a read starting at `offset` continues `stream`.
+  bool Continues(const Stream& stream, uint64_t offset) const;
 
   ReadaheadOptions options_;
   std::vector<Stream> streams_;

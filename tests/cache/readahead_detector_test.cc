@@ -105,5 +105,31 @@ TEST(ReadaheadDetectorTest, StopsAtTheEndOfTheArchiveAndCanBeDisabled) {
   for (size_t entry = 0; entry < 10; ++entry) EXPECT_EQ(ReadChunk(disabled, entry).count, 0u);
 }
 
+TEST(ReadaheadDetectorTest, ContinuesSequentialStreamOnlyForAStreamWithAWindow) {
+  ReadaheadDetector detector(ReadaheadOptions{});
+  EXPECT_FALSE(detector.ContinuesSequentialStream(0));
+  ReadChunk(detector, 0);
+  ReadChunk(detector, 1);
+  EXPECT_FALSE(detector.ContinuesSequentialStream(2 * kChunk));  // not sequential yet
+  ReadChunk(detector, 2);
+  EXPECT_TRUE(detector.ContinuesSequentialStream(2 * kChunk + 4096));  // the rest of chunk 2
+  EXPECT_TRUE(detector.ContinuesSequentialStream(3 * kChunk));
+  EXPECT_FALSE(detector.ContinuesSequentialStream(kChunk));        // behind the stream
+  EXPECT_FALSE(detector.ContinuesSequentialStream(500 * kChunk));  // far ahead of it
+  EXPECT_EQ(detector.largest_window(), 2u);                        // asking changed nothing
+}
+
+TEST(ReadaheadDetectorTest, UnrequestedRestIsPlannedAgainAtTheNextRead) {
+  ReadaheadDetector detector(ReadaheadOptions{});
+  ReadChunk(detector, 0);
+  ReadChunk(detector, 1);
+  ReadaheadPlan plan = ReadChunk(detector, 2);  // 3 and 4
+  ASSERT_EQ(plan.first, 3u);
+  ASSERT_EQ(plan.count, 2u);
+  detector.Unrequested(plan, 4);  // only 3 was requested
+  plan = ReadChunk(detector, 3);
+  EXPECT_EQ(plan.first, 4u);
+}
+
 }  // namespace
 }  // namespace chunkcache::internal

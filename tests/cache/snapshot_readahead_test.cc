@@ -118,7 +118,7 @@ TEST_F(ReadaheadTest, GuestReadsDoNotConfuseARestoreStream) {
 }
 
 TEST_F(ReadaheadTest, UnusedPrefetchesAreWastedAndEvictedBeforeReadersChunks) {
-  OpenAll(16 * kChunk);
+  OpenAll(16 * kChunk, /*max_pinned_bytes=*/0);                 // unpinned readahead
   for (size_t entry = 0; entry < 5; ++entry) ReadChunk(entry);  // prefetches chunks 5..12
   WaitForIdleFetches();
   ASSERT_EQ(session_->readahead_chunks_requested(), 10u);  // 3..12
@@ -180,6 +180,104 @@ TEST_F(ReadaheadTest, ReadaheadWindowIsPinnedUntilTheReaderArrives) {
     EXPECT_EQ(session_->readahead_chunks_pinned(), 0u);
     EXPECT_EQ(cache_->Stats().pinned_bytes, 0u);
   }
+}
+
+// A restore's reads of its own readahead chunks are not uses: read in four pieces each, they
+// stay first in line for eviction, after it as before it, so a random reader's working set
+// survives the restore. Another reader's read of one promotes it like any hit. Evicted after
+// the restore read them, they are not wasted prefetches.
+TEST_F(ReadaheadTest, ARestoresReadsOfItsReadaheadDoNotPromoteIt) {
+  OpenAll(32 * kChunk);  // pin budget: 4 chunks
+  auto source = MakeSource(faulty_, "store1");
+  std::vector<ChunkRequest> working_set;
+  for (int i = 0; i < 8; ++i) {
+    ChunkDigest digest = AddChunk(*memory_, PseudoRandomBytes(kChunk, 900 + i));
+    working_set.push_back(MakeChunkRequest(source, digest, kChunk));
+    ASSERT_TRUE(cache_->Get(working_set.back(), absl::Now() + absl::Seconds(30)).ok());
+  }
+  constexpr uint64_t kPiece = kChunk / 4;
+  for (size_t entry = 0; entry < 20; ++entry) {
+    for (uint64_t piece = 0; piece < 4; ++piece) {
+      const uint64_t offset = entry * kChunk + piece * kPiece;
+      absl::StatusOr<RangeRead> read =
+          session_->Read(offset, kPiece, absl::Now() + absl::Seconds(30));
+      ASSERT_TRUE(read.ok()) << read.status();
+      ASSERT_EQ(read->CopyBytes(), image_.substr(offset, kPiece));
+    }
+  }
+  WaitForIdleFetches();
+  // Readahead starts at the third read (a piece of chunk 0): the restore read 1..19 from it,
+  // and it pins the next chunks (at most 4).
+  EXPECT_EQ(cache_->Stats().prefetch_used, 19u);
+  EXPECT_LE(session_->readahead_chunks_pinned(), 4u);
+  // Another reader (a second session) reads chunk 15, and a random read of this session (a
+  // guest next to its restore, behind the stream) reads chunk 10: both are uses.
+  SessionOptions options;
+  options.hinted_chunks = 0;
+  auto other = SnapshotSession::Open(cache_.get(), DatastoreRef{"store1", faulty_, nullptr},
+                                     TestSnapshot(1000), kDisk, options);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE((*other)->Read(15 * kChunk, kChunk, absl::Now() + absl::Seconds(30)).ok());
+  ASSERT_TRUE(session_->Read(10 * kChunk, kChunk, absl::Now() + absl::Seconds(30)).ok());
+  // Demand reads of 17 new chunks in the full cache: 17 victims, the chunks the restore read
+  // ahead and read (1..19 but 10 and 15), before any of the working set or chunk 0 (a miss).
+  for (int i = 0; i < 17; ++i) {
+    ChunkDigest digest = AddChunk(*memory_, PseudoRandomBytes(kChunk, 950 + i));
+    ASSERT_TRUE(
+        cache_->Get(MakeChunkRequest(source, digest, kChunk), absl::Now() + absl::Seconds(30))
+            .ok());
+  }
+  for (const ChunkRequest& r : working_set) EXPECT_TRUE(cache_->Contains(r.cache_key));
+  EXPECT_TRUE(cache_->Contains(session_->RequestFor(0).cache_key));
+  for (size_t entry = 1; entry < 20; ++entry) {
+    EXPECT_EQ(cache_->Contains(session_->RequestFor(entry).cache_key), entry == 10 || entry == 15)
+        << entry;
+  }
+  EXPECT_EQ(cache_->Stats().prefetch_wasted, 0u);
+}
+
+// Readahead stops at the session's pin budget and plans the rest at the next read: every
+// readahead chunk is pinned until the reader reaches it.
+TEST_F(ReadaheadTest, ReadaheadStopsAtThePinBudget) {
+  OpenAll(32 * kChunk);  // pin budget: 4 chunks; the window grows to 16
+  for (size_t entry = 0; entry < 30; ++entry) {
+    ReadChunk(entry);
+    WaitForIdleFetches();
+    EXPECT_LE(session_->readahead_chunks_pinned(), 4u) << entry;
+    for (size_t ahead = entry + 5; ahead < kChunks; ++ahead) {
+      EXPECT_FALSE(cache_->Contains(session_->RequestFor(ahead).cache_key))
+          << entry << " " << ahead;
+    }
+  }
+  EXPECT_EQ(session_->readahead_chunks_pinned(), 4u);      // 30..33
+  EXPECT_EQ(session_->readahead_chunks_requested(), 31u);  // 3..33
+  EXPECT_EQ(cache_->Stats().prefetch_wasted, 0u);
+}
+
+// A lone restore through a small cache that is already full of other chunks fetches each of
+// its chunks once: nothing it read ahead is evicted before it gets there.
+TEST_F(ReadaheadTest, LoneRestoreThroughASmallFullCacheFetchesEachChunkOnce) {
+  OpenAll(16 * kChunk);  // pin budget: 2 chunks
+  auto source = MakeSource(faulty_, "store1");
+  for (int i = 0; i < 16; ++i) {
+    ChunkDigest digest = AddChunk(*memory_, PseudoRandomBytes(kChunk, 800 + i));
+    ASSERT_TRUE(
+        cache_->Get(MakeChunkRequest(source, digest, kChunk), absl::Now() + absl::Seconds(30))
+            .ok());
+  }
+  const uint64_t reads_before = memory_->TotalChunkReads();
+  constexpr uint64_t kPiece = kChunk / 2;
+  for (uint64_t offset = 0; offset < kChunks * kChunk; offset += kPiece) {
+    absl::StatusOr<RangeRead> read =
+        session_->Read(offset, kPiece, absl::Now() + absl::Seconds(30));
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->CopyBytes(), image_.substr(offset, kPiece));
+  }
+  WaitForIdleFetches();
+  EXPECT_EQ(memory_->TotalChunkReads() - reads_before, kChunks);
+  CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.prefetch_wasted, 0u);
+  EXPECT_EQ(stats.prefetch_used, kChunks - 2);  // readahead starts at the third read (chunk 1)
 }
 
 }  // namespace
