@@ -43,6 +43,11 @@ std::string TestImage() {
   return image;
 }
 
+// The first `length` bytes of the test archive, read through `node`.
+absl::StatusOr<std::string> ReadArchive(const ChunkcachedProcess& node, uint64_t length) {
+  return ConnectClient(node.address())->Read(Ref("store", kSnapshot, kArchive), 0, length);
+}
+
 // A node whose datastore "store" is the rack's datastore "store". `remote_extra` adds fields to
 // the remote object (JSON, starting with a comma).
 std::unique_ptr<ChunkcachedProcess> StartNode(const ScratchDir& dir, const std::string& name,
@@ -317,8 +322,7 @@ TEST(ServiceTieringTest, RackDownIsUnavailableAndTheNodeIsNotServing) {
   std::unique_ptr<ChunkcachedProcess> node =
       StartNode(dir, "node", absl::StrCat("127.0.0.1:", FreeTcpPort()));
   ASSERT_NE(node, nullptr);
-  absl::StatusOr<std::string> bytes =
-      ConnectClient(node->address())->Read(Ref("store", kSnapshot, kArchive), 0, 4096);
+  absl::StatusOr<std::string> bytes = ReadArchive(*node, 4096);
   EXPECT_EQ(bytes.status().code(), absl::StatusCode::kUnavailable) << bytes.status();
   EXPECT_NE(node->Log().find("event=datastore_unreadable datastore=store"), std::string::npos)
       << node->Log();
@@ -348,12 +352,10 @@ TEST(ServiceTieringTest, TokensBetweenTiersAndWholeDatastorePermission) {
   ASSERT_NE(node, nullptr);
   ASSERT_NE(tokenless, nullptr);
 
-  absl::StatusOr<std::string> bytes =
-      ConnectClient(node->address())->Read(Ref("store", kSnapshot, kArchive), 0, image.size());
+  absl::StatusOr<std::string> bytes = ReadArchive(*node, image.size());
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   EXPECT_TRUE(*bytes == image);
-  absl::StatusOr<std::string> refused =
-      ConnectClient(tokenless->address())->Read(Ref("store", kSnapshot, kArchive), 0, 4096);
+  absl::StatusOr<std::string> refused = ReadArchive(*tokenless, 4096);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_NE(std::string(refused.status().message()).find("credentials"), std::string::npos)
       << refused.status();
@@ -441,12 +443,10 @@ TEST(ServiceTieringTest, MutualTlsBetweenTiers) {
       dir, "anonymous", rack->address(), absl::StrCat(R"(, "caFile": ")", path("ca.pem"), "\""));
   ASSERT_NE(node, nullptr);
   ASSERT_NE(anonymous, nullptr);
-  absl::StatusOr<std::string> bytes =
-      ConnectClient(node->address())->Read(Ref("store", kSnapshot, kArchive), 0, image.size());
+  absl::StatusOr<std::string> bytes = ReadArchive(*node, image.size());
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   EXPECT_TRUE(*bytes == image);
-  absl::StatusOr<std::string> refused =
-      ConnectClient(anonymous->address())->Read(Ref("store", kSnapshot, kArchive), 0, 4096);
+  absl::StatusOr<std::string> refused = ReadArchive(*anonymous, 4096);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
   EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
   EXPECT_EQ(anonymous->Stop(SIGTERM), 0) << anonymous->Log();
