@@ -13,6 +13,7 @@
 # StreamRange restores of the 8.5 GiB archive back to back (misses and evictions) and ReadRange
 # restores of the 512 MiB archive (hits once warm). Prints the samples and the least-squares
 # slope of RssAnon after the first minute.
+# SERVER_ARGS: extra throttled_server flags for the ratio runs (e.g. "--policy lru").
 # BIN_DIR defaults to build/bin; WORK to a fresh dir in /var/tmp (the datastore is reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +63,8 @@ if [ "$mode" = ratio ]; then
   echo "|---|---|---|---|---|"
   declare -A anon
   for bytes in 256MiB 8GiB; do
-    start "ratio-$bytes" "$bytes"
+    # shellcheck disable=SC2086  # SERVER_ARGS is a list of flags
+    start "ratio-$bytes" "$bytes" ${SERVER_ARGS:-}
     restore $big_snap
     anon[$bytes]=$(status_kib "$pid" RssAnon)
     awk -v c="$bytes" -v m="$(cache_bytes)" -v r="$(status_kib "$pid" VmRSS)" -v a="${anon[$bytes]}" \
