@@ -53,7 +53,8 @@ class SyntheticUpstream final : public Upstream {
   }
   const std::vector<ChunkDigest>& digests() const { return digests_; }
 
-  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest) override {
+  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest,
+                                        const ChunkReadOptions& = {}) override {
     auto it = index_of_.find(digest);
     if (it == index_of_.end()) return absl::NotFoundError("no such chunk");
     thread_local std::string data(kChunkSize, '\0');

@@ -155,6 +155,11 @@ class BlobDecoder {
       return DecodeError(DecodeErrorReason::kDecrypt, absl::StatusCode::kFailedPrecondition,
                          absl::StrCat(label_, ": blob is encrypted but no key was given"));
     }
+    if (keyed_plaintext_ && options_.key == nullptr) {
+      return DecodeError(
+          DecodeErrorReason::kDecrypt, absl::StatusCode::kFailedPrecondition,
+          absl::StrCat(label_, ": chunk of an encrypted archive but no key was given"));
+    }
 
     absl::StatusOr<size_t> size = DecodePayload(output);
     if (!size.ok()) return size;
@@ -164,7 +169,8 @@ class BlobDecoder {
                                 *options_.expected_size, ")"));
     }
     if (options_.expected_digest.has_value()) {
-      const CryptConfig* digest_key = IsEncrypted(kind_) ? options_.key : nullptr;
+      const CryptConfig* digest_key =
+          IsEncrypted(kind_) || keyed_plaintext_ ? options_.key : nullptr;
       ChunkDigest computed = ChunkDigestOf(output.View(*size), digest_key);
       if (computed != *options_.expected_digest) {
         return Error(DecodeErrorReason::kDigest,
@@ -180,10 +186,19 @@ class BlobDecoder {
     return DecodeError(reason, absl::StrCat(label_, ": ", ToAbsl(message)));
   }
 
-  absl::Status CheckCryptMode() const {
+  // Sets keyed_plaintext_ when an encrypted chunk comes as verified plaintext.
+  absl::Status CheckCryptMode() {
     if (!options_.expected_mode.has_value()) return absl::OkStatus();
     bool want_encrypted = *options_.expected_mode == CryptMode::kEncrypt;
     if (want_encrypted == IsEncrypted(kind_)) return absl::OkStatus();
+    if (want_encrypted && kind_ == BlobKind::kPlain && options_.accept_verified_plaintext) {
+      if (!options_.expected_digest.has_value()) {
+        return Error(DecodeErrorReason::kFormat,
+                     "plaintext of an encrypted chunk without a digest to check it against");
+      }
+      keyed_plaintext_ = true;
+      return absl::OkStatus();
+    }
     return Error(DecodeErrorReason::kFormat,
                  absl::StrCat("index and chunk crypt mode don't match (the manifest says '",
                               ToAbsl(CryptModeName(*options_.expected_mode)), "' but the blob is ",
@@ -292,6 +307,9 @@ class BlobDecoder {
   const BlobDecodeOptions& options_;
   std::string label_;
   BlobKind kind_ = BlobKind::kPlain;
+  // An encrypted chunk's plaintext in a plain blob (accept_verified_plaintext): its digest is
+  // keyed.
+  bool keyed_plaintext_ = false;
   std::string_view payload_;
 };
 

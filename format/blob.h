@@ -6,8 +6,9 @@
 //
 // Decoding checks, in order: size and magic, CRC32, crypt mode against the index, AES-GCM tag
 // (before any plaintext is used), zstd with an output cap (never trusting the frame's content
-// size), decoded length, digest. Any failure is a DecodeError (decode_error.h); no input makes
-// these functions throw or abort.
+// size), decoded length, digest (keyed for an encrypted chunk, also when it comes as verified
+// plaintext: BlobDecodeOptions::accept_verified_plaintext). Any failure is a DecodeError
+// (decode_error.h); no input makes these functions throw or abort.
 #ifndef CHUNKCACHE_FORMAT_BLOB_H_
 #define CHUNKCACHE_FORMAT_BLOB_H_
 
@@ -57,6 +58,14 @@ struct BlobDecodeOptions {
   // Chunks: the archive's crypt mode from the manifest. kEncrypt requires an encrypted magic,
   // kNone/kSignOnly a plain one.
   std::optional<CryptMode> expected_mode;
+  // Chunks from an upstream that sends verified plaintext (Upstream::DeliversPlaintext: another
+  // chunkcache) rather than stored blobs. With expected_mode kEncrypt, such a chunk may then
+  // also come as an unencrypted, uncompressed blob of its plaintext, whose digest is checked as
+  // keyed, SHA-256(plaintext ‖ id_key) with `key` (required, as for an encrypted blob), against
+  // `expected_digest` (required: FORMAT error without it). Only the key's holder can produce
+  // plaintext with that digest. A compressed plain blob is still refused. Never set for blobs
+  // read from a datastore: it holds encrypted archives' chunks encrypted.
+  bool accept_verified_plaintext = false;
   // Output cap (zip-bomb guard): kMaxChunkSize for chunks, kMaxBlobFileSize for blob files.
   size_t max_decoded_size = kMaxChunkSize;
   // Used in error messages ("chunk 6ed2c655…: CRC mismatch …"); defaults to the digest or "blob".

@@ -30,14 +30,12 @@ absl::StatusOr<std::string> ReadCredentialFile(const std::filesystem::path& path
   return contents.str();
 }
 
-absl::StatusOr<std::shared_ptr<Upstream>> OpenRemote(const DatastoreSettings& settings,
-                                                     std::shared_ptr<const CryptConfig> key) {
+absl::StatusOr<std::shared_ptr<Upstream>> OpenRemote(const DatastoreSettings& settings) {
   const RemoteDatastoreSettings& remote = *settings.remote;
   GrpcUpstreamOptions options;
   options.target = remote.target;
   options.datastore = remote.datastore;
   options.timeout = remote.timeout;
-  options.key = std::move(key);
   if (!remote.token_file.empty()) {
     absl::StatusOr<std::string> token = ReadCredentialFile(remote.token_file, "remote.token_file");
     if (!token.ok()) return token.status();
@@ -67,9 +65,8 @@ absl::StatusOr<std::shared_ptr<Upstream>> OpenRemote(const DatastoreSettings& se
   return std::shared_ptr<Upstream>(*std::move(upstream));
 }
 
-absl::StatusOr<std::shared_ptr<Upstream>> OpenUpstream(const DatastoreSettings& settings,
-                                                       std::shared_ptr<const CryptConfig> key) {
-  if (settings.remote.has_value()) return OpenRemote(settings, std::move(key));
+absl::StatusOr<std::shared_ptr<Upstream>> OpenUpstream(const DatastoreSettings& settings) {
+  if (settings.remote.has_value()) return OpenRemote(settings);
   absl::StatusOr<std::unique_ptr<DatastoreUpstream>> upstream =
       DatastoreUpstream::Open(settings.path);
   if (!upstream.ok()) return upstream.status();
@@ -95,7 +92,7 @@ absl::StatusOr<std::unique_ptr<DatastoreCatalog>> DatastoreCatalog::Open(
       entry.key_fingerprint = key->FingerprintText();
       entry.ref.key = std::make_shared<const CryptConfig>(*std::move(key));
     }
-    absl::StatusOr<std::shared_ptr<Upstream>> upstream = OpenUpstream(settings, entry.ref.key);
+    absl::StatusOr<std::shared_ptr<Upstream>> upstream = OpenUpstream(settings);
     if (!upstream.ok()) {
       const std::string where = settings.remote.has_value()
                                     ? absl::StrCat(" remote ", settings.remote->target)

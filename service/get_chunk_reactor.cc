@@ -51,7 +51,16 @@ void GetChunkReactor::Begin(const grpc::ByteBuffer& request_bytes) {
   digest_ = *digest;
 
   const DatastoreRef& ref = request_->datastore->ref;
-  if (ref.key != nullptr && deps_.cache->Contains(CacheKeyFor(digest_, ref.key.get()))) {
+  if (!request->crypt_mode().empty()) {
+    // The caller knows the archive's crypt mode: one read, in that mode.
+    absl::StatusOr<CryptMode> mode = ParseCryptMode(request->crypt_mode());
+    if (!mode.ok()) {
+      return Complete(
+          absl::InvalidArgumentError(absl::StrCat("crypt_mode: ", mode.status().message())));
+    }
+    if (*mode == CryptMode::kEncrypt && ref.key == nullptr) return Complete(NoKeyError());
+    attempts_ = {SourceFor(ref, *mode)};
+  } else if (ref.key != nullptr && deps_.cache->Contains(CacheKeyFor(digest_, ref.key.get()))) {
     attempts_ = {SourceFor(ref, CryptMode::kEncrypt)};
   } else if (ref.key == nullptr || deps_.cache->Contains(digest_)) {
     attempts_ = {SourceFor(ref, CryptMode::kNone)};
@@ -81,11 +90,15 @@ void GetChunkReactor::OnChunk(size_t attempt, absl::StatusOr<ChunkHandle> chunk)
   absl::Status status = chunk.status();
   if (IsFormatError(status) && request_->datastore->ref.key == nullptr &&
       absl::StrContains(status.message(), "blob is encrypted")) {
-    status = absl::FailedPreconditionError(
-        absl::StrCat("chunk ", digest_.Hex(), " is encrypted and datastore '",
-                     request_->datastore->ref.name, "' has no key on this server"));
+    status = NoKeyError();
   }
   Complete(status);
+}
+
+absl::Status GetChunkReactor::NoKeyError() const {
+  return absl::FailedPreconditionError(
+      absl::StrCat("chunk ", digest_.Hex(), " is encrypted and datastore '",
+                   request_->datastore->ref.name, "' has no key on this server"));
 }
 
 void GetChunkReactor::LogFailure(const absl::Status& status) const {

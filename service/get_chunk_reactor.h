@@ -4,16 +4,19 @@
 // verified exactly as for ReadRange, and sent zero-copy as an uncompressed, unencrypted
 // DataBlob of its plaintext (chunk_response_encoder.h).
 //
-// The request names no archive, so its crypt mode is unknown. A chunk already cached (by
-// digest for plain chunks, by key fingerprint and digest for encrypted ones) is served as it
-// is. On a miss, a datastore without a key is read as plain; with a key, the chunk is first
-// read as an encrypted chunk and, when the blob turns out to be plain (a format error), once
-// more as a plain one (DESIGN of tiering in README.md, "Tiering").
+// The request names no archive, only (optionally) its crypt mode. With `crypt_mode` set, the
+// chunk is looked up and read in that mode only: "encrypt" with the datastore's key, "none" and
+// "sign-only" as plain; a blob of the other mode is DATA_LOSS. Without it (an older caller) the
+// mode is guessed: a chunk already cached (by digest for plain chunks, by key fingerprint and
+// digest for encrypted ones) is served as it is; on a miss, a datastore without a key is read
+// as plain; with a key, the chunk is first read as an encrypted chunk and, when the blob turns
+// out to be plain (a format error), once more as a plain one (README.md, "Tiering").
 //
 // Errors: the caller needs an allow rule covering the whole datastore (PERMISSION_DENIED);
-// a digest that is not 64 lowercase hex characters is INVALID_ARGUMENT; a missing chunk
-// NOT_FOUND; a chunk that fails verification DATA_LOSS (never sent, never cached); an encrypted
-// chunk of a datastore without a key here FAILED_PRECONDITION. The reply is finished from the
+// a digest that is not 64 lowercase hex characters, or an unknown crypt mode, is
+// INVALID_ARGUMENT; a missing chunk NOT_FOUND; a chunk that fails verification DATA_LOSS (never
+// sent, never cached); an encrypted chunk (or crypt mode "encrypt") of a datastore without a
+// key here FAILED_PRECONDITION. The reply is finished from the
 // cache thread that completes the lookup, or at once from OnCancel.
 //
 // Owns itself: made by StartCall, deleted in OnDone.
@@ -51,12 +54,14 @@ class GetChunkReactor final : public CallReactor<grpc::ServerUnaryReactor, Cance
   void Lookup(size_t attempt);
   void OnChunk(size_t attempt, absl::StatusOr<ChunkHandle> chunk);
   void LogFailure(const absl::Status& status) const override;
+  // FAILED_PRECONDITION: the chunk is encrypted and the datastore has no key here.
+  absl::Status NoKeyError() const;
 
   grpc::ByteBuffer* const response_;
   std::optional<DatastoreRequest> request_;
   ChunkDigest digest_;
-  // How to read the chunk, in order: as an encrypted chunk with the datastore's key, as a plain
-  // one, or both (see above).
+  // How to read the chunk, in order: in the requested crypt mode, or (none requested) as an
+  // encrypted chunk with the datastore's key, as a plain one, or both (see above).
   std::vector<std::shared_ptr<const ChunkSource>> attempts_;
 };
 

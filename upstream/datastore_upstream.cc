@@ -202,7 +202,8 @@ absl::StatusOr<std::string> DatastoreUpstream::ReadSnapshotFile(const SnapshotNa
                          shown_file);
 }
 
-absl::StatusOr<std::string> DatastoreUpstream::ReadChunk(const ChunkDigest& digest) {
+absl::StatusOr<std::string> DatastoreUpstream::ReadChunk(const ChunkDigest& digest,
+                                                         const ChunkReadOptions& /*options*/) {
   const std::string shown = ChunkRelativePath(digest);
   const std::string prefix = ChunkPrefixDirName(digest);
   absl::StatusOr<UniqueFd> prefix_fd =

@@ -49,7 +49,9 @@ class DatastoreUpstream final : public Upstream {
 
   absl::StatusOr<std::string> ReadSnapshotFile(const SnapshotName& snapshot,
                                                std::string_view file_name) override;
-  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest) override;
+  // `options` is not needed: the stored blob says how it is encrypted.
+  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest,
+                                        const ChunkReadOptions& options = {}) override;
   // Every directory `[ns/…/]<type>/<id>/<time>` with a valid name that holds an
   // `index.json.blob`, in all namespaces, sorted by namespace, type, id and time. Unfinished
   // snapshots (no manifest), odd names and symbolic links are skipped.

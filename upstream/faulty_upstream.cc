@@ -120,8 +120,9 @@ absl::StatusOr<std::string> FaultyUpstream::ReadSnapshotFile(const SnapshotName&
   return RunDataCall(nullptr, [&] { return inner_->ReadSnapshotFile(snapshot, file_name); });
 }
 
-absl::StatusOr<std::string> FaultyUpstream::ReadChunk(const ChunkDigest& digest) {
-  return RunDataCall(&digest, [&] { return inner_->ReadChunk(digest); });
+absl::StatusOr<std::string> FaultyUpstream::ReadChunk(const ChunkDigest& digest,
+                                                      const ChunkReadOptions& options) {
+  return RunDataCall(&digest, [&] { return inner_->ReadChunk(digest, options); });
 }
 
 absl::StatusOr<std::vector<SnapshotName>> FaultyUpstream::ListSnapshots() {

@@ -77,7 +77,9 @@ class FaultyUpstream final : public Upstream {
 
   absl::StatusOr<std::string> ReadSnapshotFile(const SnapshotName& snapshot,
                                                std::string_view file_name) override;
-  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest) override;
+  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest,
+                                        const ChunkReadOptions& options = {}) override;
+  bool DeliversPlaintext() const override { return inner_->DeliversPlaintext(); }
   absl::StatusOr<std::vector<SnapshotName>> ListSnapshots() override;
   absl::Status CheckReadable() override;
   std::string Describe() const override;

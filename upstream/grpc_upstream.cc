@@ -14,10 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "chunkcache/v1/chunkcache.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "format/blob.h"
 #include "format/string_view_compat.h"
-#include "upstream/chunk_blob_form.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "upstream/datastore_paths.h"
 
 namespace chunkcache {
@@ -187,10 +186,14 @@ absl::StatusOr<std::string> GrpcUpstream::ReadSnapshotFile(const SnapshotName& s
   return std::move(*response.mutable_data());
 }
 
-absl::StatusOr<std::string> GrpcUpstream::ReadChunk(const ChunkDigest& digest) {
+absl::StatusOr<std::string> GrpcUpstream::ReadChunk(const ChunkDigest& digest,
+                                                    const ChunkReadOptions& options) {
   v1::GetChunkRequest request;
   request.set_datastore(options_.datastore);
   request.set_digest(digest.Hex());
+  if (options.crypt_mode.has_value()) {
+    request.set_crypt_mode(std::string(CryptModeName(*options.crypt_mode)));
+  }
   v1::GetChunkResponse response;
   grpc::ClientContext context;
   PrepareContext(context, options_);
@@ -198,7 +201,7 @@ absl::StatusOr<std::string> GrpcUpstream::ReadChunk(const ChunkDigest& digest) {
   if (!status.ok()) {
     return FromGrpc(status, absl::StrCat(Describe(), ": chunk ", digest.Hex()));
   }
-  return RestoreEncryptedForm(std::move(*response.mutable_blob()), digest, options_.key.get());
+  return std::move(*response.mutable_blob());
 }
 
 absl::StatusOr<std::vector<SnapshotName>> GrpcUpstream::ListSnapshots() {

@@ -8,13 +8,14 @@
 //   options.ca_pem = ReadFile("/etc/chunkcache/rack-ca.pem");   // TLS, verifying the rack
 //   absl::StatusOr<std::unique_ptr<GrpcUpstream>> upstream = GrpcUpstream::Create(options);
 //
-// What GetChunk returns is the remote's verified plaintext in an uncompressed, unencrypted
-// DataBlob, not the stored blob; the caller decodes and verifies it as any other (CRC, digest).
-// A chunk of an encrypted archive has a keyed digest, SHA-256(plaintext ‖ id_key), which only
-// the key's holder can compute: with `key` set, a plain blob whose plaintext has that keyed
-// digest is re-encrypted with the key (chunk_blob_form.h), so the caller's checks for an
-// encrypted archive (crypt mode, AEAD tag, keyed digest) hold unchanged. A lying remote cannot
-// produce plaintext with the right keyed digest, and anything else is passed on as received and
+// ReadChunk passes the chunk's crypt mode, when the caller knows it (ChunkReadOptions), as
+// GetChunkRequest.crypt_mode, so that the remote reads the chunk in that mode only. What
+// GetChunk returns is the remote's verified plaintext in an uncompressed, unencrypted DataBlob,
+// not the stored blob, and it is returned as received (DeliversPlaintext): the caller decodes
+// and verifies it as any other (CRC, digest). A chunk of an encrypted archive has a keyed
+// digest, SHA-256(plaintext ‖ id_key), which only the key's holder can compute: the caller
+// checks it with its own key (BlobDecodeOptions::accept_verified_plaintext) instead of an AEAD
+// tag. A lying remote cannot produce plaintext with the right digest, so what it sends is
 // rejected by the caller's verification (DATA_LOSS, never cached).
 //
 // Errors follow upstream.h: NOT_FOUND, INVALID_ARGUMENT, UNAVAILABLE (remote down, shutting
@@ -35,7 +36,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "format/crypt_config.h"
 #include "upstream/upstream.h"
 
 namespace grpc {
@@ -54,7 +54,6 @@ struct GrpcUpstreamOptions {
   std::string cert_pem;      // mTLS client certificate chain (needs ca_pem and key_pem)
   std::string key_pem;
   absl::Duration timeout = absl::Seconds(kDefaultRemoteTimeoutSeconds);  // per call
-  std::shared_ptr<const CryptConfig> key;  // the datastore's key on this side, if any
 };
 
 class GrpcUpstream final : public Upstream {
@@ -66,7 +65,10 @@ class GrpcUpstream final : public Upstream {
 
   absl::StatusOr<std::string> ReadSnapshotFile(const SnapshotName& snapshot,
                                                std::string_view file_name) override;
-  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest) override;
+  // Sends options.crypt_mode as GetChunkRequest.crypt_mode when set.
+  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest,
+                                        const ChunkReadOptions& options = {}) override;
+  bool DeliversPlaintext() const override { return true; }
   absl::StatusOr<std::vector<SnapshotName>> ListSnapshots() override;
   absl::Status CheckReadable() override;
   std::string Describe() const override;  // "grpc HOST:PORT/DATASTORE"

@@ -93,7 +93,8 @@ absl::StatusOr<std::string> MemoryUpstream::ReadSnapshotFile(const SnapshotName&
   return *bytes;
 }
 
-absl::StatusOr<std::string> MemoryUpstream::ReadChunk(const ChunkDigest& digest) {
+absl::StatusOr<std::string> MemoryUpstream::ReadChunk(const ChunkDigest& digest,
+                                                      const ChunkReadOptions& /*options*/) {
   SharedBytes bytes;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -56,7 +56,9 @@ class MemoryUpstream final : public Upstream {
 
   absl::StatusOr<std::string> ReadSnapshotFile(const SnapshotName& snapshot,
                                                std::string_view file_name) override;
-  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest) override;
+  // Returns the stored blob, whatever `options` say.
+  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest,
+                                        const ChunkReadOptions& options = {}) override;
   absl::StatusOr<std::vector<SnapshotName>> ListSnapshots() override;
   absl::Status CheckReadable() override { return absl::OkStatus(); }
   std::string Describe() const override { return description_; }

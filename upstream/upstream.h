@@ -2,10 +2,13 @@
 // datastore (a PBS datastore directory, another chunkcache, or a test wrapper).
 //
 // Every implementation returns DataBlob and file bytes that the caller decodes and verifies
-// (format/) as if it had read them from disk: a datastore returns them exactly as stored, a
-// grpc upstream (another chunkcache) returns an equivalent blob that must pass the same
-// checks, never bytes the caller is asked to trust. Implementations are safe to call from many threads at once, and
-// every one runs the conformance suite in tests/upstream/upstream_conformance.h.
+// (format/) as if it had read them from disk, never bytes the caller is asked to trust: a
+// datastore returns them exactly as stored; a grpc upstream (another chunkcache) returns the
+// chunk's verified plaintext in an unencrypted, uncompressed blob (DeliversPlaintext), which
+// for a chunk of an encrypted archive the caller checks against its keyed digest
+// (BlobDecodeOptions::accept_verified_plaintext), every other check unchanged. Implementations
+// are safe to call from many threads at once, and every one runs the conformance suite in
+// tests/upstream/upstream_conformance.h.
 //
 // Error codes: INVALID_ARGUMENT (a name that is not a valid PBS name), NOT_FOUND (snapshot,
 // file or chunk absent), UNAVAILABLE (transient: I/O error, upstream down; retryable),
@@ -13,16 +16,27 @@
 #ifndef CHUNKCACHE_UPSTREAM_UPSTREAM_H_
 #define CHUNKCACHE_UPSTREAM_UPSTREAM_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "format/blob.h"
 #include "format/digest.h"
 #include "format/snapshot_name.h"
 
 namespace chunkcache {
+
+// What the caller knows about a chunk it reads.
+struct ChunkReadOptions {
+  // The crypt mode of the archive that names the chunk (from its manifest), when known. A grpc
+  // upstream passes it on, so that the remote reads the chunk in that mode only; without it the
+  // remote tries encrypted, then plain. A datastore has no use for it: the stored blob's magic
+  // says. A wrong mode may make the read fail (DATA_LOSS), never return another chunk.
+  std::optional<CryptMode> crypt_mode;
+};
 
 class Upstream {
  public:
@@ -34,8 +48,15 @@ class Upstream {
   virtual absl::StatusOr<std::string> ReadSnapshotFile(const SnapshotName& snapshot,
                                                        std::string_view file_name) = 0;
 
-  // Raw DataBlob bytes of the chunk named `digest`.
-  virtual absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest) = 0;
+  // Raw DataBlob bytes of the chunk named `digest` (overrides repeat the default argument).
+  virtual absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest,
+                                                const ChunkReadOptions& options = {}) = 0;
+
+  // True when ReadChunk returns verified plaintext in unencrypted blobs rather than the stored
+  // blobs, also for chunks of encrypted archives (another chunkcache). Only then may the caller
+  // accept a plain blob for an encrypted chunk, checked by its keyed digest. False for a
+  // datastore, whose encrypted archives' chunks must be stored encrypted.
+  virtual bool DeliversPlaintext() const { return false; }
 
   // The snapshots this upstream holds (all namespaces), for verify and listing tools.
   virtual absl::StatusOr<std::vector<SnapshotName>> ListSnapshots() = 0;

@@ -52,7 +52,8 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
   }
   const ChunkSource& source = *request.source;
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::string> raw = source.upstream->ReadChunk(request.digest);
+  absl::StatusOr<std::string> raw =
+      source.upstream->ReadChunk(request.digest, {.crypt_mode = source.crypt_mode});
   if (!raw.ok()) {
     counters_.CountFetch(source.datastore, FetchResult::kError, absl::Now() - start, 0);
     Fail(fetch, AnnotateUpstreamError(raw.status(), request));
@@ -83,6 +84,7 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
   decode.expected_digest = request.digest;
   if (request.expected_size.has_value()) decode.expected_size = *request.expected_size;
   decode.expected_mode = source.crypt_mode;
+  decode.accept_verified_plaintext = source.upstream->DeliversPlaintext();
   decode.max_decoded_size = kMaxChunkSize;
   absl::StatusOr<size_t> decoded =
       DecodeBlobInto(*raw, decode, absl::Span<char>(EntryData(*entry), reserve_bytes));

@@ -1,8 +1,11 @@
 // Tiering end to end on loopback: a rack-level chunkcached on a datastore directory, node-level
 // chunkcached processes whose datastore is `remote` (GrpcUpstream → the rack's GetChunk,
-// GetSnapshotFile, ListSnapshots), read with the C++ client. Also: the node verifies what the
-// rack sends (a lying rack, a gRPC server in this test, gets DATA_LOSS and nothing cached), a
-// rack that is down or hangs, tokens between the tiers, and the new RPCs' errors.
+// GetSnapshotFile, ListSnapshots), read with the C++ client. Also: the node names each chunk's
+// crypt mode, so a keyed rack reads it once in that mode, and checks an encrypted archive's
+// plaintext by its keyed digest; the node verifies what the rack sends (a lying rack, a gRPC
+// server in this test, gets DATA_LOSS and nothing cached), a rack that is down or hangs, tokens
+// between the tiers, and the new RPCs' errors (and requests without a crypt mode, as older nodes
+// send them).
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <gtest/gtest.h>
@@ -10,6 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +23,7 @@
 #include "format/blob.h"
 #include "tests/service/service_test_env.h"
 #include "upstream/datastore_upstream.h"
+#include "upstream/key_source.h"
 
 namespace chunkcache::testing {
 namespace {
@@ -69,15 +75,17 @@ std::unique_ptr<v1::ChunkCache::Stub> RawStub(const std::string& address) {
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
 }
 
+// `crypt_mode` empty: a request without one, as nodes before GetChunkRequest.crypt_mode send.
 grpc::Status GetChunk(v1::ChunkCache::Stub& stub, const std::string& datastore,
                       const std::string& digest, v1::GetChunkResponse* response = nullptr,
-                      const std::string& token = "") {
+                      const std::string& token = "", const std::string& crypt_mode = "") {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
   v1::GetChunkRequest request;
   request.set_datastore(datastore);
   request.set_digest(digest);
+  request.set_crypt_mode(crypt_mode);
   v1::GetChunkResponse ignored;
   return stub.GetChunk(&context, request, response != nullptr ? response : &ignored);
 }
@@ -104,7 +112,7 @@ grpc::Status ListSnapshots(v1::ChunkCache::Stub& stub, const std::string& datast
   return stub.ListSnapshots(&context, request, response);
 }
 
-// The digests of an archive's chunks, from its index in the datastore directory.
+// The digests of the chunks in a datastore directory.
 std::vector<std::string> ChunkDigests(const std::filesystem::path& datastore) {
   std::vector<std::string> digests;
   for (const auto& prefix : std::filesystem::directory_iterator(datastore / ".chunks")) {
@@ -113,6 +121,29 @@ std::vector<std::string> ChunkDigests(const std::filesystem::path& datastore) {
     }
   }
   return digests;
+}
+
+// The bytes of the chunk files in a datastore directory: what reading each once costs.
+uint64_t StoredChunkBytes(const std::filesystem::path& datastore) {
+  uint64_t bytes = 0;
+  for (const std::string& digest : ChunkDigests(datastore)) {
+    bytes += std::filesystem::file_size(datastore / ".chunks" / digest.substr(0, 4) / digest);
+  }
+  return bytes;
+}
+
+// Whether the stored chunk `digest` is encrypted.
+bool StoredEncrypted(const std::filesystem::path& datastore, const std::string& digest) {
+  const std::string blob = ReadFileBytes(datastore / ".chunks" / digest.substr(0, 4) / digest);
+  return IsEncrypted(PeekBlobKind(blob).value_or(BlobKind::kPlain));
+}
+
+double DecodeErrors(const ChunkcachedProcess& server, const std::string& reason) {
+  return Metric(server, "chunkcache_decode_errors_total", {{"reason", reason}});
+}
+
+double UpstreamBytes(const ChunkcachedProcess& server) {
+  return Metric(server, "chunkcache_upstream_bytes_total", {{"datastore", "store"}});
 }
 
 TEST(ServiceTieringTest, TwoNodesReadThroughOneRackThatFetchesEachChunkOnce) {
@@ -202,27 +233,189 @@ TEST(ServiceTieringTest, EncryptedAndPlainArchivesOfAKeyedDatastore) {
   EXPECT_EQ(rack->Stop(SIGTERM), 0) << rack->Log();
 }
 
-// A rack that lies about chunks (or hangs) but serves the snapshot files truthfully.
+// A keyed rack reads each chunk once, in the crypt mode the node names (no guess, no false
+// format error), and the node accepts an encrypted archive's plaintext by its keyed digest:
+// what its cache decodes is the rack's plain blob (12-byte header) as received, not a blob
+// re-encrypted on the node (44-byte header), which chunkcache_upstream_bytes_total counts.
+TEST(ServiceTieringTest, KeyedRackReadsEachChunkOnceInTheModeTheNodeNames) {
+  ScratchDir dir;
+  CreateKeyFile(dir / "key.json");
+  const std::string plain = PseudoRandomBytes(kChunk + 77, 33);
+  const std::string secret = PseudoRandomBytes(2 * kChunk + 5000, 34);
+  WriteFileBytes(dir / "plain.img", plain);
+  WriteFileBytes(dir / "secret.img", secret);
+  CreateArchive(dir / "ds", "vm/2/2026-01-01T00:00:00Z", kArchive, dir / "plain.img");
+  const std::string keyfile = "store=" + (dir / "key.json").string();
+  std::unique_ptr<ChunkcachedProcess> rack =
+      ChunkcachedProcess::Start({"--datastore", "store=" + (dir / "ds").string(), "--keyfile",
+                                 keyfile, "--cache-bytes", "256MiB"});
+  ASSERT_NE(rack, nullptr);
+  std::unique_ptr<ChunkcachedProcess> node =
+      StartNode(dir, "node", rack->address(), "", {"--keyfile", keyfile});
+  ASSERT_NE(node, nullptr);
+  std::unique_ptr<ChunkCacheClient> client = ConnectClient(node->address());
+
+  // The plain archive: two chunks, each read once from the datastore as a plain chunk.
+  absl::StatusOr<std::string> got_plain =
+      client->Read(Ref("store", "vm/2/2026-01-01T00:00:00Z", kArchive), 0, plain.size());
+  ASSERT_TRUE(got_plain.ok()) << got_plain.status();
+  EXPECT_TRUE(*got_plain == plain);
+  EXPECT_EQ(Fetches(*rack, "ok"), 2);
+  EXPECT_EQ(Fetches(*rack, "corrupt"), 0);
+  EXPECT_EQ(DecodeErrors(*rack, "format"), 0);
+  EXPECT_EQ(UpstreamBytes(*rack), static_cast<double>(StoredChunkBytes(dir / "ds")))
+      << "the rack read each chunk file once";
+
+  // The encrypted archive: three chunks, read once as encrypted chunks; the node checks their
+  // plaintext against the keyed digest.
+  CreateArchive(dir / "ds", "vm/1/2026-01-01T00:00:00Z", kArchive, dir / "secret.img",
+                dir / "key.json");
+  absl::StatusOr<std::string> got_secret =
+      client->Read(Ref("store", "vm/1/2026-01-01T00:00:00Z", kArchive), 0, secret.size());
+  ASSERT_TRUE(got_secret.ok()) << got_secret.status();
+  EXPECT_TRUE(*got_secret == secret);
+  EXPECT_EQ(Fetches(*rack, "ok"), 5);
+  EXPECT_EQ(Fetches(*rack, "corrupt"), 0);
+  EXPECT_EQ(DecodeErrors(*rack, "format"), 0);
+  EXPECT_EQ(UpstreamBytes(*rack), static_cast<double>(StoredChunkBytes(dir / "ds")));
+
+  EXPECT_EQ(Fetches(*node, "ok"), 5);
+  EXPECT_EQ(Fetches(*node, "corrupt"), 0);
+  for (const char* reason : {"format", "crc", "decrypt", "digest"}) {
+    EXPECT_EQ(DecodeErrors(*node, reason), 0) << reason;
+  }
+  constexpr uint64_t kPlainBlobHeader = 12;
+  EXPECT_EQ(UpstreamBytes(*node),
+            static_cast<double>(plain.size() + secret.size() + 5 * kPlainBlobHeader))
+      << "the node decoded each chunk as the rack's plain blob";
+  EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
+  EXPECT_EQ(rack->Stop(SIGTERM), 0) << rack->Log();
+}
+
+// What nodes without GetChunkRequest.crypt_mode send still works (the rack guesses the mode,
+// at the documented cost for plain chunks), and a crypt mode the rack cannot honour is refused.
+TEST(ServiceTieringTest, GetChunkWithAndWithoutACryptMode) {
+  ScratchDir dir;
+  CreateKeyFile(dir / "key.json");
+  const std::string plain = PseudoRandomBytes(2 * kChunk, 35);
+  const std::string secret = PseudoRandomBytes(kChunk, 36);
+  WriteFileBytes(dir / "plain.img", plain);
+  WriteFileBytes(dir / "secret.img", secret);
+  CreateArchive(dir / "ds", "vm/2/2026-01-01T00:00:00Z", kArchive, dir / "plain.img");
+  CreateArchive(dir / "ds", "vm/1/2026-01-01T00:00:00Z", kArchive, dir / "secret.img",
+                dir / "key.json");
+  std::vector<std::string> plain_digests;
+  std::string secret_digest;
+  for (const std::string& digest : ChunkDigests(dir / "ds")) {
+    if (StoredEncrypted(dir / "ds", digest)) {
+      secret_digest = digest;
+    } else {
+      plain_digests.push_back(digest);
+    }
+  }
+  ASSERT_EQ(plain_digests.size(), 2u);
+  ASSERT_FALSE(secret_digest.empty());
+  std::unique_ptr<ChunkcachedProcess> rack = ChunkcachedProcess::Start(
+      {"--datastore", "store=" + (dir / "ds").string(), "--keyfile",
+       "store=" + (dir / "key.json").string(), "--cache-bytes", "256MiB"});
+  ASSERT_NE(rack, nullptr);
+  std::unique_ptr<v1::ChunkCache::Stub> stub = RawStub(rack->address());
+  absl::StatusOr<CryptConfig> key = LoadCryptConfig(dir / "key.json", {});
+  ASSERT_TRUE(key.ok()) << key.status();
+
+  // Without a crypt mode: an encrypted chunk is read as one, a plain chunk as encrypted first
+  // (one format error) and then as plain.
+  v1::GetChunkResponse response;
+  ASSERT_TRUE(GetChunk(*stub, "store", secret_digest, &response).ok());
+  absl::StatusOr<std::string> decoded =
+      DecodeBlob(response.blob(), {.key = &*key,
+                                   .expected_digest = *ChunkDigest::FromHex(secret_digest),
+                                   .expected_mode = CryptMode::kEncrypt,
+                                   .accept_verified_plaintext = true});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(*decoded == secret);
+  ASSERT_TRUE(GetChunk(*stub, "store", plain_digests[0], &response).ok());
+  decoded = DecodeBlob(response.blob(), {.expected_digest = *ChunkDigest::FromHex(plain_digests[0]),
+                                         .expected_mode = CryptMode::kNone});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(DecodeErrors(*rack, "format"), 1);
+  EXPECT_EQ(Fetches(*rack, "ok"), 2);
+  EXPECT_EQ(Fetches(*rack, "corrupt"), 1);
+
+  // With one: the other plain chunk costs one read and no error.
+  ASSERT_TRUE(GetChunk(*stub, "store", plain_digests[1], &response, "", "none").ok());
+  decoded = DecodeBlob(response.blob(), {.expected_digest = *ChunkDigest::FromHex(plain_digests[1]),
+                                         .expected_mode = CryptMode::kNone});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(DecodeErrors(*rack, "format"), 1);
+  EXPECT_EQ(Fetches(*rack, "ok"), 3);
+  EXPECT_EQ(Fetches(*rack, "corrupt"), 1);
+  // Cached chunks are served in the mode named, and by guessing.
+  EXPECT_TRUE(GetChunk(*stub, "store", secret_digest, nullptr, "", "encrypt").ok());
+  EXPECT_TRUE(GetChunk(*stub, "store", plain_digests[0], nullptr, "", "sign-only").ok());
+  EXPECT_TRUE(GetChunk(*stub, "store", plain_digests[1]).ok());
+  EXPECT_EQ(Fetches(*rack, "ok"), 3);
+
+  // The wrong mode is read in that mode only: DATA_LOSS, never the chunk read the other way.
+  EXPECT_EQ(GetChunk(*stub, "store", plain_digests[0], nullptr, "", "encrypt").error_code(),
+            grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(GetChunk(*stub, "store", secret_digest, nullptr, "", "none").error_code(),
+            grpc::StatusCode::DATA_LOSS);
+  const grpc::Status unknown = GetChunk(*stub, "store", secret_digest, nullptr, "", "Encrypt");
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << unknown.error_message();
+  EXPECT_NE(unknown.error_message().find("crypt_mode"), std::string::npos)
+      << unknown.error_message();
+  EXPECT_EQ(rack->Stop(SIGTERM), 0) << rack->Log();
+
+  // A rack without the key refuses "encrypt" before reading anything.
+  std::unique_ptr<ChunkcachedProcess> keyless = ChunkcachedProcess::Start(
+      {"--datastore", "store=" + (dir / "ds").string(), "--cache-bytes", "64MiB"});
+  ASSERT_NE(keyless, nullptr);
+  stub = RawStub(keyless->address());
+  const grpc::Status no_key = GetChunk(*stub, "store", secret_digest, nullptr, "", "encrypt");
+  EXPECT_EQ(no_key.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << no_key.error_message();
+  EXPECT_NE(no_key.error_message().find("has no key"), std::string::npos) << no_key.error_message();
+  EXPECT_EQ(Fetches(*keyless, "ok") + Fetches(*keyless, "corrupt"), 0);
+  EXPECT_EQ(GetChunk(*stub, "store", secret_digest).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(GetChunk(*stub, "store", plain_digests[0], nullptr, "", "none").ok());
+  EXPECT_EQ(keyless->Stop(SIGTERM), 0) << keyless->Log();
+}
+
+// A rack that lies about chunks (or hangs) but serves the snapshot files truthfully. With `key`
+// it can decrypt the datastore's encrypted chunks, as a real rack with the key does.
 class LyingRack final : public v1::ChunkCache::CallbackService {
  public:
-  enum class Lie { kBadCrc, kOtherData, kHang };
+  enum class Lie { kNone, kBadCrc, kOtherData, kHang };
 
-  explicit LyingRack(std::shared_ptr<Upstream> truth) : truth_(std::move(truth)) {}
+  explicit LyingRack(std::shared_ptr<Upstream> truth,
+                     std::shared_ptr<const CryptConfig> key = nullptr)
+      : truth_(std::move(truth)), key_(std::move(key)) {}
 
   std::atomic<Lie> lie{Lie::kBadCrc};
   std::atomic<int> get_chunk_calls{0};
+
+  // GetChunk calls by the crypt mode they named ("" for none).
+  std::map<std::string, int> crypt_modes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return crypt_modes_;
+  }
 
   grpc::ServerUnaryReactor* GetChunk(grpc::CallbackServerContext* context,
                                      const v1::GetChunkRequest* request,
                                      v1::GetChunkResponse* response) override {
     ++get_chunk_calls;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++crypt_modes_[request->crypt_mode()];
+    }
     if (lie == Lie::kHang) return new HangingReactor();
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     absl::StatusOr<ChunkDigest> digest = ChunkDigest::FromHex(request->digest());
     absl::StatusOr<std::string> raw =
         digest.ok() ? truth_->ReadChunk(*digest) : absl::StatusOr<std::string>(digest.status());
-    absl::StatusOr<std::string> plaintext =
-        raw.ok() ? DecodeBlob(*raw, {}) : absl::StatusOr<std::string>(raw.status());
+    absl::StatusOr<std::string> plaintext = raw.ok() ? DecodeBlob(*raw, {.key = key_.get()})
+                                                     : absl::StatusOr<std::string>(raw.status());
     if (!plaintext.ok()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such chunk"));
       return reactor;
@@ -264,7 +457,19 @@ class LyingRack final : public v1::ChunkCache::CallbackService {
   };
 
   std::shared_ptr<Upstream> truth_;
+  std::shared_ptr<const CryptConfig> key_;
+  mutable std::mutex mu_;
+  std::map<std::string, int> crypt_modes_;
 };
+
+// Serves `rack` (and the default health service) on a free loopback port, written to *port.
+std::unique_ptr<grpc::Server> StartFakeRack(LyingRack& rack, int* port) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(&rack);
+  return builder.BuildAndStart();
+}
 
 TEST(ServiceTieringTest, NodeVerifiesWhatTheRackSendsAndGivesUpOnAHangingRack) {
   ScratchDir dir;
@@ -274,12 +479,8 @@ TEST(ServiceTieringTest, NodeVerifiesWhatTheRackSendsAndGivesUpOnAHangingRack) {
   absl::StatusOr<std::unique_ptr<DatastoreUpstream>> truth = DatastoreUpstream::Open(dir / "ds");
   ASSERT_TRUE(truth.ok()) << truth.status();
   LyingRack lying(std::shared_ptr<Upstream>(*std::move(truth)));
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&lying);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = StartFakeRack(lying, &port);
   ASSERT_NE(server, nullptr);
 
   std::unique_ptr<ChunkcachedProcess> node =
@@ -304,6 +505,8 @@ TEST(ServiceTieringTest, NodeVerifiesWhatTheRackSendsAndGivesUpOnAHangingRack) {
   EXPECT_GE(Metric(*node, "chunkcache_decode_errors_total", {{"reason", "crc"}}), 2);
   EXPECT_GE(Metric(*node, "chunkcache_decode_errors_total", {{"reason", "digest"}}), 2);
   EXPECT_NE(node->Log().find("event=corrupt_chunk"), std::string::npos) << node->Log();
+  // The node named the plain archive's crypt mode in every call.
+  EXPECT_EQ(lying.crypt_modes(), (std::map<std::string, int>{{"none", 4}}));
 
   lying.lie = LyingRack::Lie::kHang;
   const auto started = std::chrono::steady_clock::now();
@@ -312,6 +515,57 @@ TEST(ServiceTieringTest, NodeVerifiesWhatTheRackSendsAndGivesUpOnAHangingRack) {
   EXPECT_EQ(hung.status().code(), absl::StatusCode::kDeadlineExceeded) << hung.status();
   EXPECT_LT(waited, std::chrono::seconds(10)) << "the node waited past its 2 s remote timeout";
   EXPECT_GE(waited, std::chrono::milliseconds(1500));
+
+  EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+}
+
+// An encrypted archive's chunks come from the rack as plaintext: the node accepts them only with
+// the keyed digest, SHA-256(plaintext ‖ id_key), which a rack cannot forge for other bytes.
+TEST(ServiceTieringTest, NodeChecksTheKeyedDigestOfAnEncryptedArchivesPlaintext) {
+  ScratchDir dir;
+  CreateKeyFile(dir / "key.json");
+  const std::string secret = PseudoRandomBytes(kChunk, 42);
+  WriteFileBytes(dir / "secret.img", secret);
+  CreateArchive(dir / "ds", kSnapshot, kArchive, dir / "secret.img", dir / "key.json");
+  absl::StatusOr<std::unique_ptr<DatastoreUpstream>> truth = DatastoreUpstream::Open(dir / "ds");
+  ASSERT_TRUE(truth.ok()) << truth.status();
+  absl::StatusOr<CryptConfig> key = LoadCryptConfig(dir / "key.json", {});
+  ASSERT_TRUE(key.ok()) << key.status();
+  LyingRack lying(std::shared_ptr<Upstream>(*std::move(truth)),
+                  std::make_shared<const CryptConfig>(*key));
+  int port = 0;
+  std::unique_ptr<grpc::Server> server = StartFakeRack(lying, &port);
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<ChunkcachedProcess> node =
+      StartNode(dir, "node", absl::StrCat("127.0.0.1:", port), "",
+                {"--no-readahead", "--keyfile", "store=" + (dir / "key.json").string()});
+  ASSERT_NE(node, nullptr);
+  std::unique_ptr<ChunkCacheClient> client = ConnectClient(node->address());
+
+  for (LyingRack::Lie lie : {LyingRack::Lie::kBadCrc, LyingRack::Lie::kOtherData}) {
+    lying.lie = lie;
+    const int calls_before = lying.get_chunk_calls;
+    absl::StatusOr<std::string> bytes = ReadArchive(*node, 4096);
+    EXPECT_EQ(bytes.status().code(), absl::StatusCode::kDataLoss) << bytes.status();
+    EXPECT_EQ(lying.get_chunk_calls, calls_before + 1);
+  }
+  EXPECT_EQ(Fetches(*node, "corrupt"), 2);
+  EXPECT_EQ(DecodeErrors(*node, "crc"), 1);
+  EXPECT_EQ(DecodeErrors(*node, "digest"), 1);
+
+  // The truth, as a rack sends it: the plaintext in a plain blob, accepted and cached.
+  lying.lie = LyingRack::Lie::kNone;
+  absl::StatusOr<std::string> bytes = ReadArchive(*node, secret.size());
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_TRUE(*bytes == secret);
+  bytes = ReadArchive(*node, secret.size());
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(Fetches(*node, "ok"), 1);
+  EXPECT_EQ(lying.get_chunk_calls, 3);
+  EXPECT_EQ(DecodeErrors(*node, "format"), 0);
+  // The node named the archive's crypt mode in every call.
+  EXPECT_EQ(lying.crypt_modes(), (std::map<std::string, int>{{"encrypt", 3}}));
 
   EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
@@ -488,6 +742,12 @@ TEST(ServiceTieringTest, TieringRpcsRejectBadInputAndReportMissingAndCorruptChun
   EXPECT_EQ(GetChunk(*stub, "other", digests[0]).error_code(), grpc::StatusCode::NOT_FOUND);
   const grpc::Status missing = GetChunk(*stub, "store", std::string(64, 'a'));
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND) << missing.error_message();
+  for (const std::string& bad :
+       {std::string("ENCRYPT"), std::string("plain"), std::string(" "), std::string("none\n")}) {
+    EXPECT_EQ(GetChunk(*stub, "store", digests[0], nullptr, "", bad).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << "crypt mode '" << bad << "'";
+  }
 
   const v1::SnapshotRef snapshot = Ref("store", kSnapshot, "");
   for (const std::string& bad :

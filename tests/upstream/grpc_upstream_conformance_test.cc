@@ -33,9 +33,11 @@ class ServedGrpcUpstream final : public Upstream {
                                                std::string_view file_name) override {
     return upstream_->ReadSnapshotFile(snapshot, file_name);
   }
-  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest) override {
-    return upstream_->ReadChunk(digest);
+  absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest,
+                                        const ChunkReadOptions& options = {}) override {
+    return upstream_->ReadChunk(digest, options);
   }
+  bool DeliversPlaintext() const override { return upstream_->DeliversPlaintext(); }
   absl::StatusOr<std::vector<SnapshotName>> ListSnapshots() override {
     return upstream_->ListSnapshots();
   }
@@ -63,7 +65,6 @@ absl::StatusOr<std::shared_ptr<Upstream>> MakeGrpc(const UpstreamFixture& fixtur
   options.target = server->address();
   options.datastore = "rack-store";
   options.timeout = absl::Seconds(30);
-  options.key = std::make_shared<const CryptConfig>(CryptConfig::FromRawKey(fixture.key));
   absl::StatusOr<std::unique_ptr<GrpcUpstream>> upstream = GrpcUpstream::Create(options);
   if (!upstream.ok()) return upstream.status();
   return std::shared_ptr<Upstream>(

@@ -164,16 +164,20 @@ bool UpstreamConformanceTest::SameChunk(const ChunkDigest& digest, const std::st
                                         const std::string& stored) const {
   if (GetParam().chunk_bytes == ChunkBytes::kExact) return got == stored;
   const CryptConfig key = CryptConfig::FromRawKey(fixture_.key);
-  absl::StatusOr<BlobKind> kind = PeekBlobKind(stored);
-  if (!kind.ok()) return false;
   BlobDecodeOptions options;
   options.key = &key;
   options.expected_digest = digest;
-  options.expected_mode = IsEncrypted(*kind) ? CryptMode::kEncrypt : CryptMode::kNone;
+  options.expected_mode = ModeOf(stored);
   absl::StatusOr<std::string> want = DecodeBlob(stored, options);
+  options.accept_verified_plaintext = upstream_->DeliversPlaintext();
   absl::StatusOr<std::string> have = DecodeBlob(got, options);
   EXPECT_TRUE(have.ok()) << digest.Hex() << ": " << have.status();
   return want.ok() && have.ok() && *want == *have;
+}
+
+CryptMode UpstreamConformanceTest::ModeOf(const std::string& stored) {
+  absl::StatusOr<BlobKind> kind = PeekBlobKind(stored);
+  return kind.ok() && IsEncrypted(*kind) ? CryptMode::kEncrypt : CryptMode::kNone;
 }
 
 namespace {
@@ -203,6 +207,38 @@ TEST_P(UpstreamConformanceTest, ReadsChunksExactly) {
     ASSERT_TRUE(bytes.ok()) << digest.Hex() << ": " << bytes.status();
     EXPECT_TRUE(SameChunk(digest, *bytes, blob)) << digest.Hex();
   }
+}
+
+TEST_P(UpstreamConformanceTest, ReadsChunksGivenTheirCryptMode) {
+  for (const auto& [digest, blob] : fixture_.chunks) {
+    const CryptMode mode = ModeOf(blob);
+    for (CryptMode given : {mode, mode == CryptMode::kNone ? CryptMode::kSignOnly : mode}) {
+      absl::StatusOr<std::string> bytes = upstream_->ReadChunk(digest, {.crypt_mode = given});
+      ASSERT_TRUE(bytes.ok()) << digest.Hex() << " as " << CryptModeName(given) << ": "
+                              << bytes.status();
+      EXPECT_TRUE(SameChunk(digest, *bytes, blob))
+          << digest.Hex() << " as " << CryptModeName(given);
+    }
+  }
+}
+
+TEST_P(UpstreamConformanceTest, ChunkGivenTheWrongCryptModeIsNeverAnotherChunk) {
+  // An upstream may read the chunk in the given mode only and fail, or ignore the mode; it
+  // never returns anything but the chunk.
+  for (const auto& [digest, blob] : fixture_.chunks) {
+    const CryptMode wrong =
+        ModeOf(blob) == CryptMode::kEncrypt ? CryptMode::kNone : CryptMode::kEncrypt;
+    absl::StatusOr<std::string> bytes = upstream_->ReadChunk(digest, {.crypt_mode = wrong});
+    if (bytes.ok()) {
+      EXPECT_TRUE(SameChunk(digest, *bytes, blob)) << digest.Hex();
+    } else {
+      EXPECT_TRUE(absl::IsDataLoss(bytes.status())) << digest.Hex() << ": " << bytes.status();
+    }
+  }
+}
+
+TEST_P(UpstreamConformanceTest, DeliversPlaintextExactlyWhenChunksAreNotTheStoredBlobs) {
+  EXPECT_EQ(upstream_->DeliversPlaintext(), GetParam().chunk_bytes == ChunkBytes::kEquivalent);
 }
 
 TEST_P(UpstreamConformanceTest, MissingSnapshotIsNotFound) {

@@ -1,7 +1,9 @@
 // The conformance suite every Upstream implementation runs: exact bytes for snapshot files and
-// chunks (or, for an upstream that serves verified chunks rather than stored blobs, blobs that
-// decode to the same chunk under the same checks), NOT_FOUND for what is absent, INVALID_ARGUMENT
-// for names that could escape a datastore, ListSnapshots contents and order, and concurrent reads.
+// chunks, with or without the chunk's crypt mode (ChunkReadOptions) (or, for an upstream that
+// serves verified plaintext rather than stored blobs and says so with DeliversPlaintext, blobs
+// that decode to the same chunk under the same checks), NOT_FOUND for what is absent,
+// INVALID_ARGUMENT for names that could escape a datastore, ListSnapshots contents and order, and
+// concurrent reads.
 //
 // To run it against an implementation, give a factory that builds an upstream holding exactly
 // a fixture, and instantiate the suite (see upstream_conformance_test.cc):
@@ -71,7 +73,8 @@ enum class ChunkBytes {
   kExact,       // byte for byte (a datastore, memory)
   kEquivalent,  // another DataBlob that decodes, with the fixture's key and every check the
                 // stored blob passes (crypt mode, digest, size), to the same chunk (a chunkcache
-                // upstream, which sends verified plaintext)
+                // upstream, which sends verified plaintext: DeliversPlaintext, and an encrypted
+                // chunk is accepted by its keyed digest)
 };
 
 struct UpstreamImplementation {
@@ -96,6 +99,8 @@ class UpstreamConformanceTest : public ::testing::TestWithParam<UpstreamImplemen
   // Whether `got` is what ReadChunk(digest) may return for the stored blob `stored`.
   bool SameChunk(const ChunkDigest& digest, const std::string& got,
                  const std::string& stored) const;
+  // The crypt mode of the archive that names the stored blob `stored`.
+  static CryptMode ModeOf(const std::string& stored);
 
   UpstreamFixture fixture_;
   ScratchDir scratch_;
