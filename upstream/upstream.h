@@ -32,9 +32,10 @@ namespace chunkcache {
 // What the caller knows about a chunk it reads.
 struct ChunkReadOptions {
   // The crypt mode of the archive that names the chunk (from its manifest), when known. A grpc
-  // upstream passes it on, so that the remote reads the chunk in that mode only; without it the
-  // remote tries encrypted, then plain. A datastore has no use for it: the stored blob's magic
-  // says. A wrong mode may make the read fail (DATA_LOSS), never return another chunk.
+  // upstream passes it on, so that the remote reads the chunk in that mode only; without it a
+  // remote with a key tries encrypted, then plain. A datastore has no use for it: the stored
+  // blob's magic says. A wrong mode may make the read fail (DATA_LOSS), never return another
+  // chunk.
   std::optional<CryptMode> crypt_mode;
 };
 
