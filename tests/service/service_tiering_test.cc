@@ -521,7 +521,8 @@ TEST(ServiceTieringTest, NodeVerifiesWhatTheRackSendsAndGivesUpOnAHangingRack) {
 }
 
 // An encrypted archive's chunks come from the rack as plaintext: the node accepts them only with
-// the keyed digest, SHA-256(plaintext ‖ id_key), which a rack cannot forge for other bytes.
+// the keyed digest, SHA-256(plaintext ‖ id_key), which a rack cannot forge for other bytes, and
+// only from a rack.
 TEST(ServiceTieringTest, NodeChecksTheKeyedDigestOfAnEncryptedArchivesPlaintext) {
   ScratchDir dir;
   CreateKeyFile(dir / "key.json");
@@ -566,9 +567,23 @@ TEST(ServiceTieringTest, NodeChecksTheKeyedDigestOfAnEncryptedArchivesPlaintext)
   EXPECT_EQ(DecodeErrors(*node, "format"), 0);
   // The node named the archive's crypt mode in every call.
   EXPECT_EQ(lying.crypt_modes(), (std::map<std::string, int>{{"encrypt", 3}}));
-
   EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+
+  // The same form read from a datastore is refused: there, an encrypted archive's chunk must be
+  // stored encrypted, even when the plaintext has the right keyed digest.
+  const std::vector<std::string> digests = ChunkDigests(dir / "ds");
+  ASSERT_EQ(digests.size(), 1u);
+  WriteFileBytes(dir / "ds" / ".chunks" / digests[0].substr(0, 4) / digests[0],
+                 *EncodeBlob(secret, {.compress = false}));
+  std::unique_ptr<ChunkcachedProcess> direct =
+      ChunkcachedProcess::Start({"--datastore", "store=" + (dir / "ds").string(), "--keyfile",
+                                 "store=" + (dir / "key.json").string(), "--cache-bytes", "64MiB"});
+  ASSERT_NE(direct, nullptr);
+  bytes = ReadArchive(*direct, 4096);
+  EXPECT_EQ(bytes.status().code(), absl::StatusCode::kDataLoss) << bytes.status();
+  EXPECT_EQ(DecodeErrors(*direct, "format"), 1);
+  EXPECT_EQ(direct->Stop(SIGTERM), 0) << direct->Log();
 }
 
 TEST(ServiceTieringTest, RackDownIsUnavailableAndTheNodeIsNotServing) {
