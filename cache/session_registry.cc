@@ -78,6 +78,19 @@ absl::StatusOr<std::shared_ptr<SnapshotSession>> SessionRegistry::Open(
   return session;
 }
 
+std::shared_ptr<SnapshotSession> SessionRegistry::FindOpen(std::string_view datastore_name,
+                                                           const SnapshotName& snapshot,
+                                                           std::string_view archive) {
+  const Key key{std::string(datastore_name), snapshot.ToString(), std::string(archive)};
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = slots_.find(key);
+  if (it == slots_.end()) return nullptr;
+  Slot& slot = *it->second;
+  if (!slot.opened || !slot.result.ok()) return nullptr;
+  slot.last_used = absl::Now();
+  return *slot.result;
+}
+
 size_t SessionRegistry::CloseIdle(absl::Time now) {
   std::vector<std::shared_ptr<SnapshotSession>> closing;
   {

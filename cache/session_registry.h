@@ -2,7 +2,9 @@
 //
 // RPCs name an archive by value (datastore, snapshot, archive); Open returns the session
 // already open for that key, or opens it. Concurrent opens of the same archive wait for one
-// another: the manifest and index are read and checked once. A failed open is not
+// another: the manifest and index are read and checked once. FindOpen never waits: it returns
+// the session only when it is open already, so that a server can answer calls on open archives
+// at once and hand only the opens to threads that may block. A failed open is not
 // remembered; the next Open tries again. Sessions nobody has used for
 // SessionOptions::idle_timeout are closed by a background thread, which releases their
 // hinted-set pins; a session still held by a caller (a read in progress) is never closed.
@@ -47,6 +49,11 @@ class SessionRegistry {
   absl::StatusOr<std::shared_ptr<SnapshotSession>> Open(const DatastoreRef& datastore,
                                                         const SnapshotName& snapshot,
                                                         std::string_view archive);
+
+  // The session for (datastore_name, snapshot, archive) when it is open now, else null (not
+  // open, being opened, or its open failed). Marks it used now. Never blocks on an open.
+  std::shared_ptr<SnapshotSession> FindOpen(std::string_view datastore_name,
+                                            const SnapshotName& snapshot, std::string_view archive);
 
   // Closes sessions unused since `now - idle_timeout` that no caller holds; returns how many.
   // The reaper thread calls it periodically; tests may call it directly.

@@ -54,6 +54,10 @@ absl::StatusOr<std::shared_ptr<SnapshotSession>> ArchiveResolver::Open(
   return registry_->Open(request.datastore->ref, request.snapshot, request.archive);
 }
 
+std::shared_ptr<SnapshotSession> ArchiveResolver::FindOpen(const ArchiveRequest& request) const {
+  return registry_->FindOpen(request.datastore->ref.name, request.snapshot, request.archive);
+}
+
 absl::StatusOr<ArchiveRequest> ArchiveResolver::CheckSnapshotFile(
     const grpc::ServerContextBase& context, const v1::SnapshotRef& ref,
     std::string_view file_name) const {

@@ -9,7 +9,8 @@
 //   5. the shared session from the SessionRegistry (NOT_FOUND for a missing snapshot or
 //      archive, FAILED_PRECONDITION for a missing or wrong key, DATA_LOSS for a bad index...).
 // Steps 1-4 are Check (no I/O); step 5 is Open, which may read the manifest and index from the
-// upstream when the archive is not open yet. The tiering RPCs use the same order:
+// upstream when the archive is not open yet (FindOpen is step 5 for an open archive only, and
+// never blocks). The tiering RPCs use the same order:
 // CheckSnapshotFile (GetSnapshotFile: a snapshot's manifest, index or blob file, with the
 // namespace rules of Check) and CheckDatastore (GetChunk, ListSnapshots: an allow rule that
 // covers the whole datastore, since a chunk digest is not tied to a namespace).
@@ -61,6 +62,9 @@ class ArchiveResolver {
   absl::StatusOr<ArchiveRequest> Check(const grpc::ServerContextBase& context,
                                        const v1::SnapshotRef& ref) const;
   absl::StatusOr<std::shared_ptr<SnapshotSession>> Open(const ArchiveRequest& request) const;
+  // The session when the archive is open already, else null; never blocks on the upstream
+  // (SessionRegistry::FindOpen). Calls that get null run Open where blocking is allowed.
+  std::shared_ptr<SnapshotSession> FindOpen(const ArchiveRequest& request) const;
 
   // `ref.archive` is ignored; the request's `archive` is `file_name` ("index.json.blob" or an
   // archive name), validated before anything else is looked at.

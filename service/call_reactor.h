@@ -3,9 +3,10 @@
 // request and what it does with the cache:
 //  * admission: the call holds an AdmissionTicket until OnDone, and a call that arrives while
 //    the server drains is answered UNAVAILABLE before its request is even decoded;
-//  * cancellation: at most one cache operation (an `Operation`, see cancellable_operation.h) is
-//    in flight at a time; OnCancel detaches it and, when that means its callback will never
-//    run, finishes the call itself with CANCELLED or DEADLINE_EXCEEDED;
+//  * cancellation: at most one cache operation (an `Operation`, see cancellable_operation.h) or
+//    blocking step (StartBlocking: work on the service's BlockingPool, such as opening the
+//    archive) is in flight at a time; OnCancel detaches it and, when that means its callback
+//    will never run, finishes the call itself with CANCELLED or DEADLINE_EXCEEDED;
 //  * the outcome: Complete records it in RequestMetrics, logs a failure (through the reactor's
 //    LogFailure, which knows what the call was about) and finishes the call.
 //
@@ -24,13 +25,16 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
+#include <functional>
 #include <memory>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "service/blocking_pool.h"
 #include "service/call_record.h"
+#include "service/cancellable_operation.h"
 #include "service/request_metrics.h"
 #include "service/rpc_admission.h"
 #include "service/service_deps.h"
@@ -55,15 +59,15 @@ class CallReactor : public GrpcReactor {
   }
 
   void OnCancel() override {
-    std::shared_ptr<Operation> operation;
+    std::function<bool()> cancel;
     {
       absl::MutexLock lock(&mu_);
-      operation = operation_;
+      cancel = cancel_;
     }
     // An operation that is cancelled now will never deliver: this reaction finishes the call.
     // Otherwise the call is finished already, or about to be by the handler or the operation's
     // callback, or (StreamRange) a write is in flight and its OnWriteDone(false) finishes it.
-    if (operation != nullptr && operation->Cancel()) Complete(CancelledCallStatus(*context_));
+    if (cancel != nullptr && cancel()) Complete(CancelledCallStatus(*context_));
   }
 
   void OnDone() override { delete this; }
@@ -82,11 +86,24 @@ class CallReactor : public GrpcReactor {
   // finish the call inline or on a cache thread.
   void StartOperation(typename Operation::Callback on_result, typename Operation::Issue issue) {
     auto operation = std::make_shared<Operation>(std::move(on_result));
-    {
-      absl::MutexLock lock(&mu_);
-      operation_ = operation;  // visible to OnCancel before the operation starts
-    }
+    SetInFlight(operation);
     operation->Start(issue);
+  }
+
+  // Runs `work` (which blocks: an upstream read) on the service's BlockingPool and hands its
+  // result to `on_result` on the worker, unless OnCancel detaches it first; a full pool answers
+  // RESOURCE_EXHAUSTED, inline. `work` must not touch `this` (the call may be finished by
+  // OnCancel while it runs). The last thing the caller may do with `this`, as StartOperation.
+  template <typename Result>
+  void StartBlocking(absl::AnyInvocable<void(absl::StatusOr<Result>)> on_result,
+                     absl::AnyInvocable<absl::StatusOr<Result>()> work) {
+    using Blocking = CancellableOperation<Result, BlockingTicket<Result>>;
+    auto operation = std::make_shared<Blocking>(std::move(on_result));
+    SetInFlight(operation);
+    BlockingPool* const pool = deps_.pool;
+    operation->Start([pool, &work](typename Blocking::Callback callback) {
+      return pool->Submit<Result>(std::move(work), std::move(callback));
+    });
   }
 
   // Records the outcome and finishes the call; nothing touches `this` afterwards.
@@ -100,10 +117,17 @@ class CallReactor : public GrpcReactor {
   grpc::CallbackServerContext* const context_;
 
  private:
+  // Makes `operation` the one OnCancel detaches; visible to it before the operation starts.
+  template <typename AnyOperation>
+  void SetInFlight(const std::shared_ptr<AnyOperation>& operation) {
+    absl::MutexLock lock(&mu_);
+    cancel_ = [operation] { return operation->Cancel(); };
+  }
+
   const CallRecord record_;  // counts this call in flight until OnDone
 
   absl::Mutex mu_;
-  std::shared_ptr<Operation> operation_ ABSL_GUARDED_BY(mu_);
+  std::function<bool()> cancel_ ABSL_GUARDED_BY(mu_);  // cancels the operation in flight
 };
 
 // Creates the reactor of one call and begins it; what a handler returns. The reactor owns

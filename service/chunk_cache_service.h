@@ -6,15 +6,29 @@
 // checks its request through the ArchiveResolver (authentication, name validation,
 // authorization, datastore, session) and reports its outcome to RequestMetrics.
 //
-//   ChunkCacheService service(deps);
+// No handler blocks on the upstream: the service owns a BlockingPool (blocking_pool.h) of
+// `upstream_call_threads` workers, and the calls hand it what may block — opening an archive
+// that is not open yet (its manifest and index), GetSnapshotFile's read, ListSnapshots — and
+// are finished from the worker. Calls on an archive that is open already never wait for it, so
+// a slow upstream delays only the calls that need it. When `max_queued_upstream_calls` wait
+// already, a call that needs the pool is refused with RESOURCE_EXHAUSTED.
+//
+//   ChunkCacheService service(deps, /*upstream_call_threads=*/8,
+//                             /*max_queued_upstream_calls=*/256);
 //   grpc::ServerBuilder builder;
 //   builder.RegisterService(&service);
+//   ...
+//   server->Shutdown(); server->Wait();
+//   service.Shutdown();  // before the session registry goes: waits for the opens running
 //
-// Thread-safe; `deps` and everything it points to must outlive the server.
+// Thread-safe; `deps` and everything it points to must outlive the server and Shutdown.
 #ifndef CHUNKCACHE_SERVICE_CHUNK_CACHE_SERVICE_H_
 #define CHUNKCACHE_SERVICE_CHUNK_CACHE_SERVICE_H_
 
+#include <cstddef>
+
 #include "chunkcache/v1/chunkcache.grpc.pb.h"
+#include "service/blocking_pool.h"
 #include "service/service_deps.h"
 
 namespace chunkcache {
@@ -25,7 +39,14 @@ using ChunkCacheServiceBase = v1::ChunkCache::WithRawCallbackMethod_ReadRange<
 
 class ChunkCacheService final : public ChunkCacheServiceBase {
  public:
-  explicit ChunkCacheService(ServiceDeps deps) : deps_(std::move(deps)) {}
+  // `deps.pool` is set to the service's own pool.
+  ChunkCacheService(ServiceDeps deps, size_t upstream_call_threads,
+                    size_t max_queued_upstream_calls);
+  ~ChunkCacheService() override { Shutdown(); }
+
+  // Once the gRPC server has stopped: answers the upstream work still queued UNAVAILABLE
+  // (its calls are finished already) and waits for the work running. Idempotent.
+  void Shutdown();
 
   grpc::ServerUnaryReactor* ReadRange(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
@@ -49,6 +70,7 @@ class ChunkCacheService final : public ChunkCacheServiceBase {
                                           v1::ListSnapshotsResponse* response) override;
 
  private:
+  BlockingPool pool_;
   const ServiceDeps deps_;
 };
 

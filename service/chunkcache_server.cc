@@ -84,7 +84,8 @@ absl::StatusOr<std::unique_ptr<ChunkCacheServer>> ChunkCacheServer::Start(Server
                                                         server->registry_.get());
   server->service_ = std::make_unique<ChunkCacheService>(
       ServiceDeps{server->resolver_.get(), server->metrics_.get(), &server->admission_,
-                  server->pins_, s.max_read_bytes, server->cache_.get()});
+                  server->pins_, s.max_read_bytes, server->cache_.get()},
+      s.upstream_call_threads, s.max_queued_upstream_calls);
 
   if (absl::Status started = server->StartMetrics(); !started.ok()) return started;
   if (absl::Status started = server->StartGrpc(); !started.ok()) return started;
@@ -167,6 +168,9 @@ void ChunkCacheServer::Shutdown() {
   // for idle clients to hang up.
   server_->Shutdown(absl::ToChronoTime(absl::Now()));
   server_->Wait();
+  // Every call is finished now; opens still running on the service's workers end before the
+  // registry they open in goes.
+  service_->Shutdown();
   metrics_stopper.join();
   server_.reset();
   health_.reset();

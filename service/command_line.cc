@@ -61,6 +61,10 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine* flags) {
   AddOptional(app, "--log-level", &flags->log_level, "trace, debug, info, warn or error");
   AddOptional(app, "--shutdown-grace", &flags->shutdown_grace_seconds,
               "seconds in-flight RPCs get to finish after SIGTERM");
+  AddOptional(app, "--upstream-call-threads", &flags->upstream_call_threads,
+              "threads for blocking upstream work: archive opens, snapshot files (default 8)");
+  AddOptional(app, "--max-queued-upstream-calls", &flags->max_queued_upstream_calls,
+              "upstream work waiting for a thread before calls are refused (default 256)");
   app.add_flag("--persist", flags->persist, "keep the cache arena across restarts");
   app.add_flag("--no-readahead", flags->no_readahead, "turn off sequential readahead");
   app.add_flag("--allow-unauthenticated-remote", flags->allow_unauthenticated_remote,
@@ -131,6 +135,10 @@ absl::StatusOr<v1::Config> BuildConfig(const CommandLine& flags) {
   if (flags.log_level) config.set_log_level(*flags.log_level);
   if (flags.shutdown_grace_seconds)
     config.set_shutdown_grace_seconds(*flags.shutdown_grace_seconds);
+  if (flags.upstream_call_threads) config.set_upstream_call_threads(*flags.upstream_call_threads);
+  if (flags.max_queued_upstream_calls) {
+    config.set_max_queued_upstream_calls(*flags.max_queued_upstream_calls);
+  }
   if (flags.allow_unauthenticated_remote) config.set_allow_unauthenticated_remote(true);
   v1::TlsConfig& tls = *config.mutable_tls();
   if (flags.tls_cert) tls.set_cert_file(*flags.tls_cert);

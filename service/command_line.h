@@ -15,6 +15,7 @@
 #ifndef CHUNKCACHE_SERVICE_COMMAND_LINE_H_
 #define CHUNKCACHE_SERVICE_COMMAND_LINE_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct CommandLine {
   std::optional<std::string> max_read_bytes;
   std::optional<std::string> log_level;
   std::optional<double> shutdown_grace_seconds;
+  std::optional<uint32_t> upstream_call_threads;
+  std::optional<uint32_t> max_queued_upstream_calls;
   bool persist = false;
   bool no_readahead = false;
   bool allow_unauthenticated_remote = false;

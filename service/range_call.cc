@@ -20,10 +20,13 @@ absl::Status BeginRangeCall(const ArchiveResolver& resolver,
   if (!archive.ok()) return archive.status();
   call->request = *std::move(archive);
   if (absl::Status length_ok = check_length(call->length); !length_ok.ok()) return length_ok;
-  absl::StatusOr<std::shared_ptr<SnapshotSession>> session = resolver.Open(*call->request);
-  if (!session.ok()) return session.status();
-  call->session = *std::move(session);
+  call->session = resolver.FindOpen(*call->request);
   return absl::OkStatus();
+}
+
+absl::AnyInvocable<absl::StatusOr<std::shared_ptr<SnapshotSession>>()> OpenRangeCall(
+    const ArchiveResolver& resolver, const RangeCall& call) {
+  return [&resolver, request = *call.request] { return resolver.Open(request); };
 }
 
 }  // namespace chunkcache

@@ -1,11 +1,14 @@
 // RangeCall and BeginRangeCall: the first steps of a ReadRange or a StreamRange call, which take
 // the same ReadRangeRequest — decode it, check the archive it names (names, authorization,
-// datastore: no I/O), then open the archive's session (which may read its index).
+// datastore: no I/O), and take the archive's session if it is open already. Opening it (which
+// reads the manifest and index from the upstream, and may block for seconds) is the
+// reactor's next step, on the service's BlockingPool, never on the gRPC thread: OpenRangeCall.
 //
 //   absl::Status begun = BeginRangeCall(*deps_.resolver, *context_, request_bytes,
 //                                       [](uint64_t length) { return absl::OkStatus(); }, &call_);
 //   if (!begun.ok()) return Complete(begun);  // call_ holds what got through, for the log
-//   call_.session->ReadAsync(call_.offset, call_.length, ...);
+//   if (call_.session != nullptr) return Read();
+//   StartBlocking<std::shared_ptr<SnapshotSession>>(..., OpenRangeCall(*deps_.resolver, call_));
 #ifndef CHUNKCACHE_SERVICE_RANGE_CALL_H_
 #define CHUNKCACHE_SERVICE_RANGE_CALL_H_
 
@@ -16,6 +19,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "cache/snapshot_session.h"
@@ -31,14 +35,19 @@ struct RangeCall {
   std::shared_ptr<SnapshotSession> session;  // set once the archive is open
 };
 
-// Fills `call` step by step and returns the first failure. `check_length` vets the requested
-// length once the archive is checked and before it is opened, so that a length the method
-// refuses costs no index read.
+// Fills `call` step by step and returns the first failure; `call->session` is left null when
+// the archive is not open yet. `check_length` vets the requested length once the archive is
+// checked and before it is opened, so that a length the method refuses costs no index read.
 absl::Status BeginRangeCall(const ArchiveResolver& resolver,
                             const grpc::CallbackServerContext& context,
                             const grpc::ByteBuffer& request_bytes,
                             absl::FunctionRef<absl::Status(uint64_t length)> check_length,
                             RangeCall* call);
+
+// The blocking open of a checked call's archive, for BlockingPool: a copy of the request, so
+// that it outlives a call that is cancelled while it runs.
+absl::AnyInvocable<absl::StatusOr<std::shared_ptr<SnapshotSession>>()> OpenRangeCall(
+    const ArchiveResolver& resolver, const RangeCall& call);
 
 }  // namespace chunkcache
 

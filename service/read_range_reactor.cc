@@ -11,6 +11,17 @@ void ReadRangeReactor::Begin(const grpc::ByteBuffer& request) {
       *deps_.resolver, *context_, request, [this](uint64_t length) { return CheckLength(length); },
       &call_);
   if (!begun.ok()) return Complete(begun);
+  if (call_.session != nullptr) return Read();
+  StartBlocking<std::shared_ptr<SnapshotSession>>(
+      [this](absl::StatusOr<std::shared_ptr<SnapshotSession>> session) {
+        if (!session.ok()) return Complete(session.status());
+        call_.session = *std::move(session);
+        Read();
+      },
+      OpenRangeCall(*deps_.resolver, call_));
+}
+
+void ReadRangeReactor::Read() {
   SnapshotSession& session = *call_.session;
   const uint64_t offset = call_.offset;
   const uint64_t length = call_.length;

@@ -1,8 +1,9 @@
 // ReadRangeReactor: one unary ReadRange call on the callback API. The handler checks the
-// request and opens the archive on the gRPC thread, then starts an asynchronous range read;
-// the reply is finished from the cache thread that completes the read, or from OnCancel when
-// the client cancels or its deadline passes — at once, without waiting for the chunk fetches,
-// which the cache keeps running for other readers.
+// request on the gRPC thread; an archive that is not open yet is opened on the service's
+// BlockingPool (never on the gRPC thread). Then it starts an asynchronous range read; the reply
+// is finished from the cache thread that completes the read, or from OnCancel when the client
+// cancels or its deadline passes — at once, without waiting for the open or the chunk fetches,
+// which keep running for other readers.
 //
 // The reply is encoded zero-copy (range_response_encoder.h). Requests of length 0 or over
 // max_read_bytes are INVALID_ARGUMENT (the message names the cap and points to StreamRange).
@@ -40,6 +41,8 @@ class ReadRangeReactor final : public CallReactor<grpc::ServerUnaryReactor, Canc
   void Begin(const grpc::ByteBuffer& request) override;
   // INVALID_ARGUMENT for 0 and for more than max_read_bytes.
   absl::Status CheckLength(uint64_t length) const;
+  // Starts the range read of the open archive; the last thing the caller does with `this`.
+  void Read();
   void OnRead(absl::StatusOr<RangeRead> read);
   void LogFailure(const absl::Status& status) const override;
 

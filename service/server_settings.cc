@@ -243,6 +243,7 @@ std::string ServerSettings::Summary() const {
       " max_read_bytes=", FormatByteSize(max_read_bytes), " tls=", tls_mode,
       " clients=", authorizer->client_count(),
       " readahead=", sessions.readahead.enabled ? "on" : "off",
+      " upstream_call_threads=", upstream_call_threads,
       " shutdown_grace_seconds=", absl::ToDoubleSeconds(shutdown_grace), " log_level=", log_level);
 }
 
@@ -279,6 +280,17 @@ absl::StatusOr<ServerSettings> ResolveSettings(const v1::Config& config) {
         "shutdown_grace_seconds must be between 0 and 3600 (0 or unset means 10)");
   }
   settings.shutdown_grace = absl::Seconds(grace == 0 ? kDefaultShutdownGraceSeconds : grace);
+  if (config.upstream_call_threads() > kLargestUpstreamCallThreads) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("upstream_call_threads must be at most ", kLargestUpstreamCallThreads,
+                     " (0 or unset means ", kDefaultUpstreamCallThreads, ")"));
+  }
+  if (config.upstream_call_threads() != 0) {
+    settings.upstream_call_threads = config.upstream_call_threads();
+  }
+  if (config.max_queued_upstream_calls() != 0) {
+    settings.max_queued_upstream_calls = config.max_queued_upstream_calls();
+  }
   settings.allow_unauthenticated_remote = config.allow_unauthenticated_remote();
   settings.log_level = config.log_level().empty() ? "info" : config.log_level();
   if (absl::Status valid = ValidateLogLevel(settings.log_level); !valid.ok()) return valid;

@@ -41,6 +41,9 @@ inline constexpr uint64_t kServerDefaultMaxReadBytes = uint64_t{4} << 20;
 // gRPC messages stay well below its 2 GiB limit, and clients must be able to receive them.
 inline constexpr uint64_t kServerLargestMaxReadBytes = uint64_t{64} << 20;
 inline constexpr double kDefaultShutdownGraceSeconds = 10;
+inline constexpr uint32_t kDefaultUpstreamCallThreads = 8;
+inline constexpr uint32_t kLargestUpstreamCallThreads = 1024;
+inline constexpr uint32_t kDefaultMaxQueuedUpstreamCalls = 256;
 
 // A datastore read from another chunkcache (tiering; upstream/grpc_upstream.h).
 struct RemoteDatastoreSettings {
@@ -85,6 +88,9 @@ struct ServerSettings {
   std::shared_ptr<const ClientAuthorizer> authorizer;  // never null; may be disabled
   uint64_t max_read_bytes = kServerDefaultMaxReadBytes;
   absl::Duration shutdown_grace = absl::Seconds(kDefaultShutdownGraceSeconds);
+  // The service's BlockingPool (chunk_cache_service.h): opens, snapshot files, listings.
+  uint32_t upstream_call_threads = kDefaultUpstreamCallThreads;
+  uint32_t max_queued_upstream_calls = kDefaultMaxQueuedUpstreamCalls;
   bool allow_unauthenticated_remote = false;
   std::string log_level = "info";
   absl::Duration health_check_interval = absl::Seconds(10);

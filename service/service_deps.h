@@ -1,6 +1,6 @@
 // ServiceDeps: what the RPC handlers of ChunkCacheService share — the resolver from SnapshotRef
 // to session, the metrics, the admission of calls (draining at shutdown), the pin counter of
-// zero-copy replies, the read cap and the cache. Owned by
+// zero-copy replies, the read cap, the cache and the pool for blocking upstream work. Owned by
 // ChunkCacheServer, which outlives every RPC; handlers only borrow it.
 #ifndef CHUNKCACHE_SERVICE_SERVICE_DEPS_H_
 #define CHUNKCACHE_SERVICE_SERVICE_DEPS_H_
@@ -10,6 +10,7 @@
 
 #include "cache/chunk_cache.h"
 #include "service/archive_resolver.h"
+#include "service/blocking_pool.h"
 #include "service/range_response_encoder.h"
 #include "service/request_metrics.h"
 #include "service/rpc_admission.h"
@@ -23,6 +24,8 @@ struct ServiceDeps {
   std::shared_ptr<ZeroCopyPins> pins;
   uint64_t max_read_bytes = 0;
   ChunkCache* cache = nullptr;  // GetChunk reads through it directly
+  // Opens, snapshot file reads and listings run here (ChunkCacheService owns it).
+  BlockingPool* pool = nullptr;
 };
 
 }  // namespace chunkcache

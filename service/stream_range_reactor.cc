@@ -12,7 +12,17 @@ void StreamRangeReactor::Begin(const grpc::ByteBuffer& request) {
   const absl::Status begun = BeginRangeCall(
       *deps_.resolver, *context_, request, [](uint64_t) { return absl::OkStatus(); }, &call_);
   if (!begun.ok()) return Complete(begun);
+  if (call_.session != nullptr) return StartStream();
+  StartBlocking<std::shared_ptr<SnapshotSession>>(
+      [this](absl::StatusOr<std::shared_ptr<SnapshotSession>> session) {
+        if (!session.ok()) return Complete(session.status());
+        call_.session = *std::move(session);
+        StartStream();
+      },
+      OpenRangeCall(*deps_.resolver, call_));
+}
 
+void StreamRangeReactor::StartStream() {
   constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
   const uint64_t offset = call_.offset;
   const uint64_t length = call_.length;

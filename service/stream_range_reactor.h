@@ -2,6 +2,9 @@
 // 0: to the end of the archive) sent in order as ReadRangeResponse messages of at most
 // max_read_bytes.
 //
+// An archive that is not open yet is opened on the service's BlockingPool, not on the gRPC
+// thread; cancellation while it opens ends the call at once.
+//
 // Flow control: one write is outstanding at a time and the next piece is read only after
 // OnWriteDone, so a slow reader holds at most one piece (pinned in the cache, not copied) and
 // the server never buffers the archive. The reads are sequential, so the session's readahead
@@ -38,6 +41,8 @@ class StreamRangeReactor final
 
  private:
   void Begin(const grpc::ByteBuffer& request) override;
+  // Reads the first piece of the open archive; the last thing the caller does with `this`.
+  void StartStream();
   // Starts the read of the next piece; the last thing the caller does with `this`.
   void ReadNextPiece();
   // Sends a piece (or ends the call); runs inline or on a cache thread.

@@ -1,4 +1,4 @@
-// SessionRegistry: shared sessions, coalesced opens, failures not remembered.
+// SessionRegistry: shared sessions, coalesced opens, failures not remembered, FindOpen.
 #include "cache/session_registry.h"
 
 #include <memory>
@@ -62,6 +62,33 @@ TEST_F(SessionRegistryTest, ConcurrentOpensOfOneArchiveShareOneSession) {
   EXPECT_EQ(faulty_->total_calls(), 2u);  // one manifest and one index read
   EXPECT_EQ(registry.open_sessions(), 1u);
   EXPECT_EQ(cache_->Stats().sessions_open, 1u);
+}
+
+TEST_F(SessionRegistryTest, FindOpenNeverWaitsForAnOpen) {
+  SessionRegistry registry(cache_.get(), SessionOptions{});
+  DatastoreRef store{"store1", faulty_, nullptr};
+  EXPECT_EQ(registry.FindOpen("store1", TestSnapshot(1000), kDisk), nullptr);  // not open
+  faulty_->HoldCalls();
+  absl::StatusOr<std::shared_ptr<SnapshotSession>> opened = absl::UnknownError("unset");
+  std::thread opener([&] { opened = registry.Open(store, TestSnapshot(1000), kDisk); });
+  ASSERT_TRUE(faulty_->WaitForHeldCalls(1, absl::Seconds(10)));
+  // Being opened: FindOpen answers at once, while the open still hangs.
+  EXPECT_EQ(registry.FindOpen("store1", TestSnapshot(1000), kDisk), nullptr);
+  EXPECT_EQ(faulty_->calls_in_flight(), 1);
+  faulty_->ReleaseCalls();
+  opener.join();
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(registry.FindOpen("store1", TestSnapshot(1000), kDisk), *opened);
+  EXPECT_EQ(registry.FindOpen("store2", TestSnapshot(1000), kDisk), nullptr);
+  EXPECT_EQ(faulty_->total_calls(), 2u);  // FindOpen reads nothing
+
+  // A failed open leaves nothing to find.
+  faulty_->FailNextCalls(1, absl::UnavailableError("datastore offline"));
+  ASSERT_TRUE(
+      AddFixedSnapshot(*memory_, TestSnapshot(2000), kDisk, PseudoRandomBytes(65536, 2), 65536)
+          .ok());
+  EXPECT_FALSE(registry.Open(store, TestSnapshot(2000), kDisk).ok());
+  EXPECT_EQ(registry.FindOpen("store1", TestSnapshot(2000), kDisk), nullptr);
 }
 
 TEST_F(SessionRegistryTest, FailedOpenIsNotRemembered) {
