@@ -1,8 +1,8 @@
-// CallRecord: what every ChunkCache call keeps from its arrival to its answer, whether it is
-// answered in its handler (StatSnapshot, Prefetch, GetSnapshotFile, ListSnapshots) or by a
-// reactor (ReadRange, StreamRange, GetChunk): its admission, held for the call's whole life so that
-// a draining server waits for it, and its start, so that the outcome is recorded with the call's
-// duration.
+// CallRecord: what every ChunkCache call keeps from its arrival to its answer, whatever its
+// reactor (CallReactor for ReadRange, StreamRange and GetChunk; UpstreamCall for StatSnapshot,
+// Prefetch, GetSnapshotFile and ListSnapshots): its admission, held for the call's whole life
+// so that a draining server waits for it, and its start, so that the outcome is recorded with
+// the call's duration.
 //
 //   CallRecord record(deps, Rpc::kStatSnapshot);  // first thing in the call
 //   if (!record.admitted()) status = AdmissionTicket::ShuttingDown();
