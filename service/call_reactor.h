@@ -4,9 +4,9 @@
 //  * admission: the call holds an AdmissionTicket until OnDone, and a call that arrives while
 //    the server drains is answered UNAVAILABLE before its request is even decoded;
 //  * cancellation: at most one cache operation (an `Operation`, see cancellable_operation.h) or
-//    blocking step (StartBlocking: work on the service's BlockingPool, such as opening the
-//    archive) is in flight at a time; OnCancel detaches it and, when that means its callback
-//    will never run, finishes the call itself with CANCELLED or DEADLINE_EXCEEDED;
+//    blocking step (StartOpen, StartBlocking: work on the service's BlockingPool) is in flight at a
+//    time; OnCancel detaches it and, when that means its callback will never run, finishes the call
+//    itself with CANCELLED or DEADLINE_EXCEEDED;
 //  * the outcome: Complete records it in RequestMetrics, logs a failure (through the reactor's
 //    LogFailure, which knows what the call was about) and finishes the call.
 //
@@ -32,6 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "service/archive_opener.h"
 #include "service/blocking_pool.h"
 #include "service/call_record.h"
 #include "service/cancellable_operation.h"
@@ -88,6 +89,19 @@ class CallReactor : public GrpcReactor {
     auto operation = std::make_shared<Operation>(std::move(on_result));
     SetInFlight(operation);
     operation->Start(issue);
+  }
+
+  // Opens `request`'s archive through the service's ArchiveOpener (on its BlockingPool, joining
+  // an open of the same archive in progress) and hands the session to `on_result` on the
+  // worker, unless OnCancel detaches it first. The last thing the caller may do with `this`.
+  void StartOpen(SessionCallback on_result, const ArchiveRequest& request) {
+    using Opening = CancellableOperation<std::shared_ptr<SnapshotSession>, OpenTicket>;
+    auto operation = std::make_shared<Opening>(std::move(on_result));
+    SetInFlight(operation);
+    ArchiveOpener* const opener = deps_.opener;
+    operation->Start([opener, &request](Opening::Callback callback) {
+      return opener->Open(request, std::move(callback));
+    });
   }
 
   // Runs `work` (which blocks: an upstream read) on the service's BlockingPool and hands its

@@ -40,18 +40,15 @@ absl::Status PrefetchRanges(SnapshotSession& session, std::vector<ByteRange> ran
   return absl::OkStatus();
 }
 
-// The archive's open, as UpstreamCall::Run's work: on a copy of the request.
-absl::AnyInvocable<absl::StatusOr<std::shared_ptr<SnapshotSession>>()> OpenArchive(
-    const ArchiveResolver& resolver, const ArchiveRequest& request) {
-  return [&resolver, request] { return resolver.Open(request); };
-}
-
 }  // namespace
 
 ChunkCacheService::ChunkCacheService(ServiceDeps deps, size_t upstream_call_threads,
                                      size_t max_queued_upstream_calls)
-    : pool_(upstream_call_threads, max_queued_upstream_calls), deps_([&] {
+    : pool_(upstream_call_threads, max_queued_upstream_calls),
+      opener_(deps.resolver, &pool_),
+      deps_([&] {
         deps.pool = &pool_;
+        deps.opener = &opener_;
         return std::move(deps);
       }()) {}
 
@@ -84,11 +81,10 @@ grpc::ServerUnaryReactor* ChunkCacheService::StatSnapshot(grpc::CallbackServerCo
     FillSnapshotInfo(*open, response);
     return call->Finish(absl::OkStatus());
   }
-  return call->Run<std::shared_ptr<SnapshotSession>>(
-      OpenArchive(*deps_.resolver, *archive), [response](std::shared_ptr<SnapshotSession> session) {
-        FillSnapshotInfo(*session, response);
-        return absl::OkStatus();
-      });
+  return call->RunOpen(*archive, [response](std::shared_ptr<SnapshotSession> session) {
+    FillSnapshotInfo(*session, response);
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* ChunkCacheService::Prefetch(grpc::CallbackServerContext* context,
@@ -111,12 +107,11 @@ grpc::ServerUnaryReactor* ChunkCacheService::Prefetch(grpc::CallbackServerContex
     call->session = open;
     return call->Finish(PrefetchRanges(*open, std::move(ranges), response));
   }
-  return call->Run<std::shared_ptr<SnapshotSession>>(
-      OpenArchive(*deps_.resolver, *archive),
-      [call, response, ranges = std::move(ranges)](std::shared_ptr<SnapshotSession> session) {
-        call->session = session;
-        return PrefetchRanges(*session, std::move(ranges), response);
-      });
+  return call->RunOpen(*archive, [call, response, ranges = std::move(ranges)](
+                                     std::shared_ptr<SnapshotSession> session) {
+    call->session = session;
+    return PrefetchRanges(*session, std::move(ranges), response);
+  });
 }
 
 // Reads the file on a worker of the BlockingPool: a slow upstream holds no gRPC thread.

@@ -8,8 +8,9 @@
 //
 // No handler blocks on the upstream: the service owns a BlockingPool (blocking_pool.h) of
 // `upstream_call_threads` workers, and the calls hand it what may block — opening an archive
-// that is not open yet (its manifest and index), GetSnapshotFile's read, ListSnapshots — and
-// are finished from the worker. Calls on an archive that is open already never wait for it, so
+// that is not open yet (its manifest and index; one open, through the ArchiveOpener, however
+// many calls wait for the archive), GetSnapshotFile's read, ListSnapshots — and are finished
+// from the worker. Calls on an archive that is open already never wait for it, so
 // a slow upstream delays only the calls that need it. When `max_queued_upstream_calls` wait
 // already, a call that needs the pool is refused with RESOURCE_EXHAUSTED.
 //
@@ -28,6 +29,7 @@
 #include <cstddef>
 
 #include "chunkcache/v1/chunkcache.grpc.pb.h"
+#include "service/archive_opener.h"
 #include "service/blocking_pool.h"
 #include "service/service_deps.h"
 
@@ -71,6 +73,7 @@ class ChunkCacheService final : public ChunkCacheServiceBase {
 
  private:
   BlockingPool pool_;
+  ArchiveOpener opener_;
   const ServiceDeps deps_;
 };
 

@@ -24,9 +24,4 @@ absl::Status BeginRangeCall(const ArchiveResolver& resolver,
   return absl::OkStatus();
 }
 
-absl::AnyInvocable<absl::StatusOr<std::shared_ptr<SnapshotSession>>()> OpenRangeCall(
-    const ArchiveResolver& resolver, const RangeCall& call) {
-  return [&resolver, request = *call.request] { return resolver.Open(request); };
-}
-
 }  // namespace chunkcache

@@ -2,13 +2,13 @@
 // the same ReadRangeRequest — decode it, check the archive it names (names, authorization,
 // datastore: no I/O), and take the archive's session if it is open already. Opening it (which
 // reads the manifest and index from the upstream, and may block for seconds) is the
-// reactor's next step, on the service's BlockingPool, never on the gRPC thread: OpenRangeCall.
+// reactor's next step, through the service's ArchiveOpener, never on the gRPC thread.
 //
 //   absl::Status begun = BeginRangeCall(*deps_.resolver, *context_, request_bytes,
 //                                       [](uint64_t length) { return absl::OkStatus(); }, &call_);
 //   if (!begun.ok()) return Complete(begun);  // call_ holds what got through, for the log
 //   if (call_.session != nullptr) return Read();
-//   StartBlocking<std::shared_ptr<SnapshotSession>>(..., OpenRangeCall(*deps_.resolver, call_));
+//   StartOpen(on_session, *call_.request);
 #ifndef CHUNKCACHE_SERVICE_RANGE_CALL_H_
 #define CHUNKCACHE_SERVICE_RANGE_CALL_H_
 
@@ -19,7 +19,6 @@
 #include <memory>
 #include <optional>
 
-#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "cache/snapshot_session.h"
@@ -43,11 +42,6 @@ absl::Status BeginRangeCall(const ArchiveResolver& resolver,
                             const grpc::ByteBuffer& request_bytes,
                             absl::FunctionRef<absl::Status(uint64_t length)> check_length,
                             RangeCall* call);
-
-// The blocking open of a checked call's archive, for BlockingPool: a copy of the request, so
-// that it outlives a call that is cancelled while it runs.
-absl::AnyInvocable<absl::StatusOr<std::shared_ptr<SnapshotSession>>()> OpenRangeCall(
-    const ArchiveResolver& resolver, const RangeCall& call);
 
 }  // namespace chunkcache
 

@@ -12,13 +12,13 @@ void ReadRangeReactor::Begin(const grpc::ByteBuffer& request) {
       &call_);
   if (!begun.ok()) return Complete(begun);
   if (call_.session != nullptr) return Read();
-  StartBlocking<std::shared_ptr<SnapshotSession>>(
+  StartOpen(
       [this](absl::StatusOr<std::shared_ptr<SnapshotSession>> session) {
         if (!session.ok()) return Complete(session.status());
         call_.session = *std::move(session);
         Read();
       },
-      OpenRangeCall(*deps_.resolver, call_));
+      *call_.request);
 }
 
 void ReadRangeReactor::Read() {

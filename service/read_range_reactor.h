@@ -1,9 +1,9 @@
 // ReadRangeReactor: one unary ReadRange call on the callback API. The handler checks the
 // request on the gRPC thread; an archive that is not open yet is opened on the service's
-// BlockingPool (never on the gRPC thread). Then it starts an asynchronous range read; the reply
-// is finished from the cache thread that completes the read, or from OnCancel when the client
-// cancels or its deadline passes — at once, without waiting for the open or the chunk fetches,
-// which keep running for other readers.
+// BlockingPool through its ArchiveOpener (never on the gRPC thread). Then it starts an asynchronous
+// range read; the reply is finished from the cache thread that completes the read, or from OnCancel
+// when the client cancels or its deadline passes — at once, without waiting for the open or the
+// chunk fetches, which keep running for other readers.
 //
 // The reply is encoded zero-copy (range_response_encoder.h). Requests of length 0 or over
 // max_read_bytes are INVALID_ARGUMENT (the message names the cap and points to StreamRange).

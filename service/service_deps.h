@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cache/chunk_cache.h"
+#include "service/archive_opener.h"
 #include "service/archive_resolver.h"
 #include "service/blocking_pool.h"
 #include "service/range_response_encoder.h"
@@ -26,6 +27,8 @@ struct ServiceDeps {
   ChunkCache* cache = nullptr;  // GetChunk reads through it directly
   // Opens, snapshot file reads and listings run here (ChunkCacheService owns it).
   BlockingPool* pool = nullptr;
+  // Opens archives on `pool`, one open per archive however many calls wait for it.
+  ArchiveOpener* opener = nullptr;
 };
 
 }  // namespace chunkcache

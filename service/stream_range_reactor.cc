@@ -13,13 +13,13 @@ void StreamRangeReactor::Begin(const grpc::ByteBuffer& request) {
       *deps_.resolver, *context_, request, [](uint64_t) { return absl::OkStatus(); }, &call_);
   if (!begun.ok()) return Complete(begun);
   if (call_.session != nullptr) return StartStream();
-  StartBlocking<std::shared_ptr<SnapshotSession>>(
+  StartOpen(
       [this](absl::StatusOr<std::shared_ptr<SnapshotSession>> session) {
         if (!session.ok()) return Complete(session.status());
         call_.session = *std::move(session);
         StartStream();
       },
-      OpenRangeCall(*deps_.resolver, call_));
+      *call_.request);
 }
 
 void StreamRangeReactor::StartStream() {

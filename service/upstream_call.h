@@ -29,10 +29,12 @@
 #include <utility>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "cache/snapshot_session.h"
+#include "service/archive_opener.h"
 #include "service/archive_resolver.h"
 #include "service/blocking_pool.h"
 #include "service/call_record.h"
@@ -65,27 +67,48 @@ class UpstreamCall final : public grpc::ServerUnaryReactor {
   template <typename Result>
   grpc::ServerUnaryReactor* Run(absl::AnyInvocable<absl::StatusOr<Result>()> work,
                                 absl::AnyInvocable<absl::Status(Result)> apply) {
-    using Blocking = CancellableOperation<Result, BlockingTicket<Result>>;
-    auto operation = std::make_shared<Blocking>(
-        [this, apply = std::move(apply)](absl::StatusOr<Result> result) mutable {
-          if (!result.ok()) return (void)Finish(result.status());
-          Finish(apply(*std::move(result)));
-        });
-    {
-      absl::MutexLock lock(&mu_);
-      cancel_ = [operation] { return operation->Cancel(); };  // before the work can start
-    }
     BlockingPool* const pool = deps_.pool;
-    operation->Start([pool, &work](typename Blocking::Callback callback) {
-      return pool->Submit<Result>(std::move(work), std::move(callback));
-    });
-    return this;
+    return Begin<Result, BlockingTicket<Result>>(
+        std::move(apply), [pool, &work](absl::AnyInvocable<void(absl::StatusOr<Result>)> callback) {
+          return pool->Submit<Result>(std::move(work), std::move(callback));
+        });
+  }
+
+  // Opens `request`'s archive through the service's ArchiveOpener (joining an open of it in
+  // progress), then runs `apply` with the session on the worker and finishes the call with its
+  // status, as Run.
+  grpc::ServerUnaryReactor* RunOpen(
+      const ArchiveRequest& archive,
+      absl::AnyInvocable<absl::Status(std::shared_ptr<SnapshotSession>)> apply) {
+    return Begin<std::shared_ptr<SnapshotSession>, OpenTicket>(
+        std::move(apply), [opener = deps_.opener, &archive](SessionCallback callback) {
+          return opener->Open(archive, std::move(callback));
+        });
   }
 
   void OnCancel() override;
   void OnDone() override { delete this; }
 
  private:
+  // Starts the step through `issue` as a CancellableOperation that OnCancel can detach.
+  template <typename Result, typename Ticket>
+  grpc::ServerUnaryReactor* Begin(
+      absl::AnyInvocable<absl::Status(Result)> apply,
+      absl::FunctionRef<Ticket(absl::AnyInvocable<void(absl::StatusOr<Result>)>)> issue) {
+    using Step = CancellableOperation<Result, Ticket>;
+    auto operation = std::make_shared<Step>(
+        [this, apply = std::move(apply)](absl::StatusOr<Result> result) mutable {
+          if (!result.ok()) return (void)Finish(result.status());
+          Finish(apply(*std::move(result)));
+        });
+    {
+      absl::MutexLock lock(&mu_);
+      cancel_ = [operation] { return operation->Cancel(); };  // before the step can deliver
+    }
+    operation->Start(issue);
+    return this;
+  }
+
   const ServiceDeps& deps_;
   grpc::CallbackServerContext* const context_;
   const CallRecord record_;  // counts the call in flight until OnDone

@@ -230,6 +230,43 @@ TEST_F(ServiceUpstreamPoolTest, ConcurrentOpensOfOneArchiveReadItsManifestAndInd
   EXPECT_EQ(faulty_->total_calls(), kUpstreamReadsOfOneArchive);
 }
 
+TEST_F(ServiceUpstreamPoolTest, CallsWaitingForOneArchiveShareItsWorkerAndQueueSlot) {
+  StartServer([](v1::Config& config) {
+    config.set_upstream_call_threads(1);
+    config.set_max_queued_upstream_calls(1);
+  });
+  faulty_->HoldCalls();
+  constexpr int kCalls = 16;
+  std::vector<std::unique_ptr<PendingCall<v1::ReadRangeResponse>>> reads;
+  std::vector<std::unique_ptr<PendingCall<v1::SnapshotInfo>>> stats;
+  for (int i = 0; i < kCalls; ++i) {
+    reads.push_back(std::make_unique<PendingCall<v1::ReadRangeResponse>>());
+    StartRead(kSlow, reads.back().get());
+  }
+  ExpectHeld(1);  // the only worker opens kSlow for all of them
+  for (int i = 0; i < kCalls; ++i) {
+    stats.push_back(std::make_unique<PendingCall<v1::SnapshotInfo>>());
+    StartStat(kOther, stats.back().get());  // one open of kOther in the one queue slot
+  }
+  // More calls of both archives join the opens in progress, neither taking a slot.
+  for (int i = 0; i < kCalls; ++i) {
+    reads.push_back(std::make_unique<PendingCall<v1::ReadRangeResponse>>());
+    StartRead(i % 2 == 0 ? kSlow : kOther, reads.back().get());
+  }
+  EXPECT_EQ(faulty_->calls_in_flight(), 1);
+  faulty_->ReleaseCalls();
+  for (auto& read : reads) {
+    grpc::Status status = read->Wait();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+  for (auto& stat : stats) {
+    grpc::Status status = stat->Wait();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_EQ(Requests("ReadRange", "RESOURCE_EXHAUSTED"), 0);
+  EXPECT_EQ(Requests("StatSnapshot", "RESOURCE_EXHAUSTED"), 0);
+}
+
 TEST_F(ServiceUpstreamPoolTest, ClientCancelsAPendingOpen) {
   StartServer();
   faulty_->HoldCalls();
