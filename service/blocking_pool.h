@@ -1,7 +1,7 @@
 // BlockingPool: a bounded pool of worker threads for the blocking upstream work of ChunkCache
 // calls — opening an archive (reading and checking its manifest and index), reading a snapshot
 // file, listing snapshots — so that a slow upstream never holds one of gRPC's few callback
-// threads. The calls hand their work over and finish from the worker (call_reactor.h,
+// threads. The calls hand their work over and finish from the worker (archive_opener.h,
 // upstream_call.h); a call whose archive is already open never comes here.
 //
 //   BlockingPool pool(/*threads=*/8, /*max_queued=*/256);

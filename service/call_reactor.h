@@ -4,7 +4,7 @@
 //  * admission: the call holds an AdmissionTicket until OnDone, and a call that arrives while
 //    the server drains is answered UNAVAILABLE before its request is even decoded;
 //  * cancellation: at most one cache operation (an `Operation`, see cancellable_operation.h) or
-//    blocking step (StartOpen, StartBlocking: work on the service's BlockingPool) is in flight at a
+//    blocking step (StartOpen: the archive's open, on the service's BlockingPool) is in flight at a
 //    time; OnCancel detaches it and, when that means its callback will never run, finishes the call
 //    itself with CANCELLED or DEADLINE_EXCEEDED;
 //  * the outcome: Complete records it in RequestMetrics, logs a failure (through the reactor's
@@ -33,7 +33,6 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "service/archive_opener.h"
-#include "service/blocking_pool.h"
 #include "service/call_record.h"
 #include "service/cancellable_operation.h"
 #include "service/request_metrics.h"
@@ -101,22 +100,6 @@ class CallReactor : public GrpcReactor {
     ArchiveOpener* const opener = deps_.opener;
     operation->Start([opener, &request](Opening::Callback callback) {
       return opener->Open(request, std::move(callback));
-    });
-  }
-
-  // Runs `work` (which blocks: an upstream read) on the service's BlockingPool and hands its
-  // result to `on_result` on the worker, unless OnCancel detaches it first; a full pool answers
-  // RESOURCE_EXHAUSTED, inline. `work` must not touch `this` (the call may be finished by
-  // OnCancel while it runs). The last thing the caller may do with `this`, as StartOperation.
-  template <typename Result>
-  void StartBlocking(absl::AnyInvocable<void(absl::StatusOr<Result>)> on_result,
-                     absl::AnyInvocable<absl::StatusOr<Result>()> work) {
-    using Blocking = CancellableOperation<Result, BlockingTicket<Result>>;
-    auto operation = std::make_shared<Blocking>(std::move(on_result));
-    SetInFlight(operation);
-    BlockingPool* const pool = deps_.pool;
-    operation->Start([pool, &work](typename Blocking::Callback callback) {
-      return pool->Submit<Result>(std::move(work), std::move(callback));
     });
   }
 
