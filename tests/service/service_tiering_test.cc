@@ -67,6 +67,16 @@ std::unique_ptr<ChunkcachedProcess> StartNode(const ScratchDir& dir, const std::
   return ChunkcachedProcess::Start(args);
 }
 
+// A keyed datastore's pieces: dir/key.json as the --keyfile of datastore "store".
+std::string StoreKeyfile(const ScratchDir& dir) { return "store=" + (dir / "key.json").string(); }
+
+// A rack serving dir/ds as datastore "store" with the key of dir/key.json.
+std::unique_ptr<ChunkcachedProcess> StartKeyedRack(const ScratchDir& dir,
+                                                   const std::string& cache_bytes = "256MiB") {
+  return ChunkcachedProcess::Start({"--datastore", "store=" + (dir / "ds").string(), "--keyfile",
+                                    StoreKeyfile(dir), "--cache-bytes", cache_bytes});
+}
+
 // A 4 MiB chunk's blob is larger than gRPC's default 4 MiB message limit.
 std::unique_ptr<v1::ChunkCache::Stub> RawStub(const std::string& address) {
   grpc::ChannelArguments args;
@@ -198,13 +208,10 @@ TEST(ServiceTieringTest, EncryptedAndPlainArchivesOfAKeyedDatastore) {
   CreateArchive(dir / "ds", "vm/1/2026-01-01T00:00:00Z", kArchive, dir / "secret.img",
                 dir / "key.json");
   CreateArchive(dir / "ds", "vm/2/2026-01-01T00:00:00Z", kArchive, dir / "plain.img");
-  const std::string keyfile = "store=" + (dir / "key.json").string();
-  std::unique_ptr<ChunkcachedProcess> rack =
-      ChunkcachedProcess::Start({"--datastore", "store=" + (dir / "ds").string(), "--keyfile",
-                                 keyfile, "--cache-bytes", "256MiB"});
+  std::unique_ptr<ChunkcachedProcess> rack = StartKeyedRack(dir);
   ASSERT_NE(rack, nullptr);
   std::unique_ptr<ChunkcachedProcess> node =
-      StartNode(dir, "node", rack->address(), "", {"--keyfile", keyfile});
+      StartNode(dir, "node", rack->address(), "", {"--keyfile", StoreKeyfile(dir)});
   ASSERT_NE(node, nullptr);
   std::unique_ptr<ChunkCacheClient> client = ConnectClient(node->address());
   for (int round = 0; round < 2; ++round) {
@@ -245,13 +252,10 @@ TEST(ServiceTieringTest, KeyedRackReadsEachChunkOnceInTheModeTheNodeNames) {
   WriteFileBytes(dir / "plain.img", plain);
   WriteFileBytes(dir / "secret.img", secret);
   CreateArchive(dir / "ds", "vm/2/2026-01-01T00:00:00Z", kArchive, dir / "plain.img");
-  const std::string keyfile = "store=" + (dir / "key.json").string();
-  std::unique_ptr<ChunkcachedProcess> rack =
-      ChunkcachedProcess::Start({"--datastore", "store=" + (dir / "ds").string(), "--keyfile",
-                                 keyfile, "--cache-bytes", "256MiB"});
+  std::unique_ptr<ChunkcachedProcess> rack = StartKeyedRack(dir);
   ASSERT_NE(rack, nullptr);
   std::unique_ptr<ChunkcachedProcess> node =
-      StartNode(dir, "node", rack->address(), "", {"--keyfile", keyfile});
+      StartNode(dir, "node", rack->address(), "", {"--keyfile", StoreKeyfile(dir)});
   ASSERT_NE(node, nullptr);
   std::unique_ptr<ChunkCacheClient> client = ConnectClient(node->address());
 
@@ -315,9 +319,7 @@ TEST(ServiceTieringTest, GetChunkWithAndWithoutACryptMode) {
   }
   ASSERT_EQ(plain_digests.size(), 2u);
   ASSERT_FALSE(secret_digest.empty());
-  std::unique_ptr<ChunkcachedProcess> rack = ChunkcachedProcess::Start(
-      {"--datastore", "store=" + (dir / "ds").string(), "--keyfile",
-       "store=" + (dir / "key.json").string(), "--cache-bytes", "256MiB"});
+  std::unique_ptr<ChunkcachedProcess> rack = StartKeyedRack(dir);
   ASSERT_NE(rack, nullptr);
   std::unique_ptr<v1::ChunkCache::Stub> stub = RawStub(rack->address());
   absl::StatusOr<CryptConfig> key = LoadCryptConfig(dir / "key.json", {});
@@ -540,7 +542,7 @@ TEST(ServiceTieringTest, NodeChecksTheKeyedDigestOfAnEncryptedArchivesPlaintext)
   ASSERT_NE(server, nullptr);
   std::unique_ptr<ChunkcachedProcess> node =
       StartNode(dir, "node", absl::StrCat("127.0.0.1:", port), "",
-                {"--no-readahead", "--keyfile", "store=" + (dir / "key.json").string()});
+                {"--no-readahead", "--keyfile", StoreKeyfile(dir)});
   ASSERT_NE(node, nullptr);
   std::unique_ptr<ChunkCacheClient> client = ConnectClient(node->address());
 
@@ -576,9 +578,7 @@ TEST(ServiceTieringTest, NodeChecksTheKeyedDigestOfAnEncryptedArchivesPlaintext)
   ASSERT_EQ(digests.size(), 1u);
   WriteFileBytes(dir / "ds" / ".chunks" / digests[0].substr(0, 4) / digests[0],
                  *EncodeBlob(secret, {.compress = false}));
-  std::unique_ptr<ChunkcachedProcess> direct =
-      ChunkcachedProcess::Start({"--datastore", "store=" + (dir / "ds").string(), "--keyfile",
-                                 "store=" + (dir / "key.json").string(), "--cache-bytes", "64MiB"});
+  std::unique_ptr<ChunkcachedProcess> direct = StartKeyedRack(dir, "64MiB");
   ASSERT_NE(direct, nullptr);
   bytes = ReadArchive(*direct, 4096);
   EXPECT_EQ(bytes.status().code(), absl::StatusCode::kDataLoss) << bytes.status();
