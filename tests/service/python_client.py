@@ -32,6 +32,15 @@ def check(condition, what):
         failures.append(what)
 
 
+def report():
+    """The verdict of every check() so far, as an exit code (0: all passed)."""
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print("all checks passed")
+    return 0
+
+
 def generate_stubs(proto_root, out_dir):
     """grpc_tools.protoc, as a user of the published API would run it."""
     os.makedirs(out_dir, exist_ok=True)
@@ -275,11 +284,7 @@ def main():
     check_health(channel)
     check_reflection(channel)
 
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

@@ -30,17 +30,10 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from python_client import reflection_messages  # noqa: E402
+from python_client import check, reflection_messages, report  # noqa: E402
 
 ARCHIVE_SIZE = 96 << 20
 MAX_SECONDS_PER_COMMAND = 3.0
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
 
 
 def readme_ghz_commands(readme_path):
@@ -264,11 +257,7 @@ def run(args):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    if failures:
-        print("%d checks failed" % len(failures))
-        return 1
-    print("all checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

@@ -77,6 +77,15 @@ std::unique_ptr<ChunkcachedProcess> StartKeyedRack(const ScratchDir& dir,
                                     StoreKeyfile(dir), "--cache-bytes", cache_bytes});
 }
 
+// A keyed rack on dir/ds and a node that holds the same key and reads "store" through it.
+void StartKeyedRackAndNode(const ScratchDir& dir, std::unique_ptr<ChunkcachedProcess>* rack,
+                           std::unique_ptr<ChunkcachedProcess>* node) {
+  *rack = StartKeyedRack(dir);
+  ASSERT_NE(*rack, nullptr);
+  *node = StartNode(dir, "node", (*rack)->address(), "", {"--keyfile", StoreKeyfile(dir)});
+  ASSERT_NE(*node, nullptr);
+}
+
 // A 4 MiB chunk's blob is larger than gRPC's default 4 MiB message limit.
 std::unique_ptr<v1::ChunkCache::Stub> RawStub(const std::string& address) {
   grpc::ChannelArguments args;
@@ -208,11 +217,8 @@ TEST(ServiceTieringTest, EncryptedAndPlainArchivesOfAKeyedDatastore) {
   CreateArchive(dir / "ds", "vm/1/2026-01-01T00:00:00Z", kArchive, dir / "secret.img",
                 dir / "key.json");
   CreateArchive(dir / "ds", "vm/2/2026-01-01T00:00:00Z", kArchive, dir / "plain.img");
-  std::unique_ptr<ChunkcachedProcess> rack = StartKeyedRack(dir);
-  ASSERT_NE(rack, nullptr);
-  std::unique_ptr<ChunkcachedProcess> node =
-      StartNode(dir, "node", rack->address(), "", {"--keyfile", StoreKeyfile(dir)});
-  ASSERT_NE(node, nullptr);
+  std::unique_ptr<ChunkcachedProcess> rack, node;
+  ASSERT_NO_FATAL_FAILURE(StartKeyedRackAndNode(dir, &rack, &node));
   std::unique_ptr<ChunkCacheClient> client = ConnectClient(node->address());
   for (int round = 0; round < 2; ++round) {
     absl::StatusOr<std::string> got_secret =
@@ -252,11 +258,8 @@ TEST(ServiceTieringTest, KeyedRackReadsEachChunkOnceInTheModeTheNodeNames) {
   WriteFileBytes(dir / "plain.img", plain);
   WriteFileBytes(dir / "secret.img", secret);
   CreateArchive(dir / "ds", "vm/2/2026-01-01T00:00:00Z", kArchive, dir / "plain.img");
-  std::unique_ptr<ChunkcachedProcess> rack = StartKeyedRack(dir);
-  ASSERT_NE(rack, nullptr);
-  std::unique_ptr<ChunkcachedProcess> node =
-      StartNode(dir, "node", rack->address(), "", {"--keyfile", StoreKeyfile(dir)});
-  ASSERT_NE(node, nullptr);
+  std::unique_ptr<ChunkcachedProcess> rack, node;
+  ASSERT_NO_FATAL_FAILURE(StartKeyedRackAndNode(dir, &rack, &node));
   std::unique_ptr<ChunkCacheClient> client = ConnectClient(node->address());
 
   // The plain archive: two chunks, each read once from the datastore as a plain chunk.
