@@ -266,6 +266,7 @@ TEST_F(ReadaheadTest, LoneRestoreThroughASmallFullCacheFetchesEachChunkOnce) {
             .ok());
   }
   const uint64_t reads_before = memory_->TotalChunkReads();
+  const uint64_t misses_before = cache_->Stats().lookups.miss;
   constexpr uint64_t kPiece = kChunk / 2;
   for (uint64_t offset = 0; offset < kChunks * kChunk; offset += kPiece) {
     absl::StatusOr<RangeRead> read =
@@ -274,10 +275,17 @@ TEST_F(ReadaheadTest, LoneRestoreThroughASmallFullCacheFetchesEachChunkOnce) {
     ASSERT_EQ(read->CopyBytes(), image_.substr(offset, kPiece));
   }
   WaitForIdleFetches();
-  EXPECT_EQ(memory_->TotalChunkReads() - reads_before, kChunks);
   CacheStats stats = cache_->Stats();
   EXPECT_EQ(stats.prefetch_wasted, 0u);
   EXPECT_EQ(stats.prefetch_used, kChunks - 2);  // readahead starts at the third read (chunk 1)
+  // Chunks 0 and 1 are demand misses, read in two pieces each; in this cache, full and tiny, the
+  // policy may evict one of them between its pieces to make room for the first readahead fills
+  // (whether it does depends on when those fills land), and the next piece fetches it again.
+  // Every chunk read ahead is fetched exactly once.
+  const uint64_t demand_fetches = stats.lookups.miss - misses_before;
+  EXPECT_GE(demand_fetches, 2u);
+  EXPECT_LE(demand_fetches, 4u);
+  EXPECT_EQ(memory_->TotalChunkReads() - reads_before, (kChunks - 2) + demand_fetches);
 }
 
 }  // namespace
