@@ -4,9 +4,9 @@
 //  * admission: the call holds an AdmissionTicket until OnDone, and a call that arrives while
 //    the server drains is answered UNAVAILABLE before its request is even decoded;
 //  * cancellation: at most one cache operation (an `Operation`, see cancellable_operation.h) or
-//    blocking step (StartOpen: the archive's open, on the service's BlockingPool) is in flight at a
-//    time; OnCancel detaches it and, when that means its callback will never run, finishes the call
-//    itself with CANCELLED or DEADLINE_EXCEEDED;
+//    blocking step (WithSession: the archive's open, on the service's BlockingPool) is in flight at
+//    a time; OnCancel detaches it and, when that means its callback will never run, finishes the
+//    call itself with CANCELLED or DEADLINE_EXCEEDED;
 //  * the outcome: Complete records it in RequestMetrics, logs a failure (through the reactor's
 //    LogFailure, which knows what the call was about) and finishes the call.
 //
@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "service/archive_opener.h"
@@ -90,12 +91,20 @@ class CallReactor : public GrpcReactor {
     operation->Start(issue);
   }
 
-  // Opens `request`'s archive through the service's ArchiveOpener (on its BlockingPool, joining
-  // an open of the same archive in progress) and hands the session to `on_result` on the
-  // worker, unless OnCancel detaches it first. The last thing the caller may do with `this`.
-  void StartOpen(SessionCallback on_result, const ArchiveRequest& request) {
+  // Runs `next` once `*session` holds `request`'s archive: at once when the archive was open
+  // already, otherwise after the service's ArchiveOpener opened it (on its BlockingPool, joining
+  // an open of the same archive in progress), on the worker, unless OnCancel detaches the open
+  // first; a failed open completes the call. The last thing the caller may do with `this`.
+  void WithSession(std::shared_ptr<SnapshotSession>* session, const ArchiveRequest& request,
+                   absl::AnyInvocable<void()> next) {
+    if (*session != nullptr) return next();
     using Opening = CancellableOperation<std::shared_ptr<SnapshotSession>, OpenTicket>;
-    auto operation = std::make_shared<Opening>(std::move(on_result));
+    auto operation = std::make_shared<Opening>(
+        [this, session, next = std::move(next)](SessionResult opened) mutable {
+          if (!opened.ok()) return Complete(opened.status());
+          *session = *std::move(opened);
+          next();
+        });
     SetInFlight(operation);
     ArchiveOpener* const opener = deps_.opener;
     operation->Start([opener, &request](Opening::Callback callback) {

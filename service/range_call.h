@@ -7,8 +7,7 @@
 //   absl::Status begun = BeginRangeCall(*deps_.resolver, *context_, request_bytes,
 //                                       [](uint64_t length) { return absl::OkStatus(); }, &call_);
 //   if (!begun.ok()) return Complete(begun);  // call_ holds what got through, for the log
-//   if (call_.session != nullptr) return Read();
-//   StartOpen(on_session, *call_.request);
+//   WithSession(&call_.session, *call_.request, [this] { Read(); });  // CallReactor
 #ifndef CHUNKCACHE_SERVICE_RANGE_CALL_H_
 #define CHUNKCACHE_SERVICE_RANGE_CALL_H_
 

@@ -11,14 +11,7 @@ void ReadRangeReactor::Begin(const grpc::ByteBuffer& request) {
       *deps_.resolver, *context_, request, [this](uint64_t length) { return CheckLength(length); },
       &call_);
   if (!begun.ok()) return Complete(begun);
-  if (call_.session != nullptr) return Read();
-  StartOpen(
-      [this](absl::StatusOr<std::shared_ptr<SnapshotSession>> session) {
-        if (!session.ok()) return Complete(session.status());
-        call_.session = *std::move(session);
-        Read();
-      },
-      *call_.request);
+  WithSession(&call_.session, *call_.request, [this] { Read(); });
 }
 
 void ReadRangeReactor::Read() {

@@ -12,14 +12,7 @@ void StreamRangeReactor::Begin(const grpc::ByteBuffer& request) {
   const absl::Status begun = BeginRangeCall(
       *deps_.resolver, *context_, request, [](uint64_t) { return absl::OkStatus(); }, &call_);
   if (!begun.ok()) return Complete(begun);
-  if (call_.session != nullptr) return StartStream();
-  StartOpen(
-      [this](absl::StatusOr<std::shared_ptr<SnapshotSession>> session) {
-        if (!session.ok()) return Complete(session.status());
-        call_.session = *std::move(session);
-        StartStream();
-      },
-      *call_.request);
+  WithSession(&call_.session, *call_.request, [this] { StartStream(); });
 }
 
 void StreamRangeReactor::StartStream() {
