@@ -22,7 +22,7 @@ build_packages=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libssl-dev libzstd-dev zlib1g-dev prometheus-cpp-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libcli11-dev
+  nlohmann-json3-dev libcli11-dev libnghttp2-dev
 )
 packages=(
   "${build_packages[@]}"
@@ -31,6 +31,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev zstd e2fsprogs prometheus
   python3 python3-grpcio python3-grpc-tools python3-matplotlib python3-yaml openssl unzip
+  # programs the scripts call (demo metrics), the test PBS server, and the NBD peers
+  curl python3-h2 libnbd-bin python3-libnbd nbdkit qemu-utils
 )
 [ "$build_only" = 1 ] && packages=("${build_packages[@]}")
 
