@@ -49,7 +49,10 @@ void RangeReadOp::OnLookupDone(size_t index, absl::StatusOr<ChunkHandle> chunk) 
     if (settled_[index]) return;
     settled_[index] = true;
     settle = 1;
-    if (chunk.ok()) {
+    if (cancelled_) {
+      // The ticket was cancelled after this lookup's fetch had already handed the chunk to
+      // its waiters: nobody reads the slices any more; `chunk` drops its pin on return.
+    } else if (chunk.ok()) {
       for (size_t slice : slices_of_lookup_[index]) read_.slices[slice].chunk = *chunk;
     } else if (error_.ok()) {
       error_ = IndependentCopy(chunk.status());
@@ -85,6 +88,7 @@ bool RangeReadOp::Cancel() {
   for (size_t j = 0; j < lookups_.size(); ++j) {
     if (!settled_[j] && lookups_[j].Cancel()) settled_[j] = true;
   }
+  cancelled_ = true;
   read_.slices.clear();
   return true;
 }

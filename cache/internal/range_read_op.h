@@ -56,6 +56,9 @@ class RangeReadOp : public std::enable_shared_from_this<RangeReadOp> {
   std::mutex mu_;
   RangeRead read_ ABSL_GUARDED_BY(mu_);
   absl::Status error_ ABSL_GUARDED_BY(mu_);
+  // Set by Cancel: lookups settling afterwards (their fetch had completed, so they could not
+  // be detached) release their chunk instead of filling the cleared slices.
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<ChunkLookup> lookups_ ABSL_GUARDED_BY(mu_);  // issued so far
   std::vector<bool> settled_ ABSL_GUARDED_BY(mu_);
 };
