@@ -1,7 +1,11 @@
 #include "cache/chunk_request.h"
 
 #include <string>
+#include <string_view>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "format/string_view_compat.h"
 
 namespace chunkcache {
 
@@ -13,6 +17,18 @@ ChunkDigest CacheKeyFor(const ChunkDigest& digest, const CryptConfig* key) {
                   key->fingerprint().size());
   material.append(digest.AsBytes());
   return Sha256(material);
+}
+
+absl::Status CheckChunkLength(const ChunkRequest& request, uint64_t size) {
+  if (!request.expected_size.has_value() || *request.expected_size == size) {
+    return absl::OkStatus();
+  }
+  const std::string_view archive =
+      request.source != nullptr ? std::string_view(request.source->archive) : std::string_view();
+  return absl::DataLossError(absl::StrCat(
+      "chunk ", request.digest.ShortHex(), " is ", size, " bytes, but the index",
+      archive.empty() ? "" : " of ", ToAbsl(archive), " gives it ", *request.expected_size,
+      " bytes: the index does not match the chunk; not served"));
 }
 
 ChunkRequest MakeChunkRequest(std::shared_ptr<const ChunkSource> source, const ChunkDigest& digest,

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "format/blob.h"
 #include "format/crypt_config.h"
 #include "format/digest.h"
@@ -34,6 +35,9 @@ struct ChunkSource {
   std::shared_ptr<Upstream> upstream;       // must not be null
   std::shared_ptr<const CryptConfig> key;   // null: no key
   CryptMode crypt_mode = CryptMode::kNone;  // the archive's mode from the manifest
+  // Where these chunks are named, for error messages: "DATASTORE:[ns/NS/]TYPE/ID/TIME/ARCHIVE"
+  // for an archive's chunks; empty for chunks read by digest alone.
+  std::string archive;
 
   // The key that decodes and names this archive's chunks: `key` for crypt mode encrypt,
   // null otherwise.
@@ -56,6 +60,12 @@ struct ChunkRequest {
   // priority without turning it into a demand insert. Set by SnapshotSession.
   bool stream_read = false;
 };
+
+// OK when a decoded chunk of `size` bytes has the length the request's index range gives it
+// (or no length was given); else DATA_LOSS naming the chunk and its archive. Checked for every
+// reader, hit or miss: a chunk cached for one index may be named by a bad or mismatched index
+// of another archive, and must not be served there.
+absl::Status CheckChunkLength(const ChunkRequest& request, uint64_t size);
 
 // The key under which the decoded chunk is cached (see above).
 ChunkDigest CacheKeyFor(const ChunkDigest& digest, const CryptConfig* key);

@@ -79,7 +79,7 @@ absl::StatusOr<std::shared_ptr<SnapshotSession>> SnapshotSession::Open(
   }
 
   auto source = std::make_shared<const ChunkSource>(
-      ChunkSource{datastore.name, datastore.upstream, datastore.key, file->crypt_mode});
+      ChunkSource{datastore.name, datastore.upstream, datastore.key, file->crypt_mode, where});
   std::shared_ptr<SnapshotSession> session(
       new SnapshotSession(cache, std::move(source), snapshot, std::string(archive),
                           *std::move(manifest), *std::move(index), options));

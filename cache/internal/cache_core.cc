@@ -11,6 +11,7 @@
 #endif
 
 #include "absl/strings/str_cat.h"
+#include "format/string_view_compat.h"
 #include "spdlog/spdlog.h"
 
 namespace chunkcache::internal {
@@ -18,6 +19,20 @@ namespace {
 
 constexpr char kArenaFileName[] = "arena.data";
 constexpr char kJournalFileName[] = "arena.journal";
+
+// `on_ready`, handed DATA_LOSS instead of a chunk whose length is not the one `request`'s
+// index gives it (CheckChunkLength).
+ChunkCallback WithLengthCheck(const ChunkRequest& request, ChunkCallback on_ready) {
+  return [request, on_ready = std::move(on_ready)](absl::StatusOr<ChunkHandle> chunk) mutable {
+    if (chunk.ok()) {
+      if (absl::Status length = CheckChunkLength(request, chunk->size()); !length.ok()) {
+        spdlog::warn("{}", ToStd(length.message()));
+        chunk = std::move(length);  // releases the pin
+      }
+    }
+    on_ready(std::move(chunk));
+  };
+}
 
 }  // namespace
 
@@ -208,18 +223,28 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
   uint64_t waiter_id = 0;
   LookupResult result = LookupResult::kMiss;
   absl::Status refused;
+  absl::Status wrong_length;
   {
     std::lock_guard<std::mutex> lock(shard.mu);
     auto pending = shard.pending.find(request.cache_key);
     if (pending != shard.pending.end()) {
       waiting_on = pending->second;
-      waiter_id = waiting_on->AddWaiter(std::move(on_ready), request);
+      // The fetch decodes (or verifies) to the length of the request that started it; a
+      // joiner whose index gives the chunk another length checks what it is handed.
+      waiter_id = waiting_on->AddWaiter(request.expected_size.has_value()
+                                            ? WithLengthCheck(request, std::move(on_ready))
+                                            : std::move(on_ready),
+                                        request);
       result = LookupResult::kCoalesced;
       if (demand) {
         promote =
             request.stream_read ? waiting_on->MarkStreamWanted() : waiting_on->MarkDemandWanted();
       }
-    } else if (auto found = shard.entries.find(request.cache_key); found != shard.entries.end()) {
+    } else if (auto found = shard.entries.find(request.cache_key);
+               found != shard.entries.end() &&
+               !(wrong_length = CheckChunkLength(request, (*found)->size)).ok()) {
+      // Cached for an index that gives it another length than this one: never served here.
+    } else if (found != shard.entries.end()) {
       CacheEntry* entry = *found;
       entry->pins.fetch_add(1, std::memory_order_relaxed);
       if (entry->verified.load(std::memory_order_acquire)) {
@@ -255,6 +280,10 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
       }
     }
     if (demand && refused.ok()) ++shard.lookups[static_cast<size_t>(result)];
+  }
+  if (!wrong_length.ok()) {
+    spdlog::warn("{}", ToStd(wrong_length.message()));
+    return ChunkLookup::Ready(wrong_length);
   }
   if (!refused.ok()) {
     if (demand) counters_.fetches_rejected.fetch_add(1, std::memory_order_relaxed);

@@ -22,6 +22,18 @@ absl::Status AnnotateUpstreamError(const absl::Status& status, const ChunkReques
                                    request.source->datastore, ": ", status.message()));
 }
 
+// `status` naming the archive whose index named the chunk (when known), with its payloads (the
+// decode error reason) kept.
+absl::Status NamingArchive(const absl::Status& status, const ChunkSource& source) {
+  if (source.archive.empty()) return status;
+  absl::Status named(status.code(),
+                     absl::StrCat(status.message(), " (a chunk of ", source.archive, ")"));
+  status.ForEachPayload([&named](absl::string_view url, const absl::Cord& payload) {
+    named.SetPayload(url, payload);
+  });
+  return named;
+}
+
 }  // namespace
 
 void CacheCore::RunFetch(std::shared_ptr<PendingFetch> fetch) {
@@ -64,8 +76,8 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
   // else reserve the most a chunk can be (within the arena) and trim afterwards. A claim too
   // small makes decoding fail: only a blob that does not verify anyway can lie.
   const std::optional<size_t> claimed = ClaimedDecodedSize(*raw);
-  uint64_t reserve_bytes = std::min<uint64_t>(
-      kMaxChunkSize, options_.capacity_bytes / kArenaPageSize * kArenaPageSize);
+  uint64_t reserve_bytes =
+      std::min<uint64_t>(kMaxChunkSize, options_.capacity_bytes / kArenaPageSize * kArenaPageSize);
   if (request.expected_size.has_value()) {
     reserve_bytes = *request.expected_size;
   } else if (claimed.has_value()) {
@@ -102,7 +114,7 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
         status.code() != absl::StatusCode::kFailedPrecondition) {
       status = DecodeError(reason, ToStd(status.message()));
     }
-    Fail(fetch, status);
+    Fail(fetch, NamingArchive(status, source));
     return;
   }
   if (!request.expected_size.has_value()) ShrinkReserved(entry, *decoded);

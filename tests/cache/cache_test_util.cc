@@ -121,6 +121,13 @@ absl::StatusOr<BuiltSnapshot> AddDynamicSnapshot(MemoryUpstream& upstream,
   return Finish(upstream, snapshot, archive, std::move(digests), std::move(index), key);
 }
 
+absl::Status AddDynamicIndex(MemoryUpstream& upstream, const SnapshotName& snapshot,
+                             std::string_view archive, const std::vector<DynamicEntry>& entries) {
+  absl::StatusOr<BuiltSnapshot> built = Finish(
+      upstream, snapshot, archive, {}, EncodeDynamicIndex(entries, IndexHeaderFields{}), nullptr);
+  return built.status();
+}
+
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (!condition()) {

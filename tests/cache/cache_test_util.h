@@ -22,6 +22,7 @@
 #include "cache/cache_options.h"
 #include "cache/chunk_cache.h"
 #include "cache/chunk_request.h"
+#include "format/chunk_index.h"
 #include "format/crypt_config.h"
 #include "format/digest.h"
 #include "format/snapshot_name.h"
@@ -69,6 +70,11 @@ absl::StatusOr<BuiltSnapshot> AddDynamicSnapshot(MemoryUpstream& upstream,
                                                  std::string_view archive,
                                                  const std::vector<std::string>& chunks,
                                                  const CryptConfig* key = nullptr);
+
+// Stores a dynamic index of `entries` as given (end offsets and digests, whatever chunks the
+// upstream holds) and its manifest: for indexes that do not match their chunks.
+absl::Status AddDynamicIndex(MemoryUpstream& upstream, const SnapshotName& snapshot,
+                             std::string_view archive, const std::vector<DynamicEntry>& entries);
 
 // Polls `condition` until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(10));

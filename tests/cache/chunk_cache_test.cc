@@ -247,6 +247,43 @@ TEST_F(ChunkCacheTest, WrongLengthFromTheIndexIsDataLoss) {
   EXPECT_EQ(memory_->ChunkReadCount(request.digest), 1u);
 }
 
+// A chunk cached (or being fetched) for one index range is refused to a reader whose index
+// gives it another length: DATA_LOSS on a hit and for a waiter joining the fetch, while the
+// reader with the right length gets it.
+TEST_F(ChunkCacheTest, WrongLengthIsDataLossOnHitsAndForJoiningWaiters) {
+  Open();
+  ChunkRequest right = NewChunk(13);
+  ChunkRequest longer = right;
+  longer.expected_size = 4 * kChunkSize;
+  ChunkRequest shorter = right;
+  shorter.expected_size = kChunkSize / 2;
+
+  faulty_->HoldCalls();
+  std::promise<absl::StatusOr<ChunkHandle>> first_result;
+  std::promise<absl::StatusOr<ChunkHandle>> joiner_result;
+  ChunkLookup first = cache_->Lookup(
+      right, [&](absl::StatusOr<ChunkHandle> chunk) { first_result.set_value(std::move(chunk)); });
+  ChunkLookup joiner = cache_->Lookup(longer, [&](absl::StatusOr<ChunkHandle> chunk) {
+    joiner_result.set_value(std::move(chunk));
+  });
+  ASSERT_FALSE(first.ready());
+  ASSERT_FALSE(joiner.ready());
+  faulty_->ReleaseCalls();
+  absl::StatusOr<ChunkHandle> got = first_result.get_future().get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->data(), Expected(right));
+  EXPECT_EQ(joiner_result.get_future().get().status().code(), absl::StatusCode::kDataLoss);
+  got = absl::UnknownError("released");
+
+  for (const ChunkRequest& wrong : {longer, shorter}) {
+    absl::StatusOr<ChunkHandle> hit = cache_->Get(wrong, Soon());
+    EXPECT_EQ(hit.status().code(), absl::StatusCode::kDataLoss) << hit.status();
+  }
+  EXPECT_EQ(cache_->Get(right, Soon())->data(), Expected(right));
+  EXPECT_EQ(memory_->ChunkReadCount(right.digest), 1u);
+  EXPECT_EQ(cache_->Stats().pinned_bytes, 0u);
+}
+
 TEST_F(ChunkCacheTest, UnknownSizeIsTrimmedAfterDecoding) {
   Open(SmallCacheOptions(dir_.path(), 32 << 20));  // room for the largest chunk
   ChunkRequest request = NewChunk(10, 5000);

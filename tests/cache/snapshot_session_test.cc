@@ -18,6 +18,7 @@
 namespace chunkcache {
 namespace {
 
+using ::chunkcache::testing::AddDynamicIndex;
 using ::chunkcache::testing::AddDynamicSnapshot;
 using ::chunkcache::testing::AddFixedSnapshot;
 using ::chunkcache::testing::BuiltSnapshot;
@@ -250,6 +251,39 @@ TEST_F(SnapshotSessionTest, CancelledAsyncReadNeverCallsBackAndItsChunksAreStill
   EXPECT_EQ(cache_->Stats().pinned_bytes, 0u);
 }
 
+// Once a fetch completes it hands the chunk to its waiters one after the other, and none of
+// them can be detached any more. A read cancelled while an earlier waiter of its chunk is still
+// in its callback must release the pin its own lookup then delivers, not keep it forever.
+TEST_F(SnapshotSessionTest, ReadCancelledWhileItsFetchIsHandedOverLeavesNoPin) {
+  const std::string image = PseudoRandomBytes(kChunk, 11);
+  ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk, image, kChunk).ok());
+  auto session = OpenSession(TestSnapshot(1000));
+  ASSERT_TRUE(session.ok());
+  faulty_->HoldCalls();
+  std::atomic<bool> first_in_callback{false};
+  std::atomic<bool> first_may_return{false};
+  ChunkLookup first =
+      cache_->Lookup((*session)->RequestFor(0), [&](absl::StatusOr<ChunkHandle> chunk) {
+        EXPECT_TRUE(chunk.ok()) << chunk.status();
+        first_in_callback = true;
+        while (!first_may_return) absl::SleepFor(absl::Milliseconds(1));
+      });
+  ASSERT_FALSE(first.ready());
+  std::atomic<int> read_callbacks{0};
+  RangeReadTicket read =
+      (*session)->ReadAsync(0, kChunk, [&](absl::StatusOr<RangeRead>) { read_callbacks++; });
+  ASSERT_FALSE(read.ready());
+  ASSERT_TRUE(faulty_->WaitForHeldCalls(1, absl::Seconds(10)));
+  faulty_->ReleaseCalls();
+  ASSERT_TRUE(WaitFor([&] { return first_in_callback.load(); }));
+  EXPECT_TRUE(read.Cancel());  // the read's callback will not run...
+  first_may_return = true;     // ...but its lookup's callback still does, with a pinned chunk
+  ASSERT_TRUE(WaitFor([&] { return cache_->Stats().fetches_running == 0; }));
+  EXPECT_TRUE(WaitFor([&] { return cache_->Stats().pinned_bytes == 0; }, absl::Seconds(2)));
+  EXPECT_EQ(read_callbacks.load(), 0);
+  EXPECT_EQ(cache_->Stats().pinned_bytes, 0u);
+}
+
 TEST_F(SnapshotSessionTest, ReadWithACorruptChunkIsDataLossAndReleasesItsPins) {
   const std::string image = PseudoRandomBytes(4 * kChunk, 6);
   absl::StatusOr<BuiltSnapshot> built =
@@ -264,6 +298,37 @@ TEST_F(SnapshotSessionTest, ReadWithACorruptChunkIsDataLossAndReleasesItsPins) {
   EXPECT_EQ(cache_->Stats().pinned_bytes, 0u);
   faulty_->ClearChunkCorruption(built->digests[2]);
   EXPECT_EQ((*session)->Read(0, image.size(), Soon())->CopyBytes(), image);
+}
+
+// Archive X caches chunk D (64 KiB); archive Y's index names D for 4 chunks' worth of bytes.
+// Y's reads are DATA_LOSS naming Y and D whether D is cold or cached (a hit must check the
+// length as a miss does), including reads past D's real end, and leave no pin behind.
+TEST_F(SnapshotSessionTest, ChunkWhoseLengthIsNotTheIndexRangeIsDataLossOnHitsToo) {
+  const std::string chunk = PseudoRandomBytes(kChunk, 12);
+  absl::StatusOr<BuiltSnapshot> x =
+      AddDynamicSnapshot(*memory_, TestSnapshot(1000), "x.pxar.didx", {chunk});
+  ASSERT_TRUE(x.ok()) << x.status();
+  const ChunkDigest digest = x->digests[0];
+  ASSERT_TRUE(AddDynamicIndex(*memory_, TestSnapshot(2000), "y.pxar.didx",
+                              {DynamicEntry{4 * kChunk, digest}})
+                  .ok());
+  auto session_x = OpenSession(TestSnapshot(1000), "x.pxar.didx");
+  auto session_y = OpenSession(TestSnapshot(2000), "y.pxar.didx");
+  ASSERT_TRUE(session_x.ok()) << session_x.status();
+  ASSERT_TRUE(session_y.ok()) << session_y.status();
+
+  auto expect_data_loss = [&](uint64_t offset, const char* when) {
+    absl::StatusOr<RangeRead> read = (*session_y)->Read(offset, kChunk, Soon());
+    ASSERT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << when << ": " << read.status();
+    EXPECT_NE(read.status().message().find("y.pxar.didx"), absl::string_view::npos) << when;
+    EXPECT_NE(read.status().message().find(digest.ShortHex()), absl::string_view::npos) << when;
+  };
+  expect_data_loss(0, "cold");
+  ASSERT_EQ((*session_x)->Read(0, kChunk, Soon())->CopyBytes(), chunk);  // now D is cached
+  expect_data_loss(0, "hit");
+  expect_data_loss(2 * kChunk, "hit past the chunk's end");
+  EXPECT_EQ(cache_->Stats().pinned_bytes, 0u);
+  EXPECT_EQ((*session_x)->Read(0, kChunk, Soon())->CopyBytes(), chunk);  // X still reads D
 }
 
 TEST_F(SnapshotSessionTest, ReadDeadlineExpiresWhileTheFetchContinues) {
