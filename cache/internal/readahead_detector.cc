@@ -32,10 +32,14 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   }
 
   const bool new_chunk = last_entry > stream->last_entry;
+  // Only a read that moves the stream forward counts towards "sequential": a herd of readers
+  // of one range (or one client retrying it) repeats the same read and must not look like a
+  // stream that deserves readahead.
+  const bool advances = offset > stream->last_start && end > stream->next_offset;
   stream->last_used = tick_;
-  stream->last_start = offset;
+  stream->last_start = std::max(stream->last_start, offset);
   stream->next_offset = std::max(stream->next_offset, end);
-  stream->reads += 1;
+  if (advances) stream->reads += 1;
   if (new_chunk && stream->window > 0 &&
       std::max(first_entry, stream->last_entry + 1) < stream->requested_until) {
     // The reader arrived in a chunk readahead fetched for it: the guess paid off.

@@ -3,7 +3,9 @@
 // It tracks a few sequential streams (a restore streaming the disk while the guest reads
 // elsewhere). A read continues a stream when it starts between the start of the stream's
 // last read and a small gap past its end. A stream becomes sequential after three reads in a
-// row (fewer would let random readers trigger prefetches by chance); then `initial_window` chunks
+// row that each move it forward (start after the previous read's start and end past the
+// furthest read: repeats of one read by a herd of readers do not count; fewer than three
+// would let random readers trigger prefetches by chance); then `initial_window` chunks
 // past the read is fetched, and the window doubles, up to `max_window` (or twice the chunks of
 // the stream's latest read, if that is more: a reader of large ranges waits for every chunk
 // of its next read, so the window has to cover it), each time the

@@ -80,6 +80,22 @@ TEST(ReadaheadDetectorTest, RandomReaderGetsNothing) {
   EXPECT_EQ(detector.largest_window(), 0u);
 }
 
+// A herd of readers of one range (or one client retrying it) repeats a read that does not
+// move anything forward: that is not a sequential stream, however many times it happens.
+TEST(ReadaheadDetectorTest, RepeatsOfOneReadStartNoReadahead) {
+  ReadaheadDetector detector(ReadaheadOptions{});
+  for (int i = 0; i < 32; ++i) {
+    EXPECT_EQ(detector.OnRead(0, 4 * kChunk, 0, 3, 100).count, 0u) << "read " << i;
+  }
+  EXPECT_EQ(detector.largest_window(), 0u);
+  // Re-reads inside the range already read (a retry of a piece) do not count either.
+  EXPECT_EQ(detector.OnRead(kChunk, 2 * kChunk, 1, 1, 100).count, 0u);
+  EXPECT_EQ(detector.largest_window(), 0u);
+  // The same reader moving forward makes it a stream: its first read and two that advance.
+  EXPECT_EQ(detector.OnRead(4 * kChunk, 5 * kChunk, 4, 4, 100).count, 0u);
+  EXPECT_GT(detector.OnRead(5 * kChunk, 6 * kChunk, 5, 5, 100).count, 0u);
+}
+
 TEST(ReadaheadDetectorTest, TwoInterleavedStreamsAreBothRecognised) {
   ReadaheadDetector detector(ReadaheadOptions{});
   size_t prefetched_a = 0;

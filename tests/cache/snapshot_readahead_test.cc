@@ -1,6 +1,7 @@
 // Readahead: sequential readers get a growing window of prefetches, random readers none, and
 // prefetched chunks nobody reads are counted as wasted and evicted first.
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <random>
 #include <string>
@@ -105,6 +106,28 @@ TEST_F(ReadaheadTest, RandomReaderTriggersNoPrefetch) {
   EXPECT_EQ(session_->readahead_chunks_requested(), 0u);
   EXPECT_EQ(session_->readahead_window(), 0u);
   EXPECT_EQ(memory_->TotalChunkReads(), order.size());
+}
+
+// 32 readers of one cold chunk at once (a herd, or one client retrying) share one fetch and
+// start no readahead: only reads that move a stream forward count as sequential.
+TEST_F(ReadaheadTest, HerdOfColdReadersOfOneChunkFetchesOnlyThatChunk) {
+  OpenAll(16 << 20);
+  faulty_->HoldCalls();
+  std::vector<RangeReadTicket> tickets;
+  auto done = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < 32; ++i) {
+    tickets.push_back(session_->ReadAsync(0, kChunk, [done](absl::StatusOr<RangeRead> read) {
+      EXPECT_TRUE(read.ok()) << read.status();
+      done->fetch_add(1);
+    }));
+    ASSERT_FALSE(tickets.back().ready());
+  }
+  ASSERT_TRUE(faulty_->WaitForHeldCalls(1, absl::Seconds(10)));
+  faulty_->ReleaseCalls();
+  ASSERT_TRUE(WaitFor([&] { return done->load() == 32; }));
+  WaitForIdleFetches();
+  EXPECT_EQ(session_->readahead_chunks_requested(), 0u);
+  EXPECT_EQ(memory_->TotalChunkReads(), 1u);
 }
 
 TEST_F(ReadaheadTest, GuestReadsDoNotConfuseARestoreStream) {
