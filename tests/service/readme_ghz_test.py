@@ -5,7 +5,8 @@ drive-scsi0.img.fidx).
 
 ghz itself is packaged neither by Debian nor by npm, so this test does what ghz does with each
 command line: it takes the method from --call, finds its input and output types by server
-reflection (ghz needs no .proto file), renders the -d data as a Go template with ghz's
+reflection (ghz needs no .proto file), checks that the -d data is valid JSON as ghz does before
+anything else (a template must sit inside a JSON string), renders it as a Go template with ghz's
 randomInt, parses the JSON into the request message (protojson rules), and makes the calls with
 the -c concurrency (-z durations are cut to a few seconds). Every call must succeed and return
 what the request asked for. A flag or template action this test does not understand fails it,
@@ -15,6 +16,7 @@ so a README change cannot slip past untested.
 """
 
 import argparse
+import json
 import os
 import random
 import re
@@ -85,7 +87,19 @@ def parse_ghz(command):
             target = word
         i += 1
     options["target"] = target
+    if "data" in options:
+        check_data_is_json(options["data"])
     return options
+
+
+def check_data_is_json(data):
+    """ghz unmarshals -d as JSON before it renders templates, so an unquoted {{...}} action is
+    refused there (`invalid character '{' looking for beginning of object key string`)."""
+    try:
+        json.loads(data)
+    except json.JSONDecodeError as error:
+        raise ValueError("ghz refuses -d that is not valid JSON before templating (%s): %s"
+                         % (error, data)) from error
 
 
 def render_template(data):
@@ -236,7 +250,11 @@ def main():
 
 
 def run(args):
-
+    try:  # what ghz answers to an unquoted template action in -d
+        check_data_is_json('{"offset": {{randomInt 0 100}}, "length": 1}')
+        check(False, "an unquoted template in -d is refused, as ghz refuses it")
+    except ValueError:
+        check(True, "an unquoted template in -d is refused, as ghz refuses it")
     commands = readme_ghz_commands(args.readme)
     check(len(commands) >= 2, "the README has ghz command lines (%d)" % len(commands))
     store = make_datastore(args.bin, args.scratch)
