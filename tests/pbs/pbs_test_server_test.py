@@ -1,0 +1,978 @@
+#!/usr/bin/python3
+"""Self-test of the test PBS server (pbs_test_server.py) against independent clients: Python's
+ssl + h2 for the TLS and HTTP/2 reader session, curl for the HTTP/1.1 calls and the control
+port. Datastores are written here from the format spec (uncompressed DataBlobs with CRC32),
+plus a copy of the genuine vectors (zstd manifests, a namespace, a dynamic index).
+
+  pbs_test_server_test.py [--vectors DIR] [--scratch DIR] [unittest options]
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import uuid
+import zlib
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.settings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "pbs_test_server.py")
+IO_TIMEOUT = 30.0
+TOKEN_ID = "backup@pbs!restore"
+TOKEN_SECRET = "0d0c6a1e-secret: with spaces?"  # percent-encoded on the wire
+PASSWORD_USER = "root@pam"
+PASSWORD = "hunter2"
+READER_PROTOCOL = "proxmox-backup-reader-protocol-v1"
+
+FIXED_INDEX_MAGIC = bytes([47, 127, 65, 237, 145, 253, 15, 205])
+DYNAMIC_INDEX_MAGIC = bytes([28, 145, 78, 165, 25, 186, 179, 205])
+BLOB_MAGIC_PLAIN = bytes([66, 171, 56, 7, 190, 131, 112, 161])
+
+VM100_TIME = 1767225600  # 2026-01-01T00:00:00Z
+VM200_TIME = 1767312000  # 2026-01-02T00:00:00Z
+CHUNK_SIZE = 64 * 1024
+
+ARGS = None  # set in main()
+
+
+# ---- datastores written from the spec -------------------------------------------------------
+
+def data_blob(payload):
+    """An unencrypted, uncompressed DataBlob: magic, CRC32 (LE) of the payload, payload."""
+    return BLOB_MAGIC_PLAIN + zlib.crc32(payload).to_bytes(4, "little") + payload
+
+
+def pseudo_random(seed, size):
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}/{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+def time_dir(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+class SnapshotWriter:
+    """Writes one snapshot of a datastore: chunks, index files, manifest, group owner."""
+
+    def __init__(self, root, ns, backup_type, backup_id, backup_time):
+        self.root = root
+        prefix = "".join(f"ns/{c}/" for c in ns.split("/")) if ns else ""
+        self.group_dir = os.path.join(root, f"{prefix}{backup_type}/{backup_id}")
+        self.dir = os.path.join(self.group_dir, time_dir(backup_time))
+        os.makedirs(self.dir)
+        with open(os.path.join(self.group_dir, "owner"), "w") as f:
+            f.write(f"{TOKEN_ID}\n")
+        self.manifest = {"backup-type": backup_type, "backup-id": backup_id,
+                         "backup-time": backup_time, "files": [], "unprotected": {},
+                         "signature": None}
+
+    def chunk(self, data):
+        digest = hashlib.sha256(data).hexdigest()
+        directory = os.path.join(self.root, ".chunks", digest[:4])
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, digest), "wb") as f:
+            f.write(data_blob(data))
+        return digest
+
+    def fixed_index(self, name, image, chunk_size=CHUNK_SIZE):
+        digests = [self.chunk(image[i:i + chunk_size]) for i in range(0, len(image), chunk_size)]
+        body = b"".join(bytes.fromhex(d) for d in digests)
+        csum = hashlib.sha256(body).digest()
+        header = (FIXED_INDEX_MAGIC + uuid.uuid4().bytes + int(time.time()).to_bytes(8, "little")
+                  + csum + len(image).to_bytes(8, "little") + chunk_size.to_bytes(8, "little"))
+        self._write(name, header.ljust(4096, b"\0") + body, len(image), csum.hex())
+        return digests
+
+    def dynamic_index(self, name, pieces):
+        entries, end, digests = b"", 0, []
+        for piece in pieces:
+            end += len(piece)
+            digests.append(self.chunk(piece))
+            entries += end.to_bytes(8, "little") + bytes.fromhex(digests[-1])
+        csum = hashlib.sha256(entries).digest()
+        header = (DYNAMIC_INDEX_MAGIC + uuid.uuid4().bytes
+                  + int(time.time()).to_bytes(8, "little") + csum)
+        self._write(name, header.ljust(4096, b"\0") + entries, end, csum.hex())
+        return digests
+
+    def blob_file(self, name, payload):
+        data = data_blob(payload)
+        self._write(name, data, len(data), hashlib.sha256(data).hexdigest())
+
+    def finish(self):
+        with open(os.path.join(self.dir, "index.json.blob"), "wb") as f:
+            f.write(data_blob(json.dumps(self.manifest, indent=2, sort_keys=True).encode()))
+        return self
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _write(self, name, data, size, csum):
+        with open(self.path(name), "wb") as f:
+            f.write(data)
+        self.manifest["files"].append({"filename": name, "crypt-mode": "none", "size": size,
+                                       "csum": csum})
+
+
+def chunk_file(root, digest):
+    return os.path.join(root, ".chunks", digest[:4], digest)
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+# ---- processes ------------------------------------------------------------------------------
+
+def make_certificate(directory):
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+class ServerProcess:
+    """pbs_test_server.py started for a test, its ports read from the files it writes."""
+
+    def __init__(self, scratch, cert, key, datastores, extra_args=()):
+        self.cert = cert
+        self.directory = tempfile.mkdtemp(dir=scratch, prefix="server-")
+        port_file = os.path.join(self.directory, "port")
+        control_file = os.path.join(self.directory, "control-port")
+        self.log_path = os.path.join(self.directory, "server.log")
+        command = ["/usr/bin/python3", SERVER, "--listen", "127.0.0.1:0", "--port-file",
+                   port_file, "--control-port-file", control_file, "--cert", cert, "--key", key,
+                   "--token", f"{TOKEN_ID}:{TOKEN_SECRET}",
+                   "--password", f"{PASSWORD_USER}:{PASSWORD}", *extra_args]
+        for name, path in datastores.items():
+            command += ["--datastore", f"{name}={path}"]
+        with open(self.log_path, "wb") as log_file:
+            self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(port_file):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"test PBS server did not start:\n{self.log()}")
+            time.sleep(0.05)
+        self.port = int(read_file(port_file))
+        self.control_port = int(read_file(control_file))
+
+    def log(self):
+        return read_file(self.log_path).decode(errors="replace")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    # The HTTP/1.1 parts go through curl.
+    def curl(self, path, *options, method=None):
+        """(status, headers dict, body) of an HTTPS call to the server's API port."""
+        command = ["curl", "-sS", "--max-time", str(IO_TIMEOUT), "--cacert", self.cert,
+                   "--resolve", f"localhost:{self.port}:127.0.0.1", "-D", "-",
+                   f"https://localhost:{self.port}{path}", *options]
+        if method:
+            command[1:1] = ["-X", method]
+        result = subprocess.run(command, capture_output=True, check=True, timeout=IO_TIMEOUT + 5)
+        head, _, body = result.stdout.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return int(lines[0].split(" ")[1]), headers, body
+
+    def control(self, method, path, body=None):
+        command = ["curl", "-sS", "--fail-with-body", "--max-time", str(IO_TIMEOUT), "-X", method,
+                   f"http://127.0.0.1:{self.control_port}{path}"]
+        if body is not None:
+            command += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
+        result = subprocess.run(command, capture_output=True, timeout=IO_TIMEOUT + 5)
+        if result.returncode != 0:
+            raise AssertionError(f"control {method} {path} failed: {result.stdout!r}")
+        return json.loads(result.stdout)
+
+    def faults(self, **knobs):
+        return self.control("POST", "/faults", knobs)
+
+    def stats(self):
+        return self.control("GET", "/stats")
+
+
+# ---- the HTTP/2 reader client ---------------------------------------------------------------
+
+def token_header(secret=TOKEN_SECRET, separator=" "):
+    return f"PBSAPIToken{separator}{TOKEN_ID}:{urllib.parse.quote(secret, safe='')}"
+
+
+class UpgradeRefused(Exception):
+    def __init__(self, status, headers, body):
+        super().__init__(f"upgrade answered {status}: {body!r}")
+        self.status, self.headers, self.body = status, headers, body
+
+
+class Response:
+    def __init__(self):
+        self.status = None
+        self.headers = {}
+        self.body = bytearray()
+        self.ended = False
+        self.reset_code = None
+        self.frame_sizes = []
+
+    @property
+    def done(self):
+        return self.ended or self.reset_code is not None
+
+
+def tls_connect(port, cafile, alpn=None):
+    context = ssl.create_default_context(cafile=cafile)
+    if alpn:
+        context.set_alpn_protocols(alpn)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+    return context.wrap_socket(sock, server_hostname="localhost")
+
+
+def read_http1_answer(tls):
+    """(status, headers, body, bytes after the answer) of one HTTP/1.1 answer."""
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        data = tls.recv(65536)
+        if not data:
+            raise ConnectionError(f"connection closed before an answer: {buffer!r}")
+        buffer += data
+    head, rest = buffer.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    status = int(lines[0].split(" ")[1])
+    if status == 101:
+        return status, headers, b"", rest
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        data = tls.recv(65536)
+        if not data:
+            break
+        rest += data
+    return status, headers, rest[:length], rest[length:]
+
+
+class ReaderClient:
+    """The client side of one reader session, written from the spec: the upgrade GET with the
+    HTTP/2 preface in the same write, then python-h2 as the client on the same TLS stream."""
+
+    def __init__(self, server, query, headers=None, window=2**31 - 2,
+                 max_frame=4 * 1024 * 1024):
+        self.tls = tls_connect(server.port, server.cert)
+        self.responses = {}
+        self.server_settings = {}
+        self.goaway = None
+        self.closed = False
+        config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config=config)
+        self.conn.local_settings = h2.settings.Settings(client=True, initial_values={
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window,
+            h2.settings.SettingCodes.MAX_FRAME_SIZE: max_frame,
+            h2.settings.SettingCodes.ENABLE_PUSH: 0})
+        self.conn.max_inbound_frame_size = max_frame
+        self.conn.initiate_connection()
+        if window > 65535:
+            self.conn.increment_flow_control_window(window - 65535)
+        lines = [f"GET /api2/json/reader?{urllib.parse.urlencode(query)} HTTP/1.1",
+                 f"Host: localhost:{server.port}", "User-Agent: proxmox-backup-client/1.0",
+                 "Content-Type: application/x-www-form-urlencoded",
+                 "Connection: upgrade", f"Upgrade: {READER_PROTOCOL}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        # The preface rides along with the upgrade request: the server must keep those bytes.
+        self.tls.sendall(request + self.conn.data_to_send())
+        status, answer_headers, body, self.bytes_after_101 = read_http1_answer(self.tls)
+        if status != 101:
+            self.tls.close()
+            raise UpgradeRefused(status, answer_headers, body)
+        self.upgrade_headers = answer_headers
+        self._feed(self.bytes_after_101)
+
+    def close(self):
+        self.tls.close()
+
+    def send(self, path):
+        return self.send_many([path])[0]
+
+    def send_many(self, paths):
+        """Opens one stream per path, all in one write."""
+        stream_ids = []
+        for path in paths:
+            stream_id = self.conn.get_next_available_stream_id()
+            self.conn.send_headers(stream_id, [
+                (":method", "GET"), (":scheme", "https"), (":authority", "localhost:8007"),
+                (":path", path), ("user-agent", "proxmox-backup-client/1.0"),
+                ("content-type", "application/x-www-form-urlencoded")], end_stream=True)
+            self.responses[stream_id] = Response()
+            stream_ids.append(stream_id)
+        self._flush()
+        return stream_ids
+
+    def wait(self, stream_ids, until_closed=False):
+        """Reads until the streams are done (or the connection is closed)."""
+        deadline = time.monotonic() + IO_TIMEOUT
+        while not self.closed and (until_closed or
+                                   not all(self.responses[s].done for s in stream_ids)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"streams {stream_ids} not done")
+            self.pump()
+        return [self.responses[s] for s in stream_ids]
+
+    def get(self, path):
+        return self.wait([self.send(path)])[0]
+
+    def pump(self, timeout=IO_TIMEOUT):
+        self.tls.settimeout(timeout)
+        try:
+            data = self.tls.recv(1024 * 1024)
+        except (ConnectionResetError, ssl.SSLError):
+            data = b""
+        if not data:
+            self.closed = True
+            return
+        self._feed(data)
+
+    def _feed(self, data):
+        for event in self.conn.receive_data(data):
+            response = self.responses.get(getattr(event, "stream_id", None))
+            if isinstance(event, h2.events.ResponseReceived):
+                response.headers = dict(event.headers)
+                response.status = int(response.headers[":status"])
+            elif isinstance(event, h2.events.DataReceived):
+                response.body += event.data
+                response.frame_sizes.append(len(event.data))
+                self.conn.acknowledge_received_data(event.flow_controlled_length,
+                                                    event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                response.ended = True
+            elif isinstance(event, h2.events.StreamReset):
+                response.reset_code = event.error_code
+            elif isinstance(event, h2.events.RemoteSettingsChanged):
+                for code, change in event.changed_settings.items():
+                    self.server_settings[code] = change.new_value
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self.goaway = event
+                # python-h2 stops accepting frames after a GOAWAY, but the streams up to its
+                # last_stream_id still get their answers: keep the connection usable.
+                self.conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        self._flush()
+
+    def _flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            try:
+                self.tls.sendall(data)
+            except OSError:
+                self.closed = True
+
+
+def snapshot_query(store="store1", backup_type="vm", backup_id="100", backup_time=VM100_TIME,
+                   ns=None, **extra):
+    query = {"backup-type": backup_type, "backup-id": backup_id, "backup-time": backup_time,
+             "debug": "true", "store": store, **extra}
+    if ns:
+        query["ns"] = ns
+    return query
+
+
+# ---- the tests ------------------------------------------------------------------------------
+
+class TestEnvironment:
+    """Datastores, certificate and one shared server; tests that need another start their own."""
+
+    def __init__(self, scratch):
+        self.scratch = scratch
+        self.cert, self.key = make_certificate(scratch)
+        self.store = os.path.join(scratch, "store1")
+        self.vm100 = SnapshotWriter(self.store, "", "vm", "100", VM100_TIME)
+        self.image = pseudo_random("vm100", 5 * CHUNK_SIZE + 1000)
+        self.vm100_digests = self.vm100.fixed_index("drive-scsi0.img.fidx", self.image)
+        self.vm100.blob_file("qemu-server.conf.blob", b"memory: 512\ncores: 1\n")
+        self.vm100.finish()
+        self.vm200 = SnapshotWriter(self.store, "", "vm", "200", VM200_TIME)
+        self.vm200_digests = self.vm200.fixed_index(
+            "drive-scsi0.img.fidx", pseudo_random("vm200", 3 * CHUNK_SIZE))
+        self.vm200.finish()
+        # Referenced by vm/200's index but gone from the chunk store.
+        self.missing_digest = self.vm200_digests[1]
+        os.unlink(chunk_file(self.store, self.missing_digest))
+        self.host = SnapshotWriter(self.store, "team/a", "host", "web", VM100_TIME)
+        self.host_pieces = [pseudo_random("didx", n) for n in (1000, 70000, 12345)]
+        self.host_digests = self.host.dynamic_index("root.pxar.didx", self.host_pieces)
+        self.host.finish()
+        self.vectors = None
+        if ARGS.vectors and os.path.isdir(ARGS.vectors):
+            self.vectors = os.path.join(scratch, "vectors")
+            shutil.copytree(ARGS.vectors, self.vectors)
+        stores = {"store1": self.store}
+        if self.vectors:
+            stores["vectors"] = self.vectors
+        self.stores = stores
+        self.server = ServerProcess(scratch, self.cert, self.key, stores)
+
+    def start_server(self, *extra_args):
+        return ServerProcess(self.scratch, self.cert, self.key, self.stores, extra_args)
+
+
+ENV = None
+
+
+def setUpModule():
+    global ENV
+    scratch = tempfile.mkdtemp(prefix="pbs-test-server-", dir=ARGS.scratch)
+    ENV = TestEnvironment(scratch)
+
+
+def tearDownModule():
+    if ENV:
+        ENV.server.stop()
+
+
+class ServerTestCase(unittest.TestCase):
+    def setUp(self):
+        self.server = ENV.server
+        self.server.control("POST", "/reset")
+        self.clients = []
+
+    def tearDown(self):
+        for client in self.clients:
+            client.close()
+
+    def reader(self, server=None, headers=None, **query_and_options):
+        options = {k: query_and_options.pop(k) for k in ("window", "max_frame")
+                   if k in query_and_options}
+        if headers is None:
+            headers = {"Authorization": token_header()}
+        client = ReaderClient(server or self.server, snapshot_query(**query_and_options),
+                              headers, **options)
+        self.clients.append(client)
+        return client
+
+    def open_vm100(self, server=None):
+        client = self.reader(server)
+        self.assertEqual(client.get("/download?file-name=drive-scsi0.img.fidx").status, 200)
+        return client
+
+
+class TlsAndAuthTest(ServerTestCase):
+    def test_tls_with_self_signed_certificate_and_no_alpn(self):
+        tls = tls_connect(self.server.port, ENV.cert, alpn=["h2", "http/1.1"])
+        try:
+            self.assertIsNone(tls.selected_alpn_protocol())
+            der = tls.getpeercert(binary_form=True)
+        finally:
+            tls.close()
+        expected = subprocess.run(
+            ["openssl", "x509", "-in", ENV.cert, "-noout", "-fingerprint", "-sha256"],
+            capture_output=True, text=True, check=True).stdout.strip().split("=", 1)[1].lower()
+        self.assertEqual(self.server.stats()["fingerprint"], expected)
+        self.assertEqual(expected, ":".join(f"{b:02x}" for b in hashlib.sha256(der).digest()))
+
+    def test_token_auth_on_the_version_call(self):
+        for separator in (" ", "="):
+            status, _, body = self.server.curl(
+                "/api2/json/version", "-H", f"Authorization: {token_header(separator=separator)}")
+            self.assertEqual(status, 200)
+            self.assertIn("version", json.loads(body)["data"])
+
+    def test_bad_credentials_get_401(self):
+        cases = {"no credentials": [],
+                 "wrong secret": ["-H", f"Authorization: {token_header(secret='nope')}"],
+                 "unknown scheme": ["-H", "Authorization: Bearer x"],
+                 "unknown ticket": ["-H", "Cookie: PBSAuthCookie=PBS:root@pam:00000000::x"]}
+        for name, options in cases.items():
+            with self.subTest(name):
+                status, headers, body = self.server.curl("/api2/json/version", *options)
+                self.assertEqual(status, 401)
+                self.assertTrue(body.startswith(b"authentication failed - "), body)
+                self.assertNotIn("content-type", headers)
+        # Authentication comes before routing: an unknown path is 401 too.
+        status, _, _ = self.server.curl("/api2/json/nowhere")
+        self.assertEqual(status, 401)
+        with self.assertRaises(UpgradeRefused) as refused:
+            self.reader(headers={"Authorization": token_header(secret="nope")})
+        self.assertEqual(refused.exception.status, 401)
+
+    def login(self, *options):
+        status, _, body = self.server.curl("/api2/json/access/ticket", *options)
+        return status, (json.loads(body)["data"] if status == 200 else body)
+
+    def test_ticket_login_form_and_json(self):
+        before = self.server.stats()["logins"]
+        status, data = self.login("-d", f"username={PASSWORD_USER}", "-d", f"password={PASSWORD}")
+        self.assertEqual(status, 200)
+        self.assertTrue(data["ticket"].startswith(f"PBS:{PASSWORD_USER}:"))
+        self.assertIn("CSRFPreventionToken", data)
+        cookie = f"Cookie: PBSAuthCookie={urllib.parse.quote(data['ticket'], safe='')}"
+        self.assertEqual(self.server.curl("/api2/json/version", "-H", cookie)[0], 200)
+        # The cookie wins over a (bad) token header.
+        self.assertEqual(self.server.curl(
+            "/api2/json/version", "-H", cookie,
+            "-H", f"Authorization: {token_header(secret='bad')}")[0], 200)
+        status, data = self.login("-H", "Content-Type: application/json", "--data-binary",
+                                  json.dumps({"username": PASSWORD_USER, "password": PASSWORD}))
+        self.assertEqual(status, 200)
+        self.assertEqual(self.server.stats()["logins"], before + 2)
+        status, body = self.login("-d", f"username={PASSWORD_USER}", "-d", "password=wrong")
+        self.assertEqual(status, 401)
+        self.assertIn(b"permission check failed", body)
+
+    def test_ticket_upgrade_and_expire_tickets(self):
+        _, data = self.login("-d", f"username={PASSWORD_USER}", "-d", f"password={PASSWORD}")
+        cookie = {"Cookie": f"PBSAuthCookie={urllib.parse.quote(data['ticket'], safe='')}",
+                  "CSRFPreventionToken": data["CSRFPreventionToken"]}
+        open_session = self.reader(headers=cookie)
+        self.server.faults(expire_tickets=True)
+        with self.assertRaises(UpgradeRefused) as refused:
+            self.reader(headers=cookie)
+        self.assertEqual(refused.exception.status, 401)
+        # A session is authenticated once, at the upgrade: the open one goes on.
+        self.assertEqual(open_session.get("/download?file-name=index.json.blob").status, 200)
+        _, data = self.login("-d", f"username={PASSWORD_USER}", "-d", f"password={PASSWORD}")
+        self.reader(headers={"Cookie": "PBSAuthCookie="
+                             + urllib.parse.quote(data["ticket"], safe="")})
+
+    def test_ticket_lifetime(self):
+        server = ENV.start_server("--ticket-lifetime", "1")
+        try:
+            status, _, body = server.curl("/api2/json/access/ticket", "-d",
+                                          f"username={PASSWORD_USER}", "-d",
+                                          f"password={PASSWORD}")
+            ticket = urllib.parse.quote(json.loads(body)["data"]["ticket"], safe="")
+            time.sleep(2.5)  # a ticket's time has 1 s resolution
+            status, _, body = server.curl("/api2/json/version", "-H",
+                                          f"Cookie: PBSAuthCookie={ticket}")
+            self.assertEqual(status, 401)
+            self.assertIn(b"expired", body)
+        finally:
+            server.stop()
+
+
+class UpgradeTest(ServerTestCase):
+    def test_upgrade_keeps_the_bytes_after_101(self):
+        client = self.reader()
+        self.assertEqual(client.upgrade_headers.get("upgrade"), READER_PROTOCOL)
+        self.assertEqual(client.upgrade_headers.get("connection"), "upgrade")
+        # The server's SETTINGS come in the same write as the 101, before it sees our preface
+        # acknowledged; our preface went out in the same write as the request.
+        self.assertGreater(len(client.bytes_after_101), 0)
+        response = client.get("/download?file-name=index.json.blob")
+        self.assertEqual(response.status, 200)
+
+    def test_settings_advertised(self):
+        client = self.reader()
+        client.get("/download?file-name=index.json.blob")
+        codes = h2.settings.SettingCodes
+        self.assertEqual(client.server_settings.get(codes.MAX_CONCURRENT_STREAMS), 200)
+        self.assertEqual(client.server_settings.get(codes.INITIAL_WINDOW_SIZE), 32 << 20)
+        self.assertEqual(client.server_settings.get(codes.MAX_FRAME_SIZE), 4 << 20)
+
+    def test_upgrade_errors(self):
+        cases = [
+            ("missing snapshot", {"backup_id": "999"}, {}, 400, b"does not exist"),
+            ("unknown store", {"store": "nostore"}, {}, 400, b"nostore"),
+            ("unknown parameter", {"color": "blue"}, {}, 400, b"color"),
+            ("bad backup type", {"backup_type": "lxc"}, {}, 400, b"backup-type"),
+            ("namespace too deep", {"ns": "/".join("abcdefgh")}, {}, 400, b"ns"),
+            ("wrong protocol", {}, {"Upgrade": "h2c"}, 400, b"invalid protocol name"),
+        ]
+        for name, query, headers, status, text in cases:
+            with self.subTest(name):
+                options = dict(query)
+                all_headers = {"Authorization": token_header()}
+                if "Upgrade" in headers:
+                    # Replace the client's Upgrade header: send the request by hand.
+                    tls = tls_connect(self.server.port, ENV.cert)
+                    tls.sendall((f"GET /api2/json/reader?{urllib.parse.urlencode(snapshot_query())}"
+                                 f" HTTP/1.1\r\nHost: localhost\r\nAuthorization: "
+                                 f"{token_header()}\r\nConnection: upgrade\r\n"
+                                 f"Upgrade: {headers['Upgrade']}\r\n\r\n").encode())
+                    got, _, body, _ = read_http1_answer(tls)
+                    tls.close()
+                else:
+                    with self.assertRaises(UpgradeRefused) as refused:
+                        self.reader(headers=all_headers, **options)
+                    got, body = refused.exception.status, refused.exception.body
+                self.assertEqual(got, status)
+                self.assertIn(text, body)
+
+    def test_refuse_upgrades(self):
+        before = self.server.stats()
+        self.server.faults(refuse_upgrades=1)
+        with self.assertRaises(UpgradeRefused) as refused:
+            self.reader()
+        self.assertEqual(refused.exception.status, 503)
+        self.reader()
+        after = self.server.stats()
+        self.assertEqual(after["upgrades"], before["upgrades"] + 1)
+        self.assertEqual(after["upgrade_failures"], before["upgrade_failures"] + 1)
+
+
+class ReaderSessionTest(ServerTestCase):
+    def test_download_manifest_and_index(self):
+        client = self.reader()
+        manifest = client.get("/download?file-name=index.json.blob")
+        self.assertEqual(manifest.status, 200)
+        self.assertEqual(manifest.headers["content-type"], "application/octet-stream")
+        self.assertNotIn("content-length", manifest.headers)
+        self.assertEqual(bytes(manifest.body), read_file(ENV.vm100.path("index.json.blob")))
+        index = client.get("/download?file-name=drive-scsi0.img.fidx")
+        self.assertEqual(index.status, 200)
+        self.assertEqual(bytes(index.body), read_file(ENV.vm100.path("drive-scsi0.img.fidx")))
+
+    def test_chunk_of_a_downloaded_index(self):
+        client = self.open_vm100()
+        pieces = []
+        for digest in ENV.vm100_digests:
+            response = client.get(f"/chunk?digest={digest}")
+            self.assertEqual(response.status, 200)
+            self.assertEqual(response.headers["content-type"], "application/octet-stream")
+            self.assertEqual(int(response.headers["content-length"]), len(response.body))
+            self.assertEqual(bytes(response.body), read_file(chunk_file(ENV.store, digest)))
+            pieces.append(bytes(response.body[12:]))
+        self.assertEqual(b"".join(pieces), ENV.image)
+
+    def test_chunk_access_rule(self):
+        client = self.reader()
+        digest = ENV.vm100_digests[0]
+        # Not yet downloaded in this session.
+        response = client.get(f"/chunk?digest={digest}")
+        self.assertEqual(response.status, 401)
+        self.assertEqual(bytes(response.body), f"download chunk {digest} not allowed".encode())
+        # Blobs register nothing; indexes do.
+        client.get("/download?file-name=index.json.blob")
+        self.assertEqual(client.get(f"/chunk?digest={digest}").status, 401)
+        client.get("/download?file-name=drive-scsi0.img.fidx")
+        self.assertEqual(client.get(f"/chunk?digest={digest}").status, 200)
+        # A chunk of another snapshot stays out of reach in this session.
+        self.assertEqual(client.get(f"/chunk?digest={ENV.vm200_digests[0]}").status, 401)
+        # A new session starts empty.
+        self.assertEqual(self.reader().get(f"/chunk?digest={digest}").status, 401)
+
+    def test_missing_chunk_is_400(self):
+        client = self.reader(backup_id="200", backup_time=VM200_TIME)
+        client.get("/download?file-name=drive-scsi0.img.fidx")
+        response = client.get(f"/chunk?digest={ENV.missing_digest}")
+        self.assertEqual(response.status, 400)
+        self.assertTrue(bytes(response.body).startswith(b"reading file "), response.body)
+        self.assertIn(b"No such file or directory", response.body)
+        self.assertEqual(client.get(f"/chunk?digest={ENV.vm200_digests[0]}").status, 200)
+
+    def test_error_split(self):
+        client = self.reader()
+        cases = [
+            ("/download?file-name=nothing.blob", 404, b"not found"),
+            ("/download?file-name=nothing.fidx", 400, b"Unable to open fixed index"),
+            ("/download?file-name=nothing.didx", 400, b"Unable to open dynamic index"),
+            ("/download?file-name=notes.txt", 400, b"unknown archive type"),
+            ("/download?file-name=..%2Fowner", 400, b"file-name"),
+            ("/download", 400, b"file-name"),
+            (f"/chunk?digest={ENV.vm100_digests[0].upper()}", 400, b"digest"),
+            ("/chunk?digest=abc", 400, b"digest"),
+            ("/nothing", 404, b"not found"),
+        ]
+        for path, status, text in cases:
+            with self.subTest(path):
+                response = client.get(path)
+                self.assertEqual(response.status, status)
+                self.assertIn(text, bytes(response.body))
+
+    def test_speedtest_uses_large_frames_and_honours_small_ones(self):
+        response = self.reader().get("/speedtest")
+        self.assertEqual(bytes(response.body), b"A" * (1 << 20))
+        self.assertGreater(max(response.frame_sizes), 16384)
+        self.assertLessEqual(max(response.frame_sizes), 4 << 20)
+        small = self.reader(max_frame=16384).get("/speedtest")
+        self.assertEqual(len(small.body), 1 << 20)
+        self.assertLessEqual(max(small.frame_sizes), 16384)
+
+    def test_small_flow_control_window(self):
+        client = self.reader(window=4096, max_frame=16384)
+        client.get("/download?file-name=drive-scsi0.img.fidx")
+        ids = [client.send(f"/chunk?digest={d}") for d in ENV.vm100_digests[:3]]
+        for digest, response in zip(ENV.vm100_digests, client.wait(ids)):
+            self.assertEqual(response.status, 200)
+            self.assertEqual(bytes(response.body), read_file(chunk_file(ENV.store, digest)))
+            self.assertLessEqual(max(response.frame_sizes), 4096)
+
+    def test_namespace_and_dynamic_index(self):
+        client = self.reader(ns="team/a", backup_type="host", backup_id="web")
+        client.get("/download?file-name=root.pxar.didx")
+        for digest, piece in zip(ENV.host_digests, ENV.host_pieces):
+            response = client.get(f"/chunk?digest={digest}")
+            self.assertEqual(response.status, 200)
+            self.assertEqual(bytes(response.body[12:]), piece)
+        with self.assertRaises(UpgradeRefused):  # the same group is not in the root namespace
+            self.reader(backup_type="host", backup_id="web")
+
+    def test_genuine_vectors_encrypted_namespace(self):
+        if not ENV.vectors:
+            self.skipTest("vectors not found")
+        client = self.reader(store="vectors", ns="enc", backup_time=1767312000)
+        index = client.get("/download?file-name=drive-scsi0.img.fidx")
+        self.assertEqual(index.status, 200)
+        digest = "b88337abd1ddacd0461a9b5ce5cf7db476c41fb38cf1d6fdb4c2fc93dfba1f9d"
+        response = client.get(f"/chunk?digest={digest}")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(bytes(response.body), read_file(chunk_file(ENV.vectors, digest)))
+        self.assertEqual(bytes(response.body[:8]), bytes.fromhex("e6591bbf0bbfd80b"))
+
+    def test_stats_count_what_happened(self):
+        before = self.server.stats()
+        client = self.open_vm100()
+        digest = ENV.vm100_digests[1]
+        client.get(f"/chunk?digest={digest}")
+        client.get(f"/chunk?digest={digest}")
+        client.get(f"/chunk?digest={ENV.vm200_digests[2]}")
+        other = self.reader(backup_id="200", backup_time=VM200_TIME)
+        other.get("/download?file-name=drive-scsi0.img.fidx")
+        other.get(f"/chunk?digest={ENV.missing_digest}")
+        after = self.server.stats()
+        self.assertEqual(after["connections"], before["connections"] + 2)
+        self.assertEqual(after["upgrades"], before["upgrades"] + 2)
+        self.assertEqual(after["downloads"]["drive-scsi0.img.fidx"],
+                         before["downloads"].get("drive-scsi0.img.fidx", 0) + 2)
+        self.assertEqual(after["chunk_requests"], before["chunk_requests"] + 4)
+        self.assertEqual(after["chunk_requests_by_digest"][digest],
+                         before["chunk_requests_by_digest"].get(digest, 0) + 2)
+        self.assertEqual(after["chunk_401"], before["chunk_401"] + 1)
+        self.assertEqual(after["chunk_400"], before["chunk_400"] + 1)
+        self.assertGreaterEqual(after["max_streams_in_flight"], 1)
+
+
+class ListingTest(ServerTestCase):
+    def listing(self, store, query=""):
+        status, _, body = self.server.curl(
+            f"/api2/json/admin/datastore/{store}/snapshots{query}",
+            "-H", f"Authorization: {token_header()}")
+        return status, json.loads(body)["data"] if status == 200 else body
+
+    def test_root_and_namespace_listing(self):
+        status, items = self.listing("store1")
+        self.assertEqual(status, 200)
+        found = {(i["backup-type"], i["backup-id"], i["backup-time"]) for i in items}
+        self.assertEqual(found, {("vm", "100", VM100_TIME), ("vm", "200", VM200_TIME)})
+        vm100 = next(i for i in items if i["backup-id"] == "100")
+        files = {f["filename"]: f for f in vm100["files"]}
+        self.assertEqual(files["drive-scsi0.img.fidx"]["size"], len(ENV.image))
+        self.assertEqual(files["drive-scsi0.img.fidx"]["crypt-mode"], "none")
+        self.assertIn("index.json.blob", files)
+        self.assertEqual(vm100["owner"], TOKEN_ID)
+        status, items = self.listing("store1", "?ns=team%2Fa")
+        self.assertEqual([(i["backup-type"], i["backup-id"]) for i in items], [("host", "web")])
+        self.assertEqual(self.listing("store1", "?backup-id=200")[1][0]["backup-id"], "200")
+        self.assertEqual(self.listing("nostore")[0], 400)
+        self.assertEqual(self.listing("store1", "?ns=nowhere")[0], 400)
+
+    def test_vectors_listing_reads_compressed_manifests(self):
+        if not ENV.vectors:
+            self.skipTest("vectors not found")
+        status, items = self.listing("vectors", "?ns=enc")
+        self.assertEqual(status, 200)
+        self.assertEqual(len(items), 1)
+        files = {f["filename"]: f for f in items[0]["files"]}
+        self.assertEqual(files["drive-scsi0.img.fidx"]["crypt-mode"], "encrypt")
+        self.assertEqual(files["drive-scsi0.img.fidx"]["size"], 16782216)
+        self.assertTrue(items[0]["fingerprint"].startswith("0e:ab:d4"))
+
+
+class FaultTest(ServerTestCase):
+    def test_latency_per_chunk(self):
+        client = self.open_vm100()
+        self.server.faults(chunk_latency_ms=400)
+        started = time.monotonic()
+        response = client.get(f"/chunk?digest={ENV.vm100_digests[0]}")
+        self.assertEqual(response.status, 200)
+        self.assertGreaterEqual(time.monotonic() - started, 0.39)
+
+    def test_bandwidth_cap(self):
+        self.server.faults(bandwidth_bytes_per_s=2_000_000)
+        started = time.monotonic()
+        response = self.reader().get("/speedtest")
+        self.assertEqual(len(response.body), 1 << 20)
+        # The first slice (40 KB at this rate) leaves at once, the rest at 2 MB/s.
+        self.assertGreaterEqual(time.monotonic() - started, (1048576 - 40000) / 2_000_000 * 0.95)
+
+    def test_hang_holds_chunks_without_blocking_other_streams(self):
+        client = self.open_vm100()
+        self.server.faults(hang_chunks=True)
+        held = [client.send(f"/chunk?digest={d}") for d in ENV.vm100_digests[:2]]
+        # Other streams of the connection are served while the chunks are held.
+        self.assertEqual(client.get("/download?file-name=index.json.blob").status, 200)
+        self.assertEqual(client.get("/speedtest").status, 200)
+        self.assertFalse(any(client.responses[s].done for s in held))
+        self.server.faults(hang_chunks=False)
+        for response in client.wait(held):
+            self.assertEqual(response.status, 200)
+
+    def test_drop_connection_after_chunks(self):
+        client = self.open_vm100()
+        self.server.faults(drop_connection_after_chunks=2)
+        for digest in ENV.vm100_digests[:2]:
+            self.assertEqual(client.get(f"/chunk?digest={digest}").status, 200)
+        third = client.send(f"/chunk?digest={ENV.vm100_digests[2]}")
+        client.wait([third], until_closed=True)
+        self.assertTrue(client.closed)
+        self.assertIsNone(client.goaway)  # closed without GOAWAY
+        self.assertFalse(client.responses[third].done)
+        # One-shot: a new session works.
+        self.assertEqual(self.open_vm100().get(
+            f"/chunk?digest={ENV.vm100_digests[2]}").status, 200)
+
+    def test_reset_connection_after_chunks(self):
+        client = self.open_vm100()
+        self.server.faults(reset_connection_after_chunks=1)
+        self.assertEqual(client.get(f"/chunk?digest={ENV.vm100_digests[0]}").status, 200)
+        second = client.send(f"/chunk?digest={ENV.vm100_digests[1]}")
+        client.wait([second], until_closed=True)
+        self.assertTrue(client.closed)
+        self.assertIsNone(client.goaway)
+
+    def test_goaway_after_chunks(self):
+        client = self.open_vm100()
+        self.server.faults(goaway_after_chunks=1)
+        # Both requests arrive before the first answer, so both are below the GOAWAY's mark.
+        ids = client.send_many([f"/chunk?digest={d}" for d in ENV.vm100_digests[:2]])
+        client.wait(ids, until_closed=True)
+        self.assertIsNotNone(client.goaway)
+        self.assertEqual(client.goaway.error_code, h2.errors.ErrorCodes.NO_ERROR)
+        self.assertGreaterEqual(client.goaway.last_stream_id, max(ids))
+        for response in (client.responses[s] for s in ids):
+            self.assertEqual(response.status, 200)
+            self.assertTrue(response.ended)
+        self.assertTrue(client.closed)
+
+    def test_rst_stream_after_chunks(self):
+        client = self.open_vm100()
+        self.server.faults(rst_stream_after_chunks=1)
+        digests = ENV.vm100_digests
+        self.assertEqual(client.get(f"/chunk?digest={digests[0]}").status, 200)
+        reset = client.get(f"/chunk?digest={digests[1]}")
+        self.assertEqual(reset.reset_code, h2.errors.ErrorCodes.INTERNAL_ERROR)
+        self.assertFalse(reset.ended)
+        self.assertLess(len(reset.body), len(read_file(chunk_file(ENV.store, digests[1]))))
+        # The connection goes on and the fault fired once.
+        again = client.get(f"/chunk?digest={digests[1]}")
+        self.assertEqual(bytes(again.body), read_file(chunk_file(ENV.store, digests[1])))
+
+    def test_corrupt_chunks(self):
+        client = self.open_vm100()
+        bad, good = ENV.vm100_digests[1], ENV.vm100_digests[2]
+        self.server.faults(corrupt_chunks=[bad])
+        served = bytes(client.get(f"/chunk?digest={bad}").body)
+        on_disk = read_file(chunk_file(ENV.store, bad))
+        self.assertEqual(len(served), len(on_disk))
+        self.assertEqual(sum(a != b for a, b in zip(served, on_disk)), 1)
+        self.assertNotEqual(zlib.crc32(served[12:]), int.from_bytes(served[8:12], "little"))
+        self.assertEqual(bytes(client.get(f"/chunk?digest={good}").body),
+                         read_file(chunk_file(ENV.store, good)))
+
+    def test_missing_chunks_fault(self):
+        client = self.open_vm100()
+        digest = ENV.vm100_digests[3]
+        self.server.faults(missing_chunks=[digest])
+        response = client.get(f"/chunk?digest={digest}")
+        self.assertEqual(response.status, 400)
+        self.assertTrue(bytes(response.body).startswith(b"reading file"))
+        self.server.control("POST", "/reset")
+        self.assertEqual(client.get(f"/chunk?digest={digest}").status, 200)
+
+    def test_unknown_fault_is_refused(self):
+        result = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data",
+             '{"chunk_latency": 1}', f"http://127.0.0.1:{self.server.control_port}/faults"],
+            capture_output=True, text=True, timeout=IO_TIMEOUT)
+        self.assertEqual(result.stdout, "400")
+
+
+class ConcurrencyTest(ServerTestCase):
+    def test_streams_beyond_the_limit_are_refused(self):
+        server = ENV.start_server("--max-concurrent-streams", "3")
+        try:
+            client = self.reader(server=server)
+            client.get("/download?file-name=drive-scsi0.img.fidx")
+            self.assertEqual(
+                client.server_settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS], 3)
+            server.faults(hang_chunks=True)
+            held = [client.send(f"/chunk?digest={d}") for d in ENV.vm100_digests[:3]]
+            # Step over python-h2's own client-side limit to open a fourth stream.
+            client.conn.remote_settings.max_concurrent_streams = 100
+            client.conn.remote_settings.acknowledge()
+            extra = client.send(f"/chunk?digest={ENV.vm100_digests[3]}")
+            refused = client.wait([extra])[0]
+            self.assertEqual(refused.reset_code, h2.errors.ErrorCodes.REFUSED_STREAM)
+            self.assertFalse(any(client.responses[s].done for s in held))
+            stats = server.stats()
+            self.assertEqual(stats["max_streams_in_flight"], 3)
+            self.assertEqual(stats["streams_refused"], 1)
+            server.faults(hang_chunks=False)
+            for response in client.wait(held):
+                self.assertEqual(response.status, 200)
+            # The connection survived the refusal.
+            self.assertEqual(client.get(f"/chunk?digest={ENV.vm100_digests[3]}").status, 200)
+        finally:
+            server.stop()
+
+    def test_many_streams_in_flight_on_one_connection(self):
+        client = self.open_vm100()
+        self.server.faults(chunk_latency_ms=50)
+        digests = ENV.vm100_digests * 8
+        ids = [client.send(f"/chunk?digest={d}") for d in digests]
+        for digest, response in zip(digests, client.wait(ids)):
+            self.assertEqual(response.status, 200)
+            self.assertEqual(bytes(response.body), read_file(chunk_file(ENV.store, digest)))
+        self.assertGreater(self.server.stats()["max_streams_in_flight"], 1)
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--vectors", help="the spec's vectors/datastore directory")
+    parser.add_argument("--scratch", help="where to put temporary files")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    ARGS, rest = parser.parse_known_args()
+    program = unittest.main(argv=[sys.argv[0], *rest], verbosity=2, exit=False)
+    if ENV:
+        if not program.result.wasSuccessful():
+            print(f"--- shared server log (tail) ---\n{ENV.server.log()[-6000:]}",
+                  file=sys.stderr)
+        if not ARGS.keep:
+            shutil.rmtree(ENV.scratch, ignore_errors=True)
+    sys.exit(0 if program.result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()
