@@ -29,6 +29,7 @@ import h2.connection
 import h2.errors
 import h2.events
 import h2.settings
+import hyperframe.frame
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "pbs_test_server.py")
@@ -48,6 +49,10 @@ VM200_TIME = 1767312000  # 2026-01-02T00:00:00Z
 CHUNK_SIZE = 64 * 1024
 
 ARGS = None  # set in main()
+
+# python-h2 formats every received frame for its trace log even when nothing logs, and the
+# formatting hex-encodes the whole DATA payload: with 4 MiB frames that dominates the client.
+hyperframe.frame._raw_data_repr = lambda data: f"<{len(data or b'')} bytes>"
 
 
 # ---- datastores written from the spec -------------------------------------------------------
@@ -163,7 +168,11 @@ class ServerProcess:
         port_file = os.path.join(self.directory, "port")
         control_file = os.path.join(self.directory, "control-port")
         self.log_path = os.path.join(self.directory, "server.log")
-        command = ["/usr/bin/python3", SERVER, "--listen", "127.0.0.1:0", "--port-file",
+        listen = "127.0.0.1:0"
+        if "--listen" in extra_args:
+            listen = extra_args[extra_args.index("--listen") + 1]
+            extra_args = [a for a in extra_args if a not in ("--listen", listen)]
+        command = ["/usr/bin/python3", SERVER, "--listen", listen, "--port-file",
                    port_file, "--control-port-file", control_file, "--cert", cert, "--key", key,
                    "--token", f"{TOKEN_ID}:{TOKEN_SECRET}",
                    "--password", f"{PASSWORD_USER}:{PASSWORD}", *extra_args]
@@ -355,15 +364,28 @@ class ReaderClient:
         return self.wait([self.send(path)])[0]
 
     def pump(self, timeout=IO_TIMEOUT):
+        """Waits for bytes, then takes all that are ready (an SSL socket's recv returns one
+        TLS record at most, and feeding python-h2 16 KiB at a time is slow for 4 MiB frames)."""
         self.tls.settimeout(timeout)
         try:
-            data = self.tls.recv(1024 * 1024)
+            pieces = [self.tls.recv(1024 * 1024)]
         except (ConnectionResetError, ssl.SSLError):
-            data = b""
-        if not data:
+            pieces = [b""]
+        self.tls.setblocking(False)
+        try:
+            while pieces[-1] and sum(map(len, pieces)) < 8 * 1024 * 1024:
+                pieces.append(self.tls.recv(1024 * 1024))
+        except (ssl.SSLWantReadError, BlockingIOError):
+            pass
+        except (ConnectionResetError, ssl.SSLError):
+            pieces.append(b"")
+        finally:
+            self.tls.settimeout(timeout)
+        data = b"".join(pieces)
+        if data:
+            self._feed(data)
+        if not pieces[-1]:
             self.closed = True
-            return
-        self._feed(data)
 
     def _feed(self, data):
         for event in self.conn.receive_data(data):
@@ -955,6 +977,77 @@ class ConcurrencyTest(ServerTestCase):
             self.assertEqual(response.status, 200)
             self.assertEqual(bytes(response.body), read_file(chunk_file(ENV.store, digest)))
         self.assertGreater(self.server.stats()["max_streams_in_flight"], 1)
+
+
+class RobustnessTest(ServerTestCase):
+    def wait_for_stats(self, server, predicate):
+        """Polls the counters until `predicate` holds (bounded; the server settles async)."""
+        deadline = time.monotonic() + IO_TIMEOUT
+        while True:
+            stats = server.stats()
+            if predicate(stats) or time.monotonic() > deadline:
+                return stats
+            time.sleep(0.05)
+
+    def test_client_cancels_a_stream(self):
+        client = self.open_vm100()
+        self.server.faults(hang_chunks=True)
+        cancelled = client.send(f"/chunk?digest={ENV.vm100_digests[0]}")
+        client.conn.reset_stream(cancelled, h2.errors.ErrorCodes.CANCEL)
+        client._flush()
+        self.server.faults(hang_chunks=False)
+        response = client.get(f"/chunk?digest={ENV.vm100_digests[1]}")
+        self.assertEqual(bytes(response.body), read_file(chunk_file(ENV.store,
+                                                                    ENV.vm100_digests[1])))
+        self.assertIsNone(client.responses[cancelled].status)
+
+    def test_client_vanishes_with_streams_in_flight(self):
+        before = self.server.stats()["sessions_open"]
+        client = self.open_vm100()
+        self.server.faults(hang_chunks=True)
+        client.send_many([f"/chunk?digest={d}" for d in ENV.vm100_digests])
+        client.wait([client.send("/speedtest")])
+        client.tls.close()
+        stats = self.wait_for_stats(self.server, lambda s: s["sessions_open"] == before)
+        self.assertEqual(stats["sessions_open"], before)
+        self.server.faults(hang_chunks=False)
+        self.assertEqual(self.open_vm100().get(
+            f"/chunk?digest={ENV.vm100_digests[0]}").status, 200)
+
+    def test_garbage_after_the_upgrade_ends_only_that_session(self):
+        client = self.reader()
+        client.tls.sendall(b"\x00\x00\x04\x08\x00\x00\x00\x00\x00garbage garbage garbage")
+        client.wait([], until_closed=True)
+        self.assertTrue(client.closed)
+        self.assertEqual(self.open_vm100().get(
+            f"/chunk?digest={ENV.vm100_digests[0]}").status, 200)
+
+    def test_garbage_instead_of_a_request(self):
+        tls = tls_connect(self.server.port, ENV.cert)
+        tls.sendall(b"\x16\x03garbage\r\n\r\n")
+        status, _, _, _ = read_http1_answer(tls)
+        tls.close()
+        self.assertEqual(status, 400)
+        self.assertEqual(self.server.curl("/api2/json/version", "-H",
+                                          f"Authorization: {token_header()}")[0], 200)
+
+    def test_restart_on_the_same_port(self):
+        server = ENV.start_server()
+        restarted = None
+        try:
+            client = self.open_vm100(server)
+            self.assertEqual(client.get(f"/chunk?digest={ENV.vm100_digests[0]}").status, 200)
+            server.stop()  # SIGTERM with a session open: the process ends by itself
+            self.assertEqual(server.process.returncode, 0)
+            client.wait([], until_closed=True)
+            restarted = ENV.start_server("--listen", f"127.0.0.1:{server.port}")
+            self.assertEqual(restarted.port, server.port)
+            self.assertEqual(self.open_vm100(restarted).get(
+                f"/chunk?digest={ENV.vm100_digests[0]}").status, 200)
+        finally:
+            server.stop()
+            if restarted:
+                restarted.stop()
 
 
 def main():
