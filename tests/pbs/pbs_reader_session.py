@@ -27,6 +27,7 @@ import h2.exceptions
 import h2.settings
 import hyperframe.frame
 
+from pbs_faults import BandwidthPacer
 from pbs_datastore import (DIGEST_HEX, SAFE_ID, IndexFormatError, index_digests,
                            os_error_text, quoted_path)
 
@@ -106,6 +107,7 @@ class ReaderSession:
         self.goaway_last_stream_id = 0
         self.gone = False
         self._window_opened = asyncio.Event()
+        self._send_turn = asyncio.Lock()
         self._stream_pacers = {}
 
         config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
@@ -393,41 +395,51 @@ class ReaderSession:
             await self._send_body(stream_id, memoryview(body), last=True)
 
     async def _send_body(self, stream_id, view, last):
-        faults = self.server.faults
         offset = 0
         while offset < len(view):
-            self._check_alive()
-            window = self.conn.local_flow_control_window(stream_id)
-            if window <= 0:
-                await self._window_opened.wait()
-                continue
-            size = min(window, self.conn.max_outbound_frame_size, len(view) - offset)
-            link_rate = faults.bandwidth_bytes_per_s
-            stream_rate = faults.stream_bandwidth_bytes_per_s
-            if link_rate or stream_rate:
-                size = min(size, self.server.pacer.slice_bytes(min(
-                    r for r in (link_rate, stream_rate) if r)))
-                if stream_rate:
-                    pacer = self._stream_pacers.setdefault(stream_id, type(self.server.pacer)())
-                    await pacer.pace(size, stream_rate)
-                await self.server.pacer.pace(size, link_rate)
+            size = await self._frame_allowance(stream_id, len(view) - offset)
+            async with self._send_turn:
+                # Queue a frame only once the socket has taken the earlier ones: the buffer
+                # stays near one frame however many streams send, and streams take turns.
+                try:
+                    await self.writer.drain()
+                except (ConnectionError, OSError):
+                    raise _ConnectionGone()
                 self._check_alive()
-                # Other streams may have used the connection window while this one slept.
+                # Other streams may have used the connection window in the meantime.
                 size = min(size, self.conn.local_flow_control_window(stream_id))
                 if size <= 0:
                     continue
-            end = last and offset + size == len(view)
-            self.conn.send_data(stream_id, view[offset:offset + size], end_stream=end)
-            offset += size
-            self._flush()
+                end = last and offset + size == len(view)
+                self.conn.send_data(stream_id, view[offset:offset + size], end_stream=end)
+                offset += size
+                self._flush()
             if end:
                 # Closed for the stream limit (and a pending GOAWAY close) once END_STREAM is
                 # written, not when the peer has read it.
                 self._forget_stream(stream_id)
-            try:
-                await self.writer.drain()
-            except (ConnectionError, OSError):
-                raise _ConnectionGone()
+
+    async def _frame_allowance(self, stream_id, remaining):
+        """How much of the body may go in the next DATA frame: waits for flow-control window
+        and, with a bandwidth fault, for the bytes' turn on the paced link."""
+        while True:
+            self._check_alive()
+            window = self.conn.local_flow_control_window(stream_id)
+            if window > 0:
+                break
+            await self._window_opened.wait()
+        size = min(window, self.conn.max_outbound_frame_size, remaining)
+        faults = self.server.faults
+        link_rate = faults.bandwidth_bytes_per_s
+        stream_rate = faults.stream_bandwidth_bytes_per_s
+        if link_rate or stream_rate:
+            size = min(size, self.server.pacer.slice_bytes(
+                min(r for r in (link_rate, stream_rate) if r)))
+            if stream_rate:
+                pacer = self._stream_pacers.setdefault(stream_id, BandwidthPacer())
+                await pacer.pace(size, stream_rate)
+            await self.server.pacer.pace(size, link_rate)
+        return size
 
 
 def _read_file(path):

@@ -307,6 +307,12 @@ class ReaderClient:
         self.closed = False
         config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
         self.conn = h2.connection.H2Connection(config=config)
+        # python-h2 refuses every frame after a GOAWAY, but the streams up to its
+        # last_stream_id still get their answers (RFC 9113 §6.8): stay open on GOAWAY.
+        machine = self.conn.state_machine
+        machine._transitions = {**machine._transitions, (
+            h2.connection.ConnectionState.CLIENT_OPEN, h2.connection.ConnectionInputs.RECV_GOAWAY):
+            (None, h2.connection.ConnectionState.CLIENT_OPEN)}
         self.conn.local_settings = h2.settings.Settings(client=True, initial_values={
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window,
             h2.settings.SettingCodes.MAX_FRAME_SIZE: max_frame,
@@ -407,9 +413,6 @@ class ReaderClient:
                     self.server_settings[code] = change.new_value
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self.goaway = event
-                # python-h2 stops accepting frames after a GOAWAY, but the streams up to its
-                # last_stream_id still get their answers: keep the connection usable.
-                self.conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
         self._flush()
 
     def _flush(self):
@@ -979,6 +982,68 @@ class ConcurrencyTest(ServerTestCase):
         self.assertGreater(self.server.stats()["max_streams_in_flight"], 1)
 
 
+def decode_plain_blob(blob):
+    """The payload of an unencrypted DataBlob, plain or zstd (through the zstd CLI)."""
+    if blob[:8] == BLOB_MAGIC_PLAIN:
+        return blob[12:]
+    if blob[:8] == bytes([49, 185, 88, 66, 111, 182, 163, 127]):
+        return subprocess.run(["zstd", "-d", "-c", "-q"], input=blob[12:], capture_output=True,
+                              check=True, timeout=IO_TIMEOUT).stdout
+    raise AssertionError(f"not a plain blob: {blob[:8].hex()}")
+
+
+class CliDatastoreTest(ServerTestCase):
+    """Datastores written by the project's CLI (`chunkcache datastore create`) are served as
+    written: the layout the C++ datastore code and this server agree on."""
+
+    def test_cli_written_datastore(self):
+        if not ARGS.chunkcache:
+            self.skipTest("no --chunkcache")
+        cli = ARGS.chunkcache
+        root = tempfile.mkdtemp(dir=ENV.scratch, prefix="cli-store-")
+        image = pseudo_random("cli-image", 9 * 1024 * 1024 + 4321)
+        image_path = os.path.join(root, "image.bin")
+        with open(image_path, "wb") as f:
+            f.write(image)
+        store, key = os.path.join(root, "store"), os.path.join(root, "key.json")
+        for command in (["key", "create", "--out", key],
+                        ["datastore", "create", "--path", store, "--snapshot",
+                         "vm/300/2026-02-01T00:00:00Z", "--archive", "drive-scsi0.img.fidx",
+                         "--image", image_path],
+                        ["datastore", "create", "--path", store, "--snapshot",
+                         "ns/x/ns/y/ct/301/2026-02-01T00:00:00Z", "--archive", "root.pxar.didx",
+                         "--stream", image_path, "--keyfile", key]):
+            subprocess.run([cli, *command], check=True, capture_output=True, timeout=120)
+        server = ServerProcess(ENV.scratch, ENV.cert, ENV.key, {"clistore": store})
+        try:
+            client = self.reader(server=server, store="clistore", backup_id="300",
+                                 backup_time=1769904000)
+            manifest = json.loads(decode_plain_blob(
+                bytes(client.get("/download?file-name=index.json.blob").body)))
+            self.assertEqual(manifest["files"][0]["filename"], "drive-scsi0.img.fidx")
+            index = bytes(client.get("/download?file-name=drive-scsi0.img.fidx").body)
+            digests = [index[i:i + 32].hex() for i in range(4096, len(index), 32)]
+            ids = client.send_many([f"/chunk?digest={d}" for d in digests])
+            restored = b"".join(decode_plain_blob(bytes(r.body)) for r in client.wait(ids))
+            self.assertEqual(restored, image)
+
+            encrypted = self.reader(server=server, store="clistore", ns="x/y",
+                                    backup_type="ct", backup_id="301", backup_time=1769904000)
+            index = bytes(encrypted.get("/download?file-name=root.pxar.didx").body)
+            for offset in range(4096, len(index), 40):
+                digest = index[offset + 8:offset + 40].hex()
+                body = bytes(encrypted.get(f"/chunk?digest={digest}").body)
+                self.assertEqual(body, read_file(chunk_file(store, digest)))
+                self.assertIn(body[:8].hex(), ("7b6785be222d4cf0", "e6591bbf0bbfd80b"))
+            status, _, body = server.curl("/api2/json/admin/datastore/clistore/snapshots?ns=x/y",
+                                          "-H", f"Authorization: {token_header()}")
+            files = {f["filename"]: f for f in json.loads(body)["data"][0]["files"]}
+            self.assertEqual(files["root.pxar.didx"]["crypt-mode"], "encrypt")
+            self.assertEqual(files["root.pxar.didx"]["size"], len(image))
+        finally:
+            server.stop()
+
+
 class RobustnessTest(ServerTestCase):
     def wait_for_stats(self, server, predicate):
         """Polls the counters until `predicate` holds (bounded; the server settles async)."""
@@ -1056,6 +1121,7 @@ def main():
     parser.add_argument("--vectors", help="the spec's vectors/datastore directory")
     parser.add_argument("--scratch", help="where to put temporary files")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--chunkcache", help="the project's CLI, to write datastores with")
     ARGS, rest = parser.parse_known_args()
     program = unittest.main(argv=[sys.argv[0], *rest], verbosity=2, exit=False)
     if ENV:
