@@ -30,12 +30,25 @@ first, 401 "authentication failed - <reason>"):
                                         session references it, 400 if its file is missing
          GET /speedtest                 1 MiB of 'A'
   Windows 32 MiB (stream and connection), max frame 4 MiB, MAX_CONCURRENT_STREAMS from
-  --max-concurrent-streams (extra streams get RST_STREAM(REFUSED_STREAM)).
+  --max-concurrent-streams (extra streams get RST_STREAM(REFUSED_STREAM)). Each request is an
+  asyncio task; DATA frames follow the client's windows and SETTINGS_MAX_FRAME_SIZE, and the
+  streams of a connection take turns frame by frame. A client GOAWAY ends the session at once.
+  Not modelled: privileges and group ownership (every valid credential reads everything),
+  the HttpOnly ticket cookie flow, the port-8007 plain-HTTP redirect.
 
 Control port (plain HTTP/1.1 on 127.0.0.1, JSON):
-  GET  /stats     counters: connections, upgrades, upgrade_failures, logins, downloads{name},
-                  chunk_requests, chunk_requests_by_digest{hex}, chunk_200/401/400, chunk_bytes,
-                  streams_refused, max_streams_in_flight, sessions_open, fingerprint
+  GET  /stats     counters since start (or /reset-stats):
+                    connections       TLS connections accepted (handshake done)
+                    upgrades          101 answers; upgrade_failures: other answers to the upgrade
+                    logins            successful ticket logins; login_failures
+                    downloads{name}   200 answers to /download, by file name
+                    chunk_requests    every /chunk request; chunk_requests_by_digest{hex}
+                    chunk_200/401/400 /chunk answers by status; chunk_bytes: bytes of 200 bodies
+                    streams_refused   streams reset for MAX_CONCURRENT_STREAMS
+                    max_streams_in_flight  most /chunk streams open at once on one connection
+                                      (held and delayed ones count)
+                    sessions_open     reader sessions now open
+                    fingerprint       SHA-256 of the leaf certificate, aa:bb:...
   POST /faults    merge knobs (null = back to default):
                     chunk_latency_ms              delay before each /chunk answer (per stream)
                     bandwidth_bytes_per_s         cap on all response bodies of the server

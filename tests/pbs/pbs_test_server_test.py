@@ -551,6 +551,30 @@ class TlsAndAuthTest(ServerTestCase):
             self.reader(headers={"Authorization": token_header(secret="nope")})
         self.assertEqual(refused.exception.status, 401)
 
+    def test_long_uri_is_414(self):
+        status, _, _ = self.server.curl("/api2/json/version?_dc=" + "x" * 4000,
+                                        "-H", f"Authorization: {token_header()}")
+        self.assertEqual(status, 414)
+
+    def test_login_then_upgrade_on_one_connection(self):
+        tls = tls_connect(self.server.port, ENV.cert)
+        try:
+            body = urllib.parse.urlencode({"username": PASSWORD_USER, "password": PASSWORD})
+            tls.sendall((f"POST /api2/json/access/ticket HTTP/1.1\r\nHost: localhost\r\n"
+                         f"Content-Type: application/x-www-form-urlencoded\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+            status, _, answer, rest = read_http1_answer(tls)
+            self.assertEqual(status, 200)
+            ticket = urllib.parse.quote(json.loads(answer)["data"]["ticket"], safe="")
+            tls.sendall((f"GET /api2/json/reader?{urllib.parse.urlencode(snapshot_query())} "
+                         f"HTTP/1.1\r\nHost: localhost\r\nCookie: PBSAuthCookie={ticket}\r\n"
+                         f"Connection: upgrade\r\nUpgrade: {READER_PROTOCOL}\r\n\r\n").encode())
+            status, headers, _, _ = read_http1_answer(tls)
+            self.assertEqual(status, 101)
+            self.assertEqual(headers["upgrade"], READER_PROTOCOL)
+        finally:
+            tls.close()
+
     def login(self, *options):
         status, _, body = self.server.curl("/api2/json/access/ticket", *options)
         return status, (json.loads(body)["data"] if status == 200 else body)
@@ -851,6 +875,23 @@ class FaultTest(ServerTestCase):
         # The first slice (40 KB at this rate) leaves at once, the rest at 2 MB/s.
         self.assertGreaterEqual(time.monotonic() - started, (1048576 - 40000) / 2_000_000 * 0.95)
 
+    def test_stream_bandwidth_cap(self):
+        self.server.faults(stream_bandwidth_bytes_per_s=2_000_000)
+        started = time.monotonic()
+        response = self.reader().get("/speedtest")
+        self.assertEqual(len(response.body), 1 << 20)
+        self.assertGreaterEqual(time.monotonic() - started, (1048576 - 40000) / 2_000_000 * 0.95)
+
+    def test_unauthorized_delay(self):
+        client = self.reader()
+        self.server.faults(unauthorized_delay_ms=300)
+        started = time.monotonic()
+        self.assertEqual(client.get(f"/chunk?digest={ENV.vm100_digests[0]}").status, 401)
+        self.assertGreaterEqual(time.monotonic() - started, 0.29)
+        started = time.monotonic()
+        self.assertEqual(self.server.curl("/api2/json/version")[0], 401)
+        self.assertGreaterEqual(time.monotonic() - started, 0.29)
+
     def test_hang_holds_chunks_without_blocking_other_streams(self):
         client = self.open_vm100()
         self.server.faults(hang_chunks=True)
@@ -973,13 +1014,19 @@ class ConcurrencyTest(ServerTestCase):
 
     def test_many_streams_in_flight_on_one_connection(self):
         client = self.open_vm100()
-        self.server.faults(chunk_latency_ms=50)
+        self.server.control("POST", "/reset-stats")
+        self.server.faults(hang_chunks=True)
         digests = ENV.vm100_digests * 8
-        ids = [client.send(f"/chunk?digest={d}") for d in digests]
+        ids = client.send_many([f"/chunk?digest={d}" for d in digests])
+        deadline = time.monotonic() + IO_TIMEOUT
+        while self.server.stats()["chunk_requests"] < len(digests):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        self.assertEqual(self.server.stats()["max_streams_in_flight"], len(digests))
+        self.server.faults(hang_chunks=False, chunk_latency_ms=20)
         for digest, response in zip(digests, client.wait(ids)):
             self.assertEqual(response.status, 200)
             self.assertEqual(bytes(response.body), read_file(chunk_file(ENV.store, digest)))
-        self.assertGreater(self.server.stats()["max_streams_in_flight"], 1)
 
 
 def decode_plain_blob(blob):
