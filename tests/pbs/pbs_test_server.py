@@ -10,6 +10,7 @@ Run it with /usr/bin/python3 (Debian's h2 module is only on that interpreter's p
                      [--token 'USER@REALM!TOKENNAME:SECRET' ...] [--password 'USER@REALM:PW' ...]
                      [--ticket-lifetime SECONDS] [--max-concurrent-streams N (default 200)]
                      [--control-port-file FILE] [--verbose]
+                     [--direct-session STORE:[ns/NS/]TYPE/ID/TIME --direct-session-port-file F]
 
 Once listening it writes the bound TLS port to --port-file (after the control port to
 --control-port-file, so both are up when the port file appears). SIGTERM/SIGINT stop it.
@@ -30,11 +31,18 @@ first, 401 "authentication failed - <reason>"):
                                         session references it, 400 if its file is missing
          GET /speedtest                 1 MiB of 'A'
   Windows 32 MiB (stream and connection), max frame 4 MiB, MAX_CONCURRENT_STREAMS from
-  --max-concurrent-streams (extra streams get RST_STREAM(REFUSED_STREAM)). Each request is an
+  --max-concurrent-streams: extra streams get RST_STREAM(REFUSED_STREAM), from the first stream
+  on as with hyper, so a client that opens streams before it has read these SETTINGS can see
+  refusals (nghttp2 reports them; curl retries them). Each request is an
   asyncio task; DATA frames follow the client's windows and SETTINGS_MAX_FRAME_SIZE, and the
   streams of a connection take turns frame by frame. A client GOAWAY ends the session at once.
   Not modelled: privileges and group ownership (every valid credential reads everything),
   the HttpOnly ticket cookie flow, the port-8007 plain-HTTP redirect.
+
+Debug port (--direct-session, not part of PBS): TLS with ALPN h2 on 127.0.0.1, HTTP/2 at once,
+no credentials; each connection is a reader session on that snapshot with every index of it
+already registered, so stock HTTP/2 tools can drive the same session code, e.g.
+  curl --http2 --parallel --cacert CERT.pem https://localhost:PORT/chunk?digest=HEX ...
 
 Control port (plain HTTP/1.1 on 127.0.0.1, JSON):
   GET  /stats     counters since start (or /reset-stats):
@@ -87,8 +95,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pbs_auth import Credentials  # noqa: E402
-from pbs_datastore import (BACKUP_TYPES, SAFE_ID, Datastore, parse_namespace,  # noqa: E402
-                           snapshot_time_name)
+from pbs_datastore import (BACKUP_TYPES, SAFE_ID, Datastore, index_digests,  # noqa: E402
+                           parse_namespace, snapshot_time_name)
 from pbs_faults import BandwidthPacer, FaultError, FaultSettings, ServerStats  # noqa: E402
 from pbs_http1 import BadRequest, read_request, response_bytes  # noqa: E402
 from pbs_reader_session import ReaderSession  # noqa: E402
@@ -162,12 +170,46 @@ class PbsTestServer:
         self._servers = [control, tls]
         control_port = control.sockets[0].getsockname()[1]
         tls_port = tls.sockets[0].getsockname()[1]
+        if self.args.direct_session:
+            await self._start_direct_sessions()
         if self.args.control_port_file:
             write_port_file(self.args.control_port_file, control_port)
         if self.args.port_file:
             write_port_file(self.args.port_file, tls_port)
         log.info("listening on %s:%d (control 127.0.0.1:%d), fingerprint %s", host, tls_port,
                  control_port, self.fingerprint)
+
+    async def _start_direct_sessions(self):
+        """The debug port: TLS with ALPN h2 and HTTP/2 at once (no upgrade, no credentials),
+        each connection a reader session on one snapshot with all its indexes registered, so
+        that stock HTTP/2 tools (curl --http2, which uses libnghttp2) can fetch chunks."""
+        store_name, _, snapshot = self.args.direct_session.partition(":")
+        store = self.datastores.get(store_name)
+        snapshot_dir = os.path.join(store.root, snapshot) if store else ""
+        if not os.path.isdir(snapshot_dir):
+            raise SystemExit(f"--direct-session {self.args.direct_session!r}: want "
+                             "STORE:[ns/NS/]TYPE/ID/TIME naming an existing snapshot")
+        digests = set()
+        for name in os.listdir(snapshot_dir):
+            if name.endswith((".fidx", ".didx")):
+                with open(os.path.join(snapshot_dir, name), "rb") as f:
+                    digests.update(index_digests(f.read()))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.args.cert, self.args.key)
+        context.set_alpn_protocols(["h2"])
+
+        async def serve(reader, writer):
+            self.stats.connections += 1
+            session = ReaderSession(self, reader, writer, store, snapshot_dir, self.max_streams)
+            session.allowed_digests.update(digests)
+            await session.run()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context,
+                                            ssl_handshake_timeout=10, limit=256 * 1024)
+        self._servers.append(server)
+        if self.args.direct_session_port_file:
+            write_port_file(self.args.direct_session_port_file,
+                            server.sockets[0].getsockname()[1])
 
     async def close(self):
         for server in self._servers:
@@ -424,6 +466,9 @@ def parse_args(argv):
     parser.add_argument("--ticket-lifetime", type=float, default=7200)
     parser.add_argument("--max-concurrent-streams", type=int,
                         default=DEFAULT_MAX_CONCURRENT_STREAMS)
+    parser.add_argument("--direct-session", metavar="STORE:SNAPSHOT",
+                        help="debug port: h2 over TLS (ALPN) without upgrade, on this snapshot")
+    parser.add_argument("--direct-session-port-file")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
 

@@ -1029,6 +1029,76 @@ class ConcurrencyTest(ServerTestCase):
             self.assertEqual(bytes(response.body), read_file(chunk_file(ENV.store, digest)))
 
 
+class NghttpInteropTest(ServerTestCase):
+    """curl's HTTP/2 is libnghttp2, the library of the C++ client: through the server's debug
+    port (HTTP/2 right after TLS, no upgrade) it drives the same session code with many
+    streams multiplexed on one connection."""
+
+    def start_direct_server(self, *extra_args):
+        port_file = os.path.join(tempfile.mkdtemp(dir=ENV.scratch), "direct-port")
+        server = ENV.start_server("--direct-session", "store1:vm/100/2026-01-01T00:00:00Z",
+                                  "--direct-session-port-file", port_file, *extra_args)
+        return server, int(read_file(port_file))
+
+    def curl_chunks(self, port, digests, out):
+        command = ["curl", "-sS", "--http2", "--parallel", "--parallel-max", "64",
+                   "--max-time", str(IO_TIMEOUT), "--cacert", ENV.cert,
+                   "--resolve", f"localhost:{port}:127.0.0.1", "-w", "%{http_code}\n"]
+        for i, digest in enumerate(digests):
+            command += [f"https://localhost:{port}/chunk?digest={digest}",
+                        "-o", os.path.join(out, f"{i}")]
+        return command
+
+    def test_curl_respects_max_concurrent_streams(self):
+        server, port = self.start_direct_server("--max-concurrent-streams", "4")
+        try:
+            out = tempfile.mkdtemp(dir=ENV.scratch, prefix="curl-")
+            digests = ENV.vm100_digests * 4
+            server.faults(chunk_latency_ms=50)
+            result = subprocess.run(self.curl_chunks(port, digests, out), capture_output=True,
+                                    timeout=IO_TIMEOUT + 5)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(result.stdout.decode().split(), ["200"] * len(digests))
+            # The limit holds from the first stream, as with hyper: streams that curl opens
+            # before it has read the SETTINGS are refused, and curl retries them.
+            self.assertLessEqual(server.stats()["max_streams_in_flight"], 4)
+            for i, digest in enumerate(digests):
+                self.assertEqual(read_file(os.path.join(out, f"{i}")),
+                                 read_file(chunk_file(ENV.store, digest)))
+        finally:
+            server.stop()
+
+    def test_curl_multiplexes_chunks(self):
+        server, port = self.start_direct_server()
+        try:
+            out = tempfile.mkdtemp(dir=ENV.scratch, prefix="curl-")
+            digests = ENV.vm100_digests * 8
+            command = self.curl_chunks(port, digests, out)
+            command += [f"https://localhost:{port}/speedtest", "-o", os.path.join(out, "speed")]
+            server.faults(hang_chunks=True)
+            curl = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                deadline = time.monotonic() + IO_TIMEOUT
+                while server.stats()["chunk_requests"] < len(digests):
+                    self.assertLess(time.monotonic(), deadline, "curl did not send every request")
+                    time.sleep(0.05)
+                server.faults(hang_chunks=False)
+                stdout, stderr = curl.communicate(timeout=IO_TIMEOUT)
+            finally:
+                curl.kill()
+            self.assertEqual(curl.returncode, 0, stderr)
+            self.assertEqual(stdout.decode().split(), ["200"] * (len(digests) + 1))
+            for i, digest in enumerate(digests):
+                self.assertEqual(read_file(os.path.join(out, f"{i}")),
+                                 read_file(chunk_file(ENV.store, digest)))
+            self.assertEqual(read_file(os.path.join(out, "speed")), b"A" * (1 << 20))
+            stats = server.stats()
+            self.assertEqual(stats["connections"], 1)
+            self.assertEqual(stats["max_streams_in_flight"], len(digests))
+        finally:
+            server.stop()
+
+
 def decode_plain_blob(blob):
     """The payload of an unencrypted DataBlob, plain or zstd (through the zstd CLI)."""
     if blob[:8] == BLOB_MAGIC_PLAIN:
