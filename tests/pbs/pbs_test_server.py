@@ -490,8 +490,9 @@ def main(argv):
                         format="%(asctime)s pbs_test_server %(levelname)s %(message)s")
     try:
         asyncio.run(serve(args))
-    except ValueError as e:
-        raise SystemExit(f"pbs_test_server: {e}")
+    except (ValueError, OSError, ssl.SSLError) as e:
+        # Bad arguments, unreadable certificate or key, port in use: one line, exit 1.
+        raise SystemExit(f"pbs_test_server: cannot start: {e}")
 
 
 if __name__ == "__main__":
