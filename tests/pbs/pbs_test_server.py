@@ -230,7 +230,7 @@ class PbsTestServer:
         try:
             while True:
                 try:
-                    request = await read_request(reader)
+                    request = await read_request(reader, writer)
                 except BadRequest as e:
                     writer.write(response_bytes(e.status, str(e), close=True))
                     break
@@ -412,7 +412,7 @@ class PbsTestServer:
 
     async def _serve_control_connection(self, reader, writer):
         try:
-            request = await read_request(reader)
+            request = await read_request(reader, writer)
             if request is not None:
                 status, value = self._control(request)
                 writer.write(response_bytes(status, json.dumps(value),

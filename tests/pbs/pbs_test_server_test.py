@@ -976,6 +976,26 @@ class FaultTest(ServerTestCase):
         self.server.control("POST", "/reset")
         self.assertEqual(client.get(f"/chunk?digest={digest}").status, 200)
 
+    def test_control_answers_expect_100_continue(self):
+        digests = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(200)]
+        body = json.dumps({"corrupt_chunks": digests}).encode()
+        with socket.create_connection(("127.0.0.1", self.server.control_port),
+                                      timeout=IO_TIMEOUT) as sock:
+            sock.sendall(f"POST /faults HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode())
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                interim += sock.recv(4096)
+            self.assertTrue(interim.startswith(b"HTTP/1.1 100 "), interim)
+            sock.sendall(body)
+            final = interim.split(b"\r\n\r\n", 1)[1]
+            while b"\r\n\r\n" not in final:
+                data = sock.recv(4096)
+                self.assertTrue(data, "no answer after the body")
+                final += data
+            self.assertTrue(final.startswith(b"HTTP/1.1 200 "), final)
+        self.assertEqual(len(self.server.control("GET", "/faults")["corrupt_chunks"]), 200)
+
     def test_unknown_fault_is_refused(self):
         result = subprocess.run(
             ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data",
