@@ -162,6 +162,9 @@ class ServerStats:
         }
 
 
+_PACER_CREDIT_SECONDS = 0.01
+
+
 class BandwidthPacer:
     """Spaces out response bytes so that they leave at no more than a given rate.
 
@@ -182,7 +185,9 @@ class BandwidthPacer:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
-        start = max(now, self._next_free)
+        # A little credit for the last sleep's overshoot, so the rate holds; no more, so an
+        # idle link does not save up a burst.
+        start = max(now - _PACER_CREDIT_SECONDS, self._next_free)
         self._next_free = start + nbytes / rate
         if start > now:
             await asyncio.sleep(start - now)

@@ -36,6 +36,9 @@ log = logging.getLogger("pbs_test_server")
 WINDOW_SIZE = 32 * 1024 * 1024  # hyper's stream and connection windows in PBS 4
 MAX_FRAME_SIZE = 4 * 1024 * 1024  # what PBS accepts and the PBS client asks for
 MAX_HEADER_LIST_SIZE = 16 * 1024
+# Body bytes one stream queues per turn (one 4 MiB frame, or many frames of a peer that keeps
+# the 16 KiB default): written and encrypted in one go rather than frame by frame.
+MAX_BYTES_PER_TURN = 4 * 1024 * 1024
 SPEEDTEST_BODY = b"A" * (1024 * 1024)
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 OCTET_STREAM = "application/octet-stream"
@@ -397,43 +400,44 @@ class ReaderSession:
     async def _send_body(self, stream_id, view, last):
         offset = 0
         while offset < len(view):
-            size = await self._frame_allowance(stream_id, len(view) - offset)
+            allowance = await self._send_allowance(stream_id, len(view) - offset)
             async with self._send_turn:
-                # Queue a frame only once the socket has taken the earlier ones: the buffer
-                # stays near one frame however many streams send, and streams take turns.
+                # Queue more only once the socket has taken the earlier bytes: the buffer
+                # stays near one turn's worth however many streams send, and they take turns.
                 try:
                     await self.writer.drain()
                 except (ConnectionError, OSError):
                     raise _ConnectionGone()
                 self._check_alive()
                 # Other streams may have used the connection window in the meantime.
-                size = min(size, self.conn.local_flow_control_window(stream_id))
-                if size <= 0:
-                    continue
-                end = last and offset + size == len(view)
-                self.conn.send_data(stream_id, view[offset:offset + size], end_stream=end)
-                offset += size
+                turn_end = offset + min(allowance, self.conn.local_flow_control_window(stream_id))
+                while offset < turn_end:
+                    size = min(self.conn.max_outbound_frame_size, turn_end - offset)
+                    end = last and offset + size == len(view)
+                    self.conn.send_data(stream_id, view[offset:offset + size], end_stream=end)
+                    offset += size
                 self._flush()
-            if end:
-                # Closed for the stream limit (and a pending GOAWAY close) once END_STREAM is
-                # written, not when the peer has read it.
-                self._forget_stream(stream_id)
+        if last:
+            # Closed for the stream limit (and a pending GOAWAY close) once END_STREAM is
+            # written, not when the peer has read it.
+            self._forget_stream(stream_id)
 
-    async def _frame_allowance(self, stream_id, remaining):
-        """How much of the body may go in the next DATA frame: waits for flow-control window
-        and, with a bandwidth fault, for the bytes' turn on the paced link."""
+    async def _send_allowance(self, stream_id, remaining):
+        """How many body bytes the stream may queue in its next turn (as DATA frames of the
+        peer's maximum size): waits for flow-control window and, with a bandwidth fault, for
+        the bytes' slot on the paced link."""
         while True:
             self._check_alive()
             window = self.conn.local_flow_control_window(stream_id)
             if window > 0:
                 break
             await self._window_opened.wait()
-        size = min(window, self.conn.max_outbound_frame_size, remaining)
+        size = min(window, remaining, MAX_BYTES_PER_TURN)
         faults = self.server.faults
         link_rate = faults.bandwidth_bytes_per_s
         stream_rate = faults.stream_bandwidth_bytes_per_s
         if link_rate or stream_rate:
-            size = min(size, self.server.pacer.slice_bytes(
+            size = min(size, BandwidthPacer.slice_bytes(
                 min(r for r in (link_rate, stream_rate) if r)))
             if stream_rate:
                 pacer = self._stream_pacers.setdefault(stream_id, BandwidthPacer())
