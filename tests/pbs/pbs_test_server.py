@@ -33,9 +33,10 @@ first, 401 "authentication failed - <reason>"):
   Windows 32 MiB (stream and connection), max frame 4 MiB, MAX_CONCURRENT_STREAMS from
   --max-concurrent-streams: extra streams get RST_STREAM(REFUSED_STREAM), from the first stream
   on as with hyper, so a client that opens streams before it has read these SETTINGS can see
-  refusals (nghttp2 reports them; curl retries them). Each request is an
-  asyncio task; DATA frames follow the client's windows and SETTINGS_MAX_FRAME_SIZE, and the
-  streams of a connection take turns frame by frame. A client GOAWAY ends the session at once.
+  refusals (nghttp2 reports them; curl retries them). Each request is an asyncio task; DATA
+  frames follow the client's windows and SETTINGS_MAX_FRAME_SIZE, and the streams of a
+  connection take turns of up to 4 MiB (512 KiB slices under a bandwidth cap). A client GOAWAY
+  ends the session at once.
   Not modelled: privileges and group ownership (every valid credential reads everything),
   the HttpOnly ticket cookie flow, the port-8007 plain-HTTP redirect.
 
