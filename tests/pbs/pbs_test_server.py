@@ -12,6 +12,11 @@ Run it with /usr/bin/python3 (Debian's h2 module is only on that interpreter's p
                      [--control-port-file FILE] [--verbose]
                      [--direct-session STORE:[ns/NS/]TYPE/ID/TIME --direct-session-port-file F]
 
+A self-signed certificate that clients can pin or use as their CA file:
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -keyout KEY.pem -out CERT.pem -subj /CN=localhost \
+      -addext subjectAltName=DNS:localhost,IP:127.0.0.1
+
 Once listening it writes the bound TLS port to --port-file (after the control port to
 --control-port-file, so both are up when the port file appears). SIGTERM/SIGINT stop it.
 
@@ -455,7 +460,8 @@ def parse_listen(text):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listen", default="127.0.0.1:0")
     parser.add_argument("--port-file")
     parser.add_argument("--control-port-file")
