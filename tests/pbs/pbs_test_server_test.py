@@ -4,7 +4,8 @@ ssl + h2 for the TLS and HTTP/2 reader session, curl for the HTTP/1.1 calls and 
 port. Datastores are written here from the format spec (uncompressed DataBlobs with CRC32),
 plus a copy of the genuine vectors (zstd manifests, a namespace, a dynamic index).
 
-  pbs_test_server_test.py [--vectors DIR] [--scratch DIR] [unittest options]
+  pbs_test_server_test.py [--vectors DIR] [--chunkcache BIN] [--scratch DIR] [--keep]
+                          [unittest options]
 """
 
 import argparse
@@ -12,37 +13,30 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 import urllib.parse
-import uuid
 import zlib
 
-import h2.config
-import h2.connection
 import h2.errors
-import h2.events
 import h2.settings
-import hyperframe.frame
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SERVER = os.path.join(HERE, "pbs_test_server.py")
-IO_TIMEOUT = 30.0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pbs_test_client import (IO_TIMEOUT, READER_PROTOCOL, ReaderClient,  # noqa: E402
+                             ServerProcess, UpgradeRefused, make_certificate,
+                             read_http1_answer, tls_connect)
+from pbs_test_datastore_writer import (SnapshotWriter, chunk_file,  # noqa: E402
+                                       decode_plain_blob, pseudo_random, read_file)
+
 TOKEN_ID = "backup@pbs!restore"
 TOKEN_SECRET = "0d0c6a1e-secret: with spaces?"  # percent-encoded on the wire
 PASSWORD_USER = "root@pam"
 PASSWORD = "hunter2"
-READER_PROTOCOL = "proxmox-backup-reader-protocol-v1"
-
-FIXED_INDEX_MAGIC = bytes([47, 127, 65, 237, 145, 253, 15, 205])
-DYNAMIC_INDEX_MAGIC = bytes([28, 145, 78, 165, 25, 186, 179, 205])
-BLOB_MAGIC_PLAIN = bytes([66, 171, 56, 7, 190, 131, 112, 161])
+CREDENTIALS = ["--token", f"{TOKEN_ID}:{TOKEN_SECRET}", "--password", f"{PASSWORD_USER}:{PASSWORD}"]
 
 VM100_TIME = 1767225600  # 2026-01-01T00:00:00Z
 VM200_TIME = 1767312000  # 2026-01-02T00:00:00Z
@@ -50,378 +44,9 @@ CHUNK_SIZE = 64 * 1024
 
 ARGS = None  # set in main()
 
-# python-h2 formats every received frame for its trace log even when nothing logs, and the
-# formatting hex-encodes the whole DATA payload: with 4 MiB frames that dominates the client.
-hyperframe.frame._raw_data_repr = lambda data: f"<{len(data or b'')} bytes>"
-
-
-# ---- datastores written from the spec -------------------------------------------------------
-
-def data_blob(payload):
-    """An unencrypted, uncompressed DataBlob: magic, CRC32 (LE) of the payload, payload."""
-    return BLOB_MAGIC_PLAIN + zlib.crc32(payload).to_bytes(4, "little") + payload
-
-
-def pseudo_random(seed, size):
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{seed}/{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:size])
-
-
-def time_dir(epoch):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-class SnapshotWriter:
-    """Writes one snapshot of a datastore: chunks, index files, manifest, group owner."""
-
-    def __init__(self, root, ns, backup_type, backup_id, backup_time):
-        self.root = root
-        prefix = "".join(f"ns/{c}/" for c in ns.split("/")) if ns else ""
-        self.group_dir = os.path.join(root, f"{prefix}{backup_type}/{backup_id}")
-        self.dir = os.path.join(self.group_dir, time_dir(backup_time))
-        os.makedirs(self.dir)
-        with open(os.path.join(self.group_dir, "owner"), "w") as f:
-            f.write(f"{TOKEN_ID}\n")
-        self.manifest = {"backup-type": backup_type, "backup-id": backup_id,
-                         "backup-time": backup_time, "files": [], "unprotected": {},
-                         "signature": None}
-
-    def chunk(self, data):
-        digest = hashlib.sha256(data).hexdigest()
-        directory = os.path.join(self.root, ".chunks", digest[:4])
-        os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, digest), "wb") as f:
-            f.write(data_blob(data))
-        return digest
-
-    def fixed_index(self, name, image, chunk_size=CHUNK_SIZE):
-        digests = [self.chunk(image[i:i + chunk_size]) for i in range(0, len(image), chunk_size)]
-        body = b"".join(bytes.fromhex(d) for d in digests)
-        csum = hashlib.sha256(body).digest()
-        header = (FIXED_INDEX_MAGIC + uuid.uuid4().bytes + int(time.time()).to_bytes(8, "little")
-                  + csum + len(image).to_bytes(8, "little") + chunk_size.to_bytes(8, "little"))
-        self._write(name, header.ljust(4096, b"\0") + body, len(image), csum.hex())
-        return digests
-
-    def dynamic_index(self, name, pieces):
-        entries, end, digests = b"", 0, []
-        for piece in pieces:
-            end += len(piece)
-            digests.append(self.chunk(piece))
-            entries += end.to_bytes(8, "little") + bytes.fromhex(digests[-1])
-        csum = hashlib.sha256(entries).digest()
-        header = (DYNAMIC_INDEX_MAGIC + uuid.uuid4().bytes
-                  + int(time.time()).to_bytes(8, "little") + csum)
-        self._write(name, header.ljust(4096, b"\0") + entries, end, csum.hex())
-        return digests
-
-    def blob_file(self, name, payload):
-        data = data_blob(payload)
-        self._write(name, data, len(data), hashlib.sha256(data).hexdigest())
-
-    def finish(self):
-        with open(os.path.join(self.dir, "index.json.blob"), "wb") as f:
-            f.write(data_blob(json.dumps(self.manifest, indent=2, sort_keys=True).encode()))
-        return self
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def _write(self, name, data, size, csum):
-        with open(self.path(name), "wb") as f:
-            f.write(data)
-        self.manifest["files"].append({"filename": name, "crypt-mode": "none", "size": size,
-                                       "csum": csum})
-
-
-def chunk_file(root, digest):
-    return os.path.join(root, ".chunks", digest[:4], digest)
-
-
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-# ---- processes ------------------------------------------------------------------------------
-
-def make_certificate(directory):
-    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
-
-
-class ServerProcess:
-    """pbs_test_server.py started for a test, its ports read from the files it writes."""
-
-    def __init__(self, scratch, cert, key, datastores, extra_args=()):
-        self.cert = cert
-        self.directory = tempfile.mkdtemp(dir=scratch, prefix="server-")
-        port_file = os.path.join(self.directory, "port")
-        control_file = os.path.join(self.directory, "control-port")
-        self.log_path = os.path.join(self.directory, "server.log")
-        listen = "127.0.0.1:0"
-        if "--listen" in extra_args:
-            listen = extra_args[extra_args.index("--listen") + 1]
-            extra_args = [a for a in extra_args if a not in ("--listen", listen)]
-        command = ["/usr/bin/python3", SERVER, "--listen", listen, "--port-file",
-                   port_file, "--control-port-file", control_file, "--cert", cert, "--key", key,
-                   "--token", f"{TOKEN_ID}:{TOKEN_SECRET}",
-                   "--password", f"{PASSWORD_USER}:{PASSWORD}", *extra_args]
-        for name, path in datastores.items():
-            command += ["--datastore", f"{name}={path}"]
-        with open(self.log_path, "wb") as log_file:
-            self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while not os.path.exists(port_file):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"test PBS server did not start:\n{self.log()}")
-            time.sleep(0.05)
-        self.port = int(read_file(port_file))
-        self.control_port = int(read_file(control_file))
-
-    def log(self):
-        return read_file(self.log_path).decode(errors="replace")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    # The HTTP/1.1 parts go through curl.
-    def curl(self, path, *options, method=None):
-        """(status, headers dict, body) of an HTTPS call to the server's API port."""
-        command = ["curl", "-sS", "--max-time", str(IO_TIMEOUT), "--cacert", self.cert,
-                   "--resolve", f"localhost:{self.port}:127.0.0.1", "-D", "-",
-                   f"https://localhost:{self.port}{path}", *options]
-        if method:
-            command[1:1] = ["-X", method]
-        result = subprocess.run(command, capture_output=True, check=True, timeout=IO_TIMEOUT + 5)
-        head, _, body = result.stdout.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        return int(lines[0].split(" ")[1]), headers, body
-
-    def control(self, method, path, body=None):
-        command = ["curl", "-sS", "--fail-with-body", "--max-time", str(IO_TIMEOUT), "-X", method,
-                   f"http://127.0.0.1:{self.control_port}{path}"]
-        if body is not None:
-            command += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
-        result = subprocess.run(command, capture_output=True, timeout=IO_TIMEOUT + 5)
-        if result.returncode != 0:
-            raise AssertionError(f"control {method} {path} failed: {result.stdout!r}")
-        return json.loads(result.stdout)
-
-    def faults(self, **knobs):
-        return self.control("POST", "/faults", knobs)
-
-    def stats(self):
-        return self.control("GET", "/stats")
-
-
-# ---- the HTTP/2 reader client ---------------------------------------------------------------
 
 def token_header(secret=TOKEN_SECRET, separator=" "):
     return f"PBSAPIToken{separator}{TOKEN_ID}:{urllib.parse.quote(secret, safe='')}"
-
-
-class UpgradeRefused(Exception):
-    def __init__(self, status, headers, body):
-        super().__init__(f"upgrade answered {status}: {body!r}")
-        self.status, self.headers, self.body = status, headers, body
-
-
-class Response:
-    def __init__(self):
-        self.status = None
-        self.headers = {}
-        self.body = bytearray()
-        self.ended = False
-        self.reset_code = None
-        self.frame_sizes = []
-
-    @property
-    def done(self):
-        return self.ended or self.reset_code is not None
-
-
-def tls_connect(port, cafile, alpn=None):
-    context = ssl.create_default_context(cafile=cafile)
-    if alpn:
-        context.set_alpn_protocols(alpn)
-    sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
-    return context.wrap_socket(sock, server_hostname="localhost")
-
-
-def read_http1_answer(tls):
-    """(status, headers, body, bytes after the answer) of one HTTP/1.1 answer."""
-    buffer = b""
-    while b"\r\n\r\n" not in buffer:
-        data = tls.recv(65536)
-        if not data:
-            raise ConnectionError(f"connection closed before an answer: {buffer!r}")
-        buffer += data
-    head, rest = buffer.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    status = int(lines[0].split(" ")[1])
-    if status == 101:
-        return status, headers, b"", rest
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        data = tls.recv(65536)
-        if not data:
-            break
-        rest += data
-    return status, headers, rest[:length], rest[length:]
-
-
-class ReaderClient:
-    """The client side of one reader session, written from the spec: the upgrade GET with the
-    HTTP/2 preface in the same write, then python-h2 as the client on the same TLS stream."""
-
-    def __init__(self, server, query, headers=None, window=2**31 - 2,
-                 max_frame=4 * 1024 * 1024):
-        self.tls = tls_connect(server.port, server.cert)
-        self.responses = {}
-        self.server_settings = {}
-        self.goaway = None
-        self.closed = False
-        config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
-        self.conn = h2.connection.H2Connection(config=config)
-        # python-h2 refuses every frame after a GOAWAY, but the streams up to its
-        # last_stream_id still get their answers (RFC 9113 §6.8): stay open on GOAWAY.
-        machine = self.conn.state_machine
-        machine._transitions = {**machine._transitions, (
-            h2.connection.ConnectionState.CLIENT_OPEN, h2.connection.ConnectionInputs.RECV_GOAWAY):
-            (None, h2.connection.ConnectionState.CLIENT_OPEN)}
-        self.conn.local_settings = h2.settings.Settings(client=True, initial_values={
-            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window,
-            h2.settings.SettingCodes.MAX_FRAME_SIZE: max_frame,
-            h2.settings.SettingCodes.ENABLE_PUSH: 0})
-        self.conn.max_inbound_frame_size = max_frame
-        self.conn.initiate_connection()
-        if window > 65535:
-            self.conn.increment_flow_control_window(window - 65535)
-        lines = [f"GET /api2/json/reader?{urllib.parse.urlencode(query)} HTTP/1.1",
-                 f"Host: localhost:{server.port}", "User-Agent: proxmox-backup-client/1.0",
-                 "Content-Type: application/x-www-form-urlencoded",
-                 "Connection: upgrade", f"Upgrade: {READER_PROTOCOL}"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode()
-        # The preface rides along with the upgrade request: the server must keep those bytes.
-        self.tls.sendall(request + self.conn.data_to_send())
-        status, answer_headers, body, self.bytes_after_101 = read_http1_answer(self.tls)
-        if status != 101:
-            self.tls.close()
-            raise UpgradeRefused(status, answer_headers, body)
-        self.upgrade_headers = answer_headers
-        self._feed(self.bytes_after_101)
-
-    def close(self):
-        self.tls.close()
-
-    def send(self, path):
-        return self.send_many([path])[0]
-
-    def send_many(self, paths):
-        """Opens one stream per path, all in one write."""
-        stream_ids = []
-        for path in paths:
-            stream_id = self.conn.get_next_available_stream_id()
-            self.conn.send_headers(stream_id, [
-                (":method", "GET"), (":scheme", "https"), (":authority", "localhost:8007"),
-                (":path", path), ("user-agent", "proxmox-backup-client/1.0"),
-                ("content-type", "application/x-www-form-urlencoded")], end_stream=True)
-            self.responses[stream_id] = Response()
-            stream_ids.append(stream_id)
-        self._flush()
-        return stream_ids
-
-    def wait(self, stream_ids, until_closed=False):
-        """Reads until the streams are done (or the connection is closed)."""
-        deadline = time.monotonic() + IO_TIMEOUT
-        while not self.closed and (until_closed or
-                                   not all(self.responses[s].done for s in stream_ids)):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"streams {stream_ids} not done")
-            self.pump()
-        return [self.responses[s] for s in stream_ids]
-
-    def get(self, path):
-        return self.wait([self.send(path)])[0]
-
-    def pump(self, timeout=IO_TIMEOUT):
-        """Waits for bytes, then takes all that are ready (an SSL socket's recv returns one
-        TLS record at most, and feeding python-h2 16 KiB at a time is slow for 4 MiB frames)."""
-        self.tls.settimeout(timeout)
-        try:
-            pieces = [self.tls.recv(1024 * 1024)]
-        except (ConnectionResetError, ssl.SSLError):
-            pieces = [b""]
-        self.tls.setblocking(False)
-        try:
-            while pieces[-1] and sum(map(len, pieces)) < 8 * 1024 * 1024:
-                pieces.append(self.tls.recv(1024 * 1024))
-        except (ssl.SSLWantReadError, BlockingIOError):
-            pass
-        except (ConnectionResetError, ssl.SSLError):
-            pieces.append(b"")
-        finally:
-            self.tls.settimeout(timeout)
-        data = b"".join(pieces)
-        if data:
-            self._feed(data)
-        if not pieces[-1]:
-            self.closed = True
-
-    def _feed(self, data):
-        for event in self.conn.receive_data(data):
-            response = self.responses.get(getattr(event, "stream_id", None))
-            if isinstance(event, h2.events.ResponseReceived):
-                response.headers = dict(event.headers)
-                response.status = int(response.headers[":status"])
-            elif isinstance(event, h2.events.DataReceived):
-                response.body += event.data
-                response.frame_sizes.append(len(event.data))
-                self.conn.acknowledge_received_data(event.flow_controlled_length,
-                                                    event.stream_id)
-            elif isinstance(event, h2.events.StreamEnded):
-                response.ended = True
-            elif isinstance(event, h2.events.StreamReset):
-                response.reset_code = event.error_code
-            elif isinstance(event, h2.events.RemoteSettingsChanged):
-                for code, change in event.changed_settings.items():
-                    self.server_settings[code] = change.new_value
-            elif isinstance(event, h2.events.ConnectionTerminated):
-                self.goaway = event
-        self._flush()
-
-    def _flush(self):
-        data = self.conn.data_to_send()
-        if data:
-            try:
-                self.tls.sendall(data)
-            except OSError:
-                self.closed = True
 
 
 def snapshot_query(store="store1", backup_type="vm", backup_id="100", backup_time=VM100_TIME,
@@ -442,19 +67,19 @@ class TestEnvironment:
         self.scratch = scratch
         self.cert, self.key = make_certificate(scratch)
         self.store = os.path.join(scratch, "store1")
-        self.vm100 = SnapshotWriter(self.store, "", "vm", "100", VM100_TIME)
+        self.vm100 = SnapshotWriter(self.store, "", "vm", "100", VM100_TIME, TOKEN_ID)
         self.image = pseudo_random("vm100", 5 * CHUNK_SIZE + 1000)
         self.vm100_digests = self.vm100.fixed_index("drive-scsi0.img.fidx", self.image)
         self.vm100.blob_file("qemu-server.conf.blob", b"memory: 512\ncores: 1\n")
         self.vm100.finish()
-        self.vm200 = SnapshotWriter(self.store, "", "vm", "200", VM200_TIME)
+        self.vm200 = SnapshotWriter(self.store, "", "vm", "200", VM200_TIME, TOKEN_ID)
         self.vm200_digests = self.vm200.fixed_index(
             "drive-scsi0.img.fidx", pseudo_random("vm200", 3 * CHUNK_SIZE))
         self.vm200.finish()
         # Referenced by vm/200's index but gone from the chunk store.
         self.missing_digest = self.vm200_digests[1]
         os.unlink(chunk_file(self.store, self.missing_digest))
-        self.host = SnapshotWriter(self.store, "team/a", "host", "web", VM100_TIME)
+        self.host = SnapshotWriter(self.store, "team/a", "host", "web", VM100_TIME, TOKEN_ID)
         self.host_pieces = [pseudo_random("didx", n) for n in (1000, 70000, 12345)]
         self.host_digests = self.host.dynamic_index("root.pxar.didx", self.host_pieces)
         self.host.finish()
@@ -466,10 +91,11 @@ class TestEnvironment:
         if self.vectors:
             stores["vectors"] = self.vectors
         self.stores = stores
-        self.server = ServerProcess(scratch, self.cert, self.key, stores)
+        self.server = ServerProcess(scratch, self.cert, self.key, stores, CREDENTIALS)
 
     def start_server(self, *extra_args):
-        return ServerProcess(self.scratch, self.cert, self.key, self.stores, extra_args)
+        return ServerProcess(self.scratch, self.cert, self.key, self.stores, CREDENTIALS,
+                             extra_args)
 
 
 ENV = None
@@ -1119,16 +745,6 @@ class NghttpInteropTest(ServerTestCase):
             server.stop()
 
 
-def decode_plain_blob(blob):
-    """The payload of an unencrypted DataBlob, plain or zstd (through the zstd CLI)."""
-    if blob[:8] == BLOB_MAGIC_PLAIN:
-        return blob[12:]
-    if blob[:8] == bytes([49, 185, 88, 66, 111, 182, 163, 127]):
-        return subprocess.run(["zstd", "-d", "-c", "-q"], input=blob[12:], capture_output=True,
-                              check=True, timeout=IO_TIMEOUT).stdout
-    raise AssertionError(f"not a plain blob: {blob[:8].hex()}")
-
-
 class CliDatastoreTest(ServerTestCase):
     """Datastores written by the project's CLI (`chunkcache datastore create`) are served as
     written: the layout the C++ datastore code and this server agree on."""
@@ -1151,7 +767,7 @@ class CliDatastoreTest(ServerTestCase):
                          "ns/x/ns/y/ct/301/2026-02-01T00:00:00Z", "--archive", "root.pxar.didx",
                          "--stream", image_path, "--keyfile", key]):
             subprocess.run([cli, *command], check=True, capture_output=True, timeout=120)
-        server = ServerProcess(ENV.scratch, ENV.cert, ENV.key, {"clistore": store})
+        server = ServerProcess(ENV.scratch, ENV.cert, ENV.key, {"clistore": store}, CREDENTIALS)
         try:
             client = self.reader(server=server, store="clistore", backup_id="300",
                                  backup_time=1769904000)
