@@ -61,6 +61,8 @@ async def read_request(reader, writer):
         raise BadRequest(400, "incomplete request head")
     except asyncio.LimitOverrunError:
         raise BadRequest(431, "request head too large")
+    if len(head) > MAX_HEAD_BYTES:
+        raise BadRequest(431, "request head too large")
     lines = head[:-4].decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
