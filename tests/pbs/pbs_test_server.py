@@ -9,7 +9,7 @@ Run it with /usr/bin/python3 (Debian's h2 module is only on that interpreter's p
                      --datastore NAME=DIR [--datastore ...]
                      [--token 'USER@REALM!TOKENNAME:SECRET' ...] [--password 'USER@REALM:PW' ...]
                      [--ticket-lifetime SECONDS] [--max-concurrent-streams N (default 200)]
-                     [--control-port-file FILE] [--verbose]
+                     [--control-port-file FILE] [--faults JSON] [--verbose]
                      [--direct-session STORE:[ns/NS/]TYPE/ID/TIME --direct-session-port-file F]
 
 A self-signed certificate that clients can pin or use as their CA file:
@@ -82,7 +82,7 @@ Control port (plain HTTP/1.1 on 127.0.0.1, JSON):
                     unauthorized_delay_ms         delay every 401 (real PBS: about 3000)
                   Counted knobs count complete 200 /chunk answers on any connection; 0 is off;
                   each fires once.
-  GET  /faults    the current knobs
+  GET  /faults    the current knobs (--faults JSON sets them at startup)
   POST /reset     clear all faults (held /chunk requests are answered)
   POST /reset-stats  zero the counters
 """
@@ -159,6 +159,11 @@ class PbsTestServer:
         self.credentials = Credentials(args.token, args.password, args.ticket_lifetime)
         self.stats = ServerStats()
         self.faults = FaultSettings(on_expire_tickets=self.credentials.expire_all_tickets)
+        if args.faults:
+            try:
+                self.faults.merge(json.loads(args.faults))
+            except (ValueError, FaultError) as e:
+                raise SystemExit(f"--faults: {e}")
         self.pacer = BandwidthPacer()
         self.fingerprint = certificate_fingerprint(args.cert)
         self.max_streams = args.max_concurrent_streams
@@ -476,6 +481,8 @@ def parse_args(argv):
     parser.add_argument("--direct-session", metavar="STORE:SNAPSHOT",
                         help="debug port: h2 over TLS (ALPN) without upgrade, on this snapshot")
     parser.add_argument("--direct-session-port-file")
+    parser.add_argument("--faults", metavar="JSON",
+                        help="initial fault knobs, as a POST /faults body")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
 

@@ -622,6 +622,15 @@ class FaultTest(ServerTestCase):
             self.assertTrue(final.startswith(b"HTTP/1.1 200 "), final)
         self.assertEqual(len(self.server.control("GET", "/faults")["corrupt_chunks"]), 200)
 
+    def test_faults_from_the_command_line(self):
+        server = ENV.start_server("--faults", '{"chunk_latency_ms": 20, "missing_chunks": ["AB"]}')
+        try:
+            faults = server.control("GET", "/faults")
+            self.assertEqual(faults["chunk_latency_ms"], 20)
+            self.assertEqual(faults["missing_chunks"], ["ab"])
+        finally:
+            server.stop()
+
     def test_unknown_fault_is_refused(self):
         result = subprocess.run(
             ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data",
