@@ -24,6 +24,11 @@ absl::Status ValidateChunkCacheOptions(const ChunkCacheOptions& options) {
                                                    " exceeds capacity_bytes ",
                                                    options.capacity_bytes));
   }
+  if (options.max_readahead_pinned_bytes > options.capacity_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_readahead_pinned_bytes ", options.max_readahead_pinned_bytes,
+                     " exceeds capacity_bytes ", options.capacity_bytes));
+  }
   return absl::OkStatus();
 }
 

@@ -50,6 +50,10 @@ struct ChunkCacheOptions {
   // Chunks pinned by the hinted sets of all open sessions together, in bytes. 0 means a
   // quarter of the capacity.
   uint64_t max_hinted_bytes = 0;
+  // Chunks pinned by the readahead of all open sessions together, in bytes (each session is
+  // also capped by ReadaheadOptions::max_pinned_bytes). Readahead stops, it does not fail, when
+  // this is spent. 0 means a quarter of the capacity.
+  uint64_t max_readahead_pinned_bytes = 0;
 
   // Keep the arena in a named file with a journal, and serve its entries again after a
   // restart (each re-verified by digest before it is served).
@@ -83,12 +87,17 @@ struct ReadaheadOptions {
   uint64_t max_gap_bytes = 256 * 1024;
   // Readahead chunks stay pinned from their arrival until a read reaches them, so a full cache
   // cannot evict a window before its reader arrives. At most this many bytes per session (and
-  // never more than an eighth of the cache capacity); the window stops there until reads release
+  // never more than an eighth of the cache capacity; all sessions together within
+  // ChunkCacheOptions::max_readahead_pinned_bytes); the window stops there until reads release
   // pins (an unpinned prefetch in a full cache is the first victim). A pin the session's reads
   // have not reached within `pin_max_reads` reads is dropped (the stream moved on). 0 bytes: no
   // pinning, and readahead fetches the whole window unpinned.
   uint64_t max_pinned_bytes = uint64_t{64} << 20;
   uint64_t pin_max_reads = 256;
+  // A session none of whose readers has read for this long (a paused restore, a client that
+  // stopped reading its stream) gives its readahead pins back: the chunks stay cached, but
+  // evictable. Checked by the session registry's reaper thread (SessionRegistry).
+  absl::Duration pin_idle_timeout = absl::Seconds(5);
 };
 
 struct SessionOptions {

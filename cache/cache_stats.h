@@ -99,6 +99,15 @@ struct CacheStats {
   uint64_t fetches_rejected = 0;    // demand misses refused with RESOURCE_EXHAUSTED
   uint64_t prefetches_dropped = 0;  // prefetches not queued because the queue was full
   uint64_t fills_without_room = 0;  // fills refused because everything was pinned
+  // Fills waiting for room now, and how often such fills looked for it again: only when room
+  // may have appeared (a chunk's last pin released, another fill done), never on a timer.
+  uint64_t fills_waiting_for_room = 0;
+  uint64_t fill_room_rechecks = 0;
+  // The cache-wide budgets of session pins: reserved now, and the cap.
+  uint64_t hinted_reserved_bytes = 0;
+  uint64_t max_hinted_bytes = 0;
+  uint64_t readahead_pinned_bytes = 0;
+  uint64_t max_readahead_pinned_bytes = 0;
   // Persistence.
   uint64_t persisted_entries_loaded = 0;
   uint64_t persisted_entries_verified = 0;

@@ -88,9 +88,17 @@ CacheStats ChunkCache::Stats() const { return core_->Stats(); }
 
 const ChunkCacheOptions& ChunkCache::options() const { return core_->options(); }
 
-uint64_t ChunkCache::ReserveHintedBytes(uint64_t bytes) { return core_->ReserveHintedBytes(bytes); }
+uint64_t ChunkCache::ReserveHintedBytes(uint64_t bytes) {
+  return core_->hinted_budget.ReserveUpTo(bytes);
+}
 
-void ChunkCache::ReleaseHintedBytes(uint64_t bytes) { core_->ReleaseHintedBytes(bytes); }
+void ChunkCache::ReleaseHintedBytes(uint64_t bytes) { core_->hinted_budget.Release(bytes); }
+
+bool ChunkCache::TryReserveReadaheadBytes(uint64_t bytes) {
+  return core_->readahead_budget.TryReserve(bytes);
+}
+
+void ChunkCache::ReleaseReadaheadBytes(uint64_t bytes) { core_->readahead_budget.Release(bytes); }
 
 void ChunkCache::SessionOpened() { core_->sessions_open.fetch_add(1, std::memory_order_relaxed); }
 

@@ -13,7 +13,10 @@
 //
 // Room is made by the eviction policy named in the options (cache/eviction_policy.h); pinned
 // chunks (live handles, hinted sets) are never victims. A fill that finds no room because
-// everything is pinned fails with RESOURCE_EXHAUSTED instead of exceeding the capacity.
+// everything is pinned waits for a pin to go (it is woken, it does not poll), up to
+// max_wait_for_room, then fails with RESOURCE_EXHAUSTED instead of exceeding the capacity. What
+// sessions pin for long (hinted sets, readahead) is capped cache-wide, so that pins of some
+// clients cannot take all the room from the others.
 //
 //   absl::StatusOr<std::unique_ptr<ChunkCache>> cache = ChunkCache::Open(options);
 //   ChunkRequest request = MakeChunkRequest(source, digest, expected_size);
@@ -92,6 +95,11 @@ class ChunkCache {
   // `bytes` were granted (possibly fewer, or 0); release what was granted when done.
   uint64_t ReserveHintedBytes(uint64_t bytes);
   void ReleaseHintedBytes(uint64_t bytes);
+  // For snapshot sessions: the cache-wide budget of readahead pins
+  // (ChunkCacheOptions::max_readahead_pinned_bytes). All of `bytes` or nothing; release what
+  // was granted when the pin goes.
+  bool TryReserveReadaheadBytes(uint64_t bytes);
+  void ReleaseReadaheadBytes(uint64_t bytes);
   // For snapshot sessions: the sessions_open gauge.
   void SessionOpened();
   void SessionClosed();

@@ -3,16 +3,20 @@
 #include <utility>
 
 #include "cache/internal/cache_entry.h"
+#include "cache/internal/room_signal.h"
 
 namespace chunkcache {
 
-ChunkHandle::ChunkHandle(const ChunkHandle& other) : entry_(other.entry_), data_(other.data_) {
+ChunkHandle::ChunkHandle(const ChunkHandle& other)
+    : entry_(other.entry_), data_(other.data_), room_(other.room_) {
   // The other handle's pin keeps the count positive, so no lock is needed to add one.
   if (entry_ != nullptr) entry_->pins.fetch_add(1, std::memory_order_relaxed);
 }
 
 ChunkHandle::ChunkHandle(ChunkHandle&& other) noexcept
-    : entry_(std::exchange(other.entry_, nullptr)), data_(std::exchange(other.data_, {})) {}
+    : entry_(std::exchange(other.entry_, nullptr)),
+      data_(std::exchange(other.data_, {})),
+      room_(std::exchange(other.room_, nullptr)) {}
 
 ChunkHandle& ChunkHandle::operator=(const ChunkHandle& other) {
   if (this != &other) {
@@ -27,6 +31,7 @@ ChunkHandle& ChunkHandle::operator=(ChunkHandle&& other) noexcept {
     Release();
     entry_ = std::exchange(other.entry_, nullptr);
     data_ = std::exchange(other.data_, {});
+    room_ = std::exchange(other.room_, nullptr);
   }
   return *this;
 }
@@ -34,10 +39,14 @@ ChunkHandle& ChunkHandle::operator=(ChunkHandle&& other) noexcept {
 void ChunkHandle::Release() {
   if (entry_ == nullptr) return;
   // Release order: every read of data() by this handle happens before an evictor that sees
-  // the count drop to zero (acquire) reuses the bytes.
-  entry_->pins.fetch_sub(1, std::memory_order_release);
+  // the count drop to zero (acquire) reuses the bytes. Sequentially consistent, and the entry
+  // is not touched afterwards (it may be evicted at once): a fill waiting for room either
+  // sees this pin gone or is woken (room_signal.h).
+  const bool last = entry_->pins.fetch_sub(1, std::memory_order_seq_cst) == 1;
+  if (last && room_ != nullptr) room_->NotifyIfWaiting();
   entry_ = nullptr;
   data_ = {};
+  room_ = nullptr;
 }
 
 const ChunkDigest& ChunkHandle::cache_key() const { return entry_->cache_key; }

@@ -26,6 +26,7 @@ namespace chunkcache {
 namespace internal {
 struct CacheEntry;
 class CacheCore;
+class RoomSignal;
 }  // namespace internal
 
 class ChunkHandle {
@@ -43,17 +44,21 @@ class ChunkHandle {
   const ChunkDigest& cache_key() const;
   bool empty() const { return entry_ == nullptr; }
 
-  // Drops the pin now; the handle becomes empty.
+  // Drops the pin now; the handle becomes empty. Dropping a chunk's last pin makes it
+  // evictable and wakes fills waiting for room.
   void Release();
 
  private:
   friend class internal::CacheCore;
   friend class HintedChunk;
-  // Adopts a pin already taken on `entry`, whose decoded bytes are `data`.
-  ChunkHandle(internal::CacheEntry* entry, std::string_view data) : entry_(entry), data_(data) {}
+  // Adopts a pin already taken on `entry`, whose decoded bytes are `data`; `room` is told
+  // when the last pin goes.
+  ChunkHandle(internal::CacheEntry* entry, std::string_view data, const internal::RoomSignal* room)
+      : entry_(entry), data_(data), room_(room) {}
 
   internal::CacheEntry* entry_ = nullptr;
   std::string_view data_;
+  const internal::RoomSignal* room_ = nullptr;
 };
 
 class HintedChunk {

@@ -18,7 +18,8 @@ struct SessionRegistry::Slot {
 
 SessionRegistry::SessionRegistry(ChunkCache* cache, const SessionOptions& options)
     : cache_(cache), options_(options) {
-  if (options_.idle_timeout != absl::InfiniteDuration()) {
+  if (options_.idle_timeout != absl::InfiniteDuration() ||
+      options_.readahead.pin_idle_timeout != absl::InfiniteDuration()) {
     reaper_ = std::thread([this] { ReaperLoop(); });
   }
 }
@@ -113,19 +114,38 @@ size_t SessionRegistry::CloseIdle(absl::Time now) {
   return closing.size();
 }
 
+size_t SessionRegistry::ReleaseIdleReadaheadPins(absl::Time now) {
+  std::vector<std::shared_ptr<SnapshotSession>> open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, slot] : slots_) {
+      if (slot->opened && slot->result.ok()) open.push_back(*slot->result);
+    }
+  }
+  size_t released = 0;
+  for (const std::shared_ptr<SnapshotSession>& session : open) {
+    released += session->ReleaseIdleReadaheadPins(now);
+  }
+  return released;
+}
+
 size_t SessionRegistry::open_sessions() const {
   std::lock_guard<std::mutex> lock(mu_);
   return slots_.size();
 }
 
 void SessionRegistry::ReaperLoop() {
+  // Idle pins go at most a quarter of their timeout late.
   const absl::Duration period =
-      std::clamp(options_.idle_timeout / 4, absl::Milliseconds(10), absl::Seconds(30));
+      std::clamp(std::min(options_.idle_timeout, options_.readahead.pin_idle_timeout) / 4,
+                 absl::Milliseconds(10), absl::Seconds(30));
   std::unique_lock<std::mutex> lock(mu_);
   while (!changed_.wait_for(lock, absl::ToChronoMilliseconds(period),
                             [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_; })) {
     lock.unlock();
-    CloseIdle(absl::Now());
+    const absl::Time now = absl::Now();
+    CloseIdle(now);
+    ReleaseIdleReadaheadPins(now);
     lock.lock();
   }
 }

@@ -7,7 +7,8 @@
 // at once and hand only the opens to threads that may block. A failed open is not
 // remembered; the next Open tries again. Sessions nobody has used for
 // SessionOptions::idle_timeout are closed by a background thread, which releases their
-// hinted-set pins; a session still held by a caller (a read in progress) is never closed.
+// hinted-set pins; a session still held by a caller (a read in progress) is never closed. The
+// same thread takes the readahead pins back from sessions whose readers stalled (open or not).
 //
 //   SessionRegistry registry(cache.get(), SessionOptions{});
 //   absl::StatusOr<std::shared_ptr<SnapshotSession>> session =
@@ -60,6 +61,10 @@ class SessionRegistry {
   size_t CloseIdle(absl::Time now);
   // Closes every session no caller holds.
   size_t CloseAll() { return CloseIdle(absl::InfiniteFuture()); }
+  // Makes open sessions that nobody read for ReadaheadOptions::pin_idle_timeout give back their
+  // readahead pins (SnapshotSession::ReleaseIdleReadaheadPins); returns how many pins went. The
+  // reaper thread calls it periodically, with CloseIdle.
+  size_t ReleaseIdleReadaheadPins(absl::Time now);
   size_t open_sessions() const;
 
  private:

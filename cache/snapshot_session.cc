@@ -154,14 +154,32 @@ void SnapshotSession::ReleaseHints() {
   std::vector<ReadaheadPin> unpinned;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    unpinned.swap(readahead_pins_);
-    readahead_pinned_bytes_ = 0;
+    DropAllReadaheadPinsLocked(unpinned);
     if (hints_released_) return;
     hints_released_ = true;
     released.swap(hinted_);
   }
   released.clear();
   cache_->ReleaseHintedBytes(hinted_bytes_granted_);
+}
+
+void SnapshotSession::DropAllReadaheadPinsLocked(std::vector<ReadaheadPin>& unpinned) {
+  for (ReadaheadPin& pin : readahead_pins_) unpinned.push_back(std::move(pin));
+  readahead_pins_.clear();
+  cache_->ReleaseReadaheadBytes(readahead_pinned_bytes_);
+  readahead_pinned_bytes_ = 0;
+}
+
+size_t SnapshotSession::ReleaseIdleReadaheadPins(absl::Time now) {
+  std::vector<ReadaheadPin> unpinned;  // released after the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (readahead_pins_.empty() || now - last_read_ < options_.readahead.pin_idle_timeout) {
+      return 0;
+    }
+    DropAllReadaheadPinsLocked(unpinned);
+  }
+  return unpinned.size();
 }
 
 size_t SnapshotSession::hinted_chunks_pinned() const {
@@ -295,6 +313,7 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
   {
     std::lock_guard<std::mutex> lock(mu_);
     read_tick = ++reads_;
+    last_read_ = absl::Now();
     window_before = readahead_->largest_window();
     plan = readahead_->OnRead(offset, end, first_entry, last_entry, index_.chunk_count());
     window_after = readahead_->largest_window();
@@ -319,6 +338,7 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
         }
         if (done(pin)) {
           readahead_pinned_bytes_ -= pin.bytes;
+          cache_->ReleaseReadaheadBytes(pin.bytes);
           unpinned.push_back(std::move(pin));
         } else {
           kept.push_back(std::move(pin));
@@ -340,14 +360,17 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
     bool pin = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!hints_released_ && readahead_pinned_bytes_ + bytes <= max_readahead_pin_bytes_) {
+      // Within the session's cap and the cache-wide budget, which every session shares: many
+      // paused readers cannot pin the whole cache between them.
+      if (!hints_released_ && readahead_pinned_bytes_ + bytes <= max_readahead_pin_bytes_ &&
+          cache_->TryReserveReadaheadBytes(bytes)) {
         readahead_pins_.push_back(ReadaheadPin{entry, bytes, read_tick, ChunkHandle(), !cached});
         readahead_pinned_bytes_ += bytes;
         pin = true;
       }
     }
     if (!pin && max_readahead_pin_bytes_ > 0) {
-      // The pin budget is spent: in a full cache an unpinned prefetch is the policy's first
+      // A pin budget is spent: in a full cache an unpinned prefetch is the policy's first
       // victim and would be evicted before its reader arrives. Plan the rest again later.
       std::lock_guard<std::mutex> lock(mu_);
       readahead_->Unrequested(plan, entry);
@@ -383,6 +406,7 @@ void SnapshotSession::AdoptReadahead(size_t entry, uint64_t read_tick,
       it->handle = *std::move(chunk);
     } else {
       readahead_pinned_bytes_ -= it->bytes;  // not fetched (queue full, upstream error)
+      cache_->ReleaseReadaheadBytes(it->bytes);
       readahead_pins_.erase(it);
     }
     return;

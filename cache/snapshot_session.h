@@ -113,6 +113,11 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // session stays readable.
   void ReleaseHints();
 
+  // Gives back every readahead pin if no read came for ReadaheadOptions::pin_idle_timeout
+  // before `now` (its readers paused or stalled); returns how many pins went. The chunks stay
+  // cached, evictable. The registry's reaper calls it; tests may call it directly.
+  size_t ReleaseIdleReadaheadPins(absl::Time now);
+
   const ChunkIndex& index() const { return index_; }
   const Manifest& manifest() const { return manifest_; }
   const std::string& datastore() const { return source_->datastore; }
@@ -148,7 +153,8 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
 
   // A readahead chunk requested with a pin: the handle arrives with the chunk and is dropped
   // when a read reaches the entry, when the session's reads have not reached it within
-  // pin_max_reads reads, or when the session is closed.
+  // pin_max_reads reads, when the session has not been read for pin_idle_timeout, or when the
+  // session is closed. Its bytes count against the session's cap and the cache-wide budget.
   struct ReadaheadPin {
     size_t entry = 0;
     uint64_t bytes = 0;
@@ -159,6 +165,10 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
     // or another stream's) is an ordinary hit.
     bool fetched = false;
   };
+  // Moves every readahead pin to `unpinned` (to be released after the lock) and gives their
+  // bytes back to the cache-wide budget.
+  void DropAllReadaheadPinsLocked(std::vector<ReadaheadPin>& unpinned)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ChunkCache* const cache_;
   const std::shared_ptr<const ChunkSource> source_;
@@ -184,6 +194,7 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   std::vector<size_t> stream_reached_ ABSL_GUARDED_BY(mu_);
   size_t stream_reached_next_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t reads_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_read_ ABSL_GUARDED_BY(mu_) = absl::Now();
   bool hints_released_ ABSL_GUARDED_BY(mu_) = false;
 };
 

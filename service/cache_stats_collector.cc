@@ -44,7 +44,27 @@ const DatastoreFetchCounts* FindFetches(const CacheStats& stats, const std::stri
 }  // namespace
 
 std::vector<MetricFamily> CacheStatsCollector::Collect() const {
-  return FamiliesOf(cache_->Stats(), datastores_);
+  std::vector<MetricFamily> families = FamiliesOf(cache_->Stats(), datastores_);
+  if (reply_budget_ != nullptr) {
+    MetricFamily pinned = Family(
+        "chunkcache_reply_pinned_bytes",
+        "Cache bytes pinned by zero-copy replies that gRPC has not sent yet.", MetricType::Gauge);
+    AddSample(pinned, {}, reply_budget_->pinned_bytes());
+    families.push_back(std::move(pinned));
+    MetricFamily max =
+        Family("chunkcache_reply_pinned_max_bytes",
+               "Cap of chunkcache_reply_pinned_bytes (max_reply_pinned_bytes).", MetricType::Gauge);
+    AddSample(max, {}, reply_budget_->max_total_bytes());
+    families.push_back(std::move(max));
+    MetricFamily copied = Family(
+        "chunkcache_reply_copied_bytes_total",
+        "Reply bytes copied instead of pinned because their connection's share or the total was "
+        "spent.",
+        MetricType::Counter);
+    AddSample(copied, {}, reply_budget_->copied_bytes());
+    families.push_back(std::move(copied));
+  }
+  return families;
 }
 
 std::vector<MetricFamily> CacheStatsCollector::FamiliesOf(
@@ -114,6 +134,22 @@ std::vector<MetricFamily> CacheStatsCollector::FamiliesOf(
       Family("chunkcache_snapshots_open", "Snapshot archives open (sessions).", MetricType::Gauge);
   AddSample(sessions, {}, stats.sessions_open);
   families.push_back(std::move(sessions));
+
+  MetricFamily budgets = Family(
+      "chunkcache_pin_budget_bytes",
+      "Cache-wide budgets of long-held pins (hinted sets, readahead): bytes reserved and the cap.",
+      MetricType::Gauge);
+  AddSample(budgets, {{"budget", "hinted"}, {"kind", "reserved"}}, stats.hinted_reserved_bytes);
+  AddSample(budgets, {{"budget", "hinted"}, {"kind", "max"}}, stats.max_hinted_bytes);
+  AddSample(budgets, {{"budget", "readahead"}, {"kind", "reserved"}}, stats.readahead_pinned_bytes);
+  AddSample(budgets, {{"budget", "readahead"}, {"kind", "max"}}, stats.max_readahead_pinned_bytes);
+  families.push_back(std::move(budgets));
+
+  MetricFamily waiting =
+      Family("chunkcache_fills_waiting_for_room",
+             "Chunk fills waiting for pinned bytes to be released.", MetricType::Gauge);
+  AddSample(waiting, {}, stats.fills_waiting_for_room);
+  families.push_back(std::move(waiting));
 
   MetricFamily prefetch =
       Family("chunkcache_prefetch_chunks_total",

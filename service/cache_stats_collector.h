@@ -10,6 +10,10 @@
 //   chunkcache_snapshots_open                                                 gauge
 //   chunkcache_prefetch_chunks_total{result=used|wasted}                      counter
 //   chunkcache_decode_errors_total{reason=crc|digest|decompress|decrypt|format} counter
+//   chunkcache_pin_budget_bytes{budget=hinted|readahead,kind=reserved|max}    gauge
+//   chunkcache_fills_waiting_for_room                                         gauge
+//   chunkcache_reply_pinned_bytes, chunkcache_reply_pinned_max_bytes          gauge
+//   chunkcache_reply_copied_bytes_total                                       counter
 //
 // Every label value that can occur is present from the first scrape (at 0), including every
 // configured datastore, so dashboards and rate() have data before the first miss.
@@ -24,18 +28,22 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cache/cache_stats.h"
 #include "cache/chunk_cache.h"
+#include "service/reply_pin_budget.h"
 
 namespace chunkcache {
 
 class CacheStatsCollector final : public prometheus::Collectable {
  public:
-  CacheStatsCollector(const ChunkCache* cache, std::vector<std::string> datastores)
-      : cache_(cache), datastores_(std::move(datastores)) {}
+  // `reply_budget` (optional) adds the reply pin metrics.
+  CacheStatsCollector(const ChunkCache* cache, std::vector<std::string> datastores,
+                      std::shared_ptr<const ReplyPinBudget> reply_budget = nullptr)
+      : cache_(cache), datastores_(std::move(datastores)), reply_budget_(std::move(reply_budget)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -46,6 +54,7 @@ class CacheStatsCollector final : public prometheus::Collectable {
  private:
   const ChunkCache* const cache_;
   const std::vector<std::string> datastores_;
+  const std::shared_ptr<const ReplyPinBudget> reply_budget_;
 };
 
 }  // namespace chunkcache

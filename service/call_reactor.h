@@ -36,6 +36,7 @@
 #include "service/archive_opener.h"
 #include "service/call_record.h"
 #include "service/cancellable_operation.h"
+#include "service/reply_pin_budget.h"
 #include "service/request_metrics.h"
 #include "service/rpc_admission.h"
 #include "service/service_deps.h"
@@ -112,6 +113,31 @@ class CallReactor : public GrpcReactor {
     });
   }
 
+  // The pins of this call's zero-copy replies, charged to its connection's share
+  // (reply_pin_budget.h); null when the server has no reply budget.
+  const std::shared_ptr<ReplyPins>& reply_pins() {
+    if (reply_pins_ == nullptr && deps_.reply_budget != nullptr) {
+      reply_pins_ = deps_.reply_budget->ForCall(context_->peer());
+    }
+    return reply_pins_;
+  }
+
+  // Runs `next` once this call may pin more reply bytes (ReplyPins::WhenRoom): at once when it
+  // may now, otherwise on the thread that releases the pins that let it, unless OnCancel
+  // detaches the wait first. Never blocks a thread. The last thing the caller may do with
+  // `this`.
+  void WhenReplyRoom(absl::AnyInvocable<void()> next) {
+    const std::shared_ptr<ReplyPins>& pins = reply_pins();
+    if (pins == nullptr) return next();
+    using Waiting = CancellableOperation<ReplyRoom, ReplyRoomTicket>;
+    auto operation = std::make_shared<Waiting>(
+        [next = std::move(next)](absl::StatusOr<ReplyRoom>) mutable { next(); });
+    SetInFlight(operation);
+    ReplyPins* const waiting = pins.get();
+    operation->Start(
+        [waiting](Waiting::Callback callback) { return waiting->WhenRoom(std::move(callback)); });
+  }
+
   // Records the outcome and finishes the call; nothing touches `this` afterwards.
   void Complete(const absl::Status& status) {
     record_.Record(status.code());
@@ -130,7 +156,8 @@ class CallReactor : public GrpcReactor {
     cancel_ = [operation] { return operation->Cancel(); };
   }
 
-  const CallRecord record_;  // counts this call in flight until OnDone
+  const CallRecord record_;                // counts this call in flight until OnDone
+  std::shared_ptr<ReplyPins> reply_pins_;  // made on first use, by one step of the call at a time
 
   absl::Mutex mu_;
   std::function<bool()> cancel_ ABSL_GUARDED_BY(mu_);  // cancels the operation in flight

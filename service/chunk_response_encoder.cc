@@ -28,7 +28,8 @@ const std::string& PlainBlobMagic() {
 }  // namespace
 
 grpc::ByteBuffer EncodeGetChunkResponse(const ChunkHandle& chunk,
-                                        const std::shared_ptr<ZeroCopyPins>& pins) {
+                                        const std::shared_ptr<ZeroCopyPins>& pins,
+                                        const std::shared_ptr<ReplyPins>& reply_pins) {
   const std::string_view data = chunk.data();
   const uint32_t crc =
       static_cast<uint32_t>(crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size()));
@@ -44,7 +45,7 @@ grpc::ByteBuffer EncodeGetChunkResponse(const ChunkHandle& chunk,
     slices.emplace_back(header.data(), header.size());
   } else {
     slices.emplace_back(header.data(), header.size());
-    slices.push_back(PinnedChunkSlice(chunk, data, pins));
+    slices.push_back(ChunkReplySlice(chunk, data, pins, reply_pins));
   }
   return grpc::ByteBuffer(slices.data(), slices.size());
 }

@@ -1,9 +1,10 @@
 // Encodes a cached chunk as the wire bytes of a chunkcache.v1.GetChunkResponse without copying
 // it: `blob` is an uncompressed, unencrypted DataBlob (magic, CRC32 of the data, the data) made
 // of two gRPC slices — a small header and a slice pointing into the cache arena that holds the
-// chunk pinned until gRPC has sent it (as ReadRange replies do, range_response_encoder.h).
+// chunk pinned until gRPC has sent it (as ReadRange replies do, range_response_encoder.h), or a
+// copy of the chunk when the call's ReplyPins cannot take it (reply_pin_budget.h).
 //
-//   grpc::ByteBuffer message = EncodeGetChunkResponse(handle, pins);
+//   grpc::ByteBuffer message = EncodeGetChunkResponse(handle, pins, reply_pins);
 //
 // The CRC is computed over the arena bytes on every call (the cache keeps none); the
 // downstream checks it, and then the digest, before it uses a byte.
@@ -20,7 +21,8 @@
 namespace chunkcache {
 
 grpc::ByteBuffer EncodeGetChunkResponse(const ChunkHandle& chunk,
-                                        const std::shared_ptr<ZeroCopyPins>& pins);
+                                        const std::shared_ptr<ZeroCopyPins>& pins,
+                                        const std::shared_ptr<ReplyPins>& reply_pins);
 
 }  // namespace chunkcache
 

@@ -79,12 +79,14 @@ absl::StatusOr<std::unique_ptr<ChunkCacheServer>> ChunkCacheServer::Start(Server
                                      cache.status().message()));
   }
   server->cache_ = *std::move(cache);
+  server->reply_budget_ = std::make_shared<ReplyPinBudget>(s.max_reply_pinned_bytes,
+                                                           s.max_reply_pinned_bytes_per_connection);
   server->registry_ = std::make_unique<SessionRegistry>(server->cache_.get(), s.sessions);
   server->resolver_ = std::make_unique<ArchiveResolver>(server->catalog_.get(), s.authorizer.get(),
                                                         server->registry_.get());
   server->service_ = std::make_unique<ChunkCacheService>(
       ServiceDeps{server->resolver_.get(), server->metrics_.get(), &server->admission_,
-                  server->pins_, s.max_read_bytes, server->cache_.get()},
+                  server->pins_, server->reply_budget_, s.max_read_bytes, server->cache_.get()},
       s.upstream_call_threads, s.max_queued_upstream_calls);
 
   if (absl::Status started = server->StartMetrics(); !started.ok()) return started;
@@ -113,7 +115,8 @@ absl::Status ChunkCacheServer::StartMetrics() {
   }
   std::vector<int> ports = exposer_->GetListeningPorts();
   metrics_port_ = ports.empty() ? settings_.metrics_listen->port : ports.front();
-  collector_ = std::make_shared<CacheStatsCollector>(cache_.get(), settings_.datastore_names());
+  collector_ = std::make_shared<CacheStatsCollector>(cache_.get(), settings_.datastore_names(),
+                                                     reply_budget_);
   exposer_->RegisterCollectable(metrics_->registry());
   exposer_->RegisterCollectable(collector_);
   return absl::OkStatus();

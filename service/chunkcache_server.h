@@ -31,6 +31,7 @@
 #include "service/datastore_catalog.h"
 #include "service/datastore_health.h"
 #include "service/range_response_encoder.h"
+#include "service/reply_pin_budget.h"
 #include "service/request_metrics.h"
 #include "service/rpc_admission.h"
 #include "service/server_settings.h"
@@ -65,6 +66,7 @@ class ChunkCacheServer {
   std::unique_ptr<ArchiveResolver> resolver_;
   RpcAdmission admission_;
   std::shared_ptr<ZeroCopyPins> pins_ = std::make_shared<ZeroCopyPins>();
+  std::shared_ptr<ReplyPinBudget> reply_budget_;  // made with the cache (its capacity sizes it)
   std::unique_ptr<ChunkCacheService> service_;
   std::shared_ptr<CacheStatsCollector> collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;

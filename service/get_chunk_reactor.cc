@@ -83,7 +83,7 @@ void GetChunkReactor::Lookup(size_t attempt) {
 void GetChunkReactor::OnChunk(size_t attempt, absl::StatusOr<ChunkHandle> chunk) {
   if (chunk.ok()) {
     deps_.metrics->AddReadBytes(chunk->size());
-    *response_ = EncodeGetChunkResponse(*chunk, deps_.pins);
+    *response_ = EncodeGetChunkResponse(*chunk, deps_.pins, reply_pins());
     return Complete(absl::OkStatus());
   }
   if (IsFormatError(chunk.status()) && attempt + 1 < attempts_.size()) return Lookup(attempt + 1);

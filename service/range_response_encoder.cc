@@ -15,25 +15,38 @@ constexpr uint8_t kOffsetTag = (1 << 3) | 0;  // varint
 constexpr uint8_t kDataTag = (2 << 3) | 2;    // length-delimited
 constexpr uint8_t kEofTag = (3 << 3) | 0;     // varint
 
-// What a zero-copy slice owns: its chunk's pin, and the counter that the server waits on.
+// What a zero-copy slice owns: its chunk's pin, the counter that the server waits on, and the
+// charge on its call's reply pins (none when the call has no budget).
 struct PinnedSlice {
   ChunkHandle chunk;
   std::shared_ptr<ZeroCopyPins> pins;
+  std::shared_ptr<ReplyPins> reply_pins;
+  uint64_t charged = 0;
 };
 
 void ReleasePinnedSlice(void* user_data) {
   auto* pinned = static_cast<PinnedSlice*>(user_data);
   std::shared_ptr<ZeroCopyPins> pins = std::move(pinned->pins);
-  delete pinned;    // drops the chunk's pin first...
+  std::shared_ptr<ReplyPins> reply_pins = std::move(pinned->reply_pins);
+  const uint64_t charged = pinned->charged;
+  delete pinned;  // drops the chunk's pin first (a fill waiting for room may use it)...
+  // ...then gives the charge back (a stream waiting for its share may read on)...
+  if (reply_pins != nullptr) reply_pins->Unpin(charged);
   pins->Release();  // ...then tells the server it is gone
 }
 
 }  // namespace
 
-grpc::Slice PinnedChunkSlice(const ChunkHandle& chunk, std::string_view data,
-                             const std::shared_ptr<ZeroCopyPins>& pins) {
+grpc::Slice ChunkReplySlice(const ChunkHandle& chunk, std::string_view data,
+                            const std::shared_ptr<ZeroCopyPins>& pins,
+                            const std::shared_ptr<ReplyPins>& reply_pins) {
+  const uint64_t charge = chunk.size();  // the slice pins the whole chunk
+  if (reply_pins != nullptr && !reply_pins->TryPin(charge)) {
+    reply_pins->CountCopied(data.size());
+    return grpc::Slice(data.data(), data.size());
+  }
   pins->Acquire();
-  auto* pinned = new PinnedSlice{chunk, pins};
+  auto* pinned = new PinnedSlice{chunk, pins, reply_pins, reply_pins != nullptr ? charge : 0};
   // gRPC only reads slice memory; the arena bytes are immutable while pinned.
   return grpc::Slice(const_cast<char*>(data.data()), data.size(), &ReleasePinnedSlice, pinned);
 }
@@ -66,7 +79,8 @@ bool ZeroCopyPins::WaitUntilReleased(absl::Duration timeout) {
 }
 
 grpc::ByteBuffer EncodeReadRangeResponse(const RangeRead& read,
-                                         const std::shared_ptr<ZeroCopyPins>& pins) {
+                                         const std::shared_ptr<ZeroCopyPins>& pins,
+                                         const std::shared_ptr<ReplyPins>& reply_pins) {
   const uint64_t length = read.length();
   std::string header;
   if (read.offset != 0) {
@@ -93,7 +107,7 @@ grpc::ByteBuffer EncodeReadRangeResponse(const RangeRead& read,
       continue;
     }
     flush_small();
-    slices.push_back(PinnedChunkSlice(slice.chunk, data, pins));
+    slices.push_back(ChunkReplySlice(slice.chunk, data, pins, reply_pins));
   }
   flush_small();
   if (read.eof) {

@@ -38,7 +38,7 @@ absl::Status ReadRangeReactor::CheckLength(uint64_t length) const {
 void ReadRangeReactor::OnRead(absl::StatusOr<RangeRead> read) {
   if (!read.ok()) return Complete(read.status());
   deps_.metrics->AddReadBytes(read->length());
-  *response_ = EncodeReadRangeResponse(*read, deps_.pins);
+  *response_ = EncodeReadRangeResponse(*read, deps_.pins, reply_pins());
   Complete(absl::OkStatus());
 }
 

@@ -145,6 +145,15 @@ absl::Status ResolveCache(const v1::CacheConfig& cache, ServerSettings& settings
         "cache.max_hinted_bytes (", FormatByteSize(options.max_hinted_bytes),
         ") is larger than cache.capacity (", FormatByteSize(options.capacity_bytes), ")"));
   }
+  absl::StatusOr<uint64_t> readahead =
+      SizeOr(cache.max_readahead_pinned_bytes(), 0, "cache.max_readahead_pinned_bytes");
+  if (!readahead.ok()) return readahead.status();
+  options.max_readahead_pinned_bytes = *readahead;
+  if (options.max_readahead_pinned_bytes > options.capacity_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cache.max_readahead_pinned_bytes (", FormatByteSize(options.max_readahead_pinned_bytes),
+        ") is larger than cache.capacity (", FormatByteSize(options.capacity_bytes), ")"));
+  }
   options.persist = cache.persist();
   options.persist_encrypted = cache.persist_encrypted();
   if (options.persist_encrypted && !options.persist) {
@@ -173,7 +182,38 @@ absl::Status ResolveSessions(const v1::SessionConfig& sessions, ServerSettings& 
     options.readahead.initial_window =
         std::min(options.readahead.initial_window, options.readahead.max_window);
   }
+  const double pin_idle = sessions.readahead_pin_idle_seconds();
+  if (pin_idle < 0 || !std::isfinite(pin_idle)) {
+    return absl::InvalidArgumentError("sessions.readahead_pin_idle_seconds must be positive");
+  }
+  if (pin_idle > 0) options.readahead.pin_idle_timeout = absl::Seconds(pin_idle);
   options.max_read_bytes = settings.max_read_bytes;
+  return absl::OkStatus();
+}
+
+// After the cache and max_read_bytes: the defaults derive from them.
+absl::Status ResolveReplyPins(const v1::Config& config, ServerSettings& settings) {
+  const uint64_t capacity = settings.cache.capacity_bytes;
+  absl::StatusOr<uint64_t> total =
+      SizeOr(config.max_reply_pinned_bytes(), capacity / 4, "max_reply_pinned_bytes");
+  if (!total.ok()) return total.status();
+  if (*total == 0 || *total > capacity) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_reply_pinned_bytes: ", FormatByteSize(*total),
+                     " is outside 1B..cache.capacity (", FormatByteSize(capacity), ")"));
+  }
+  const uint64_t default_share =
+      std::min(*total, std::max(*total / 4, 2 * settings.max_read_bytes));
+  absl::StatusOr<uint64_t> share = SizeOr(config.max_reply_pinned_bytes_per_connection(),
+                                          default_share, "max_reply_pinned_bytes_per_connection");
+  if (!share.ok()) return share.status();
+  if (*share == 0 || *share > *total) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_reply_pinned_bytes_per_connection: ", FormatByteSize(*share),
+                     " is outside 1B..max_reply_pinned_bytes (", FormatByteSize(*total), ")"));
+  }
+  settings.max_reply_pinned_bytes = *total;
+  settings.max_reply_pinned_bytes_per_connection = *share;
   return absl::OkStatus();
 }
 
@@ -298,6 +338,7 @@ absl::StatusOr<ServerSettings> ResolveSettings(const v1::Config& config) {
   if (absl::Status s = ResolveDatastores(config, settings); !s.ok()) return s;
   if (absl::Status s = ResolveCache(config.cache(), settings); !s.ok()) return s;
   if (absl::Status s = ResolveSessions(config.sessions(), settings); !s.ok()) return s;
+  if (absl::Status s = ResolveReplyPins(config, settings); !s.ok()) return s;
   if (absl::Status s = ResolveTls(config.tls(), settings); !s.ok()) return s;
 
   absl::StatusOr<ClientAuthorizer> authorizer =

@@ -87,6 +87,10 @@ struct ServerSettings {
   TlsSettings tls;
   std::shared_ptr<const ClientAuthorizer> authorizer;  // never null; may be disabled
   uint64_t max_read_bytes = kServerDefaultMaxReadBytes;
+  // Cache bytes zero-copy replies may keep pinned, in total and per connection
+  // (service/reply_pin_budget.h); resolved from the capacity and max_read_bytes when unset.
+  uint64_t max_reply_pinned_bytes = 0;
+  uint64_t max_reply_pinned_bytes_per_connection = 0;
   absl::Duration shutdown_grace = absl::Seconds(kDefaultShutdownGraceSeconds);
   // The service's BlockingPool (chunk_cache_service.h): opens, snapshot files, listings.
   uint32_t upstream_call_threads = kDefaultUpstreamCallThreads;

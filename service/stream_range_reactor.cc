@@ -41,7 +41,7 @@ void StreamRangeReactor::OnPiece(absl::StatusOr<RangeRead> read) {
   deps_.metrics->AddReadBytes(bytes);
   next_offset_ = read->offset + bytes;
   last_piece_sent_ = read->eof || next_offset_ >= requested_end_;
-  message_ = EncodeReadRangeResponse(*read, deps_.pins);
+  message_ = EncodeReadRangeResponse(*read, deps_.pins, reply_pins());
   // OnWriteDone may run on another thread before StartWrite returns: `this` is not touched
   // after it.
   StartWrite(&message_);
@@ -52,7 +52,9 @@ void StreamRangeReactor::OnWriteDone(bool ok) {
   if (!ok) return Complete(CancelledCallStatus(*context_));
   if (last_piece_sent_) return Complete(absl::OkStatus());
   if (context_->IsCancelled()) return Complete(CancelledCallStatus(*context_));
-  ReadNextPiece();
+  // Flow control for the cache: while the connection is over its share of pinned reply bytes
+  // and this stream's last pieces are still pinned (not sent yet), wait for them to go.
+  WhenReplyRoom([this] { ReadNextPiece(); });
 }
 
 void StreamRangeReactor::LogFailure(const absl::Status& status) const {

@@ -7,10 +7,13 @@
 //
 // Flow control: one write is outstanding at a time and the next piece is read only after
 // OnWriteDone, so a slow reader holds at most one piece (pinned in the cache, not copied) and
-// the server never buffers the archive. The reads are sequential, so the session's readahead
-// fetches the chunks ahead of the stream while a piece is being sent. A cancelled call or an
-// expired deadline ends the stream at once (OnCancel cancels the waiting read, not the shared
-// fetches). Errors after some messages end the stream with that status.
+// the server never buffers the archive. Pinned pieces count against the connection's share of
+// reply pins (reply_pin_budget.h): while the connection is over it and this stream's earlier
+// pieces are still pinned, the next piece is read only once they are released (no thread
+// waits); what a piece cannot pin within the budget is copied. The reads are sequential, so the
+// session's readahead fetches the chunks ahead of the stream while a piece is being sent. A
+// cancelled call or an expired deadline ends the stream at once (OnCancel cancels the waiting read,
+// not the shared fetches). Errors after some messages end the stream with that status.
 //
 // Owns itself: made by StartCall, deleted in OnDone.
 #ifndef CHUNKCACHE_SERVICE_STREAM_RANGE_REACTOR_H_

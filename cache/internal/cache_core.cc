@@ -37,9 +37,11 @@ ChunkCallback WithLengthCheck(const ChunkRequest& request, ChunkCallback on_read
 }  // namespace
 
 CacheCore::CacheCore(const ChunkCacheOptions& options)
-    : options_(options),
-      max_hinted_bytes_(options.max_hinted_bytes != 0 ? options.max_hinted_bytes
-                                                      : options.capacity_bytes / 4),
+    : hinted_budget(options.max_hinted_bytes != 0 ? options.max_hinted_bytes
+                                                  : options.capacity_bytes / 4),
+      readahead_budget(options.max_readahead_pinned_bytes != 0 ? options.max_readahead_pinned_bytes
+                                                               : options.capacity_bytes / 4),
+      options_(options),
       counters_(options.observer) {}
 
 absl::StatusOr<std::unique_ptr<CacheCore>> CacheCore::Open(const ChunkCacheOptions& options) {
@@ -266,7 +268,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
           waiting_on = std::move(fetch);
           result = LookupResult::kHit;
         } else {
-          entry->pins.fetch_sub(1, std::memory_order_release);
+          if (entry->pins.fetch_sub(1, std::memory_order_seq_cst) == 1) room_.NotifyIfWaiting();
         }
       }
     } else {
@@ -339,23 +341,6 @@ uint64_t CacheCore::CachedBytes(absl::Span<const ChunkDigest> cache_keys) const 
   return bytes;
 }
 
-uint64_t CacheCore::ReserveHintedBytes(uint64_t bytes) {
-  uint64_t reserved = hinted_reserved_.load(std::memory_order_relaxed);
-  while (true) {
-    const uint64_t room = reserved >= max_hinted_bytes_ ? 0 : max_hinted_bytes_ - reserved;
-    const uint64_t granted = std::min(bytes, room);
-    if (granted == 0) return 0;
-    if (hinted_reserved_.compare_exchange_weak(reserved, reserved + granted,
-                                               std::memory_order_relaxed)) {
-      return granted;
-    }
-  }
-}
-
-void CacheCore::ReleaseHintedBytes(uint64_t bytes) {
-  hinted_reserved_.fetch_sub(bytes, std::memory_order_relaxed);
-}
-
 uint64_t CacheCore::NextAccessSequence() {
 #if defined(__x86_64__)
   return __rdtsc();
@@ -380,6 +365,11 @@ CacheStats CacheCore::Stats() const {
   stats.fetches_running = queue.running;
   stats.fetches_queued_demand = queue.queued_demand;
   stats.fetches_queued_prefetch = queue.queued_prefetch;
+  stats.fills_waiting_for_room = static_cast<uint64_t>(std::max<int64_t>(room_.waiting(), 0));
+  stats.hinted_reserved_bytes = hinted_budget.reserved();
+  stats.max_hinted_bytes = hinted_budget.max_bytes();
+  stats.readahead_pinned_bytes = readahead_budget.reserved();
+  stats.max_readahead_pinned_bytes = readahead_budget.max_bytes();
   std::lock_guard<std::mutex> lock(space_mu_);
   for (const CacheEntry* entry : by_address_) {
     if (entry->pins.load(std::memory_order_relaxed) > 0) {

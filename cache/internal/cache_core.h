@@ -52,12 +52,14 @@
 #include "cache/chunk_cache.h"
 #include "cache/eviction_policy.h"
 #include "cache/internal/arena_file.h"
+#include "cache/internal/byte_budget.h"
 #include "cache/internal/cache_entry.h"
 #include "cache/internal/dir_lock.h"
 #include "cache/internal/extent_allocator.h"
 #include "cache/internal/fetch_scheduler.h"
 #include "cache/internal/pending_fetch.h"
 #include "cache/internal/persistence_journal.h"
+#include "cache/internal/room_signal.h"
 #include "cache/internal/stats_counters.h"
 
 namespace chunkcache::internal {
@@ -76,8 +78,9 @@ class CacheCore {
   CacheStats Stats() const;
   const ChunkCacheOptions& options() const { return options_; }
 
-  uint64_t ReserveHintedBytes(uint64_t bytes);
-  void ReleaseHintedBytes(uint64_t bytes);
+  // The cache-wide budgets of pins that sessions hold: hinted sets and readahead.
+  ByteBudget hinted_budget;
+  ByteBudget readahead_budget;
   std::atomic<uint64_t> sessions_open{0};
 
  private:
@@ -146,7 +149,7 @@ class CacheCore {
   }
   // A handle adopting a pin already taken on `entry`.
   ChunkHandle HandleFor(CacheEntry* entry) const {
-    return ChunkHandle(entry, std::string_view(EntryData(*entry), entry->size));
+    return ChunkHandle(entry, std::string_view(EntryData(*entry), entry->size), &room_);
   }
   // The resident entry with `key` (nullptr if none), looked up under its shard mutex. Only a
   // caller holding space_mu_ may use the entry after that mutex is released: entries come
@@ -167,6 +170,10 @@ class CacheCore {
   // Reserves an extent for a fill. `demand`: a reader waits for it (the policy hears OnMiss).
   absl::StatusOr<CacheEntry*> ReserveEntry(const ChunkRequest& request, uint64_t bytes,
                                            bool demand);
+  // Waits (space_mu_ held by `space`, released while waiting) until `pages` can be allocated
+  // or options.max_wait_for_room passes (the allocation's error).
+  absl::StatusOr<uint64_t> WaitForRoomLocked(std::unique_lock<std::mutex>& space, uint64_t pages)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
   void ReleaseReserved(CacheEntry* entry);
   void ShrinkReserved(CacheEntry* entry, uint64_t bytes);
   absl::StatusOr<uint64_t> AllocateExtentLocked(uint64_t pages)
@@ -190,11 +197,9 @@ class CacheCore {
   void CompactJournalLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
 
   const ChunkCacheOptions options_;
-  const uint64_t max_hinted_bytes_;
   std::optional<DirLock> dir_lock_;
   std::unique_ptr<ArenaFile> arena_;  // set by Start, then never changed
   mutable StatsCounters counters_;
-  std::atomic<uint64_t> hinted_reserved_{0};
 
   mutable std::array<Shard, kShardCount> shards_;
   std::atomic<uint64_t> access_sequence_{0};  // only without a time-stamp counter
@@ -207,9 +212,9 @@ class CacheCore {
   absl::btree_set<CacheEntry*, ByStartPage> by_address_ ABSL_GUARDED_BY(space_mu_);
   uint64_t used_bytes_ ABSL_GUARDED_BY(space_mu_) = 0;     // decoded bytes of residents
   uint64_t filling_pages_ ABSL_GUARDED_BY(space_mu_) = 0;  // extents of fills in progress
-  // Notified (with space_mu_) when a fill gives back or publishes its extent; fills waiting
-  // for room also poll, because a released pin notifies no one.
-  std::condition_variable room_freed_;
+  // Notified when room may appear: a fill gives back or publishes its extent, an entry's last
+  // pin is released (by its handle, without any lock). Fills waiting for room wait on it.
+  RoomSignal room_;
   std::unique_ptr<PersistenceJournal> journal_ ABSL_GUARDED_BY(space_mu_);
   std::vector<BufferedAccess> drain_batch_ ABSL_GUARDED_BY(space_mu_);  // reused by drains
 

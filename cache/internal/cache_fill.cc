@@ -148,7 +148,8 @@ void CacheCore::CompleteVerified(const std::shared_ptr<PendingFetch>& fetch) {
     shard.pending.erase(entry->cache_key);
     waiters = fetch->TakeWaiters();
     entry->pins.fetch_add(static_cast<int32_t>(waiters.size()), std::memory_order_relaxed);
-    entry->pins.fetch_sub(1, std::memory_order_release);  // the verifier's pin
+    // The verifier's pin; seq_cst and a notification as in ChunkHandle::Release.
+    if (entry->pins.fetch_sub(1, std::memory_order_seq_cst) == 1) room_.NotifyIfWaiting();
   }
   for (ChunkCallback& waiter : waiters) waiter(HandleFor(entry));
 }
@@ -191,7 +192,7 @@ void CacheCore::Publish(const std::shared_ptr<PendingFetch>& fetch, CacheEntry* 
     }
     JournalInsertLocked(*entry);
   }
-  room_freed_.notify_all();  // its extent is an entry now: evictable once its readers are done
+  room_.Notify();  // its extent is an entry now: evictable once its readers are done
   if (prefetch_used) counters_.CountPrefetchOutcome(/*used=*/true);
   for (ChunkCallback& waiter : waiters) waiter(HandleFor(entry));
 }

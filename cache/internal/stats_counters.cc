@@ -93,6 +93,7 @@ void StatsCounters::FillInto(CacheStats& stats) const {
   stats.fetches_rejected = load(fetches_rejected);
   stats.prefetches_dropped = load(prefetches_dropped);
   stats.fills_without_room = load(fills_without_room);
+  stats.fill_room_rechecks = load(fill_room_rechecks);
   stats.arena.fragmentation_evictions = load(fragmentation_evictions);
   stats.persisted_entries_loaded = load(persisted_loaded);
   stats.persisted_entries_verified = load(persisted_verified);

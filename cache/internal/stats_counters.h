@@ -44,6 +44,7 @@ class StatsCounters {
   std::atomic<uint64_t> fetches_rejected{0};
   std::atomic<uint64_t> prefetches_dropped{0};
   std::atomic<uint64_t> fills_without_room{0};
+  std::atomic<uint64_t> fill_room_rechecks{0};
   std::atomic<uint64_t> fragmentation_evictions{0};
   std::atomic<uint64_t> persisted_loaded{0};
   std::atomic<uint64_t> persisted_verified{0};

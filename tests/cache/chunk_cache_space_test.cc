@@ -120,6 +120,39 @@ TEST_F(ChunkCacheSpaceTest, FillWaitsForAPinThatIsReleasedMeanwhile) {
   ExpectWithinBudget();
 }
 
+// A fill waiting for room is woken by the release of a pin and looks for room again then, not
+// on a timer: while the pins stay, it does not scan the arena at all.
+TEST_F(ChunkCacheSpaceTest, FillWaitingForRoomLooksAgainOnlyWhenAPinIsReleased) {
+  ChunkCacheOptions options = SmallCacheOptions(dir_.path(), 4 * kChunk);
+  options.max_wait_for_room = absl::Seconds(60);
+  cache_ = OpenCache(options);
+  std::vector<ChunkHandle> pins;
+  for (int i = 0; i < 4; ++i) pins.push_back(*Get(NewChunk(i)));
+  const ChunkRequest one_more = NewChunk(10);
+  std::atomic<bool> released{false};
+  std::atomic<bool> released_before_fill{false};
+  absl::StatusOr<ChunkHandle> fitted;
+  std::thread filler([&] {
+    fitted = Get(one_more);
+    released_before_fill = released.load();
+  });
+  ASSERT_TRUE(testing::WaitFor([&] { return cache_->Stats().fills_waiting_for_room == 1; }));
+  // Long enough for a fill that polls to look many times; this one must not look at all.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(cache_->Stats().fill_room_rechecks, 0u);
+  released = true;
+  pins.pop_back();  // a read finished sending its reply
+  filler.join();
+  ASSERT_TRUE(fitted.ok()) << fitted.status();
+  EXPECT_TRUE(released_before_fill) << "the fill found room while every chunk was pinned";
+  EXPECT_EQ(fitted->data(), data_[one_more.digest]);
+  CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.fill_room_rechecks, 1u);  // once, for the one release
+  EXPECT_EQ(stats.fills_waiting_for_room, 0u);
+  EXPECT_EQ(stats.fills_without_room, 0u);
+  ExpectWithinBudget();
+}
+
 // Twice as many concurrent fills as the cache holds chunks, each read and released at once (as
 // a restore's reads are): fills wait for each other's room instead of failing. Half the
 // requests carry no length (a chunk asked for by digest alone, as a rack tier's GetChunk

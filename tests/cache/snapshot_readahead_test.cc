@@ -9,6 +9,7 @@
 
 #include "absl/time/clock.h"
 #include "cache/chunk_cache.h"
+#include "cache/session_registry.h"
 #include "cache/snapshot_session.h"
 #include "gtest/gtest.h"
 #include "tests/cache/cache_test_util.h"
@@ -44,18 +45,25 @@ class ReadaheadTest : public ::testing::Test {
   }
   void OpenAll(uint64_t capacity, uint64_t max_pinned_bytes = ReadaheadOptions().max_pinned_bytes) {
     cache_ = OpenCache(SmallCacheOptions(dir_.path(), capacity));
+    session_ = OpenSession(SessionOptionsWith(max_pinned_bytes));
+  }
+  static SessionOptions SessionOptionsWith(uint64_t max_pinned_bytes) {
     SessionOptions options;
     options.hinted_chunks = 0;
     options.readahead.max_gap_bytes = 16 * 1024;  // scaled to these 64 KiB chunks
     options.readahead.max_pinned_bytes = max_pinned_bytes;
+    return options;
+  }
+  std::shared_ptr<SnapshotSession> OpenSession(const SessionOptions& options) {
     auto session = SnapshotSession::Open(cache_.get(), DatastoreRef{"store1", faulty_, nullptr},
                                          TestSnapshot(1000), kDisk, options);
-    ASSERT_TRUE(session.ok()) << session.status();
-    session_ = *std::move(session);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? *std::move(session) : nullptr;
   }
-  void ReadChunk(size_t entry) {
+  void ReadChunk(size_t entry) { ReadChunkOf(*session_, entry); }
+  void ReadChunkOf(SnapshotSession& session, size_t entry) {
     absl::StatusOr<RangeRead> read =
-        session_->Read(entry * kChunk, kChunk, absl::Now() + absl::Seconds(30));
+        session.Read(entry * kChunk, kChunk, absl::Now() + absl::Seconds(30));
     ASSERT_TRUE(read.ok()) << read.status();
     ASSERT_EQ(read->CopyBytes(), image_.substr(entry * kChunk, kChunk));
   }
@@ -275,6 +283,89 @@ TEST_F(ReadaheadTest, ReadaheadStopsAtThePinBudget) {
   EXPECT_EQ(session_->readahead_chunks_pinned(), 4u);      // 30..33
   EXPECT_EQ(session_->readahead_chunks_requested(), 31u);  // 3..33
   EXPECT_EQ(cache_->Stats().prefetch_wasted, 0u);
+}
+
+// Readahead pins of all sessions together stay within the cache's budget (here 10 chunks;
+// each session alone could pin 8): four paused restores cannot pin the cache between them.
+// Readahead stops at the budget, reads do not fail, and the budget comes back when they close.
+TEST_F(ReadaheadTest, ReadaheadPinsOfAllSessionsStayWithinTheCacheWideBudget) {
+  ChunkCacheOptions cache_options = SmallCacheOptions(dir_.path(), 64 * kChunk);
+  cache_options.max_readahead_pinned_bytes = 10 * kChunk;
+  cache_ = OpenCache(cache_options);
+  std::vector<std::shared_ptr<SnapshotSession>> sessions;
+  for (int i = 0; i < 4; ++i) {
+    sessions.push_back(OpenSession(SessionOptionsWith(ReadaheadOptions().max_pinned_bytes)));
+    ASSERT_NE(sessions.back(), nullptr);
+  }
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    // Each restore reads 4 chunks of its own region (10 chunks apart), then pauses.
+    for (size_t entry = 10 * i; entry < 10 * i + 4; ++entry) ReadChunkOf(*sessions[i], entry);
+    WaitForIdleFetches();
+  }
+  size_t pinned = 0;
+  for (const auto& session : sessions) pinned += session->readahead_chunks_pinned();
+  EXPECT_EQ(sessions[0]->readahead_chunks_pinned(), 4u);  // the first had the budget to itself
+  EXPECT_EQ(pinned, 10u);
+  CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.readahead_pinned_bytes, 10 * kChunk);
+  EXPECT_EQ(stats.max_readahead_pinned_bytes, 10 * kChunk);
+  EXPECT_EQ(stats.pinned_bytes, 10 * kChunk);
+  // A reader reaching its pinned chunks frees budget that the next read ahead can use.
+  ReadChunkOf(*sessions[0], 4);
+  WaitForIdleFetches();
+  EXPECT_LE(cache_->Stats().readahead_pinned_bytes, 10 * kChunk);
+  for (const auto& session : sessions) session->ReleaseHints();  // what closing them does
+  stats = cache_->Stats();
+  EXPECT_EQ(stats.readahead_pinned_bytes, 0u);
+  EXPECT_EQ(stats.pinned_bytes, 0u);
+}
+
+// A restore that stops reading (a paused client, a stalled stream) gives its readahead pins
+// back once it has not read for pin_idle_timeout: the chunks stay cached but evictable.
+TEST_F(ReadaheadTest, StalledReaderGivesItsReadaheadPinsBackAfterTheIdleTimeout) {
+  cache_ = OpenCache(SmallCacheOptions(dir_.path(), 64 * kChunk));
+  SessionOptions options = SessionOptionsWith(ReadaheadOptions().max_pinned_bytes);
+  options.readahead.pin_idle_timeout = absl::Minutes(1);
+  session_ = OpenSession(options);
+  ASSERT_NE(session_, nullptr);
+  for (size_t entry = 0; entry < 4; ++entry) ReadChunk(entry);
+  WaitForIdleFetches();
+  ASSERT_EQ(session_->readahead_chunks_pinned(), 4u);
+  EXPECT_EQ(session_->ReleaseIdleReadaheadPins(absl::Now()), 0u);  // it read just now
+  EXPECT_EQ(session_->readahead_chunks_pinned(), 4u);
+  EXPECT_EQ(session_->ReleaseIdleReadaheadPins(absl::Now() + absl::Minutes(2)), 4u);
+  EXPECT_EQ(session_->readahead_chunks_pinned(), 0u);
+  CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.pinned_bytes, 0u);
+  EXPECT_EQ(stats.readahead_pinned_bytes, 0u);
+  for (size_t entry = 4; entry < 8; ++entry) {
+    EXPECT_TRUE(cache_->Contains(session_->RequestFor(entry).cache_key)) << entry;
+  }
+  // The reader comes back: its reads still work and readahead carries on.
+  ReadChunk(4);
+  ReadChunk(5);
+  WaitForIdleFetches();
+  EXPECT_GT(session_->readahead_chunks_pinned(), 0u);
+}
+
+// The registry's reaper takes the pins back on its own, also from a session that a call still
+// holds open (an in-flight StreamRange whose client stopped reading).
+TEST_F(ReadaheadTest, RegistryReaperTakesBackPinsOfAStalledSessionItCannotClose) {
+  cache_ = OpenCache(SmallCacheOptions(dir_.path(), 64 * kChunk));
+  SessionOptions options = SessionOptionsWith(ReadaheadOptions().max_pinned_bytes);
+  options.readahead.pin_idle_timeout = absl::Milliseconds(100);
+  SessionRegistry registry(cache_.get(), options);
+  absl::StatusOr<std::shared_ptr<SnapshotSession>> held =
+      registry.Open(DatastoreRef{"store1", faulty_, nullptr}, TestSnapshot(1000), kDisk);
+  ASSERT_TRUE(held.ok()) << held.status();
+  for (size_t entry = 0; entry < 4; ++entry) ReadChunkOf(**held, entry);
+  // Pins arrive with their fetches and go once the session has been idle for 100 ms.
+  ASSERT_TRUE(WaitFor([&] {
+    return (*held)->readahead_chunks_requested() >= 5 && cache_->Stats().pinned_bytes == 0 &&
+           cache_->Stats().readahead_pinned_bytes == 0;
+  }));
+  EXPECT_EQ((*held)->readahead_chunks_pinned(), 0u);
+  EXPECT_EQ(registry.open_sessions(), 1u);  // still open: a caller holds it
 }
 
 // A lone restore through a small cache that is already full of other chunks fetches each of
