@@ -203,7 +203,6 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
   Shard& shard = ShardFor(request.cache_key);
   CacheEntry* hit = nullptr;
   bool drain = false;
-  bool promote = false;
   std::shared_ptr<PendingFetch> waiting_on;
   uint64_t waiter_id = 0;
   LookupResult result = LookupResult::kMiss;
@@ -213,11 +212,18 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
     auto pending = shard.pending.find(request.cache_key);
     if (pending != shard.pending.end()) {
       waiting_on = pending->second;
-      waiter_id = waiting_on->AddWaiter(std::move(on_ready), request);
-      result = LookupResult::kCoalesced;
-      if (demand) {
-        promote =
-            request.stream_read ? waiting_on->MarkStreamWanted() : waiting_on->MarkDemandWanted();
+      // The first demand (or stream) reader of a queued prefetch promotes it, charged to this
+      // reader's queue share like a new miss; the flags change only under this mutex.
+      const bool promote = demand && (request.stream_read ? !waiting_on->stream_wanted()
+                                                          : !waiting_on->demand_wanted());
+      if (promote) refused = scheduler_->Promote(waiting_on, QueueKeyFor(request));
+      if (refused.ok()) {
+        if (promote && request.stream_read) waiting_on->MarkStreamWanted();
+        if (promote && !request.stream_read) waiting_on->MarkDemandWanted();
+        waiter_id = waiting_on->AddWaiter(std::move(on_ready), request);
+        result = LookupResult::kCoalesced;
+      } else {
+        waiting_on.reset();
       }
     } else if (auto found = shard.entries.find(request.cache_key); found != shard.entries.end()) {
       CacheEntry* entry = *found;
@@ -234,7 +240,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
         // Reloaded from a persisted arena: verify before serving; the pin is the verifier's.
         auto fetch = std::make_shared<PendingFetch>(request, PendingFetch::Kind::kVerifyPersisted,
                                                     priority, entry);
-        refused = scheduler_->Enqueue(fetch, priority);
+        refused = scheduler_->Enqueue(fetch, priority, QueueKeyFor(request));
         if (refused.ok()) {
           shard.pending.emplace(request.cache_key, fetch);
           waiter_id = fetch->AddWaiter(std::move(on_ready), request);
@@ -247,7 +253,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
     } else {
       auto fetch =
           std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch, priority, nullptr);
-      refused = scheduler_->Enqueue(fetch, priority);
+      refused = scheduler_->Enqueue(fetch, priority, QueueKeyFor(request));
       if (refused.ok()) {
         shard.pending.emplace(request.cache_key, fetch);
         waiter_id = fetch->AddWaiter(std::move(on_ready), request);
@@ -260,7 +266,6 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
     if (demand) counters_.fetches_rejected.fetch_add(1, std::memory_order_relaxed);
     return ChunkLookup::Ready(refused);
   }
-  if (promote) scheduler_->Promote(waiting_on);
   if (demand) counters_.NotifyLookup(result);
   if (hit != nullptr) {
     // Load first: the exchange would write the entry's cache line on every hit.

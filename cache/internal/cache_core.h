@@ -152,6 +152,10 @@ class CacheCore {
   // caller holding space_mu_ may use the entry after that mutex is released: entries come
   // and go only under space_mu_.
   CacheEntry* FindEntry(const ChunkDigest& key) const;
+  // The demand queue share a request is charged to: its requester on its archive.
+  static FetchQueueKey QueueKeyFor(const ChunkRequest& request) {
+    return FetchQueueKey{request.requester, request.source.get()};
+  }
 
   // cache_fill.cc
   void RunFetch(std::shared_ptr<PendingFetch> fetch);
