@@ -69,14 +69,26 @@ absl::Status CacheCore::Start(DirLock lock) {
           ArenaFile::OpenNamed(arena_path, arena_bytes);
       if (!arena.ok()) return arena.status();
       arena_ = *std::move(arena);
+      if (!options_.persist_encrypted) {
+        absl::StatusOr<std::unique_ptr<ArenaFile>> unnamed =
+            ArenaFile::CreateUnnamed(options_.cache_dir, arena_bytes);
+        if (!unnamed.ok()) return unnamed.status();
+        private_arena_ = *std::move(unnamed);
+      }
       if (absl::Status loaded = LoadPersisted(); !loaded.ok()) return loaded;
       for (const CacheEntry* entry : by_address_) {
         if (!entry->encrypted()) to_verify.push_back(entry->cache_key);
       }
     } else {
-      // A persistent arena left by an earlier configuration may hold decrypted data.
+      // A persistent arena left by an earlier configuration may hold decrypted data: its
+      // bytes are cleared, not only its name.
+      if (absl::Status scrubbed = ArenaFile::ScrubAndRemove(arena_path); !scrubbed.ok()) {
+        return absl::Status(scrubbed.code(),
+                            absl::StrCat(scrubbed.message(),
+                                         " (left by an earlier run with persist on; it may hold "
+                                         "decrypted chunks, so the cache does not start over it)"));
+      }
       std::error_code ignored;
-      std::filesystem::remove(arena_path, ignored);
       std::filesystem::remove(journal_path, ignored);
       absl::StatusOr<std::unique_ptr<ArenaFile>> arena =
           ArenaFile::CreateUnnamed(options_.cache_dir, arena_bytes);
@@ -171,14 +183,8 @@ CacheCore::~CacheCore() {
     // rather than let that handle read unmapped memory.
     spdlog::error("chunk cache destroyed while chunk handles are still alive; leaking the arena");
     (void)arena_.release();
+    (void)private_arena_.release();
     return;
-  }
-  if (options_.persist && !options_.persist_encrypted) {
-    for (const CacheEntry* entry : by_address_) {
-      if (entry->encrypted()) {
-        arena_->Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
-      }
-    }
   }
   if (journal_ != nullptr) CompactJournalLocked();
   for (Shard& shard : shards_) {
