@@ -59,8 +59,8 @@ struct ChunkCacheOptions {
   // restart (each re-verified by digest before it is served).
   bool persist = false;
   // Also keep decrypted chunks of encrypted datastores across restarts. Off by default: with
-  // it off, their plaintext is punched out of the arena file when evicted, at shutdown and
-  // at startup.
+  // it off, their plaintext never enters the named arena file; it is kept in a second,
+  // unnamed arena file that vanishes with the process (and is zeroed when evicted).
   bool persist_encrypted = false;
   // Re-verify persisted plain entries in a background thread (in addition to the check on
   // first hit). Encrypted entries need their datastore's key and are verified on first hit.

@@ -59,6 +59,10 @@ struct ChunkRequest {
   // victims. A stream read that joins the chunk's prefetch still in flight raises its
   // priority without turning it into a demand insert. Set by SnapshotSession.
   bool stream_read = false;
+  // Who asks, as an opaque number chosen by the caller (the service: its client's identity);
+  // 0 when unknown. Queued demand fetches are shared fairly between (requester, source)
+  // pairs: one client's burst of misses on one archive cannot fill the queue for the others.
+  uint64_t requester = 0;
 };
 
 // OK when a decoded chunk of `size` bytes has the length the request's index range gives it

@@ -204,7 +204,7 @@ ChunkRequest SnapshotSession::RequestFor(size_t entry) const {
 }
 
 RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
-                                           RangeReadCallback on_done) {
+                                           RangeReadCallback on_done, uint64_t requester) {
   RangeReadTicket ticket;
   const uint64_t size = index_.size();
   if (length == 0) {
@@ -239,6 +239,7 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
     if (range.end <= pos) continue;  // an empty entry
     const uint64_t length_here = std::min(range.end, end) - pos;
     ChunkRequest request = RequestFor(entry);
+    request.requester = requester;
     auto [it, inserted] = lookup_of_key.try_emplace(request.cache_key, requests.size());
     if (inserted) {
       requests.push_back(std::move(request));

@@ -98,8 +98,10 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
 
   // Reads [offset, offset + length): short at the end of the archive with eof set.
   // INVALID_ARGUMENT for length 0 or above max_read_bytes, OUT_OF_RANGE for an offset at or
-  // past the end; chunk errors as ChunkCache (DATA_LOSS, UNAVAILABLE...).
-  RangeReadTicket ReadAsync(uint64_t offset, uint64_t length, RangeReadCallback on_done);
+  // past the end; chunk errors as ChunkCache (DATA_LOSS, UNAVAILABLE...). `requester`
+  // names the reader for the fair sharing of the fetch queue (ChunkRequest::requester).
+  RangeReadTicket ReadAsync(uint64_t offset, uint64_t length, RangeReadCallback on_done,
+                            uint64_t requester = 0);
   // The same, waiting until `deadline` (DEADLINE_EXCEEDED; the fetches continue).
   absl::StatusOr<RangeRead> Read(uint64_t offset, uint64_t length, absl::Time deadline);
 

@@ -1,8 +1,13 @@
 #include "service/listen_address.h"
 
-#include <charconv>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
-#include "absl/strings/match.h"
+#include <charconv>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "format/string_view_compat.h"
 
@@ -15,11 +20,41 @@ absl::Status Invalid(std::string_view text, std::string_view field, std::string_
                                                  "); write HOST:PORT, e.g. 127.0.0.1:7070"));
 }
 
+bool IsLoopbackIpv4(const in_addr& address) { return (ntohl(address.s_addr) >> 24) == 127; }
+
+bool IsLoopbackAddress(const sockaddr& address) {
+  if (address.sa_family == AF_INET) {
+    return IsLoopbackIpv4(reinterpret_cast<const sockaddr_in&>(address).sin_addr);
+  }
+  if (address.sa_family == AF_INET6) {
+    const in6_addr& v6 = reinterpret_cast<const sockaddr_in6&>(address).sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {  // ::ffff:127.0.0.1
+      in_addr v4;
+      std::memcpy(&v4.s_addr, &v6.s6_addr[12], sizeof(v4.s_addr));
+      return IsLoopbackIpv4(v4);
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 bool ListenAddress::loopback() const {
   if (unix_socket) return true;
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* resolved = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &resolved) != 0) return false;
+  bool any = false;
+  bool all_loopback = true;
+  for (const addrinfo* a = resolved; a != nullptr; a = a->ai_next) {
+    any = true;
+    all_loopback = all_loopback && IsLoopbackAddress(*a->ai_addr);
+  }
+  ::freeaddrinfo(resolved);
+  return any && all_loopback;
 }
 
 std::string ListenAddress::WithPort(int bound_port) const {

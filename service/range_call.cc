@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "chunkcache/v1/chunkcache.pb.h"
 #include "service/request_decoding.h"
 
@@ -19,6 +20,8 @@ absl::Status BeginRangeCall(const ArchiveResolver& resolver,
   absl::StatusOr<ArchiveRequest> archive = resolver.Check(context, request->snapshot());
   if (!archive.ok()) return archive.status();
   call->request = *std::move(archive);
+  call->requester = absl::HashOf(call->request->client.empty() ? context.peer()
+                                                               : "client:" + call->request->client);
   if (absl::Status length_ok = check_length(call->length); !length_ok.ok()) return length_ok;
   call->session = resolver.FindOpen(*call->request);
   return absl::OkStatus();

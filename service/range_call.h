@@ -31,6 +31,9 @@ struct RangeCall {
   uint64_t length = 0;
   std::optional<ArchiveRequest> request;     // set once the archive is checked
   std::shared_ptr<SnapshotSession> session;  // set once the archive is open
+  // Who reads, for the cache's fair fetch queue (ChunkRequest::requester): a hash of the
+  // client's configured name, or without authentication of its connection's peer address.
+  uint64_t requester = 0;
 };
 
 // Fills `call` step by step and returns the first failure; `call->session` is left null when

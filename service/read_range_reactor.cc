@@ -18,9 +18,10 @@ void ReadRangeReactor::Read() {
   SnapshotSession& session = *call_.session;
   const uint64_t offset = call_.offset;
   const uint64_t length = call_.length;
+  const uint64_t requester = call_.requester;
   StartOperation([this](absl::StatusOr<RangeRead> result) { OnRead(std::move(result)); },
-                 [&session, offset, length](CancellableRangeRead::Callback on_result) {
-                   return session.ReadAsync(offset, length, std::move(on_result));
+                 [&session, offset, length, requester](CancellableRangeRead::Callback on_result) {
+                   return session.ReadAsync(offset, length, std::move(on_result), requester);
                  });
 }
 

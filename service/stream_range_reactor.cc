@@ -29,9 +29,10 @@ void StreamRangeReactor::ReadNextPiece() {
   const uint64_t piece = std::min(deps_.max_read_bytes, requested_end_ - next_offset_);
   SnapshotSession& session = *call_.session;
   const uint64_t offset = next_offset_;
+  const uint64_t requester = call_.requester;
   StartOperation([this](absl::StatusOr<RangeRead> result) { OnPiece(std::move(result)); },
-                 [&session, offset, piece](CancellableRangeRead::Callback on_result) {
-                   return session.ReadAsync(offset, piece, std::move(on_result));
+                 [&session, offset, piece, requester](CancellableRangeRead::Callback on_result) {
+                   return session.ReadAsync(offset, piece, std::move(on_result), requester);
                  });
 }
 

@@ -89,6 +89,30 @@ absl::Status ArenaFile::Reserve(uint64_t offset, uint64_t length) {
   return ErrnoStatus(err, absl::StrCat("cannot reserve ", length, " bytes in the cache arena"));
 }
 
+absl::Status ArenaFile::ScrubAndRemove(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoStatus(errno, absl::StrCat("cannot open old cache arena ", path.string()));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    // The punch zeroes the blocks where the file system supports it; the truncation frees
+    // them everywhere.
+    ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, st.st_size);
+  }
+  if (::ftruncate(fd, 0) != 0 || ::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoStatus(err, absl::StrCat("cannot clear old cache arena ", path.string()));
+  }
+  ::close(fd);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, absl::StrCat("cannot remove old cache arena ", path.string()));
+  }
+  return absl::OkStatus();
+}
+
 void ArenaFile::Discard(uint64_t offset, uint64_t length) {
   if (length == 0) return;
   ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),

@@ -52,6 +52,12 @@ class ArenaFile {
   // reads back as zeros). Best effort: used so that freed plaintext does not linger.
   void Discard(uint64_t offset, uint64_t length);
 
+  // Removes the arena file at `path` (if any) so that its bytes do not stay on the disk: its
+  // blocks are punched out and the file truncated to zero before the name goes, so neither
+  // another link to it nor a descriptor still open on it can read them, and the freed blocks
+  // hold no chunk bytes (on file systems that zero punched blocks). OK when there is no file.
+  static absl::Status ScrubAndRemove(const std::filesystem::path& path);
+
  private:
   ArenaFile(int fd, char* base, uint64_t size) : fd_(fd), base_(base), size_(size) {}
   static absl::StatusOr<std::unique_ptr<ArenaFile>> MapDescriptor(int fd, uint64_t size_bytes,

@@ -86,14 +86,26 @@ absl::Status CacheCore::Start(DirLock lock) {
           ArenaFile::OpenNamed(arena_path, arena_bytes);
       if (!arena.ok()) return arena.status();
       arena_ = *std::move(arena);
+      if (!options_.persist_encrypted) {
+        absl::StatusOr<std::unique_ptr<ArenaFile>> unnamed =
+            ArenaFile::CreateUnnamed(options_.cache_dir, arena_bytes);
+        if (!unnamed.ok()) return unnamed.status();
+        private_arena_ = *std::move(unnamed);
+      }
       if (absl::Status loaded = LoadPersisted(); !loaded.ok()) return loaded;
       for (const CacheEntry* entry : by_address_) {
         if (!entry->encrypted()) to_verify.push_back(entry->cache_key);
       }
     } else {
-      // A persistent arena left by an earlier configuration may hold decrypted data.
+      // A persistent arena left by an earlier configuration may hold decrypted data: its
+      // bytes are cleared, not only its name.
+      if (absl::Status scrubbed = ArenaFile::ScrubAndRemove(arena_path); !scrubbed.ok()) {
+        return absl::Status(scrubbed.code(),
+                            absl::StrCat(scrubbed.message(),
+                                         " (left by an earlier run with persist on; it may hold "
+                                         "decrypted chunks, so the cache does not start over it)"));
+      }
       std::error_code ignored;
-      std::filesystem::remove(arena_path, ignored);
       std::filesystem::remove(journal_path, ignored);
       absl::StatusOr<std::unique_ptr<ArenaFile>> arena =
           ArenaFile::CreateUnnamed(options_.cache_dir, arena_bytes);
@@ -188,14 +200,8 @@ CacheCore::~CacheCore() {
     // rather than let that handle read unmapped memory.
     spdlog::error("chunk cache destroyed while chunk handles are still alive; leaking the arena");
     (void)arena_.release();
+    (void)private_arena_.release();
     return;
-  }
-  if (options_.persist && !options_.persist_encrypted) {
-    for (const CacheEntry* entry : by_address_) {
-      if (entry->encrypted()) {
-        arena_->Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
-      }
-    }
   }
   if (journal_ != nullptr) CompactJournalLocked();
   for (Shard& shard : shards_) {
@@ -220,7 +226,6 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
   Shard& shard = ShardFor(request.cache_key);
   CacheEntry* hit = nullptr;
   bool drain = false;
-  bool promote = false;
   std::shared_ptr<PendingFetch> waiting_on;
   uint64_t waiter_id = 0;
   LookupResult result = LookupResult::kMiss;
@@ -231,16 +236,23 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
     auto pending = shard.pending.find(request.cache_key);
     if (pending != shard.pending.end()) {
       waiting_on = pending->second;
-      // The fetch decodes (or verifies) to the length of the request that started it; a
-      // joiner whose index gives the chunk another length checks what it is handed.
-      waiter_id = waiting_on->AddWaiter(request.expected_size.has_value()
-                                            ? WithLengthCheck(request, std::move(on_ready))
-                                            : std::move(on_ready),
-                                        request);
-      result = LookupResult::kCoalesced;
-      if (demand) {
-        promote =
-            request.stream_read ? waiting_on->MarkStreamWanted() : waiting_on->MarkDemandWanted();
+      // The first demand (or stream) reader of a queued prefetch promotes it, charged to this
+      // reader's queue share like a new miss; the flags change only under this mutex.
+      const bool promote = demand && (request.stream_read ? !waiting_on->stream_wanted()
+                                                          : !waiting_on->demand_wanted());
+      if (promote) refused = scheduler_->Promote(waiting_on, QueueKeyFor(request));
+      if (refused.ok()) {
+        if (promote && request.stream_read) waiting_on->MarkStreamWanted();
+        if (promote && !request.stream_read) waiting_on->MarkDemandWanted();
+        // The fetch decodes (or verifies) to the length of the request that started it; a
+        // joiner whose index gives the chunk another length checks what it is handed.
+        waiter_id = waiting_on->AddWaiter(request.expected_size.has_value()
+                                              ? WithLengthCheck(request, std::move(on_ready))
+                                              : std::move(on_ready),
+                                          request);
+        result = LookupResult::kCoalesced;
+      } else {
+        waiting_on.reset();
       }
     } else if (auto found = shard.entries.find(request.cache_key);
                found != shard.entries.end() &&
@@ -261,7 +273,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
         // Reloaded from a persisted arena: verify before serving; the pin is the verifier's.
         auto fetch = std::make_shared<PendingFetch>(request, PendingFetch::Kind::kVerifyPersisted,
                                                     priority, entry);
-        refused = scheduler_->Enqueue(fetch, priority);
+        refused = scheduler_->Enqueue(fetch, priority, QueueKeyFor(request));
         if (refused.ok()) {
           shard.pending.emplace(request.cache_key, fetch);
           waiter_id = fetch->AddWaiter(std::move(on_ready), request);
@@ -274,7 +286,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
     } else {
       auto fetch =
           std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch, priority, nullptr);
-      refused = scheduler_->Enqueue(fetch, priority);
+      refused = scheduler_->Enqueue(fetch, priority, QueueKeyFor(request));
       if (refused.ok()) {
         shard.pending.emplace(request.cache_key, fetch);
         waiter_id = fetch->AddWaiter(std::move(on_ready), request);
@@ -291,7 +303,6 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
     if (demand) counters_.fetches_rejected.fetch_add(1, std::memory_order_relaxed);
     return ChunkLookup::Ready(refused);
   }
-  if (promote) scheduler_->Promote(waiting_on);
   if (demand) counters_.NotifyLookup(result);
   if (hit != nullptr) {
     // Load first: the exchange would write the entry's cache line on every hit.

@@ -144,12 +144,20 @@ class CacheCore {
   absl::Status LoadPersisted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(space_mu_);
   Shard& ShardFor(const ChunkDigest& key) const { return shards_[key.bytes[31] % kShardCount]; }
   bool ShouldPersist(const CacheEntry& entry) const;
+  // The arena file that holds `entry`'s bytes (see private_arena_).
+  ArenaFile& ArenaOf(const CacheEntry& entry) const {
+    return private_arena_ != nullptr && entry.encrypted() ? *private_arena_ : *arena_;
+  }
   char* EntryData(const CacheEntry& entry) const {
-    return arena_->base() + uint64_t{entry.start_page} * kArenaPageSize;
+    return ArenaOf(entry).base() + uint64_t{entry.start_page} * kArenaPageSize;
   }
   // A handle adopting a pin already taken on `entry`.
   ChunkHandle HandleFor(CacheEntry* entry) const {
     return ChunkHandle(entry, std::string_view(EntryData(*entry), entry->size), &room_);
+  }
+  // The demand queue share a request is charged to: its requester on its archive.
+  static FetchQueueKey QueueKeyFor(const ChunkRequest& request) {
+    return FetchQueueKey{request.requester, request.source.get()};
   }
   // The resident entry with `key` (nullptr if none), looked up under its shard mutex. Only a
   // caller holding space_mu_ may use the entry after that mutex is released: entries come
@@ -199,6 +207,12 @@ class CacheCore {
   const ChunkCacheOptions options_;
   std::optional<DirLock> dir_lock_;
   std::unique_ptr<ArenaFile> arena_;  // set by Start, then never changed
+  // With persist on and persist_encrypted off, decrypted chunks of encrypted archives never
+  // touch the named arena file: their extents, allocated from the same pages as every other
+  // entry, are backed by this second, unnamed file of the same size (sparse; only the pages
+  // of such entries take disk blocks), which vanishes with the process. Null otherwise (the
+  // arena itself is unnamed, or decrypted chunks may be persisted). Set by Start.
+  std::unique_ptr<ArenaFile> private_arena_;
   mutable StatsCounters counters_;
 
   mutable std::array<Shard, kShardCount> shards_;

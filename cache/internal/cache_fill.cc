@@ -164,7 +164,7 @@ void CacheCore::DropUnverified(CacheEntry* entry) {
     shard.entries.erase(entry->cache_key);
   }
   // Zero the bad bytes before the extent can be handed to another fill.
-  arena_->Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
+  ArenaOf(*entry).Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
   RemoveResidentLocked(entry, /*policy_tracked=*/true);
   CacheEntry::Destroy(entry);
 }

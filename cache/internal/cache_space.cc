@@ -65,7 +65,7 @@ absl::StatusOr<CacheEntry*> CacheCore::ReserveEntry(const ChunkRequest& request,
                                          key != nullptr ? &key->fingerprint() : nullptr);
   entry->start_page = static_cast<uint32_t>(start);
   entry->pages = static_cast<uint32_t>(pages);
-  if (absl::Status disk = arena_->Reserve(start * kArenaPageSize, pages * kArenaPageSize);
+  if (absl::Status disk = ArenaOf(*entry).Reserve(start * kArenaPageSize, pages * kArenaPageSize);
       !disk.ok()) {
     ReleaseReserved(entry);
     return disk;
@@ -232,8 +232,8 @@ void CacheCore::RemoveResidentLocked(CacheEntry* entry, bool policy_tracked) {
   used_bytes_ -= entry->size;
   JournalRemoveLocked(*entry);
   if (options_.persist && entry->encrypted() && !options_.persist_encrypted) {
-    // Plaintext of an encrypted datastore must not stay in a named file.
-    arena_->Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
+    // Zero the plaintext (in the unnamed private arena) and give its blocks back.
+    ArenaOf(*entry).Discard(entry->start_page * kArenaPageSize, entry->pages * kArenaPageSize);
   }
   allocator_->Free(entry->start_page, entry->pages);
 }

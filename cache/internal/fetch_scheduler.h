@@ -5,8 +5,19 @@
 // queues are bounded: Enqueue refuses with RESOURCE_EXHAUSTED rather than letting a burst of
 // misses queue without limit. Upstream concurrency is the number of workers.
 //
+// The demand queue is shared fairly. Each demand fetch is charged to a FetchQueueKey (the
+// client that asked, and the archive it read); every key has its own sub-queue, and workers
+// take one fetch from each key in turn. A key may hold at most
+//     max(1, max_queued_demand / (keys with queued fetches, counting itself, + 1))
+// queued fetches, so one client's burst of misses is refused with RESOURCE_EXHAUSTED for that
+// client once it holds its share, while the rest of the bound stays free for the misses of
+// other clients and archives. (Alone, a key may fill half the bound.) A promotion is charged
+// like an Enqueue: Promote refuses rather than push the demand queue over its bound or a key
+// over its share.
+//
 //   FetchScheduler scheduler(16, 1024, 256, [&](std::shared_ptr<PendingFetch> f) { Run(f); });
-//   absl::Status queued = scheduler.Enqueue(fetch, FetchPriority::kDemand);
+//   absl::Status queued =
+//       scheduler.Enqueue(fetch, FetchPriority::kDemand, FetchQueueKey{client, source.get()});
 //   std::vector<std::shared_ptr<PendingFetch>> never_ran = scheduler.Stop();
 //
 // Thread-safe. Owns its threads; Stop() (or the destructor) joins them after their current
@@ -21,15 +32,32 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "cache/chunk_lookup.h"
 #include "cache/internal/pending_fetch.h"
 
 namespace chunkcache::internal {
+
+// Who a demand fetch is queued for: fetches with equal keys share one sub-queue and one share
+// of the demand bound.
+struct FetchQueueKey {
+  uint64_t requester = 0;         // ChunkRequest::requester (the client, as the service says)
+  const void* archive = nullptr;  // the request's ChunkSource: one per open archive
+
+  friend bool operator==(const FetchQueueKey& a, const FetchQueueKey& b) {
+    return a.requester == b.requester && a.archive == b.archive;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const FetchQueueKey& key) {
+    return H::combine(std::move(h), key.requester, key.archive);
+  }
+};
 
 class FetchScheduler {
  public:
@@ -40,10 +68,16 @@ class FetchScheduler {
   FetchScheduler(const FetchScheduler&) = delete;
   FetchScheduler& operator=(const FetchScheduler&) = delete;
 
-  // Queues `fetch`. RESOURCE_EXHAUSTED when that queue is full; UNAVAILABLE after Stop().
-  absl::Status Enqueue(std::shared_ptr<PendingFetch> fetch, FetchPriority priority);
-  // Moves a still-queued prefetch into the demand queue (no-op if it already started).
-  void Promote(const std::shared_ptr<PendingFetch>& fetch);
+  // Queues `fetch`; a demand fetch is charged to `key` (prefetches ignore it). Errors:
+  // RESOURCE_EXHAUSTED when the queue is full or `key` holds its share; UNAVAILABLE after
+  // Stop(). The caller queues each fetch once.
+  absl::Status Enqueue(std::shared_ptr<PendingFetch> fetch, FetchPriority priority,
+                       const FetchQueueKey& key = {});
+  // Moves a still-queued prefetch into the demand queue, charged to `key`. OK when it was
+  // moved or needs no move (already a demand fetch, running or done, or stopping);
+  // RESOURCE_EXHAUSTED, leaving it a queued prefetch, when the demand queue is full or `key`
+  // holds its share.
+  absl::Status Promote(const std::shared_ptr<PendingFetch>& fetch, const FetchQueueKey& key);
 
   std::vector<std::shared_ptr<PendingFetch>> Stop();
 
@@ -58,6 +92,10 @@ class FetchScheduler {
   void WorkerLoop();
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<PendingFetch> PopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK if one more demand fetch of `key` fits the bound and the key's share.
+  absl::Status DemandRoomLocked(const FetchQueueKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PushDemandLocked(std::shared_ptr<PendingFetch> fetch, const FetchQueueKey& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t max_queued_demand_;
   const size_t max_queued_prefetch_;
@@ -66,12 +104,13 @@ class FetchScheduler {
   mutable std::mutex mu_;
   std::condition_variable work_or_stop_;  // a job was queued, or stopping_ was set
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // A promoted prefetch sits in both deques; whichever copy is popped first runs it
-  // (scheduler_taken), the other is skipped.
-  std::deque<std::shared_ptr<PendingFetch>> demand_ ABSL_GUARDED_BY(mu_);
+  // Demand sub-queues of the keys with queued fetches (a key leaves when its queue empties),
+  // and those keys in the order of their next turn.
+  absl::flat_hash_map<FetchQueueKey, std::deque<std::shared_ptr<PendingFetch>>> demand_
+      ABSL_GUARDED_BY(mu_);
+  std::deque<FetchQueueKey> demand_turns_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<PendingFetch>> prefetch_ ABSL_GUARDED_BY(mu_);
-  size_t queued_demand_ ABSL_GUARDED_BY(mu_) = 0;  // not yet taken, by current class
-  size_t queued_prefetch_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t queued_demand_ ABSL_GUARDED_BY(mu_) = 0;
   size_t running_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> workers_;  // written only by the constructor and Stop()
 };

@@ -83,9 +83,10 @@ class PendingFetch {
   std::vector<ChunkCallback> TakeWaiters();
   size_t waiter_count() const;
 
-  // Scheduler bookkeeping, guarded by the scheduler's mutex.
-  bool scheduler_taken = false;
-  bool scheduler_promoted = false;
+  // Scheduler bookkeeping, guarded by the scheduler's mutex: which queue holds the fetch,
+  // or kTaken once a worker took it (or Stop returned it).
+  enum class QueueState { kNotQueued, kDemand, kPrefetch, kTaken };
+  QueueState queue_state = QueueState::kNotQueued;
   absl::Time enqueued_at;
 
  private:

@@ -81,6 +81,21 @@ absl::Status WriteAll(int fd, const std::string& bytes, const std::filesystem::p
   return absl::OkStatus();
 }
 
+absl::Status SyncError(int err, const std::filesystem::path& path) {
+  return absl::InternalError(
+      absl::StrCat("cannot sync cache journal ", path.string(), ": ", std::strerror(err)));
+}
+
+absl::Status SyncDirectoryOf(const std::filesystem::path& path) {
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return SyncError(errno, dir);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  return rc == 0 ? absl::OkStatus() : SyncError(err, dir);
+}
+
 // Live entries while replaying: by cache key, and by extent start to find overlaps.
 class Replay {
  public:
@@ -195,7 +210,11 @@ absl::StatusOr<std::unique_ptr<PersistenceJournal>> PersistenceJournal::Rewrite(
   }
   std::string bytes = Header();
   for (const PersistedEntry& e : live) bytes += EncodeRecord(kInsert, e);
-  if (absl::Status written = WriteAll(fd, bytes, temp); !written.ok()) {
+  absl::Status written = WriteAll(fd, bytes, temp);
+  // The new log's bytes reach the disk before its name does: a rename without it can leave,
+  // after a power cut, an empty journal in place of the old one (the whole warm cache lost).
+  if (written.ok() && ::fsync(fd) != 0) written = SyncError(errno, temp);
+  if (!written.ok()) {
     ::close(fd);
     ::unlink(temp.c_str());
     return written;
@@ -206,6 +225,12 @@ absl::StatusOr<std::unique_ptr<PersistenceJournal>> PersistenceJournal::Rewrite(
     ::unlink(temp.c_str());
     return absl::InternalError(
         absl::StrCat("cannot replace cache journal ", path.string(), ": ", std::strerror(err)));
+  }
+  // And the rename itself is durable only once the directory is synced. Should that fail,
+  // the new log is in place already and complete; only its durability is uncertain.
+  if (absl::Status synced = SyncDirectoryOf(path); !synced.ok()) {
+    ::close(fd);
+    return synced;
   }
   // The descriptor still refers to the renamed file; later appends go to its end.
   return std::unique_ptr<PersistenceJournal>(new PersistenceJournal(path, fd, live.size()));

@@ -7,9 +7,13 @@
 // log is rewritten compacted (temporary file + rename) when opened and when it has grown to
 // several times the live entries.
 //
-// Records carry no guarantee that the arena bytes reached the disk: every reloaded entry is
-// re-verified by digest before it is served, and a mismatch drops it. So the journal needs no
-// fsync, and a cache crash can only lose entries, never serve wrong bytes.
+// A rewrite is atomic and durable: the new log is written to a temporary file, synced
+// (fsync), renamed over the old one, and the directory is synced, so a power cut leaves
+// either the old log or the complete new one, never an empty file in its place (which would
+// lose the whole warm cache). Appended records are not synced: they carry no guarantee that
+// the arena bytes reached the disk either. Every reloaded entry is re-verified by digest
+// before it is served, and a mismatch drops it, so a crash can only lose entries, never
+// serve wrong bytes.
 //
 //   std::vector<PersistedEntry> live = PersistenceJournal::Load(path, total_pages);
 //   auto journal = PersistenceJournal::Rewrite(path, live);   // compacted, open for append

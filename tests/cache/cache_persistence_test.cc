@@ -1,5 +1,7 @@
 // Persistence: a restarted cache serves its arena again, re-verified; corrupt or torn data is
 // dropped, never served; decrypted chunks stay only when allowed.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -167,6 +169,30 @@ TEST_F(CachePersistenceTest, WithoutPersistenceNothingIsNamedOrKept) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "arena.data"));
 }
 
+TEST_F(CachePersistenceTest, TurningPersistenceOffClearsTheOldArenaBytesNotOnlyItsName) {
+  FillAndClose();
+  // Another link to the old arena (a backup tool's, a hard link an attacker made) sees what
+  // the cache leaves in the file's blocks.
+  ScratchDir elsewhere;
+  const std::filesystem::path link = elsewhere / "arena.link";
+  std::filesystem::create_hard_link(dir_ / "arena.data", link);
+  ASSERT_NE(ReadFileBytes(link).find(data_[0].substr(0, 256)), std::string::npos);
+
+  ChunkCacheOptions options = Options();
+  options.persist = false;
+  std::unique_ptr<ChunkCache> cache = OpenCache(options);
+  ASSERT_NE(cache, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "arena.data"));
+  struct stat st {};
+  ASSERT_EQ(::stat(link.c_str(), &st), 0);
+  EXPECT_EQ(st.st_blocks, 0);
+  EXPECT_EQ(st.st_size, 0);
+  const std::string left = ReadFileBytes(link);
+  for (const std::string& chunk : data_) {
+    EXPECT_EQ(left.find(chunk.substr(0, 256)), std::string::npos);
+  }
+}
+
 class EncryptedPersistenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -215,6 +241,26 @@ TEST_F(EncryptedPersistenceTest, DecryptedChunksAreNotKeptUnlessAllowed) {
   EXPECT_EQ(cache->Stats().entries, 0u);
   ASSERT_EQ(*ReadAll(*cache), image_);
   EXPECT_EQ(upstream_->TotalChunkReads(), 3u);
+}
+
+TEST_F(EncryptedPersistenceTest, DecryptedChunksNeverEnterTheNamedArenaWhileCached) {
+  std::unique_ptr<ChunkCache> cache = OpenCache(Options(false));
+  ASSERT_EQ(*ReadAll(*cache), image_);
+  ASSERT_EQ(cache->Stats().entries, 3u);  // cached and served from the cache...
+  // ...but not from the named file, where a power cut would leave it: every chunk's
+  // plaintext is absent from arena.data while the cache is running.
+  const std::string named = ReadFileBytes(dir_ / "arena.data");
+  for (uint64_t at = 0; at < image_.size(); at += kChunk) {
+    EXPECT_EQ(named.find(image_.substr(at, 512)), std::string::npos) << "chunk at " << at;
+  }
+  // A plain archive in the same cache is still persisted in the named file.
+  auto plain = std::make_shared<MemoryUpstream>();
+  const std::string plain_bytes = PseudoRandomBytes(kChunk, 78);
+  ChunkRequest request = MakeChunkRequest(MakeSource(plain), AddChunk(*plain, plain_bytes), kChunk);
+  ASSERT_TRUE(cache->Get(request, absl::Now() + absl::Seconds(30)).ok());
+  EXPECT_NE(ReadFileBytes(dir_ / "arena.data").find(plain_bytes.substr(0, 512)), std::string::npos);
+  // Hits still read the decrypted bytes.
+  ASSERT_EQ(*ReadAll(*cache), image_);
 }
 
 TEST_F(EncryptedPersistenceTest, AllowedDecryptedChunksAreReverifiedWithTheKey) {

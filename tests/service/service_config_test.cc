@@ -62,6 +62,24 @@ TEST(ServiceListenAddressTest, FormsAndLoopback) {
   }
 }
 
+TEST(ServiceListenAddressTest, LoopbackIsJudgedByTheResolvedAddressesNotTheText) {
+  for (const char* local : {"127.0.0.1:0", "127.3.2.1:7070", "[::1]:7070", "localhost:7070",
+                            "[::ffff:127.0.0.1]:7070"}) {
+    absl::StatusOr<ListenAddress> address = ParseListenAddress(local, "listen", true);
+    ASSERT_TRUE(address.ok()) << local;
+    EXPECT_TRUE(address->loopback()) << local;
+  }
+  // Names that look local but do not resolve (or resolve elsewhere) are not loopback, nor are
+  // addresses of other interfaces.
+  for (const char* remote :
+       {"127.example.net:7070", "127.0.0.1.invalid:7070", "localhost.invalid:7070", "0.0.0.0:7070",
+        "[::]:7070", "[::ffff:10.0.0.1]:7070", "10.0.0.1:7070"}) {
+    absl::StatusOr<ListenAddress> address = ParseListenAddress(remote, "listen", true);
+    ASSERT_TRUE(address.ok()) << remote;
+    EXPECT_FALSE(address->loopback()) << remote;
+  }
+}
+
 TEST(ServiceConfigFileTest, UnknownFieldsAndWrongTypesNameTheField) {
   absl::StatusOr<v1::Config> typo = ParseConfigJson(R"({"listne": "127.0.0.1:1"})", "c.json");
   EXPECT_EQ(typo.status().code(), absl::StatusCode::kInvalidArgument);
@@ -202,6 +220,18 @@ TEST(ServiceSettingsTest, InvalidConfigurationsNameWhatIsWrong) {
   client->set_token_sha256(TokenSha256Hex("secret"));
   client->add_allow("store");
   EXPECT_TRUE(ResolveSettings(remote).ok());
+}
+
+TEST(ServiceSettingsTest, LoopbackLookingNameWithoutAuthenticationIsRefused) {
+  v1::Config config = MinimalConfig();
+  config.set_listen("127.example.net:7070");
+  absl::StatusOr<ServerSettings> settings = ResolveSettings(config);
+  EXPECT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Mentions(settings.status(), "allow_unauthenticated_remote")) << settings.status();
+  for (const char* local : {"localhost:7070", "127.0.0.1:7070", "[::1]:7070"}) {
+    config.set_listen(local);
+    EXPECT_TRUE(ResolveSettings(config).ok()) << local;
+  }
 }
 
 TEST(ServiceCommandLineTest, FlagsOverrideTheFile) {
