@@ -118,6 +118,15 @@ size_t SessionRegistry::open_sessions() const {
   return slots_.size();
 }
 
+std::vector<std::shared_ptr<SnapshotSession>> SessionRegistry::OpenSessions() const {
+  std::vector<std::shared_ptr<SnapshotSession>> sessions;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, slot] : slots_) {
+    if (slot->opened && slot->result.ok()) sessions.push_back(*slot->result);
+  }
+  return sessions;
+}
+
 void SessionRegistry::ReaperLoop() {
   const absl::Duration period =
       std::clamp(options_.idle_timeout / 4, absl::Milliseconds(10), absl::Seconds(30));

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -61,6 +62,8 @@ class SessionRegistry {
   // Closes every session no caller holds.
   size_t CloseAll() { return CloseIdle(absl::InfiniteFuture()); }
   size_t open_sessions() const;
+  // The sessions open now (not those being opened), for listings such as NBD_OPT_LIST.
+  std::vector<std::shared_ptr<SnapshotSession>> OpenSessions() const;
 
  private:
   using Key = std::tuple<std::string, std::string, std::string>;  // datastore, snapshot, archive

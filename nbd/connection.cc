@@ -384,11 +384,13 @@ void NbdConnection::StartOpen(OpenPurpose purpose, uint32_t option, std::string 
        info_types = std::move(info_types)](absl::StatusOr<NbdExport> exported) mutable {
         // The zero-chunk layout hashes a chunk of zeros: done here, off the loop when the
         // open ran on a worker.
-        absl::StatusOr<OpenedExport> opened = exported.status();
+        absl::StatusOr<OpenedExport> opened = absl::UnknownError("not opened");
         if (exported.ok()) {
           auto layout = std::make_shared<ArchiveLayout>(
               ArchiveLayout::Build(exported->session->index(), exported->key.get()));
           opened = OpenedExport{*std::move(exported), std::move(layout)};
+        } else {
+          opened = exported.status();
         }
         queue->Post([weak, purpose, option, name = std::move(name),
                      info_types = std::move(info_types), opened = std::move(opened)]() mutable {
