@@ -174,11 +174,11 @@ TEST_F(NbdInteropTest, NbdinfoListsAndMapsZeroChunksAsHoles) {
   ProcessResult map = RunProcess({"/usr/bin/nbdinfo", "--map", Uri(port, kFixedExport)});
   ASSERT_EQ(map.exit_code, 0) << map.stderr_text;
   // "   4194304     4194304    3  hole,zero": chunks 1 and 3.
-  EXPECT_TRUE(absl::StrContains(map.stdout_text, absl::StrCat(kChunk, "     ", kChunk,
-                                                              "    3  hole,zero")))
+  EXPECT_TRUE(
+      absl::StrContains(map.stdout_text, absl::StrCat(kChunk, "     ", kChunk, "    3  hole,zero")))
       << map.stdout_text;
-  EXPECT_TRUE(absl::StrContains(map.stdout_text, absl::StrCat(3 * kChunk, "     ", kChunk,
-                                                              "    3  hole,zero")))
+  EXPECT_TRUE(absl::StrContains(map.stdout_text,
+                                absl::StrCat(3 * kChunk, "     ", kChunk, "    3  hole,zero")))
       << map.stdout_text;
 }
 
@@ -302,7 +302,7 @@ TEST(NbdShutdownTest, SigtermClosesNbdClientsAndExitsCleanly) {
   EXPECT_EQ(info.st_mode & 0777, 0660);
   // A client on the unix socket that stays connected: shutdown must still finish.
   std::unique_ptr<BackgroundProcess> client = BackgroundProcess::Start(
-      {"/usr/bin/nbdsh", "-u",
+      {"/usr/bin/python3", "-m", "nbd", "-u",  // nbdsh, with the python3 that has libnbd
        absl::StrCat("nbd+unix:///", kFixedExport, "?socket=", socket.string()), "-c",
        "import time\nassert len(h.pread(4096, 0)) == 4096\nprint('connected', flush=True)\n"
        "time.sleep(120)"});
