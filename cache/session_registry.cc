@@ -134,6 +134,15 @@ size_t SessionRegistry::open_sessions() const {
   return slots_.size();
 }
 
+std::vector<std::shared_ptr<SnapshotSession>> SessionRegistry::OpenSessions() const {
+  std::vector<std::shared_ptr<SnapshotSession>> sessions;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, slot] : slots_) {
+    if (slot->opened && slot->result.ok()) sessions.push_back(*slot->result);
+  }
+  return sessions;
+}
+
 void SessionRegistry::ReaperLoop() {
   // Idle pins go at most a quarter of their timeout late.
   const absl::Duration period =

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -66,6 +67,8 @@ class SessionRegistry {
   // reaper thread calls it periodically, with CloseIdle.
   size_t ReleaseIdleReadaheadPins(absl::Time now);
   size_t open_sessions() const;
+  // The sessions open now (not those being opened), for listings such as NBD_OPT_LIST.
+  std::vector<std::shared_ptr<SnapshotSession>> OpenSessions() const;
 
  private:
   using Key = std::tuple<std::string, std::string, std::string>;  // datastore, snapshot, archive

@@ -23,7 +23,7 @@ cmake --build "$build_dir" -j"$jobs" --target fuzzers
 # Seed corpora: copies of the vectors (the vectors folder may be read-only).
 corpus=$build_dir/fuzz-corpus
 rm -rf "$corpus"
-mkdir -p "$corpus"/{blob,index,manifest,key,name}
+mkdir -p "$corpus"/{blob,index,manifest,key,name,nbd}
 cp "$vectors"/blobs/*.blob "$vectors"/blobs/negative/*.blob "$corpus/blob/"
 find "$vectors/datastore" -name '*.blob' -exec cp {} "$corpus/blob/" \;
 for f in "$vectors"/datastore/.chunks/*/*; do cp "$f" "$corpus/blob/"; done
@@ -38,6 +38,10 @@ cp "$vectors"/keys/*.json "$corpus/key/"
 printf '%s' 'vm/100/2026-01-01T00:00:00Z' > "$corpus/name/plain"
 printf '%s' 'ns/enc/vm/100/2026-01-02T00:00:00Z' > "$corpus/name/namespaced"
 printf '%s' 'drive-scsi0.img.fidx' > "$corpus/name/archive"
+printf '%s' 'store/ns/a/vm/100/2026-01-01T00:00:00Z/drive-scsi0.img.fidx' > "$corpus/nbd/export"
+printf '\x25\x60\x95\x13\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00' \
+  > "$corpus/nbd/request"
+printf '\x00\x00\x00\x03a/b\x00\x01\x00\x03' > "$corpus/nbd/go"
 
 run() {
   local fuzzer=$1 seeds=$2
@@ -62,4 +66,5 @@ run index_parse_fuzzer index -max_len=16384
 run manifest_parse_fuzzer manifest -max_len=8192
 run key_file_fuzzer key -max_len=4096
 run snapshot_name_fuzzer name -max_len=512
+run nbd_parser_fuzzer nbd -max_len=8192
 echo "fuzz smoke run passed"

@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<ChunkCacheServer>> ChunkCacheServer::Start(Server
 
   if (absl::Status started = server->StartMetrics(); !started.ok()) return started;
   if (absl::Status started = server->StartGrpc(); !started.ok()) return started;
+  if (absl::Status started = server->StartNbd(); !started.ok()) return started;
 
   server->health_ = std::make_unique<DatastoreHealth>(
       server->catalog_.get(), server->server_->GetHealthCheckService(), s.health_check_interval);
@@ -148,6 +149,33 @@ absl::Status ChunkCacheServer::StartGrpc() {
   return absl::OkStatus();
 }
 
+absl::Status ChunkCacheServer::StartNbd() {
+  if (!settings_.nbd.has_value()) return absl::OkStatus();
+  const NbdSettings& nbd = *settings_.nbd;
+  NbdServerOptions options;
+  NbdListenAddress address;
+  if (nbd.listen.unix_socket) {
+    address.unix_path = nbd.listen.text.substr(5);  // after "unix:"
+  } else {
+    address.host = nbd.listen.host;
+    address.port = nbd.listen.port;
+  }
+  options.listen.push_back(address);
+  options.max_block_size =
+      static_cast<uint32_t>(std::min<uint64_t>(settings_.max_read_bytes, kLargestNbdBlockSize));
+  nbd_metrics_ = std::make_unique<NbdMetrics>(metrics_.get());
+  nbd_exports_ =
+      std::make_unique<NbdExports>(catalog_.get(), resolver_.get(), registry_.get(), nbd.exports);
+  absl::StatusOr<std::unique_ptr<NbdServer>> server =
+      NbdServer::Start(options, nbd_exports_.get(), nbd_metrics_.get());
+  if (!server.ok()) return server.status();
+  nbd_server_ = *std::move(server);
+  nbd_port_ = nbd_server_->ports().front();
+  spdlog::info("event=nbd_listening nbd={}",
+               LogValue(nbd.listen.unix_socket ? nbd.listen.text : nbd.listen.WithPort(nbd_port_)));
+  return absl::OkStatus();
+}
+
 void ChunkCacheServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
@@ -163,6 +191,11 @@ void ChunkCacheServer::Shutdown() {
     collector_.reset();
   });
 
+  // NBD connections finish their requests in flight within the same grace period.
+  std::thread nbd_stopper([this, grace_end] {
+    if (nbd_server_ != nullptr) nbd_server_->Shutdown(grace_end);
+  });
+
   admission_.StartDraining();
   const bool drained = admission_.WaitUntilIdle(grace_end);
   spdlog::info("event=shutdown_drained in_flight={} grace_expired={}", admission_.in_flight(),
@@ -174,6 +207,9 @@ void ChunkCacheServer::Shutdown() {
   // Every call is finished now; opens still running on the service's workers end before the
   // registry they open in goes.
   service_->Shutdown();
+  nbd_stopper.join();  // every NBD connection is closed: no session or chunk is held by NBD
+  nbd_server_.reset();
+  if (nbd_exports_ != nullptr) nbd_exports_->Shutdown();
   metrics_stopper.join();
   server_.reset();
   health_.reset();

@@ -1,7 +1,8 @@
 // ChunkCacheServer: chunkcached assembled — the datastores and keys, the chunk cache and its
 // session registry, the gRPC server (ChunkCache service on the callback API, grpc.health.v1
 // health tied to the datastores' readability, server reflection; TLS/mTLS from the settings)
-// and the Prometheus /metrics endpoint.
+// the Prometheus /metrics endpoint and, when configured, the NBD server (nbd/nbd_server.h)
+// serving archives from the same cache and sessions.
 //
 //   absl::StatusOr<std::unique_ptr<ChunkCacheServer>> server = ChunkCacheServer::Start(settings);
 //   (*server)->grpc_port();      // the bound port, also for "127.0.0.1:0"
@@ -25,11 +26,14 @@
 #include "absl/status/statusor.h"
 #include "cache/chunk_cache.h"
 #include "cache/session_registry.h"
+#include "nbd/nbd_server.h"
 #include "service/archive_resolver.h"
 #include "service/cache_stats_collector.h"
 #include "service/chunk_cache_service.h"
 #include "service/datastore_catalog.h"
 #include "service/datastore_health.h"
+#include "service/nbd_exports.h"
+#include "service/nbd_metrics.h"
 #include "service/range_response_encoder.h"
 #include "service/reply_pin_budget.h"
 #include "service/request_metrics.h"
@@ -47,6 +51,7 @@ class ChunkCacheServer {
 
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }  // 0 without a metrics endpoint
+  int nbd_port() const { return nbd_port_; }          // 0 without NBD or on a unix socket
   std::string grpc_address() const { return settings_.listen.WithPort(grpc_port_); }
 
   // Idempotent; blocks until everything has stopped (at most about the grace period plus the
@@ -57,6 +62,7 @@ class ChunkCacheServer {
   explicit ChunkCacheServer(ServerSettings settings) : settings_(std::move(settings)) {}
   absl::Status StartMetrics();
   absl::Status StartGrpc();
+  absl::Status StartNbd();
 
   const ServerSettings settings_;
   std::unique_ptr<RequestMetrics> metrics_;  // the cache's observer: outlives the cache
@@ -72,7 +78,11 @@ class ChunkCacheServer {
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<DatastoreHealth> health_;
+  std::unique_ptr<NbdMetrics> nbd_metrics_;
+  std::unique_ptr<NbdExports> nbd_exports_;
+  std::unique_ptr<NbdServer> nbd_server_;
   int grpc_port_ = 0;
+  int nbd_port_ = 0;
   int metrics_port_ = 0;
   bool shut_down_ = false;
 };

@@ -69,13 +69,15 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine* flags) {
   app.add_flag("--no-readahead", flags->no_readahead, "turn off sequential readahead");
   app.add_flag("--allow-unauthenticated-remote", flags->allow_unauthenticated_remote,
                "serve on a non-loopback address without client authentication");
+  AddOptional(app, "--nbd-listen", &flags->nbd_listen,
+              "serve archives over NBD on HOST[:PORT] (default port 10809) or unix:/path");
   AddOptional(app, "--tls-cert", &flags->tls_cert, "server certificate chain (PEM)");
   AddOptional(app, "--tls-key", &flags->tls_key, "server private key (PEM)");
   AddOptional(app, "--tls-client-ca", &flags->tls_client_ca, "CA of client certificates (mTLS)");
   app.add_flag("--require-client-cert", flags->require_client_cert,
                "refuse TLS clients without a certificate signed by --tls-client-ca");
   app.add_option("--port-file", flags->port_file,
-                 "write grpc_port=N and metrics_port=M here once listening");
+                 "write grpc_port=N, metrics_port=M and nbd_port=P here once listening");
   app.add_flag(
       "--print-token-hash", flags->print_token_hash,
       "read a bearer token from stdin, print its SHA-256 for clients[].token_sha256, exit");
@@ -140,6 +142,7 @@ absl::StatusOr<v1::Config> BuildConfig(const CommandLine& flags) {
     config.set_max_queued_upstream_calls(*flags.max_queued_upstream_calls);
   }
   if (flags.allow_unauthenticated_remote) config.set_allow_unauthenticated_remote(true);
+  if (flags.nbd_listen) config.mutable_nbd()->set_listen(*flags.nbd_listen);
   v1::TlsConfig& tls = *config.mutable_tls();
   if (flags.tls_cert) tls.set_cert_file(*flags.tls_cert);
   if (flags.tls_key) tls.set_key_file(*flags.tls_key);

@@ -42,13 +42,15 @@ struct CommandLine {
   bool persist = false;
   bool no_readahead = false;
   bool allow_unauthenticated_remote = false;
+  std::optional<std::string> nbd_listen;
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
   std::optional<std::string> tls_client_ca;
   bool require_client_cert = false;
 
   // Not configuration: what to do.
-  std::string port_file;  // written once listening: "grpc_port=N\nmetrics_port=M\n"
+  // Written once listening: "grpc_port=N\nmetrics_port=M\nnbd_port=P\n" (P 0 without NBD).
+  std::string port_file;
   bool print_token_hash = false;
   bool check_config = false;
 };

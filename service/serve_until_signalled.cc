@@ -24,11 +24,13 @@ sigset_t ShutdownSignals() {
   return signals;
 }
 
-bool WritePortFile(const std::filesystem::path& path, int grpc_port, int metrics_port) {
+bool WritePortFile(const std::filesystem::path& path, int grpc_port, int metrics_port,
+                   int nbd_port) {
   const std::filesystem::path temporary = path.string() + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << "grpc_port=" << grpc_port << "\nmetrics_port=" << metrics_port << "\n";
+    out << "grpc_port=" << grpc_port << "\nmetrics_port=" << metrics_port
+        << "\nnbd_port=" << nbd_port << "\n";
     if (!out.flush()) return false;
   }
   std::error_code error;
@@ -50,8 +52,8 @@ int ServeUntilSignalled(ServerSettings settings, const std::string& port_file) {
     spdlog::error("event=startup_failed error={}", LogValue(server.status().message()));
     return 1;
   }
-  if (!port_file.empty() &&
-      !WritePortFile(port_file, (*server)->grpc_port(), (*server)->metrics_port())) {
+  if (!port_file.empty() && !WritePortFile(port_file, (*server)->grpc_port(),
+                                           (*server)->metrics_port(), (*server)->nbd_port())) {
     spdlog::error("event=startup_failed error={}",
                   LogValue(absl::StrCat("cannot write --port-file ", port_file)));
     return 1;

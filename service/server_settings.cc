@@ -284,7 +284,8 @@ std::string ServerSettings::Summary() const {
       " clients=", authorizer->client_count(),
       " readahead=", sessions.readahead.enabled ? "on" : "off",
       " upstream_call_threads=", upstream_call_threads,
-      " shutdown_grace_seconds=", absl::ToDoubleSeconds(shutdown_grace), " log_level=", log_level);
+      " shutdown_grace_seconds=", absl::ToDoubleSeconds(shutdown_grace), " log_level=", log_level,
+      " nbd=", nbd.has_value() ? nbd->listen.text : "off");
 }
 
 absl::StatusOr<ServerSettings> ResolveSettings(const v1::Config& config) {
@@ -351,6 +352,9 @@ absl::StatusOr<ServerSettings> ResolveSettings(const v1::Config& config) {
         "certificate would ever be verified");
   }
 
+  absl::StatusOr<std::optional<NbdSettings>> nbd = ResolveNbdSettings(config, settings);
+  if (!nbd.ok()) return nbd.status();
+  settings.nbd = *std::move(nbd);
   if (!settings.listen.loopback() && !settings.clients_authenticated() &&
       !settings.allow_unauthenticated_remote) {
     return absl::InvalidArgumentError(

@@ -27,6 +27,7 @@
 #include "chunkcache/v1/config.pb.h"
 #include "service/client_authorizer.h"
 #include "service/listen_address.h"
+#include "service/nbd_settings.h"
 #include "upstream/key_source.h"
 #include "upstream/upstream.h"
 
@@ -98,6 +99,7 @@ struct ServerSettings {
   bool allow_unauthenticated_remote = false;
   std::string log_level = "info";
   absl::Duration health_check_interval = absl::Seconds(10);
+  std::optional<NbdSettings> nbd;  // nullopt: no NBD server
 
   // Clients must prove who they are: configured clients, or a required client certificate.
   bool clients_authenticated() const;

@@ -174,6 +174,7 @@ std::unique_ptr<ChunkcachedProcess> ChunkcachedProcess::Start(
         std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, '=');
         if (kv.first == "grpc_port") (void)absl::SimpleAtoi(kv.second, &process->grpc_port_);
         if (kv.first == "metrics_port") (void)absl::SimpleAtoi(kv.second, &process->metrics_port_);
+        if (kv.first == "nbd_port") (void)absl::SimpleAtoi(kv.second, &process->nbd_port_);
       }
       return process;
     }

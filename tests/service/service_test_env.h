@@ -86,6 +86,7 @@ class ChunkcachedProcess {
   std::string address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
+  int nbd_port() const { return nbd_port_; }  // 0 unless started with --nbd-listen HOST:0
   pid_t pid() const { return pid_; }
 
   // The /metrics text (fails the test on an HTTP error).
@@ -108,6 +109,7 @@ class ChunkcachedProcess {
   pid_t pid_ = -1;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
+  int nbd_port_ = 0;
   std::optional<int> exit_code_;
 };
 
