@@ -52,8 +52,9 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
   }
   const ChunkSource& source = *request.source;
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::string> raw =
-      source.upstream->ReadChunk(request.digest, {.crypt_mode = source.crypt_mode});
+  absl::StatusOr<std::string> raw = source.upstream->ReadChunk(
+      request.digest,
+      {.crypt_mode = source.crypt_mode, .snapshot = source.snapshot, .archive = source.archive});
   if (!raw.ok()) {
     counters_.CountFetch(source.datastore, FetchResult::kError, absl::Now() - start, 0);
     Fail(fetch, AnnotateUpstreamError(raw.status(), request));
@@ -64,8 +65,8 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
   // else reserve the most a chunk can be (within the arena) and trim afterwards. A claim too
   // small makes decoding fail: only a blob that does not verify anyway can lie.
   const std::optional<size_t> claimed = ClaimedDecodedSize(*raw);
-  uint64_t reserve_bytes = std::min<uint64_t>(
-      kMaxChunkSize, options_.capacity_bytes / kArenaPageSize * kArenaPageSize);
+  uint64_t reserve_bytes =
+      std::min<uint64_t>(kMaxChunkSize, options_.capacity_bytes / kArenaPageSize * kArenaPageSize);
   if (request.expected_size.has_value()) {
     reserve_bytes = *request.expected_size;
   } else if (claimed.has_value()) {
