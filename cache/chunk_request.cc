@@ -9,6 +9,12 @@
 
 namespace chunkcache {
 
+std::string ChunkSource::Describe() const {
+  if (archive.empty()) return "";
+  return absl::StrCat(datastore, ":", snapshot.has_value() ? snapshot->ToString() + "/" : "",
+                      archive);
+}
+
 ChunkDigest CacheKeyFor(const ChunkDigest& digest, const CryptConfig* key) {
   if (key == nullptr) return digest;
   std::string material = "chunkcache encrypted chunk v1";
@@ -23,8 +29,7 @@ absl::Status CheckChunkLength(const ChunkRequest& request, uint64_t size) {
   if (!request.expected_size.has_value() || *request.expected_size == size) {
     return absl::OkStatus();
   }
-  const std::string_view archive =
-      request.source != nullptr ? std::string_view(request.source->archive) : std::string_view();
+  const std::string archive = request.source != nullptr ? request.source->Describe() : "";
   return absl::DataLossError(absl::StrCat(
       "chunk ", request.digest.ShortHex(), " is ", size, " bytes, but the index",
       archive.empty() ? "" : " of ", ToAbsl(archive), " gives it ", *request.expected_size,

@@ -1,9 +1,10 @@
 // What the cache needs to find, fetch and verify one chunk.
 //
 // A ChunkSource describes where chunks of one archive come from and how they are checked:
-// the datastore (its name is the metrics label), its Upstream, the key and the archive's
-// crypt mode. Sessions create one per archive and share it with every fetch, which may
-// outlive the session, so it is held by shared_ptr.
+// the datastore (its name is the metrics label), its Upstream, the key, the archive's crypt
+// mode and the snapshot and archive the upstream is asked to read them for. Sessions create one per
+// archive and share it with every fetch, which may outlive the session, so it is held by
+// shared_ptr.
 //
 // The cache key is the digest for plain chunks (crypt modes none and sign-only, whose digests
 // are plain SHA-256 even when the datastore has a key). For encrypted chunks the plaintext is
@@ -26,6 +27,7 @@
 #include "format/blob.h"
 #include "format/crypt_config.h"
 #include "format/digest.h"
+#include "format/snapshot_name.h"
 #include "upstream/upstream.h"
 
 namespace chunkcache {
@@ -35,8 +37,10 @@ struct ChunkSource {
   std::shared_ptr<Upstream> upstream;       // must not be null
   std::shared_ptr<const CryptConfig> key;   // null: no key
   CryptMode crypt_mode = CryptMode::kNone;  // the archive's mode from the manifest
-  // Where these chunks are named, for error messages: "DATASTORE:[ns/NS/]TYPE/ID/TIME/ARCHIVE"
-  // for an archive's chunks; empty for chunks read by digest alone.
+  // The snapshot and archive whose index names the chunks (ChunkReadOptions): a PBS server
+  // serves a chunk only to a reader session of such a snapshot. Unset for a chunk read by
+  // digest alone (GetChunk without a snapshot, persisted entries).
+  std::optional<SnapshotName> snapshot;
   std::string archive;
 
   // The key that decodes and names this archive's chunks: `key` for crypt mode encrypt,
@@ -44,6 +48,10 @@ struct ChunkSource {
   const CryptConfig* chunk_key() const {
     return crypt_mode == CryptMode::kEncrypt ? key.get() : nullptr;
   }
+
+  // "DATASTORE:[ns/NS/]TYPE/ID/TIME/ARCHIVE" for error messages about an archive's chunks;
+  // empty for chunks read by digest alone.
+  std::string Describe() const;
 };
 
 struct ChunkRequest {

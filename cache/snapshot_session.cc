@@ -78,8 +78,9 @@ absl::StatusOr<std::shared_ptr<SnapshotSession>> SnapshotSession::Open(
     return WithContext(checked, where);
   }
 
-  auto source = std::make_shared<const ChunkSource>(
-      ChunkSource{datastore.name, datastore.upstream, datastore.key, file->crypt_mode, where});
+  auto source = std::make_shared<const ChunkSource>(ChunkSource{datastore.name, datastore.upstream,
+                                                                datastore.key, file->crypt_mode,
+                                                                snapshot, std::string(archive)});
   std::shared_ptr<SnapshotSession> session(
       new SnapshotSession(cache, std::move(source), snapshot, std::string(archive),
                           *std::move(manifest), *std::move(index), options));

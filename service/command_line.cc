@@ -53,6 +53,17 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine* flags) {
   app.add_option("--keyfile", flags->keyfiles, "NAME=PATH: key file of datastore NAME (repeatable)")
       ->expected(1)
       ->take_all();
+  app.add_option("--pbs", flags->pbs,
+                 "NAME=https://HOST[:PORT]/STORE: datastore STORE of a Proxmox Backup Server, "
+                 "read over HTTPS as datastore NAME (repeatable)")
+      ->expected(1)
+      ->take_all();
+  AddOptional(app, "--pbs-auth-id", &flags->pbs_auth_id,
+              "USER@REALM!TOKEN (API token) or USER@REALM (password) for every --pbs datastore");
+  AddOptional(app, "--pbs-secret-file", &flags->pbs_secret_file,
+              "file holding the token secret (or password) for every --pbs datastore");
+  AddOptional(app, "--pbs-fingerprint", &flags->pbs_fingerprint,
+              "SHA-256 fingerprint of the PBS server's certificate (aa:bb:...), to pin it");
   AddOptional(app, "--cache-dir", &flags->cache_dir, "directory of the cache arena");
   AddOptional(app, "--cache-bytes", &flags->cache_bytes, "cache capacity, e.g. 256MiB, 8GiB");
   AddOptional(app, "--policy", &flags->policy, "eviction policy (switch, lru, s3fifo, ...)");
@@ -115,6 +126,40 @@ absl::StatusOr<v1::Config> BuildConfig(const CommandLine& flags) {
     }
     datastore->set_path(entry->second);
     datastore->clear_remote();  // the flag names where the datastore is, replacing the file's
+    datastore->clear_pbs();
+  }
+  for (const std::string& text : flags.pbs) {
+    absl::StatusOr<std::pair<std::string, std::string>> entry = SplitNamePath(text, "--pbs");
+    if (!entry.ok()) return entry.status();
+    // https://HOST[:PORT]/STORE: the last path component is the store on the server.
+    const std::string& url = entry->second;
+    const size_t scheme_end = url.find("://");
+    const size_t slash = url.rfind('/');
+    if (scheme_end == std::string::npos || slash <= scheme_end + 2 || slash + 1 == url.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--pbs ", text, ": expected NAME=https://HOST[:PORT]/STORE, e.g. ",
+                       "store1=https://pbs.example:8007/store1"));
+    }
+    v1::DatastoreConfig* datastore = FindDatastore(config, entry->first);
+    if (datastore == nullptr) {
+      datastore = config.add_datastores();
+      datastore->set_name(entry->first);
+    }
+    datastore->clear_path();
+    datastore->clear_remote();
+    v1::PbsUpstreamConfig* pbs = datastore->mutable_pbs();
+    pbs->set_url(url.substr(0, slash));
+    pbs->set_datastore(url.substr(slash + 1));
+  }
+  for (v1::DatastoreConfig& datastore : *config.mutable_datastores()) {
+    if (!datastore.has_pbs()) continue;
+    v1::PbsUpstreamConfig* pbs = datastore.mutable_pbs();
+    if (flags.pbs_auth_id) pbs->set_auth_id(*flags.pbs_auth_id);
+    if (flags.pbs_secret_file) {
+      pbs->set_secret_file(*flags.pbs_secret_file);
+      pbs->clear_secret_env();
+    }
+    if (flags.pbs_fingerprint) pbs->set_fingerprint(*flags.pbs_fingerprint);
   }
   for (const std::string& text : flags.keyfiles) {
     absl::StatusOr<std::pair<std::string, std::string>> entry = SplitNamePath(text, "--keyfile");

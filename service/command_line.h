@@ -31,6 +31,12 @@ struct CommandLine {
   std::optional<std::string> metrics_listen;
   std::vector<std::string> datastores;  // NAME=PATH
   std::vector<std::string> keyfiles;    // NAME=PATH
+  // --pbs NAME=https://HOST[:PORT]/STORE (repeatable) and the credentials every --pbs datastore
+  // uses: --pbs-auth-id USER@REALM!TOKEN, --pbs-secret-file FILE, --pbs-fingerprint AA:BB:...
+  std::vector<std::string> pbs;
+  std::optional<std::string> pbs_auth_id;
+  std::optional<std::string> pbs_secret_file;
+  std::optional<std::string> pbs_fingerprint;
   std::optional<std::string> cache_dir;
   std::optional<std::string> cache_bytes;
   std::optional<std::string> policy;

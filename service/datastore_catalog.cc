@@ -1,5 +1,6 @@
 #include "service/datastore_catalog.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "upstream/datastore_upstream.h"
 #include "upstream/grpc_upstream.h"
 #include "upstream/key_source.h"
+#include "upstream/pbs/pbs_upstream.h"
 
 namespace chunkcache {
 
@@ -65,8 +67,40 @@ absl::StatusOr<std::shared_ptr<Upstream>> OpenRemote(const DatastoreSettings& se
   return std::shared_ptr<Upstream>(*std::move(upstream));
 }
 
+absl::StatusOr<std::shared_ptr<Upstream>> OpenPbs(const DatastoreSettings& settings) {
+  const PbsDatastoreSettings& pbs = *settings.pbs;
+  PbsUpstreamOptions options = pbs.options;
+  if (!pbs.secret_file.empty()) {
+    absl::StatusOr<std::string> secret = ReadCredentialFile(pbs.secret_file, "pbs.secret_file");
+    if (!secret.ok()) return secret.status();
+    options.secret = *std::move(secret);
+  } else {
+    const char* value = std::getenv(pbs.secret_env.c_str());
+    if (value == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pbs.secret_env: environment variable ", pbs.secret_env, " is not set"));
+    }
+    options.secret = value;
+  }
+  // One trailing newline, as `echo` writes it, is not part of the secret.
+  if (!options.secret.empty() && options.secret.back() == '\n') options.secret.pop_back();
+  if (!options.secret.empty() && options.secret.back() == '\r') options.secret.pop_back();
+  if (options.secret.empty()) {
+    return absl::FailedPreconditionError("pbs: the secret (token secret or password) is empty");
+  }
+  if (!pbs.ca_file.empty()) {
+    absl::StatusOr<std::string> pem = ReadCredentialFile(pbs.ca_file, "pbs.ca_file");
+    if (!pem.ok()) return pem.status();
+    options.ca_pem = *std::move(pem);
+  }
+  absl::StatusOr<std::unique_ptr<PbsUpstream>> upstream = PbsUpstream::Create(options);
+  if (!upstream.ok()) return upstream.status();
+  return std::shared_ptr<Upstream>(*std::move(upstream));
+}
+
 absl::StatusOr<std::shared_ptr<Upstream>> OpenUpstream(const DatastoreSettings& settings) {
   if (settings.remote.has_value()) return OpenRemote(settings);
+  if (settings.pbs.has_value()) return OpenPbs(settings);
   absl::StatusOr<std::unique_ptr<DatastoreUpstream>> upstream =
       DatastoreUpstream::Open(settings.path);
   if (!upstream.ok()) return upstream.status();
@@ -94,9 +128,10 @@ absl::StatusOr<std::unique_ptr<DatastoreCatalog>> DatastoreCatalog::Open(
     }
     absl::StatusOr<std::shared_ptr<Upstream>> upstream = OpenUpstream(settings);
     if (!upstream.ok()) {
-      const std::string where = settings.remote.has_value()
-                                    ? absl::StrCat(" remote ", settings.remote->target)
-                                    : absl::StrCat(" at ", settings.path.string());
+      const std::string where =
+          settings.remote.has_value() ? absl::StrCat(" remote ", settings.remote->target)
+          : settings.pbs.has_value()  ? absl::StrCat(" pbs ", settings.pbs->options.url)
+                                      : absl::StrCat(" at ", settings.path.string());
       return absl::Status(
           upstream.status().code(),
           absl::StrCat("datastore ", settings.name, where, ": ", upstream.status().message()));
@@ -104,9 +139,13 @@ absl::StatusOr<std::unique_ptr<DatastoreCatalog>> DatastoreCatalog::Open(
     entry.ref.upstream = *std::move(upstream);
     if (settings.wrap_upstream) entry.ref.upstream = settings.wrap_upstream(entry.ref.upstream);
     spdlog::info("event=datastore_opened datastore={} {}={} key_fingerprint={}",
-                 LogValue(settings.name), settings.remote.has_value() ? "remote" : "path",
-                 LogValue(settings.remote.has_value() ? entry.ref.upstream->Describe()
-                                                      : settings.path.string()),
+                 LogValue(settings.name),
+                 settings.remote.has_value() ? "remote"
+                 : settings.pbs.has_value()  ? "pbs"
+                                             : "path",
+                 LogValue(settings.remote.has_value() || settings.pbs.has_value()
+                              ? entry.ref.upstream->Describe()
+                              : settings.path.string()),
                  entry.key_fingerprint.empty() ? "none" : entry.key_fingerprint);
     entries.push_back(std::move(entry));
   }

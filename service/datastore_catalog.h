@@ -27,8 +27,8 @@
 namespace chunkcache {
 
 struct CatalogEntry {
-  DatastoreRef ref;  // name, upstream, key (null without a keyfile)
-  std::filesystem::path path;  // empty for a remote datastore
+  DatastoreRef ref;             // name, upstream, key (null without a keyfile)
+  std::filesystem::path path;   // empty for a remote datastore
   std::string key_fingerprint;  // "" without a key
 };
 

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "chunkcache/v1/chunkcache.pb.h"
 #include "format/decode_error.h"
+#include "format/snapshot_name.h"
 #include "service/chunk_response_encoder.h"
 #include "service/request_decoding.h"
 #include "service/rpc_event_log.h"
@@ -21,13 +22,35 @@ absl::StatusOr<ChunkDigest> ParseLowercaseDigest(const std::string& hex) {
   return ChunkDigest::FromHex(hex);
 }
 
-std::shared_ptr<const ChunkSource> SourceFor(const DatastoreRef& ref, CryptMode mode) {
+std::shared_ptr<const ChunkSource> SourceFor(const DatastoreRef& ref, CryptMode mode,
+                                             const std::optional<SnapshotName>& snapshot,
+                                             const std::string& archive) {
   auto source = std::make_shared<ChunkSource>();
   source->datastore = ref.name;
   source->upstream = ref.upstream;
   source->key = mode == CryptMode::kEncrypt ? ref.key : nullptr;
   source->crypt_mode = mode;
+  source->snapshot = snapshot;
+  source->archive = archive;
   return source;
+}
+
+// The snapshot the caller read the digest for (GetChunkRequest.snapshot), passed on to the
+// upstream; unset when the request names none.
+absl::StatusOr<std::optional<SnapshotName>> SnapshotHint(const v1::GetChunkRequest& request) {
+  if (!request.has_snapshot()) return std::nullopt;
+  const v1::SnapshotRef& ref = request.snapshot();
+  absl::StatusOr<SnapshotName> name = SnapshotName::FromFields(ref.namespace_(), ref.backup_type(),
+                                                               ref.backup_id(), ref.backup_time());
+  if (!name.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("snapshot: ", name.status().message()));
+  }
+  if (!ref.archive().empty()) {
+    if (absl::Status valid = ValidateArchiveName(ref.archive()); !valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("snapshot.archive: ", valid.message()));
+    }
+  }
+  return std::optional<SnapshotName>(*std::move(name));
 }
 
 // The blob was not of the crypt mode it was read as (or not a blob at all): worth reading as
@@ -49,6 +72,12 @@ void GetChunkReactor::Begin(const grpc::ByteBuffer& request_bytes) {
   absl::StatusOr<ChunkDigest> digest = ParseLowercaseDigest(request->digest());
   if (!digest.ok()) return Complete(digest.status());
   digest_ = *digest;
+  absl::StatusOr<std::optional<SnapshotName>> snapshot = SnapshotHint(*request);
+  if (!snapshot.ok()) return Complete(snapshot.status());
+  const std::string archive = request->has_snapshot() ? request->snapshot().archive() : "";
+  const auto source_for = [&](const DatastoreRef& ref, CryptMode mode) {
+    return SourceFor(ref, mode, *snapshot, archive);
+  };
 
   const DatastoreRef& ref = request_->datastore->ref;
   if (!request->crypt_mode().empty()) {
@@ -59,13 +88,13 @@ void GetChunkReactor::Begin(const grpc::ByteBuffer& request_bytes) {
           absl::InvalidArgumentError(absl::StrCat("crypt_mode: ", mode.status().message())));
     }
     if (*mode == CryptMode::kEncrypt && ref.key == nullptr) return Complete(NoKeyError());
-    attempts_ = {SourceFor(ref, *mode)};
+    attempts_ = {source_for(ref, *mode)};
   } else if (ref.key != nullptr && deps_.cache->Contains(CacheKeyFor(digest_, ref.key.get()))) {
-    attempts_ = {SourceFor(ref, CryptMode::kEncrypt)};
+    attempts_ = {source_for(ref, CryptMode::kEncrypt)};
   } else if (ref.key == nullptr || deps_.cache->Contains(digest_)) {
-    attempts_ = {SourceFor(ref, CryptMode::kNone)};
+    attempts_ = {source_for(ref, CryptMode::kNone)};
   } else {
-    attempts_ = {SourceFor(ref, CryptMode::kEncrypt), SourceFor(ref, CryptMode::kNone)};
+    attempts_ = {source_for(ref, CryptMode::kEncrypt), source_for(ref, CryptMode::kNone)};
   }
   Lookup(0);
 }

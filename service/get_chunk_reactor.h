@@ -4,7 +4,9 @@
 // verified exactly as for ReadRange, and sent zero-copy as an uncompressed, unencrypted
 // DataBlob of its plaintext (chunk_response_encoder.h).
 //
-// The request names no archive, only (optionally) its crypt mode. With `crypt_mode` set, the
+// The request may name the snapshot and archive the digest was read for; they are passed on
+// to the upstream (a PBS server needs them) and never change which chunk is served. It may
+// also name the crypt mode. With `crypt_mode` set, the
 // chunk is looked up and read in that mode only: "encrypt" with the datastore's key, "none" and
 // "sign-only" as plain; a blob of the other mode is DATA_LOSS. Without it (an older caller) the
 // mode is guessed: a chunk already cached (by digest for plain chunks, by key fingerprint and

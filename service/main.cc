@@ -13,8 +13,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "service/datastore_catalog.h"
 #include "service/command_line.h"
+#include "service/datastore_catalog.h"
 #include "service/log_setup.h"
 #include "service/serve_until_signalled.h"
 #include "service/server_settings.h"

@@ -61,6 +61,38 @@ absl::StatusOr<RemoteDatastoreSettings> ResolveRemote(const v1::RemoteUpstreamCo
   return remote;
 }
 
+absl::StatusOr<PbsDatastoreSettings> ResolvePbs(const v1::PbsUpstreamConfig& config,
+                                                const std::string& name, const std::string& field) {
+  PbsDatastoreSettings pbs;
+  PbsUpstreamOptions& options = pbs.options;
+  options.url = config.url();
+  options.datastore = config.datastore().empty() ? name : config.datastore();
+  options.auth_id = config.auth_id();
+  options.fingerprint = config.fingerprint();
+  if (config.timeout_seconds() < 0 || !std::isfinite(config.timeout_seconds())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".timeout_seconds: must be positive (or 0 for the default of 30)"));
+  }
+  if (config.timeout_seconds() > 0) options.timeout = absl::Seconds(config.timeout_seconds());
+  if (config.max_streams() != 0)
+    options.max_streams = static_cast<int>(std::min(config.max_streams(), 100000u));
+  if (config.max_sessions() != 0)
+    options.max_sessions = static_cast<int>(std::min(config.max_sessions(), 100000u));
+  if (config.secret_file().empty() == config.secret_env().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": set exactly one of secret_file and secret_env (the token secret or password)"));
+  }
+  pbs.secret_file = config.secret_file();
+  pbs.secret_env = config.secret_env();
+  pbs.ca_file = config.ca_file();
+  options.secret = "set when opened";  // validated here for shape only
+  if (absl::Status valid = ValidatePbsUpstreamOptions(options); !valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".", valid.message()));
+  }
+  options.secret.clear();
+  return pbs;
+}
+
 absl::Status ResolveDatastores(const v1::Config& config, ServerSettings& settings) {
   if (config.datastores().empty()) {
     return absl::InvalidArgumentError(
@@ -79,16 +111,18 @@ absl::Status ResolveDatastores(const v1::Config& config, ServerSettings& setting
             absl::StrCat(field, ": datastore '", entry.name(), "' is configured twice"));
       }
     }
-    if (entry.path().empty() && !entry.has_remote()) {
+    const int sources =
+        (entry.path().empty() ? 0 : 1) + (entry.has_remote() ? 1 : 0) + (entry.has_pbs() ? 1 : 0);
+    if (sources == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, " (", entry.name(),
-                       "): no path and no remote; set path to a PBS datastore directory or "
-                       "remote to another chunkcache"));
+                       "): no path, remote or pbs; set path to a PBS datastore directory, "
+                       "remote to another chunkcache or pbs to a PBS server"));
     }
-    if (!entry.path().empty() && entry.has_remote()) {
+    if (sources > 1) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, " (", entry.name(), "): both path and remote are set; a datastore is read from ",
-          "one of them"));
+          field, " (", entry.name(), "): more than one of path, remote and pbs is set; a ",
+          "datastore is read from one of them"));
     }
     DatastoreSettings datastore;
     datastore.name = entry.name();
@@ -98,6 +132,12 @@ absl::Status ResolveDatastores(const v1::Config& config, ServerSettings& setting
           ResolveRemote(entry.remote(), entry.name(), absl::StrCat(field, ".remote"));
       if (!remote.ok()) return remote.status();
       datastore.remote = *std::move(remote);
+    }
+    if (entry.has_pbs()) {
+      absl::StatusOr<PbsDatastoreSettings> pbs =
+          ResolvePbs(entry.pbs(), entry.name(), absl::StrCat(field, ".pbs"));
+      if (!pbs.ok()) return pbs.status();
+      datastore.pbs = *std::move(pbs);
     }
     datastore.keyfile = entry.keyfile();
     if (!entry.password_file().empty() && !entry.password_env().empty()) {
@@ -266,6 +306,9 @@ std::string ServerSettings::Summary() const {
         datastore.remote.has_value()
             ? absl::StrCat("grpc://", datastore.remote->target, "/", datastore.remote->datastore,
                            datastore.remote->ca_file.empty() ? "" : "+tls")
+        : datastore.pbs.has_value()
+            ? absl::StrCat(datastore.pbs->options.url, "/", datastore.pbs->options.datastore, "+",
+                           datastore.pbs->options.auth_id)
             : datastore.path.string();
     stores.push_back(
         absl::StrCat(datastore.name, ":", where, datastore.keyfile.empty() ? "" : "+key"));

@@ -29,6 +29,7 @@
 #include "service/listen_address.h"
 #include "service/nbd_settings.h"
 #include "upstream/key_source.h"
+#include "upstream/pbs/pbs_options.h"
 #include "upstream/upstream.h"
 
 namespace chunkcache {
@@ -57,10 +58,20 @@ struct RemoteDatastoreSettings {
   absl::Duration timeout = absl::Seconds(30);  // per call
 };
 
+// A datastore on a PBS server (upstream/pbs/pbs_upstream.h). The secret and the CA are read
+// when the datastore is opened.
+struct PbsDatastoreSettings {
+  PbsUpstreamOptions options;  // everything but `secret` and `ca_pem`
+  std::filesystem::path secret_file;
+  std::string secret_env;
+  std::filesystem::path ca_file;
+};
+
 struct DatastoreSettings {
   std::string name;
   std::filesystem::path path;  // empty for a remote datastore
   std::optional<RemoteDatastoreSettings> remote;
+  std::optional<PbsDatastoreSettings> pbs;
   std::filesystem::path keyfile;  // empty: no key
   PasswordSource password;
   // Wraps the opened upstream before anything reads through it. Benchmarks and tests use it

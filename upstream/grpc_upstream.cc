@@ -194,6 +194,15 @@ absl::StatusOr<std::string> GrpcUpstream::ReadChunk(const ChunkDigest& digest,
   if (options.crypt_mode.has_value()) {
     request.set_crypt_mode(std::string(CryptModeName(*options.crypt_mode)));
   }
+  if (options.snapshot.has_value()) {
+    v1::SnapshotRef* ref = request.mutable_snapshot();
+    ref->set_datastore(options_.datastore);
+    ref->set_namespace_(options.snapshot->NamespaceName());
+    ref->set_backup_type(options.snapshot->backup_type);
+    ref->set_backup_id(options.snapshot->backup_id);
+    ref->set_backup_time(options.snapshot->backup_time);
+    ref->set_archive(options.archive);
+  }
   v1::GetChunkResponse response;
   grpc::ClientContext context;
   PrepareContext(context, options_);

@@ -37,6 +37,13 @@ struct ChunkReadOptions {
   // blob's magic says. A wrong mode may make the read fail (DATA_LOSS), never return another
   // chunk.
   std::optional<CryptMode> crypt_mode;
+  // The snapshot and archive whose index names the chunk, when known. A PBS server (reader
+  // protocol) serves a chunk only in a session of a snapshot whose downloaded index references
+  // it, so a pbs upstream needs them; a datastore or memory upstream ignores them, and a grpc
+  // upstream passes them on. A chunk is the same bytes whichever snapshot names it: the cache
+  // still fetches each digest once.
+  std::optional<SnapshotName> snapshot;
+  std::string archive;  // e.g. "drive-scsi0.img.fidx"; empty when unknown
 };
 
 class Upstream {
@@ -50,6 +57,8 @@ class Upstream {
                                                        std::string_view file_name) = 0;
 
   // Raw DataBlob bytes of the chunk named `digest` (overrides repeat the default argument).
+  // An upstream that needs options.snapshot (pbs) fails without it only when it cannot find
+  // an open snapshot that references the chunk.
   virtual absl::StatusOr<std::string> ReadChunk(const ChunkDigest& digest,
                                                 const ChunkReadOptions& options = {}) = 0;
 

@@ -25,9 +25,9 @@ absl::Status AnnotateUpstreamError(const absl::Status& status, const ChunkReques
 // `status` naming the archive whose index named the chunk (when known), with its payloads (the
 // decode error reason) kept.
 absl::Status NamingArchive(const absl::Status& status, const ChunkSource& source) {
-  if (source.archive.empty()) return status;
-  absl::Status named(status.code(),
-                     absl::StrCat(status.message(), " (a chunk of ", source.archive, ")"));
+  const std::string archive = source.Describe();
+  if (archive.empty()) return status;
+  absl::Status named(status.code(), absl::StrCat(status.message(), " (a chunk of ", archive, ")"));
   status.ForEachPayload([&named](absl::string_view url, const absl::Cord& payload) {
     named.SetPayload(url, payload);
   });
@@ -64,8 +64,9 @@ void CacheCore::FetchFromUpstream(const std::shared_ptr<PendingFetch>& fetch) {
   }
   const ChunkSource& source = *request.source;
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::string> raw =
-      source.upstream->ReadChunk(request.digest, {.crypt_mode = source.crypt_mode});
+  absl::StatusOr<std::string> raw = source.upstream->ReadChunk(
+      request.digest,
+      {.crypt_mode = source.crypt_mode, .snapshot = source.snapshot, .archive = source.archive});
   if (!raw.ok()) {
     counters_.CountFetch(source.datastore, FetchResult::kError, absl::Now() - start, 0);
     Fail(fetch, AnnotateUpstreamError(raw.status(), request));

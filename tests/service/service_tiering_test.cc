@@ -814,10 +814,10 @@ TEST(ServiceTieringTest, RemoteConfigurationErrors) {
     std::string mentions;
   };
   const std::vector<Case> cases = {
-      {R"({"name": "s"})", "no path and no remote"},
+      {R"({"name": "s"})", "no path, remote or pbs"},
       {absl::StrCat(R"({"name": "s", "path": ")", vectors,
                     R"(", "remote": {"target": "rack:7070"}})"),
-       "both path and remote"},
+       "more than one of path, remote and pbs"},
       {R"({"name": "s", "remote": {}})", "datastores[0].remote.target"},
       {R"({"name": "s", "remote": {"target": "rack"}})", "has no port"},
       {R"({"name": "s", "remote": {"target": "rack:99999"}})", "valid port"},

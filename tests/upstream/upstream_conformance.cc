@@ -60,6 +60,14 @@ void AddIndexAndManifest(UpstreamFixture& fixture, const SnapshotName& snapshot,
                           .backup_id = snapshot.backup_id,
                           .backup_time = snapshot.backup_time,
                           .files = extra};
+  absl::StatusOr<ChunkIndex> index = ChunkIndex::Parse(index_bytes);
+  if (index.ok()) {
+    for (const ChunkDigest& digest : index->digests()) {
+      fixture.chunk_references.push_back({digest, snapshot, archive});
+    }
+  } else {
+    ADD_FAILURE() << index.status();
+  }
   AddFile(fixture, snapshot, archive, std::move(index_bytes));
   AddFile(fixture, snapshot, std::string(kManifestFileName),
           MustOk(EncodeBlob(EncodeManifestJson(content, nullptr), {.compress = true})));
@@ -81,7 +89,7 @@ UpstreamFixture StandardUpstreamFixture() {
   for (size_t i = 0; i < raw_key.size(); ++i) raw_key[i] = static_cast<uint8_t>(i);
   fixture.key = raw_key;
   const CryptConfig key = CryptConfig::FromRawKey(raw_key);
-  AddChunk(fixture, random_a, &key);
+  const ChunkDigest encrypted = AddChunk(fixture, random_a, &key);
 
   const IndexHeaderFields header{.uuid = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
                                  .ctime = 1767225600};
@@ -99,10 +107,21 @@ UpstreamFixture StandardUpstreamFixture() {
                       MustOk(EncodeFixedIndex(image_size, kFixtureChunkSize, {a, z, b, t}, header)),
                       image_size, {config_entry});
 
+  // The second day also has an encrypted disk of one chunk; its index is listed in the manifest
+  // like any other, so a PBS server lets a reader session fetch its chunk.
   const SnapshotName vm_day2 = MustParse("vm/100/2026-01-02T00:00:00Z");
+  const std::string encrypted_index =
+      MustOk(EncodeFixedIndex(kFixtureChunkSize, kFixtureChunkSize, {encrypted}, header));
+  ManifestFile encrypted_entry{
+      .filename = "drive-scsi1.img.fidx",
+      .crypt_mode = CryptMode::kEncrypt,
+      .size = kFixtureChunkSize,
+      .csum = Sha256(std::string_view(encrypted_index).substr(kIndexHeaderSize))};
+  fixture.chunk_references.push_back({encrypted, vm_day2, "drive-scsi1.img.fidx"});
+  AddFile(fixture, vm_day2, "drive-scsi1.img.fidx", encrypted_index);
   AddIndexAndManifest(fixture, vm_day2, "drive-scsi0.img.fidx",
                       MustOk(EncodeFixedIndex(image_size, kFixtureChunkSize, {a, z, z, t}, header)),
-                      image_size, {});
+                      image_size, {encrypted_entry});
 
   const SnapshotName ct = MustParse("ns/a/ns/b/ct/200/2026-01-02T03:04:05Z");
   const std::vector<DynamicEntry> entries = {{.end = kFixtureChunkSize, .digest = b},
@@ -117,6 +136,21 @@ UpstreamFixture StandardUpstreamFixture() {
 
   fixture.listed_snapshots = {vm_day1, vm_day2, ct};
   return fixture;
+}
+
+ChunkReadOptions ReferenceFor(const UpstreamFixture& fixture, const ChunkDigest& digest) {
+  ChunkReadOptions options;
+  for (const UpstreamFixture::ChunkReference& reference : fixture.chunk_references) {
+    if (reference.digest != digest) continue;
+    options.snapshot = reference.snapshot;
+    options.archive = reference.archive;
+    return options;
+  }
+  if (!fixture.chunk_references.empty()) {
+    options.snapshot = fixture.chunk_references.front().snapshot;
+    options.archive = fixture.chunk_references.front().archive;
+  }
+  return options;
 }
 
 std::string UpstreamImplementationName(
@@ -203,7 +237,8 @@ TEST_P(UpstreamConformanceTest, ReadsSnapshotFilesExactly) {
 
 TEST_P(UpstreamConformanceTest, ReadsChunksExactly) {
   for (const auto& [digest, blob] : fixture_.chunks) {
-    absl::StatusOr<std::string> bytes = upstream_->ReadChunk(digest);
+    absl::StatusOr<std::string> bytes =
+        upstream_->ReadChunk(digest, ReferenceFor(fixture_, digest));
     ASSERT_TRUE(bytes.ok()) << digest.Hex() << ": " << bytes.status();
     EXPECT_TRUE(SameChunk(digest, *bytes, blob)) << digest.Hex();
   }
@@ -213,7 +248,9 @@ TEST_P(UpstreamConformanceTest, ReadsChunksGivenTheirCryptMode) {
   for (const auto& [digest, blob] : fixture_.chunks) {
     const CryptMode mode = ModeOf(blob);
     for (CryptMode given : {mode, mode == CryptMode::kNone ? CryptMode::kSignOnly : mode}) {
-      absl::StatusOr<std::string> bytes = upstream_->ReadChunk(digest, {.crypt_mode = given});
+      ChunkReadOptions options = ReferenceFor(fixture_, digest);
+      options.crypt_mode = given;
+      absl::StatusOr<std::string> bytes = upstream_->ReadChunk(digest, options);
       ASSERT_TRUE(bytes.ok()) << digest.Hex() << " as " << CryptModeName(given) << ": "
                               << bytes.status();
       EXPECT_TRUE(SameChunk(digest, *bytes, blob))
@@ -228,7 +265,9 @@ TEST_P(UpstreamConformanceTest, ChunkGivenTheWrongCryptModeIsNeverAnotherChunk) 
   for (const auto& [digest, blob] : fixture_.chunks) {
     const CryptMode wrong =
         ModeOf(blob) == CryptMode::kEncrypt ? CryptMode::kNone : CryptMode::kEncrypt;
-    absl::StatusOr<std::string> bytes = upstream_->ReadChunk(digest, {.crypt_mode = wrong});
+    ChunkReadOptions options = ReferenceFor(fixture_, digest);
+    options.crypt_mode = wrong;
+    absl::StatusOr<std::string> bytes = upstream_->ReadChunk(digest, options);
     if (bytes.ok()) {
       EXPECT_TRUE(SameChunk(digest, *bytes, blob)) << digest.Hex();
     } else {
@@ -266,7 +305,7 @@ TEST_P(UpstreamConformanceTest, MissingFileIsNotFound) {
 
 TEST_P(UpstreamConformanceTest, MissingChunkIsNotFound) {
   const ChunkDigest absent = Sha256("no chunk has this content");
-  absl::StatusOr<std::string> bytes = upstream_->ReadChunk(absent);
+  absl::StatusOr<std::string> bytes = upstream_->ReadChunk(absent, ReferenceFor(fixture_, absent));
   EXPECT_TRUE(absl::IsNotFound(bytes.status())) << bytes.status();
   EXPECT_NE(std::string(bytes.status().message()).find(absent.Hex()), std::string::npos)
       << "the message should name the chunk: " << bytes.status();
@@ -348,7 +387,8 @@ TEST_P(UpstreamConformanceTest, ConcurrentReadsReturnExactBytes) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < kRounds; ++round) {
         const auto& [digest, blob] = fixture_.chunks[(t + round) % fixture_.chunks.size()];
-        absl::StatusOr<std::string> chunk = upstream_->ReadChunk(digest);
+        absl::StatusOr<std::string> chunk =
+            upstream_->ReadChunk(digest, ReferenceFor(fixture_, digest));
         if (!chunk.ok() || !SameChunk(digest, *chunk, blob)) {
           ++mismatches;
           ADD_FAILURE() << "chunk " << digest.Hex() << ": " << chunk.status();

@@ -51,17 +51,29 @@ struct UpstreamFixture {
   };
   std::vector<SnapshotFile> snapshot_files;
   std::vector<std::pair<ChunkDigest, std::string>> chunks;  // digest, raw blob bytes
+  // For each chunk, a snapshot and archive whose index references it: what a reader passes in
+  // ChunkReadOptions (a pbs upstream serves a chunk only for such a snapshot).
+  struct ChunkReference {
+    ChunkDigest digest;
+    SnapshotName snapshot;
+    std::string archive;
+  };
+  std::vector<ChunkReference> chunk_references;
   // The snapshots that have an index.json.blob: what ListSnapshots returns, in its order.
   std::vector<SnapshotName> listed_snapshots;
   // The key of the fixture's encrypted chunk.
   RawKey key{};
 };
 
-// Two snapshots of one VM group in the root namespace (fixed index, manifest, a config blob),
-// a CT snapshot in namespace "a/b" (dynamic index), an unfinished host snapshot without a
-// manifest, and the chunks they reference (plain 64 KiB chunks, a short last chunk, and a chunk
-// encrypted with the vectors' key).
+// Two snapshots of one VM group in the root namespace (fixed index, manifest, a config blob;
+// the second also has an encrypted archive), a CT snapshot in namespace "a/b" (dynamic index),
+// an unfinished host snapshot without a manifest, and the chunks they reference (plain 64 KiB
+// chunks, a short last chunk, and a chunk encrypted with the vectors' key).
 UpstreamFixture StandardUpstreamFixture();
+
+// The read options naming a snapshot and archive that reference `digest` in `fixture` (only
+// the snapshot of the first one listed when none does, e.g. for an absent digest).
+ChunkReadOptions ReferenceFor(const UpstreamFixture& fixture, const ChunkDigest& digest);
 
 // Builds an upstream holding exactly `fixture`. `scratch` is an empty directory that outlives
 // the upstream, for implementations that need files.

@@ -1,0 +1,163 @@
+#include "tests/upstream/pbs_test_server_process.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace chunkcache::testing {
+namespace {
+
+// A plain HTTP/1.0 POST with a JSON body on 127.0.0.1:port; the status, 0 on failure.
+int HttpPostJson(int port, const std::string& path, const std::string& body) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return 0;
+  }
+  const std::string request =
+      absl::StrCat("POST ", path,
+                   " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                   "\r\nContent-Length: ",
+                   body.size(), "\r\n\r\n", body);
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return 0;
+  }
+  std::string response;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  int status = 0;
+  const size_t space = response.find(' ');
+  if (space != std::string::npos) (void)absl::SimpleAtoi(response.substr(space + 1, 3), &status);
+  return status;
+}
+
+int ReadPortFile(const std::filesystem::path& path) {
+  int port = 0;
+  std::error_code error;
+  if (std::filesystem::file_size(path, error) == 0 || error) return 0;
+  std::string text = ReadFileBytes(path);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return absl::SimpleAtoi(text, &port) ? port : 0;
+}
+
+}  // namespace
+
+std::filesystem::path PbsTestServerScript() {
+  return std::filesystem::path(CHUNKCACHE_SOURCE_DIR) / "tests" / "pbs" / "pbs_test_server.py";
+}
+
+std::unique_ptr<PbsTestServerProcess> PbsTestServerProcess::Start(
+    const PbsTestServerOptions& options) {
+  std::unique_ptr<PbsTestServerProcess> server(new PbsTestServerProcess());
+  const std::filesystem::path dir = server->scratch_.path();
+  ProcessResult cert =
+      RunProcess({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj", "/CN=pbs-test",
+                  "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout",
+                  (dir / "key.pem").string(), "-out", (dir / "cert.pem").string()});
+  if (cert.exit_code != 0) {
+    ADD_FAILURE() << "openssl req failed: " << cert.stderr_text;
+    return nullptr;
+  }
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   PbsTestServerScript().string(),
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--port-file",
+                                   (dir / "port").string(),
+                                   "--control-port-file",
+                                   (dir / "control-port").string(),
+                                   "--cert",
+                                   (dir / "cert.pem").string(),
+                                   "--key",
+                                   (dir / "key.pem").string()};
+  for (const auto& [name, path] : options.datastores) {
+    argv.insert(argv.end(), {"--datastore", name + "=" + path.string()});
+  }
+  for (const std::string& token : options.tokens) argv.insert(argv.end(), {"--token", token});
+  for (const std::string& password : options.passwords) {
+    argv.insert(argv.end(), {"--password", password});
+  }
+  if (options.max_concurrent_streams > 0) {
+    argv.insert(argv.end(),
+                {"--max-concurrent-streams", std::to_string(options.max_concurrent_streams)});
+  }
+  if (options.ticket_lifetime_seconds > 0) {
+    argv.insert(argv.end(), {"--ticket-lifetime", std::to_string(options.ticket_lifetime_seconds)});
+  }
+  server->process_ = BackgroundProcess::Start(argv);
+  if (server->process_ == nullptr) {
+    ADD_FAILURE() << "cannot start " << PbsTestServerScript();
+    return nullptr;
+  }
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < give_up) {
+    server->port_ = ReadPortFile(dir / "port");
+    server->control_port_ = ReadPortFile(dir / "control-port");
+    if (server->port_ > 0 && server->control_port_ > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (server->port_ == 0 || server->control_port_ == 0) {
+    ADD_FAILURE() << "the test PBS server did not come up: " << server->Stderr();
+    return nullptr;
+  }
+  const nlohmann::json stats = server->Stats();
+  if (!stats.is_object() || !stats.contains("fingerprint")) {
+    ADD_FAILURE() << "no /stats from the test PBS server: " << server->Stderr();
+    return nullptr;
+  }
+  server->fingerprint_ = stats["fingerprint"].get<std::string>();
+  return server;
+}
+
+PbsTestServerProcess::~PbsTestServerProcess() {
+  if (process_ != nullptr) process_->Stop(SIGTERM, std::chrono::seconds(10));
+}
+
+void PbsTestServerProcess::Kill() {
+  if (process_ != nullptr) process_->Stop(SIGKILL, std::chrono::seconds(10));
+}
+
+std::string PbsTestServerProcess::cert_pem() const {
+  return ReadFileBytes(scratch_.path() / "cert.pem");
+}
+
+nlohmann::json PbsTestServerProcess::Stats() const {
+  int status = 0;
+  const std::string body = HttpGet(control_port_, "/stats", &status);
+  if (status != 200) return nullptr;
+  return nlohmann::json::parse(body, nullptr, false);
+}
+
+bool PbsTestServerProcess::SetFaults(const nlohmann::json& faults) const {
+  return HttpPostJson(control_port_, "/faults", faults.dump()) == 200;
+}
+
+bool PbsTestServerProcess::ResetFaults() const {
+  return HttpPostJson(control_port_, "/reset", "{}") == 200;
+}
+
+}  // namespace chunkcache::testing

@@ -1,0 +1,116 @@
+// H2Connection: the HTTP/2 client side of one upgraded reader-protocol connection (spec §3.4,
+// §4), with nghttp2 over a TlsStream. One I/O thread per connection runs the nghttp2 session
+// (poll on the socket and a wake-up eventfd); any number of threads call Get, which queues a
+// request and blocks until its answer. Requests beyond min(max_streams, the server's
+// SETTINGS_MAX_CONCURRENT_STREAMS) wait in the queue; none is sent before the server's
+// SETTINGS arrive, so the limit is never overrun.
+//
+// Settings as the PBS client uses: windows of 2^31-1 (per stream and for the connection) and
+// 4 MiB frames. A GOAWAY (or a lost connection) makes the connection unusable: requests the
+// server did not take are failed with UNAVAILABLE at once, so that callers open a new session.
+//
+//   absl::StatusOr<std::shared_ptr<H2Connection>> h2 =
+//       H2Connection::Start(std::move(stream), upgrade->leftover, 64, &counters, "pbs:8007");
+//   absl::StatusOr<H2Response> index = (*h2)->Get("/download?file-name=index.json.blob",
+//                                                  absl::Now() + absl::Seconds(30));
+#ifndef CHUNKCACHE_UPSTREAM_PBS_H2_CONNECTION_H_
+#define CHUNKCACHE_UPSTREAM_PBS_H2_CONNECTION_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "upstream/pbs/pbs_counters.h"
+#include "upstream/pbs/tls_stream.h"
+
+typedef struct nghttp2_session nghttp2_session;
+
+namespace chunkcache {
+
+inline constexpr size_t kMaxH2BodyBytes = 256 << 20;  // an index of a 32 TiB disk
+
+struct H2Response {
+  int status = 0;
+  std::string body;
+};
+
+class H2Connection {
+ public:
+  // Takes over `stream` after a 101; `leftover` are the bytes already read past it.
+  // `counters` (may be null) must outlive the connection.
+  static absl::StatusOr<std::shared_ptr<H2Connection>> Start(std::unique_ptr<TlsStream> stream,
+                                                             std::string leftover, int max_streams,
+                                                             PbsUpstreamCounters* counters);
+  // Stops the I/O thread and closes the TCP connection (no GOAWAY, as the PBS client).
+  ~H2Connection();
+  H2Connection(const H2Connection&) = delete;
+  H2Connection& operator=(const H2Connection&) = delete;
+
+  // GET `path_and_query` and wait for the whole answer. UNAVAILABLE when the connection is
+  // lost, the server sent GOAWAY before taking the request, or reset the stream;
+  // DEADLINE_EXCEEDED (the stream is reset) after `deadline`.
+  absl::StatusOr<H2Response> Get(const std::string& path_and_query, absl::Time deadline);
+
+  // False once the connection is lost or the server sent GOAWAY.
+  bool Usable() const;
+  const std::string& peer() const { return peer_; }
+
+ private:
+  struct Request {
+    std::string path;
+    int32_t stream_id = -1;
+    bool done = false;       // guarded by the connection's mu_
+    bool cancelled = false;  // guarded by the connection's mu_
+    absl::Status status;     // written before `done`
+    H2Response response;     // I/O thread only until `done`
+  };
+
+  H2Connection(std::unique_ptr<TlsStream> stream, int max_streams, PbsUpstreamCounters* counters);
+  void Run(std::string leftover);
+  // The I/O loop's steps; false when the connection is over.
+  bool SubmitQueued();
+  bool ReadAvailable(bool* want_write);
+  bool WritePending(bool* blocked);
+  void Wake();
+  void Complete(const std::shared_ptr<Request>& request, absl::Status status);
+  void FailAll(const absl::Status& status);
+
+  friend struct H2Callbacks;  // nghttp2's callbacks (h2_connection.cc)
+
+  const std::unique_ptr<TlsStream> stream_;
+  const std::string peer_;
+  const int max_streams_;
+  PbsUpstreamCounters* const counters_;
+  int wake_fd_ = -1;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::shared_ptr<Request>> queued_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Request>> to_reset_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool unusable_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
+
+  // I/O thread only.
+  nghttp2_session* session_ = nullptr;
+  absl::flat_hash_map<int32_t, std::shared_ptr<Request>> streams_;
+  std::string out_;
+  bool settings_received_ = false;
+  bool goaway_received_ = false;
+
+  std::thread thread_;  // last: starts after everything above exists
+};
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_UPSTREAM_PBS_H2_CONNECTION_H_
