@@ -150,6 +150,20 @@ class Datastore:
     def chunk_path(self, digest_hex):
         return os.path.join(self.root, ".chunks", digest_hex[:4], digest_hex)
 
+    def list_namespaces(self, parent_components, max_depth):
+        """`parent_components` and the namespaces below it, at most `max_depth` levels down,
+        parents before children (each `ns/<name>` directory is a child namespace)."""
+        found = [list(parent_components)]
+        level = [list(parent_components)]
+        for _ in range(max_depth):
+            below = []
+            for ns in level:
+                for child in sorted(_subdirs(os.path.join(self.namespace_dir(ns), "ns"))):
+                    below.append(ns + [child])
+            found.extend(below)
+            level = below
+        return found
+
     def list_snapshots(self, ns_components, backup_type=None, backup_id=None):
         """Finished snapshots (those with an index.json.blob) of one namespace, as PBS's
         `GET /api2/json/admin/datastore/{store}/snapshots` lists them (`SnapshotListItem`)."""

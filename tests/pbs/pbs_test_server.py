@@ -29,6 +29,8 @@ first, 401 "authentication failed - <reason>"):
                                            finished snapshots (real PBS needs Datastore.Audit,
                                            or Datastore.Backup for owned groups; this server
                                            lets every valid credential read everything)
+  GET  /api2/json/admin/datastore/{store}/namespace[?parent=a/b&max-depth=N]
+                                           the namespace and those below it ({"ns": "a/b"})
   GET  /api2/json/reader?store=&ns=&backup-type=&backup-id=&backup-time=[&debug=]
        Upgrade: proxmox-backup-reader-protocol-v1  -> 101, then HTTP/2 on the same stream:
          GET /download?file-name=NAME   index (registers its digests) or blob, no content-length
@@ -101,8 +103,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pbs_auth import Credentials  # noqa: E402
-from pbs_datastore import (BACKUP_TYPES, SAFE_ID, Datastore, index_digests,  # noqa: E402
-                           parse_namespace, snapshot_time_name)
+from pbs_datastore import (BACKUP_TYPES, MAX_NAMESPACE_DEPTH, SAFE_ID, Datastore,  # noqa: E402
+                           index_digests, parse_namespace, snapshot_time_name)
 from pbs_faults import BandwidthPacer, FaultError, FaultSettings, ServerStats  # noqa: E402
 from pbs_http1 import BadRequest, read_request, response_bytes  # noqa: E402
 from pbs_reader_session import ReaderSession  # noqa: E402
@@ -300,6 +302,8 @@ class PbsTestServer:
             return None, self._json_answer(request, {"data": stores})
         if len(route) == 4 and route[:2] == ["admin", "datastore"] and route[3] == "snapshots":
             return None, await self._snapshot_listing(request, route[2])
+        if len(route) == 4 and route[:2] == ["admin", "datastore"] and route[3] == "namespace":
+            return None, await self._namespace_listing(request, route[2])
         if route == ["reader"]:
             return self._upgrade(request, reader, writer, authid)
         raise ApiError(404, f"Path '{request.path}' not found.")
@@ -358,6 +362,38 @@ class PbsTestServer:
         items = await asyncio.get_running_loop().run_in_executor(
             None, store.list_snapshots, ns, params.get("backup-type"), params.get("backup-id"))
         return self._json_answer(request, {"data": items})
+
+    async def _namespace_listing(self, request, store_name):
+        """`GET .../namespace[?parent=a/b&max-depth=N]`: the namespace itself and those below
+        it (NamespaceListItem `{"ns": "a/b"}`; the root is `""`)."""
+        params, problems = {}, []
+        for name, value in request.query_pairs():
+            if name == "_dc":
+                continue
+            if name not in ("parent", "max-depth"):
+                problems.append((name, "schema does not allow additional properties."))
+            params[name] = value
+        try:
+            parent = parse_namespace(params.get("parent"))
+        except ValueError as e:
+            problems.append(("parent", str(e)))
+        max_depth = MAX_NAMESPACE_DEPTH
+        if "max-depth" in params:
+            try:
+                max_depth = int(params["max-depth"])
+                if not 0 <= max_depth <= MAX_NAMESPACE_DEPTH:
+                    raise ValueError
+            except ValueError:
+                problems.append(("max-depth", "value must be in the range 0 - %d"
+                                 % MAX_NAMESPACE_DEPTH))
+        if problems:
+            raise parameter_error(problems)
+        store = self._store(store_name)
+        if not os.path.isdir(store.namespace_dir(parent)):
+            raise ApiError(400, f"namespace '{params.get('parent')}' does not exist")
+        names = await asyncio.get_running_loop().run_in_executor(
+            None, store.list_namespaces, parent, max_depth)
+        return self._json_answer(request, {"data": [{"ns": "/".join(ns)} for ns in names]})
 
     def _upgrade(self, request, reader, writer, authid):
         """Checks in the order of pbs-reader-protocol.md §3.3, then the 101 and a session."""

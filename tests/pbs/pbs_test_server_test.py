@@ -472,6 +472,19 @@ class ListingTest(ServerTestCase):
         self.assertEqual(self.listing("nostore")[0], 400)
         self.assertEqual(self.listing("store1", "?ns=nowhere")[0], 400)
 
+    def test_namespace_listing(self):
+        def names(query=""):
+            status, _, body = self.server.curl(
+                "/api2/json/admin/datastore/store1/namespace" + query,
+                "-H", f"Authorization: {token_header()}")
+            return status, ([i["ns"] for i in json.loads(body)["data"]] if status == 200
+                            else body)
+        self.assertEqual(names(), (200, ["", "team", "team/a"]))
+        self.assertEqual(names("?parent=team"), (200, ["team", "team/a"]))
+        self.assertEqual(names("?max-depth=1"), (200, ["", "team"]))
+        self.assertEqual(names("?parent=nowhere")[0], 400)
+        self.assertEqual(names("?max-depth=9")[0], 400)
+
     def test_vectors_listing_reads_compressed_manifests(self):
         if not ENV.vectors:
             self.skipTest("vectors not found")
