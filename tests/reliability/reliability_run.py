@@ -6,7 +6,7 @@ it, bench/reliability_soak.sh runs it longer and turns it into bench/RESULTS.md'
 
   reliability_run.py soak|crash|faults|clients|hostile --bin BUILD/bin [--scratch DIR]
       [--seconds 30] [--callers 64] [--archives 2] [--chunks 16] [--cache-bytes 96MiB]
-      [--sessions 200] [--connections 2000] [--huge-prefetches 4] [--json FILE]
+      [--idle-timeout S] [--sessions 200] [--connections 2000] [--huge-prefetches 4] [--json FILE]
 
 soak     the mixed load over a cache smaller than the working set (soak_and_crash.py)
 crash    kill -9 of a persisting server mid-load, restart, reuse (soak_and_crash.py)
@@ -43,6 +43,8 @@ def main():
     parser.add_argument("--archives", type=int, default=2)
     parser.add_argument("--chunks", type=int, default=16, help="4 MiB chunks per archive")
     parser.add_argument("--cache-bytes", default="96MiB")
+    parser.add_argument("--idle-timeout", type=float, default=0,
+                        help="soak: sessions close after this many idle seconds (0: default)")
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--huge-prefetches", type=int, default=4)

@@ -8,6 +8,8 @@ the same address: time to SERVING, bytes verified after the restart, persisted e
 (upstream fetches of a full read pass compared with the archives' distinct chunks).
 """
 
+import json
+import os
 import signal
 import time
 
@@ -80,9 +82,9 @@ def server_counters(server):
     }
 
 
-def pinned_after_load(server, archives, infos):
+def pinned_after_load(server, archives, infos, seconds=15):
     hinted = hinted_bytes(archives, infos)
-    pinned = wait_pinned(server, hinted, 15)
+    pinned = wait_pinned(server, hinted, seconds)
     return {
         "hinted_bytes_expected_mib": hinted / MIB,
         "hinted_chunks_by_stat": [info.hinted_chunks for info in infos],
@@ -90,11 +92,34 @@ def pinned_after_load(server, archives, infos):
     }
 
 
+def sessions_config(rig, idle_timeout):
+    """A config file that closes sessions idle for `idle_timeout` seconds."""
+    path = os.path.join(rig.scratch, "sessions.json")
+    with open(path, "w") as out:
+        json.dump({"sessions": {"idleTimeoutSeconds": idle_timeout}}, out)
+    return path
+
+
+def pinned_after_sessions_close(server, seconds):
+    """Waits for every session to idle out; then nothing may stay pinned (a pin that does
+    leaked). (pinned MiB, sessions still open)."""
+    give_up = time.monotonic() + seconds
+    while server.metric("chunkcache_snapshots_open") > 0 and time.monotonic() < give_up:
+        time.sleep(0.5)
+    time.sleep(1.0)  # the close releases the hinted sets
+    return {"pinned_after_sessions_closed_mib":
+            server.metric("chunkcache_cache_bytes", {"kind": "pinned"}) / MIB,
+            "sessions_open_at_the_end": server.metric("chunkcache_snapshots_open")}
+
+
 def run_soak(rig, pb2, pb2_grpc, options):
     archives = load_archives(options)
     store = rig.datastore("ds", archives)
-    server = rig.server("soak", ["--datastore", "store=" + store.path, "--cache-bytes",
-                                 options.cache_bytes, "--log-level", "warn"])
+    args = ["--datastore", "store=" + store.path, "--cache-bytes", options.cache_bytes,
+            "--log-level", "warn"]
+    if options.idle_timeout:
+        args += ["--config", sessions_config(rig, options.idle_timeout)]
+    server = rig.server("soak", args)
     server.wait_serving()
     infos = open_sessions(pb2, pb2_grpc, server, archives)
     sampler = ServerSampler(server)
@@ -114,7 +139,11 @@ def run_soak(rig, pb2, pb2_grpc, options):
         "memory": sampler.summary(warmup_seconds=min(60, options.seconds / 3)),
         "server": server_counters(server),
     }
-    result.update(pinned_after_load(server, archives, infos))
+    result.update(pinned_after_load(server, archives, infos,
+                                    min(15, options.idle_timeout - 3 if options.idle_timeout
+                                        else 15)))
+    if options.idle_timeout:
+        result.update(pinned_after_sessions_close(server, options.idle_timeout + 30))
     result["server_alive"] = server.process.poll() is None
     return result
 

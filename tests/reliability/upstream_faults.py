@@ -11,13 +11,14 @@ faults the load runs a recovery phase. The hot readers' latencies per phase are 
 
 import json
 import os
-import shutil
 import signal
 import threading
 import time
 
+import grpc
+
 from mixed_load import FaultTimeline, MixedLoad
-from rig import ArchiveImage
+from rig import ArchiveImage, channel
 from soak_and_crash import distinct_bytes, open_sessions, read_pass, server_counters
 
 MIB = 1 << 20
@@ -78,13 +79,30 @@ class DutyCycle:
         self.server.send(signal.SIGCONT)
 
 
+def node_recovery(pb2, pb2_grpc, node, archive, seconds=120):
+    """Opens `archive` on the node, retrying UNAVAILABLE; the monotonic time it succeeded
+    (None after `seconds`)."""
+    give_up = time.monotonic() + seconds
+    with channel(node.address) as ch:
+        stub = pb2_grpc.ChunkCacheStub(ch)
+        while time.monotonic() < give_up:
+            try:
+                stub.StatSnapshot(pb2.StatSnapshotRequest(snapshot=archive.ref(pb2)), timeout=10)
+                return time.monotonic()
+            except grpc.RpcError as error:
+                if error.code() not in (grpc.StatusCode.UNAVAILABLE,
+                                        grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+            time.sleep(0.05)
+    return None
+
+
 def run_faults(rig, pb2, pb2_grpc, options):
     archives = [ArchiveImage(100 + i, options.chunks, seed=1 + i) for i in range(options.archives)]
     held_back = ArchiveImage(199, options.chunks, seed=99)  # read from the corrupt phase on
     store = rig.datastore("ds", archives + [held_back])
     rack = rig.server("rack", ["--datastore", "store=" + store.path, "--cache-bytes",
                                options.cache_bytes, "--log-level", "warn"])
-    rack_cache_dir = os.path.join(rig.scratch, "rack.cache")
     config = os.path.join(rig.scratch, "node.json")
     with open(config, "w") as out:
         json.dump({"datastores": [{"name": "store", "remote": {
@@ -121,16 +139,18 @@ def run_faults(rig, pb2, pb2_grpc, options):
     timeline.begin("down")
     rack.kill(signal.SIGKILL)
     phase("down")
-    shutil.rmtree(rack_cache_dir, ignore_errors=True)
     rack.start()
-    rack.wait_serving()
+    rack_back = rack.wait_serving()
     timeline.end("down")
+    # How long the node goes on failing once the rack serves again: opening the held-back
+    # archive needs the rack (its manifest and index).
+    recovery = node_recovery(pb2, pb2_grpc, node, held_back)
+    recovery_s = round(recovery - rack_back, 3) if recovery else None
     injected.append("rack killed (SIGKILL), restarted after %.1f s" % phase_seconds)
     phase("after_down", phase_seconds / 2)
 
     originals = corrupt_chunk_files(store, held_back, 3)
     corrupted.update(originals)
-    open_sessions(pb2, pb2_grpc, node, [held_back])
     load.enable(held_back)
     phase("corrupt")
     restore_chunk_files(store, originals)
@@ -158,6 +178,7 @@ def run_faults(rig, pb2, pb2_grpc, options):
         "cache_bytes": options.cache_bytes,
         "working_set_mib": distinct_bytes(archives + [held_back]) / MIB,
         "faults_injected": injected,
+        "node_recovery_after_rack_restart_s": recovery_s,
         "corrupted_chunks": len(originals),
         "load": summary,
         "hit_p99_ratio_to_baseline": ratios,
