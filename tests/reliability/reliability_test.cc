@@ -151,7 +151,7 @@ TEST(ReliabilityTest, StalledAndSlowStreamsDoNotFailOtherClientsColdReads) {
 
 TEST(ReliabilityTest, ManySessionsHugePrefetchesAndDroppedConnectionsLeaveTheServerServing) {
   const json summary =
-      RunScenario("hostile", With({"--seconds", "15", "--cache-bytes", "96MiB", "--sessions", "64",
+      RunScenario("hostile", With({"--seconds", "15", "--cache-bytes", "96MiB", "--sessions", "48",
                                    "--connections", "1000", "--huge-prefetches", "3"}));
   ASSERT_FALSE(summary.is_null());
   ExpectCleanLoad(summary);
