@@ -40,6 +40,8 @@ class StalledStream:
                                                           offset=offset, length=0), timeout=600)
         self.archive, self.offset, self.rate = archive, offset, rate
         self.received = 0
+        self.started = time.monotonic()
+        self.seconds = None  # how long it was open, once closed
         self.wrong = 0
         self.error = None
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -61,6 +63,7 @@ class StalledStream:
                 self.error = "%s %s" % (error.code().name, error.details())
 
     def close(self):
+        self.seconds = time.monotonic() - self.started
         self.call.cancel()
         self.thread.join(timeout=30)
         self.channel.close()
@@ -104,7 +107,6 @@ def run_clients(rig, pb2, pb2_grpc, options):
                 failures.append("chunk %d: %s %s" % (index, error.code().name, error.details()))
             probes.append(time.monotonic() - start)
             time.sleep(max(0.0, options.seconds / len(cold.digests) - probes[-1]))
-    slow_received = [s.received for s in slow]
     stalled_errors = [s.error for s in stalled + slow if s.error]
     stalled_wrong = sum(s.wrong for s in stalled + slow)
     for client in stalled + slow:
@@ -118,8 +120,8 @@ def run_clients(rig, pb2, pb2_grpc, options):
         "working_set_mib": distinct_bytes(archives + [cold]) / MIB,
         "stalled_streams": len(stalled),
         "slow_streams": len(slow),
-        "slow_stream_mb_per_s": round(sum(slow_received) / len(slow) / 1e6 /
-                                      max(1.0, options.seconds), 3),
+        "slow_stream_mb_per_s": round(sum(s.received / s.seconds for s in slow) / len(slow)
+                                      / 1e6, 3),
         "stream_errors": stalled_errors[:10],
         "stream_wrong_messages": stalled_wrong,
         "cold_probes": len(probes),

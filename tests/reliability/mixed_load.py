@@ -317,6 +317,7 @@ class MixedLoad:
                                 info.distinct_chunks))
             return
         self.tally.record(role, "OK", True, "", time.monotonic() - start, self.timeout)
+        time.sleep(0.01)  # a monitoring client, not a flood
 
     def call_prefetch(self, stub, rng, role):
         archive = rng.choice(self.active)
