@@ -30,8 +30,8 @@ shape=(--archives 3 --chunks 32 --callers 64)
 run soak "$seconds" "${shape[@]}" --cache-bytes 192MiB --idle-timeout 30
 run crash 120 "${shape[@]}" --cache-bytes 384MiB
 run faults 180 "${shape[@]}" --cache-bytes 192MiB
-run clients 60 --archives 2 --chunks 16 --callers 16 --cache-bytes 64MiB
-run hostile 60 "${shape[@]}" --cache-bytes 192MiB --sessions 200 --connections 5000 \
+run clients 60 --archives 2 --chunks 16 --callers 16 --cache-bytes 64MiB --idle-timeout 30
+run hostile 60 "${shape[@]}" --cache-bytes 192MiB --idle-timeout 30 --sessions 200 --connections 5000 \
   --huge-prefetches 8
 echo "summaries in $work" >&2
 /usr/bin/python3 bench/reliability_table.py "$work"/{soak,crash,faults,clients,hostile}.json

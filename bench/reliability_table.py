@@ -45,10 +45,7 @@ def soak(s):
                    m["rss_anon_at_warmup_mib"], m["warmup_s"], m["rss_anon_end_mib"],
                    m["rss_anon_max_mib"], m["rss_anon_slope_after_warmup_mib_per_min"],
                    s["pinned_after_load_mib"], s["hinted_bytes_expected_mib"]))
-    if "pinned_after_sessions_closed_mib" in s:
-        figures += "; pinned once every session closed %.0f MiB" % (
-            s["pinned_after_sessions_closed_mib"])
-    return row(s, "none", figures)
+    return row(s, "none", figures + closed_pins(s))
 
 
 def crash(s):
@@ -75,6 +72,12 @@ def faults(s):
     return row(s, "; ".join(s["faults_injected"]), figures)
 
 
+def closed_pins(s):
+    if "pinned_after_sessions_closed_mib" not in s:
+        return ""
+    return "; pinned once every session closed %.0f MiB" % s["pinned_after_sessions_closed_mib"]
+
+
 def clients(s):
     figures = ("cold 4 KiB reads beside them: %d, %d failed, p50 %.1f ms, max %.1f ms; pinned "
                "max %.0f MiB; slow streams got %.2f MB/s; pinned after %.0f MiB, hinted %.0f MiB"
@@ -82,6 +85,7 @@ def clients(s):
                   s["cold_probe_max_ms"], s["memory"]["pinned_max_mib"],
                   s["slow_stream_mb_per_s"], s["pinned_after_load_mib"],
                   s["hinted_bytes_expected_mib"]))
+    figures += closed_pins(s)
     if s["cold_probe_failures"]:
         figures += "; first failure: " + s["cold_probe_failures"][0][:120]
     return row(s, "%d stalled StreamRange, %d at 1 MB/s" % (s["stalled_streams"],
@@ -99,6 +103,7 @@ def hostile(s):
                    s["huge_prefetch_max_s"], s["fds_before"], s["fds_after"],
                    s["memory"]["rss_anon_max_mib"], s["pinned_after_load_mib"],
                    s["hinted_bytes_expected_mib"], len(s["hostile_unexpected"])))
+    figures += closed_pins(s)
     return row(s, "%d sessions, %d huge Prefetch (50,000 ranges of 2^63 bytes), %d connections "
                "dropped, %d streams dropped (%s)" % (
                    s["sessions_tried"], s["huge_prefetches"], s["connections_dropped"],

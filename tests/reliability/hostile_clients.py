@@ -22,8 +22,8 @@ import grpc
 
 from mixed_load import MixedLoad, percentile
 from rig import CHUNK, ArchiveImage, channel
-from soak_and_crash import (distinct_bytes, load_archives, open_sessions, pinned_after_load,
-                            server_counters)
+from soak_and_crash import (distinct_bytes, load_archives, open_sessions, pins_after_load,
+                            server_counters, with_idle_timeout)
 from server_sampler import ServerSampler
 
 MIB = 1 << 20
@@ -73,8 +73,9 @@ def run_clients(rig, pb2, pb2_grpc, options):
     archives = load_archives(options)
     cold = ArchiveImage(199, options.chunks, seed=99)  # only the prober reads it
     store = rig.datastore("ds", archives + [cold])
-    server = rig.server("clients", ["--datastore", "store=" + store.path, "--cache-bytes",
-                                    options.cache_bytes, "--log-level", "warn"])
+    server = rig.server("clients", with_idle_timeout(rig, options, [
+        "--datastore", "store=" + store.path, "--cache-bytes", options.cache_bytes,
+        "--log-level", "warn"]))
     server.wait_serving()
     infos = open_sessions(pb2, pb2_grpc, server, archives + [cold])
     sampler = ServerSampler(server, interval=0.5)
@@ -134,7 +135,7 @@ def run_clients(rig, pb2, pb2_grpc, options):
         "memory": sampler.summary(warmup_seconds=0),
         "server": server_counters(server),
     }
-    result.update(pinned_after_load(server, archives + [cold], infos))
+    result.update(pins_after_load(server, archives + [cold], infos, options))
     result["server_alive"] = server.process.poll() is None
     return result
 
@@ -184,9 +185,9 @@ def run_hostile(rig, pb2, pb2_grpc, options):
     archives = load_archives(options)
     store = rig.datastore("ds", archives)
     many = many_snapshots(rig, options.sessions)
-    server = rig.server("hostile", ["--datastore", "store=" + store.path, "--datastore",
-                                    "many=" + many, "--cache-bytes", options.cache_bytes,
-                                    "--log-level", "warn"])
+    server = rig.server("hostile", with_idle_timeout(rig, options, [
+        "--datastore", "store=" + store.path, "--datastore", "many=" + many, "--cache-bytes",
+        options.cache_bytes, "--log-level", "warn"]))
     server.wait_serving()
     infos = open_sessions(pb2, pb2_grpc, server, archives)
     fds_before = server.open_fds()
@@ -292,6 +293,6 @@ def run_hostile(rig, pb2, pb2_grpc, options):
         "memory": sampler.summary(warmup_seconds=0),
         "server": server_counters(server),
     }
-    result.update(pinned_after_load(server, archives, infos))
+    result.update(pins_after_load(server, archives, infos, options))
     result["server_alive"] = server.process.poll() is None
     return result

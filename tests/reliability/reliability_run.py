@@ -44,7 +44,8 @@ def main():
     parser.add_argument("--chunks", type=int, default=16, help="4 MiB chunks per archive")
     parser.add_argument("--cache-bytes", default="96MiB")
     parser.add_argument("--idle-timeout", type=float, default=0,
-                        help="soak: sessions close after this many idle seconds (0: default)")
+                        help="soak, clients, hostile: sessions close after this many idle seconds, "
+                        "and nothing may stay pinned then (0: the server's default)")
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--huge-prefetches", type=int, default=4)

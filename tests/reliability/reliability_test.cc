@@ -87,7 +87,7 @@ std::vector<std::string> With(std::vector<std::string> options) {
 TEST(ReliabilityTest, SoakOverASmallCacheVerifiesEveryByteAndGivesBackItsPins) {
   // Sessions close 10 s after the load stops: then nothing at all may stay pinned.
   const json summary = RunScenario(
-      "soak", With({"--seconds", "20", "--cache-bytes", "64MiB", "--idle-timeout", "10"}));
+      "soak", With({"--seconds", "16", "--cache-bytes", "64MiB", "--idle-timeout", "10"}));
   ASSERT_FALSE(summary.is_null());
   ExpectCleanLoad(summary);
   EXPECT_GT(summary["working_set_mib"].get<double>(), 64);
@@ -104,7 +104,7 @@ TEST(ReliabilityTest, SoakOverASmallCacheVerifiesEveryByteAndGivesBackItsPins) {
 TEST(ReliabilityTest, KillNineMidLoadRestartsWithItsPersistedEntriesAndNoWrongByte) {
   // A cache that holds the working set, so that a full read pass after the restart shows how
   // many persisted entries came back.
-  const json summary = RunScenario("crash", With({"--seconds", "16", "--cache-bytes", "128MiB"}));
+  const json summary = RunScenario("crash", With({"--seconds", "12", "--cache-bytes", "128MiB"}));
   ASSERT_FALSE(summary.is_null());
   ExpectCleanLoad(summary);
   const json& restart = summary["restart"];
@@ -117,7 +117,7 @@ TEST(ReliabilityTest, KillNineMidLoadRestartsWithItsPersistedEntriesAndNoWrongBy
 }
 
 TEST(ReliabilityTest, UpstreamThatHangsDiesCorruptsAndSlowsServesNoBadByte) {
-  const json summary = RunScenario("faults", With({"--seconds", "27", "--cache-bytes", "64MiB"}));
+  const json summary = RunScenario("faults", With({"--seconds", "22", "--cache-bytes", "64MiB"}));
   ASSERT_FALSE(summary.is_null());
   ExpectCleanLoad(summary);
   EXPECT_EQ(summary["faults_injected"].size(), 4u);
@@ -138,7 +138,7 @@ TEST(ReliabilityTest, UpstreamThatHangsDiesCorruptsAndSlowsServesNoBadByte) {
 
 TEST(ReliabilityTest, StalledAndSlowStreamsDoNotFailOtherClientsColdReads) {
   const json summary = RunScenario("clients", {"--archives", "2", "--chunks", "16", "--callers",
-                                               "8", "--seconds", "12", "--cache-bytes", "64MiB"});
+                                               "8", "--seconds", "10", "--cache-bytes", "64MiB"});
   ASSERT_FALSE(summary.is_null());
   ExpectCleanLoad(summary);
   EXPECT_EQ(summary["stalled_streams"], 16);
@@ -151,7 +151,7 @@ TEST(ReliabilityTest, StalledAndSlowStreamsDoNotFailOtherClientsColdReads) {
 
 TEST(ReliabilityTest, ManySessionsHugePrefetchesAndDroppedConnectionsLeaveTheServerServing) {
   const json summary =
-      RunScenario("hostile", With({"--seconds", "15", "--cache-bytes", "96MiB", "--sessions", "48",
+      RunScenario("hostile", With({"--seconds", "10", "--cache-bytes", "96MiB", "--sessions", "48",
                                    "--connections", "1000", "--huge-prefetches", "3"}));
   ASSERT_FALSE(summary.is_null());
   ExpectCleanLoad(summary);

@@ -112,14 +112,29 @@ def pinned_after_sessions_close(server, seconds):
             "sessions_open_at_the_end": server.metric("chunkcache_snapshots_open")}
 
 
+def with_idle_timeout(rig, options, args):
+    """`args` plus a config closing idle sessions after --idle-timeout, if given."""
+    if not options.idle_timeout:
+        return args
+    return args + ["--config", sessions_config(rig, options.idle_timeout)]
+
+
+def pins_after_load(server, archives, infos, options):
+    """Pinned bytes once the load stopped: back to the hinted sets (within 15 s, or before the
+    sessions idle out); with --idle-timeout, also zero once every session closed."""
+    wait = min(15, options.idle_timeout - 3) if options.idle_timeout else 15
+    result = pinned_after_load(server, archives, infos, wait)
+    if options.idle_timeout:
+        result.update(pinned_after_sessions_close(server, options.idle_timeout + 30))
+    return result
+
+
 def run_soak(rig, pb2, pb2_grpc, options):
     archives = load_archives(options)
     store = rig.datastore("ds", archives)
-    args = ["--datastore", "store=" + store.path, "--cache-bytes", options.cache_bytes,
-            "--log-level", "warn"]
-    if options.idle_timeout:
-        args += ["--config", sessions_config(rig, options.idle_timeout)]
-    server = rig.server("soak", args)
+    server = rig.server("soak", with_idle_timeout(rig, options, [
+        "--datastore", "store=" + store.path, "--cache-bytes", options.cache_bytes,
+        "--log-level", "warn"]))
     server.wait_serving()
     infos = open_sessions(pb2, pb2_grpc, server, archives)
     sampler = ServerSampler(server)
@@ -139,11 +154,7 @@ def run_soak(rig, pb2, pb2_grpc, options):
         "memory": sampler.summary(warmup_seconds=min(60, options.seconds / 3)),
         "server": server_counters(server),
     }
-    result.update(pinned_after_load(server, archives, infos,
-                                    min(15, options.idle_timeout - 3 if options.idle_timeout
-                                        else 15)))
-    if options.idle_timeout:
-        result.update(pinned_after_sessions_close(server, options.idle_timeout + 30))
+    result.update(pins_after_load(server, archives, infos, options))
     result["server_alive"] = server.process.poll() is None
     return result
 
