@@ -25,6 +25,15 @@ MIB = 1 << 20
 RACK_TIMEOUT_SECONDS = 2
 
 
+def replace_file(path, data):
+    """Writes `data` over `path` by renaming a new file onto it: a reader sees the old blob or
+    the new one, never a truncated one (an empty chunk file is an S3 marker: NOT_FOUND)."""
+    temporary = path + ".new"
+    with open(temporary, "wb") as out:
+        out.write(data)
+    os.replace(temporary, path)
+
+
 def corrupt_chunk_files(store, archive, count):
     """Flips bytes in the blobs of `count` chunks that only `archive` has (never its hinted
     chunks, which the session fetches at open); {digest: original bytes}."""
@@ -40,8 +49,7 @@ def corrupt_chunk_files(store, archive, count):
         damaged = bytearray(original)
         for at in range(len(damaged) // 2, len(damaged), 4099):
             damaged[at] ^= 0x5A
-        with open(path, "wb") as blob:
-            blob.write(damaged)
+        replace_file(path, bytes(damaged))
         originals[digest] = original
         if len(originals) == count:
             break
@@ -50,8 +58,7 @@ def corrupt_chunk_files(store, archive, count):
 
 def restore_chunk_files(store, originals):
     for digest, original in originals.items():
-        with open(store.chunk_file(digest), "wb") as blob:
-            blob.write(original)
+        replace_file(store.chunk_file(digest), original)
 
 
 class DutyCycle:
