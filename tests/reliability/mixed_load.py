@@ -130,9 +130,9 @@ class MixedLoad:
         self.streams_lock = threading.Lock()
         self.open_streams = set()
         shares = roles or ROLE_SHARES
-        self.roles = []
-        for role, share in shares:
-            self.roles += [role] * max(1, round(share * callers))
+        counts = {role: max(1, round(share * callers)) for role, share in shares}
+        counts[shares[0][0]] += callers - sum(counts.values())  # exactly `callers` in all
+        self.roles = [role for role, _ in shares for _ in range(counts[role])]
         self.rng = random.Random(seed)
         self.hot = self.archives[0]  # hot reads stay in its chunk 0
         self.started_at = None
