@@ -27,6 +27,9 @@ namespace {
 // kMaxChunkSize plus its 44-byte header.
 constexpr int kMaxReceiveBytes = static_cast<int>(kMaxBlobFileSize) + (1 << 20);
 
+// The longest wait between attempts to reconnect to a remote that went away.
+constexpr int kMaxReconnectBackoffMs = 1000;
+
 absl::Status Remote(absl::StatusCode code, const std::string& where, const grpc::Status& status) {
   return absl::Status(code, absl::StrCat(where, ": ", status.error_message()));
 }
@@ -141,6 +144,10 @@ absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(GrpcUpstreamO
   // The remote's GetChunk replies reach several MiB; with many restores behind this node the
   // default would make them share a flow-control window too small to keep the link busy.
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 1);
+  // gRPC's reconnect backoff grows to 120 s: a remote down for 20 s was refused for 4-5 s more
+  // after it served again (bench/RESULTS.md, "Reliability"). Retrying at least once a second
+  // costs one connection attempt per second while it is down.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   auto channel = grpc::CreateCustomChannel(options.target, credentials, args);
   if (channel == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("target: cannot use '", options.target, "'"));
