@@ -1,0 +1,186 @@
+#include "cache/policies/index_aware_policy.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace chunkcache {
+
+IndexAwarePolicy::IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_future_policy)
+    : inner_(std::move(unknown_future_policy)) {}
+
+void IndexAwarePolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) {
+  inner_->OnInsert(key, charge, kind);
+  if (Named(key)) named_tracked_.insert(key);
+}
+
+void IndexAwarePolicy::OnAccess(const ChunkDigest& key) {
+  inner_->OnAccess(key);
+  ConsumeHintedUse(key);
+}
+
+bool IndexAwarePolicy::AccessIfTracked(const ChunkDigest& key) {
+  if (!inner_->AccessIfTracked(key)) return false;
+  ConsumeHintedUse(key);
+  return true;
+}
+
+void IndexAwarePolicy::ConsumeHintedUse(const ChunkDigest& key) {
+  if (hinted_uses_.empty()) return;
+  auto it = hinted_uses_.find(key);
+  if (it != hinted_uses_.end() && it->second > 0) --it->second;
+}
+
+void IndexAwarePolicy::OnErase(const ChunkDigest& key) {
+  inner_->OnErase(key);
+  named_tracked_.erase(key);
+}
+
+bool IndexAwarePolicy::Named(const ChunkDigest& key) const {
+  if (hinted_uses_.contains(key)) return true;
+  for (const auto& [order, index] : indexes_) {
+    if (index->positions.contains(key)) return true;
+  }
+  return false;
+}
+
+IndexAwarePolicy::Future IndexAwarePolicy::Classify(const ChunkDigest& key,
+                                                    double* distance) const {
+  bool named = false;
+  bool known = false;
+  for (const auto& [id, stream] : streams_) {
+    auto found = stream.index->positions.find(key);
+    if (found == stream.index->positions.end()) continue;
+    named = true;
+    const std::vector<uint64_t>& positions = found->second;
+    std::optional<uint64_t> ahead;
+    if (stream.direction == StreamDirection::kForward) {
+      for (auto it = std::lower_bound(positions.begin(), positions.end(), stream.cursor);
+           it != positions.end(); ++it) {
+        if (!stream.skipped.contains(*it)) {
+          ahead = *it - stream.cursor;
+          break;
+        }
+      }
+    } else {
+      for (auto it = std::upper_bound(positions.begin(), positions.end(), stream.cursor);
+           it != positions.begin();) {
+        --it;
+        if (!stream.skipped.contains(*it)) {
+          ahead = stream.cursor - *it;
+          break;
+        }
+      }
+    }
+    if (!ahead) continue;
+    const double time = static_cast<double>(*ahead) / stream.speed;
+    if (!known || time < *distance) *distance = time;
+    known = true;
+  }
+  if (known) return Future::kKnown;
+  auto hinted = hinted_uses_.find(key);
+  if (hinted != hinted_uses_.end()) return hinted->second > 0 ? Future::kUnknown : Future::kDead;
+  return named ? Future::kDead : Future::kUnknown;
+}
+
+std::optional<double> IndexAwarePolicy::NextKnownUse(const ChunkDigest& key) const {
+  double distance = 0;
+  if (Classify(key, &distance) != Future::kKnown) return std::nullopt;
+  return distance;
+}
+
+bool IndexAwarePolicy::IsDead(const ChunkDigest& key) const {
+  double distance = 0;
+  return Classify(key, &distance) == Future::kDead;
+}
+
+std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
+    absl::FunctionRef<bool(const ChunkDigest&)> evictable) {
+  if (named_tracked_.empty()) return inner_->PickVictim(evictable);
+  absl::flat_hash_set<ChunkDigest> dead;
+  absl::flat_hash_set<ChunkDigest> known;
+  std::optional<ChunkDigest> furthest;
+  double furthest_distance = 0;
+  for (const ChunkDigest& key : named_tracked_) {
+    if (!evictable(key)) continue;
+    double distance = 0;
+    switch (Classify(key, &distance)) {
+      case Future::kDead:
+        dead.insert(key);
+        break;
+      case Future::kKnown:
+        known.insert(key);
+        if (!furthest || distance > furthest_distance ||
+            (distance == furthest_distance && key.bytes < furthest->bytes)) {
+          furthest = key;
+          furthest_distance = distance;
+        }
+        break;
+      case Future::kUnknown:
+        break;
+    }
+  }
+  std::optional<ChunkDigest> victim;
+  if (!dead.empty()) {
+    victim = inner_->PickVictim([&](const ChunkDigest& key) { return dead.contains(key); });
+  }
+  if (!victim) {
+    victim = inner_->PickVictim(
+        [&](const ChunkDigest& key) { return !known.contains(key) && evictable(key); });
+  }
+  if (!victim && furthest) {
+    inner_->OnErase(*furthest);
+    victim = furthest;
+  }
+  if (victim) named_tracked_.erase(*victim);
+  return victim;
+}
+
+void IndexAwarePolicy::OpenStream(StreamId id, std::shared_ptr<const StreamOrder> order,
+                                  uint64_t cursor, StreamDirection direction, double speed) {
+  if (order == nullptr || streams_.contains(id)) return;
+  std::unique_ptr<PositionIndex>& index = indexes_[order.get()];
+  if (index == nullptr) {
+    index = std::make_unique<PositionIndex>();
+    index->order = order;
+    for (uint64_t position = 0; position < order->size(); ++position) {
+      index->positions[(*order)[position]].push_back(position);
+    }
+    for (const auto& [key, positions] : index->positions) {
+      if (inner_->Tracks(key)) named_tracked_.insert(key);
+    }
+  }
+  ++index->streams;
+  streams_[id] = Stream{index.get(), cursor, direction, speed > 0 ? speed : 1, {}};
+}
+
+void IndexAwarePolicy::MoveStream(StreamId id, uint64_t cursor) {
+  if (auto it = streams_.find(id); it != streams_.end()) it->second.cursor = cursor;
+}
+
+void IndexAwarePolicy::SetStreamSpeed(StreamId id, double speed) {
+  if (auto it = streams_.find(id); it != streams_.end() && speed > 0) it->second.speed = speed;
+}
+
+void IndexAwarePolicy::SkipPosition(StreamId id, uint64_t position) {
+  if (auto it = streams_.find(id); it != streams_.end()) it->second.skipped.insert(position);
+}
+
+void IndexAwarePolicy::CloseStream(StreamId id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  PositionIndex* index = it->second.index;
+  streams_.erase(it);
+  if (--index->streams > 0) return;
+  std::unique_ptr<PositionIndex> owned = std::move(indexes_[index->order.get()]);
+  indexes_.erase(index->order.get());
+  for (const auto& [key, positions] : owned->positions) {
+    if (named_tracked_.contains(key) && !Named(key)) named_tracked_.erase(key);
+  }
+}
+
+void IndexAwarePolicy::AddHintedUses(const ChunkDigest& key, uint32_t uses) {
+  hinted_uses_[key] += uses;
+  if (inner_->Tracks(key)) named_tracked_.insert(key);
+}
+
+}  // namespace chunkcache
