@@ -13,7 +13,9 @@
 // From this, each chunk has a known next use (the earliest time any open stream reaches it:
 // distance from the cursor in positions / speed), or is dead (some open stream's index or a
 // hint names it, but every stream is past it or skips it and no hinted use is left), or has
-// an unknown future (nothing names it).
+// an unknown future (nothing names it). A key that a reader which is not a registered stream
+// (a guest's random reads) also used has no known next use from that reader; the policy
+// estimates it from the time since that use (SetTime gives the clock).
 //
 //   if (StreamKnowledge* knowledge = policy->stream_knowledge()) {
 //     knowledge->OpenStream(id, order, /*cursor=*/0, StreamDirection::kForward, /*speed=*/1);
@@ -59,6 +61,9 @@ class StreamKnowledge {
   virtual void CloseStream(StreamId id) = 0;
   // `key` will be read `uses` more times by readers that are not registered streams.
   virtual void AddHintedUses(const ChunkDigest& key, uint32_t uses) = 0;
+  // The feeder's clock (same unit as the speeds; never decreases): lets the policy compare
+  // the time since a reader's last use with a stream's time to arrive.
+  virtual void SetTime(double now) = 0;
 };
 
 }  // namespace chunkcache

@@ -5,23 +5,33 @@
 
 namespace chunkcache {
 
-IndexAwarePolicy::IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_future_policy)
-    : inner_(std::move(unknown_future_policy)) {}
+IndexAwarePolicy::IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_future_policy,
+                                   double reader_reuse_factor)
+    : inner_(std::move(unknown_future_policy)), reader_reuse_factor_(reader_reuse_factor) {}
 
 void IndexAwarePolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) {
   inner_->OnInsert(key, charge, kind);
-  if (Named(key)) named_tracked_.insert(key);
+  if (Named(key)) {
+    named_tracked_[key] = kind == InsertKind::kDemand ? now_ : kNoReaderUse;
+  }
 }
 
 void IndexAwarePolicy::OnAccess(const ChunkDigest& key) {
   inner_->OnAccess(key);
+  NoteReaderUse(key);
   ConsumeHintedUse(key);
 }
 
 bool IndexAwarePolicy::AccessIfTracked(const ChunkDigest& key) {
   if (!inner_->AccessIfTracked(key)) return false;
+  NoteReaderUse(key);
   ConsumeHintedUse(key);
   return true;
+}
+
+void IndexAwarePolicy::NoteReaderUse(const ChunkDigest& key) {
+  if (named_tracked_.empty()) return;
+  if (auto it = named_tracked_.find(key); it != named_tracked_.end()) it->second = now_;
 }
 
 void IndexAwarePolicy::ConsumeHintedUse(const ChunkDigest& key) {
@@ -100,7 +110,7 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
   absl::flat_hash_set<ChunkDigest> known;
   std::optional<ChunkDigest> furthest;
   double furthest_distance = 0;
-  for (const ChunkDigest& key : named_tracked_) {
+  for (const auto& [key, reader_use] : named_tracked_) {
     if (!evictable(key)) continue;
     double distance = 0;
     switch (Classify(key, &distance)) {
@@ -109,6 +119,9 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
         break;
       case Future::kKnown:
         known.insert(key);
+        if (reader_use != kNoReaderUse) {
+          distance = std::min(distance, reader_reuse_factor_ * (now_ - reader_use));
+        }
         if (!furthest || distance > furthest_distance ||
             (distance == furthest_distance && key.bytes < furthest->bytes)) {
           furthest = key;
@@ -146,7 +159,7 @@ void IndexAwarePolicy::OpenStream(StreamId id, std::shared_ptr<const StreamOrder
       index->positions[(*order)[position]].push_back(position);
     }
     for (const auto& [key, positions] : index->positions) {
-      if (inner_->Tracks(key)) named_tracked_.insert(key);
+      if (inner_->Tracks(key)) named_tracked_.try_emplace(key, kNoReaderUse);
     }
   }
   ++index->streams;
@@ -180,7 +193,7 @@ void IndexAwarePolicy::CloseStream(StreamId id) {
 
 void IndexAwarePolicy::AddHintedUses(const ChunkDigest& key, uint32_t uses) {
   hinted_uses_[key] += uses;
-  if (inner_->Tracks(key)) named_tracked_.insert(key);
+  if (inner_->Tracks(key)) named_tracked_.try_emplace(key, kNoReaderUse);
 }
 
 }  // namespace chunkcache

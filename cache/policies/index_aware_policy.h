@@ -18,9 +18,11 @@
 //
 // The wrapped policy sees every call (it tracks every key, and keys evicted by classes 1 and
 // 3 are OnErase'd from it), so with no streams and no hints this policy is the wrapped one:
-// same victims, same cost plus one empty-set test per PickVictim. The hit path (OnAccess) adds
-// only a hint-count lookup when hints exist; the knowledge is consulted on the miss path, in
-// PickVictim, at a cost of O(tracked keys named by streams or hints x open streams x log).
+// same victims, same cost plus one empty-map test per OnAccess and PickVictim. With streams,
+// the hit path (OnAccess) adds one hash lookup (the key's last reader use, kept only for keys
+// that streams or hints name) and a hint-count lookup when hints exist; the knowledge is
+// consulted on the miss path, in PickVictim, at a cost of O(tracked keys named by streams or
+// hints x open streams x log).
 //
 //   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
 //   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);
@@ -42,7 +44,11 @@ namespace chunkcache {
 class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
  public:
   // `unknown_future_policy` decides among dead keys and among keys with an unknown future.
-  explicit IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_future_policy);
+  explicit IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_future_policy,
+                            double reader_reuse_factor = kDefaultReaderReuseFactor);
+
+  // Chosen on the qemu live-restore model (bench/RESULTS.md, "Index-aware caching").
+  static constexpr double kDefaultReaderReuseFactor = 1;
 
   std::string_view name() const override { return "index"; }
   void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) override;
@@ -87,18 +93,25 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   void SkipPosition(StreamId id, uint64_t position) override;
   void CloseStream(StreamId id) override;
   void AddHintedUses(const ChunkDigest& key, uint32_t uses) override;
+  void SetTime(double now) override { now_ = now; }
 
   bool Named(const ChunkDigest& key) const;
   Future Classify(const ChunkDigest& key, double* distance) const;
+  void NoteReaderUse(const ChunkDigest& key);
   void ConsumeHintedUse(const ChunkDigest& key);
 
+  static constexpr double kNoReaderUse = -1;
+
   std::unique_ptr<EvictionPolicy> inner_;
+  const double reader_reuse_factor_;
+  double now_ = 0;
   absl::flat_hash_map<const StreamOrder*, std::unique_ptr<PositionIndex>> indexes_;
   absl::flat_hash_map<StreamId, Stream> streams_;
   // Hinted uses left per key; 0 = all consumed (the key stays named, so it can be dead).
   absl::flat_hash_map<ChunkDigest, uint32_t> hinted_uses_;
-  // Tracked keys that an open stream or a hint names: the only ones PickVictim classifies.
-  absl::flat_hash_set<ChunkDigest> named_tracked_;
+  // Tracked keys that an open stream or a hint names (the only ones PickVictim classifies),
+  // with the time of their last use by a reader that is not a stream, or kNoReaderUse.
+  absl::flat_hash_map<ChunkDigest, double> named_tracked_;
 };
 
 }  // namespace chunkcache

@@ -15,28 +15,25 @@ struct Restore {
   bool open = false;
 };
 
-void Read(ReplayWorkload& workload, const std::shared_ptr<const StreamOrder>& order,
-          double speed, Restore& restore) {
-  StreamEvent event;
-  event.stream = restore.reader;
-  event.position = restore.next;
+void Read(ReplayWorkload& workload, const std::shared_ptr<const StreamOrder>& order, double speed,
+          Restore& restore) {
   if (!restore.open) {
-    event.kind = StreamEvent::Kind::kOpen;
-    event.order = order;
-    event.speed = speed;
+    StreamEvent open;
+    open.kind = StreamEvent::Kind::kOpen;
+    open.stream = restore.reader;
+    open.position = restore.next;
+    open.order = order;
+    open.speed = speed;
+    workload.AddEvent(std::move(open));
     restore.open = true;
-  } else {
-    event.kind = StreamEvent::Kind::kMove;
   }
-  workload.AddEvent(std::move(event));
   workload.accesses.push_back({restore.next, AccessSource::kBackgroundCopy, restore.reader});
   ++restore.next;
-  if (restore.next == order->size()) {
-    StreamEvent close;
-    close.kind = StreamEvent::Kind::kClose;
-    close.stream = restore.reader;
-    workload.AddEvent(std::move(close));
-  }
+  StreamEvent after;  // the cursor is the next position to read
+  after.kind = restore.next == order->size() ? StreamEvent::Kind::kClose : StreamEvent::Kind::kMove;
+  after.stream = restore.reader;
+  after.position = restore.next;
+  workload.AddEvent(std::move(after));
 }
 
 }  // namespace
@@ -56,7 +53,12 @@ absl::StatusOr<ReplayWorkload> TwoConcurrentRestores(const ConcurrentRestoresOpt
   workload.accesses.reserve(2 * n);
   Restore first{0}, second{1};
   double credit = 0;
+  uint64_t tick = 0;
   while (first.next < n || second.next < n) {
+    StreamEvent clock;
+    clock.kind = StreamEvent::Kind::kTime;
+    clock.time = static_cast<double>(tick++);
+    workload.AddEvent(std::move(clock));
     if (first.next < n) Read(workload, order, 1, first);
     if (first.next < start) continue;
     credit += options.second_speed;

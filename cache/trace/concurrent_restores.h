@@ -8,7 +8,9 @@
 // Within a tick the first reads before the second. Both are sequential streams
 // (AccessSource::kBackgroundCopy, admitted as readahead by the replay), reader 0 and reader 1,
 // and both are reported as streams over the archive's order (StreamKnowledge): opened when
-// they start, the cursor moved before every read, closed when they finish.
+// they start, the cursor moved to the next position after every read, closed when they
+// finish; the clock is the
+// tick.
 //
 //   ReplayWorkload workload = TwoConcurrentRestores({.archive_chunks = 1000});
 //   absl::StatusOr<ReplayResult> r = PolicyOnlyReplay(workload, "index", 500);

@@ -70,6 +70,10 @@ class LiveRestoreState {
       }
     }
     ReportSkips();
+    StreamEvent tick;
+    tick.kind = StreamEvent::Kind::kTime;
+    tick.time = static_cast<double>(result_.guest_requests);
+    result_.workload.AddEvent(std::move(tick));
     copy_credit_ += options_.copy_steps_per_request;
     while (copy_credit_ >= 1 && CopyStep()) copy_credit_ -= 1;
   }
@@ -184,9 +188,9 @@ absl::StatusOr<QemuLiveRestore> ModelQemuLiveRestore(absl::Span<const BlockReque
   }
   if (options.chunk_size % options.cluster_size != 0 ||
       options.copy_step % options.cluster_size != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the cluster size (", options.cluster_size, ") must divide the chunk size (",
-        options.chunk_size, ") and the copy step (", options.copy_step, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the cluster size (", options.cluster_size, ") must divide the chunk size (",
+                     options.chunk_size, ") and the copy step (", options.copy_step, ")"));
   }
   if (!(options.copy_steps_per_request > 0)) {
     return absl::InvalidArgumentError("the copy speed (steps per guest request) must be > 0");
@@ -195,8 +199,8 @@ absl::StatusOr<QemuLiveRestore> ModelQemuLiveRestore(absl::Span<const BlockReque
   for (size_t i = 0; i < requests.size(); ++i) {
     const BlockRequest& request = requests[i];
     if (request.length == 0 || request.op == BlockOp::kOther) continue;
-    if (request.offset > std::numeric_limits<uint64_t>::max() - options.chunk_size -
-                             request.length) {
+    if (request.offset >
+        std::numeric_limits<uint64_t>::max() - options.chunk_size - request.length) {
       return absl::InvalidArgumentError(absl::StrCat("request ", i, " at offset ", request.offset,
                                                      " length ", request.length,
                                                      " ends beyond 2^64 bytes"));

@@ -32,7 +32,8 @@
 // opened at 0 before the first access, its cursor moved to the chunk of the next byte it will
 // copy whenever that changes, every chunk the guest finished copying ahead of the cursor
 // reported as skipped (the job will pass it), closed at the end; its speed is
-// copy_steps_per_request * copy_step / chunk_size chunks per guest request.
+// copy_steps_per_request * copy_step / chunk_size chunks per guest request, and the clock
+// (StreamKnowledge::SetTime) is the number of guest requests made, set after each one.
 //
 //   absl::StatusOr<QemuLiveRestore> model = ModelQemuLiveRestore(requests, {});
 //   absl::StatusOr<ReplayResult> r = PolicyOnlyReplay(model->workload, "index", 64);
@@ -61,10 +62,10 @@ struct QemuLiveRestoreOptions {
 struct QemuLiveRestore {
   ReplayWorkload workload;
   uint64_t disk_chunks = 0;
-  uint64_t guest_requests = 0;         // requests kept
+  uint64_t guest_requests = 0;  // requests kept
   uint64_t clusters_copied_by_guest = 0;
   uint64_t clusters_copied_by_stream = 0;
-  uint64_t copy_steps = 0;             // steps that read the backup
+  uint64_t copy_steps = 0;  // steps that read the backup
 };
 
 // The stream job's StreamId in the workload's events.

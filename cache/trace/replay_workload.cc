@@ -19,8 +19,8 @@ void ApplyStreamEvents(const ReplayWorkload& workload, uint64_t access_index, si
     if (knowledge == nullptr) continue;
     switch (event.kind) {
       case StreamEvent::Kind::kOpen:
-        knowledge->OpenStream(event.stream, event.order, event.position,
-                              StreamDirection::kForward, event.speed);
+        knowledge->OpenStream(event.stream, event.order, event.position, StreamDirection::kForward,
+                              event.speed);
         break;
       case StreamEvent::Kind::kMove:
         knowledge->MoveStream(event.stream, event.position);
@@ -30,6 +30,9 @@ void ApplyStreamEvents(const ReplayWorkload& workload, uint64_t access_index, si
         break;
       case StreamEvent::Kind::kClose:
         knowledge->CloseStream(event.stream);
+        break;
+      case StreamEvent::Kind::kTime:
+        knowledge->SetTime(event.time);
         break;
     }
   }

@@ -18,7 +18,7 @@
 namespace chunkcache {
 
 struct StreamEvent {
-  enum class Kind { kOpen, kMove, kSkip, kClose };
+  enum class Kind { kOpen, kMove, kSkip, kClose, kTime };
   Kind kind = Kind::kMove;
   // The event takes effect before accesses[before_access] (== accesses.size(): at the end).
   uint64_t before_access = 0;
@@ -27,6 +27,7 @@ struct StreamEvent {
   // kOpen only: the stream's order of chunk ids (ChunkKeyForId gives their digests) and speed.
   std::shared_ptr<const StreamOrder> order;
   double speed = 1;
+  double time = 0;  // kTime: the workload's clock (the unit of the speeds)
 };
 
 struct ReplayWorkload {

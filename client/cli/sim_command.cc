@@ -96,12 +96,12 @@ absl::Status RunSim(const SimOptions& options, std::ostream& out) {
       ReadBlockTraceFile(options.trace_path, *format);
   if (!requests.ok()) return requests.status();
   if (options.qemu_live_restore) {
-    absl::StatusOr<QemuLiveRestore> model = ModelQemuLiveRestore(
-        *requests, {.chunk_size = options.chunk_size,
-                    .cluster_size = options.cluster_size,
-                    .copy_step = options.copy_step,
-                    .copy_steps_per_request = options.copy_rate,
-                    .reads_only = options.reads_only});
+    absl::StatusOr<QemuLiveRestore> model =
+        ModelQemuLiveRestore(*requests, {.chunk_size = options.chunk_size,
+                                         .cluster_size = options.cluster_size,
+                                         .copy_step = options.copy_step,
+                                         .copy_steps_per_request = options.copy_rate,
+                                         .reads_only = options.reads_only});
     if (!model.ok()) return model.status();
     absl::StatusOr<ReplayResult> result =
         PolicyOnlyReplay(model->workload, policy, options.capacity_chunks, AdmissionOf(options));
