@@ -3,8 +3,12 @@
 // and closing. Policies without StreamKnowledge replay the accesses alone; OPT needs neither,
 // it reads the future from the accesses themselves.
 //
-//   ReplayWorkload workload = ...;  // e.g. ModelQemuLiveRestore(...)->workload
-//   for (const StreamEvent& event : workload.EventsBefore(i, &next_event)) ...
+//   ReplayWorkload workload = ModelQemuLiveRestore(requests, {})->workload;
+//   size_t next_event = 0;
+//   for (uint64_t i = 0; i < workload.accesses.size(); ++i) {
+//     ApplyStreamEvents(workload, i, &next_event, policy->stream_knowledge());
+//     ... replay workload.accesses[i] ...
+//   }
 #ifndef CHUNKCACHE_CACHE_TRACE_REPLAY_WORKLOAD_H_
 #define CHUNKCACHE_CACHE_TRACE_REPLAY_WORKLOAD_H_
 

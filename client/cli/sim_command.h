@@ -15,15 +15,15 @@
 // copy misses, the restore's cost) to the guest's figures (guest misses: its latency):
 //
 //   chunkcache sim --trace T --reads-only --qemu-live-restore --copy-rate 1 --policy index
-//   miss_ratio=0.0100 requests=9000 misses=90 copy_requests=60000 copy_misses=8000
-//       upstream_fetches=8090 disk_chunks=8008
+//   miss_ratio=0.069187 requests=12459 misses=862 copy_requests=62731 copy_misses=7758
+//       upstream_fetches=8620 disk_chunks=8008
 //
 // --restores-of N replays two restores of an N-chunk archive, the second started when the
 // first is --second-start through, at --second-speed times its speed
 // (cache/trace/concurrent_restores.h), and prints each one's upstream fetches:
 //
-//   chunkcache sim --restores-of 1000 --capacity-chunks 500 --policy index
-//   first_fetches=1000 second_fetches=0 second_fetch_ratio=0.000000 archive_chunks=1000
+//   chunkcache sim --restores-of 1000 --second-start 0.6 --capacity-chunks 500 --policy index
+//   first_fetches=1000 second_fetches=200 second_fetch_ratio=0.200000 archive_chunks=1000
 //
 // --policy opt replays Belady's OPT (cache/trace/optimal_replay.h) on any of these.
 //
