@@ -106,43 +106,35 @@ bool IndexAwarePolicy::IsDead(const ChunkDigest& key) const {
 std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
     absl::FunctionRef<bool(const ChunkDigest&)> evictable) {
   if (named_tracked_.empty()) return inner_->PickVictim(evictable);
-  absl::flat_hash_set<ChunkDigest> dead;
-  absl::flat_hash_set<ChunkDigest> known;
-  std::optional<ChunkDigest> furthest;
-  double furthest_distance = 0;
-  for (const auto& [key, reader_use] : named_tracked_) {
-    if (!evictable(key)) continue;
+  auto future_of = [&](const ChunkDigest& key) {
     double distance = 0;
-    switch (Classify(key, &distance)) {
-      case Future::kDead:
-        dead.insert(key);
-        break;
-      case Future::kKnown:
-        known.insert(key);
-        if (reader_use != kNoReaderUse) {
-          distance = std::min(distance, reader_reuse_factor_ * (now_ - reader_use));
-        }
-        if (!furthest || distance > furthest_distance ||
-            (distance == furthest_distance && key.bytes < furthest->bytes)) {
-          furthest = key;
-          furthest_distance = distance;
-        }
-        break;
-      case Future::kUnknown:
-        break;
-    }
-  }
-  std::optional<ChunkDigest> victim;
-  if (!dead.empty()) {
-    victim = inner_->PickVictim([&](const ChunkDigest& key) { return dead.contains(key); });
+    return named_tracked_.contains(key) ? Classify(key, &distance) : Future::kUnknown;
+  };
+  // Classes 1 and 2 in the wrapped policy's order, classifying only the keys it reaches: in
+  // a stream's wake the oldest entries are the dead ones, so this usually stops at once.
+  std::optional<ChunkDigest> victim = inner_->PickVictim(
+      [&](const ChunkDigest& key) { return evictable(key) && future_of(key) == Future::kDead; });
+  if (!victim) {
+    victim = inner_->PickVictim([&](const ChunkDigest& key) {
+      return evictable(key) && future_of(key) == Future::kUnknown;
+    });
   }
   if (!victim) {
-    victim = inner_->PickVictim(
-        [&](const ChunkDigest& key) { return !known.contains(key) && evictable(key); });
-  }
-  if (!victim && furthest) {
-    inner_->OnErase(*furthest);
-    victim = furthest;
+    // Class 3: every evictable key has a known next use; the furthest goes.
+    double furthest_distance = 0;
+    for (const auto& [key, reader_use] : named_tracked_) {
+      double distance = 0;
+      if (!evictable(key) || Classify(key, &distance) != Future::kKnown) continue;
+      if (reader_use != kNoReaderUse) {
+        distance = std::min(distance, reader_reuse_factor_ * (now_ - reader_use));
+      }
+      if (!victim || distance > furthest_distance ||
+          (distance == furthest_distance && key.bytes < victim->bytes)) {
+        victim = key;
+        furthest_distance = distance;
+      }
+    }
+    if (victim) inner_->OnErase(*victim);
   }
   if (victim) named_tracked_.erase(*victim);
   return victim;

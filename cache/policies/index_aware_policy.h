@@ -21,8 +21,11 @@
 // same victims, same cost plus one empty-map test per OnAccess and PickVictim. With streams,
 // the hit path (OnAccess) adds one hash lookup (the key's last reader use, kept only for keys
 // that streams or hints name) and a hint-count lookup when hints exist; the knowledge is
-// consulted on the miss path, in PickVictim, at a cost of O(tracked keys named by streams or
-// hints x open streams x log).
+// consulted on the miss path, in PickVictim: classes 1 and 2 walk the wrapped policy's order
+// and classify only the keys they pass (in a stream's wake the oldest keys are the dead ones,
+// so the walk usually stops at once); class 3 scans the tracked keys that streams name,
+// O(keys x open streams x log positions per key) per victim. (Two restores of a 20,000-chunk
+// archive through 10,000 chunks, half of the victims from class 3: 15 s of simulation.)
 //
 //   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
 //   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);
