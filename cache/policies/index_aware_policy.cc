@@ -1,7 +1,6 @@
 #include "cache/policies/index_aware_policy.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace chunkcache {
 
