@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the "Trace replay" tables of bench/RESULTS.md: miss ratios of every shipped
-# eviction policy on the cloudPhysicsIO block trace (chunk-level replay), next to the
-# reference rows of shared/traces/REFERENCE.md, and the live-restore mix.
+# eviction policy and of OPT on the cloudPhysicsIO block trace (chunk-level replay), next to
+# the reference rows of shared/traces/REFERENCE.md, the live-restore mix, the exact qemu
+# live-restore model and two concurrent restores of one archive.
 #
 #   bench/trace_replay.sh [SIM_BINARY] > /tmp/trace_replay.md
 #
@@ -98,6 +99,79 @@ live_restore_table() {  # capacity_chunks
   echo
 }
 
+qemu_table() {  # capacity_chunks
+  local n=$1 rates="0.25 1 4"
+  echo "#### qemu live-restore model: 4 MiB chunks, guest reads only, $n chunks"
+  echo
+  echo '```'
+  echo "for p in $policies; do for r in $rates; do"
+  echo "  chunkcache sim --trace traces/cloudPhysicsIO.vscsi --chunk-size 4MiB --capacity-chunks $n --reads-only --qemu-live-restore --copy-rate \$r --policy \$p"
+  echo "done; done"
+  echo '```'
+  echo
+  echo "Per copy rate (block-stream steps of 512 KiB per guest request): guest-visible misses / upstream fetches (guest + copy)."
+  echo
+  local header="| policy" rule="|---"
+  for r in $rates; do header+=" | r=$r guest misses | r=$r fetches"; rule+="|---|---"; done
+  echo "$header |"
+  echo "$rule|"
+  declare -A guest fetches
+  for p in $policies; do
+    for r in $rates; do
+      local line
+      line=$("$sim" sim --trace "$trace" --capacity-chunks "$n" --reads-only --qemu-live-restore \
+        --copy-rate "$r" --policy "$p")
+      guest[$p,$r]=$(sed -n 's/.* misses=\([0-9]*\) copy_requests.*/\1/p' <<<"$line")
+      fetches[$p,$r]=$(sed -n 's/.*upstream_fetches=\([0-9]*\).*/\1/p' <<<"$line")
+    done
+  done
+  for p in $policies; do
+    local row="| $p"
+    [[ "$p" == "$default_policy" ]] && row="| **$p** (default)"
+    for r in $rates; do row+=" | ${guest[$p,$r]} | ${fetches[$p,$r]}"; done
+    echo "$row |"
+  done
+  local row="| index: share of the gap best classic → OPT closed"
+  for r in $rates; do
+    local best=""
+    for p in $policies; do
+      [[ "$p" == index || "$p" == opt ]] && continue
+      if [[ -z "$best" || ${fetches[$p,$r]} -lt $best ]]; then best=${fetches[$p,$r]}; fi
+    done
+    row+=" | | $(echo "scale=0; 100 * ($best - ${fetches[index,$r]}) / ($best - ${fetches[opt,$r]})" | bc) %"
+  done
+  echo "$row |"
+  echo
+}
+
+restores_table() {
+  local n=1000 c=500
+  echo "#### Two restores of one $n-chunk archive, cache $c chunks"
+  echo
+  echo '```'
+  echo "chunkcache sim --restores-of $n --capacity-chunks $c --second-start S --second-speed V --policy P"
+  echo '```'
+  echo
+  echo "Chunks the second restore fetches upstream, as a share of the archive (the first always fetches all $n)."
+  echo
+  local cases="0.25,1 0.25,0.5 0.6,1 0.75,1"
+  local header="| policy" rule="|---"
+  for c_ in $cases; do header+=" | start ${c_%,*}, speed ${c_#*,}"; rule+="|---"; done
+  echo "$header |"
+  echo "$rule|"
+  for p in $policies; do
+    local row="| $p"
+    [[ "$p" == "$default_policy" ]] && row="| **$p** (default)"
+    for c_ in $cases; do
+      row+=" | $("$sim" sim --restores-of $n --capacity-chunks $c --second-start "${c_%,*}" \
+        --second-speed "${c_#*,}" --policy "$p" | sed -n 's/.*second_fetch_ratio=\([0-9.]*\).*/\1/p' |
+        xargs printf '%.3f')"
+    done
+    echo "$row |"
+  done
+  echo
+}
+
 echo "Binary: \`$sim\`; trace: \`$trace\`; policies: $policies (default $default_policy)."
 echo
 table 4MiB "4 MiB chunks, all requests" "### cloudPhysicsIO.4M —" 13 131
@@ -106,3 +180,6 @@ table 1MiB "1 MiB chunks, all requests" "### cloudPhysicsIO.1M —" 26 262
 table 1MiB "1 MiB chunks, reads only" "### cloudPhysicsIO.1M.rd —" 19 198 --reads-only
 live_restore_table 64
 live_restore_table 16
+qemu_table 16
+qemu_table 64
+restores_table

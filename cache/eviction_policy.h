@@ -15,7 +15,9 @@
 //
 // Prefetched entries (InsertKind::kPrefetch) that no reader has touched are always the
 // first victims, oldest first, whatever the policy: a readahead window that must survive
-// until its reader arrives has to stay pinned (not evictable) until then.
+// until its reader arrives has to stay pinned (not evictable) until then. The one exception
+// is a policy fed StreamKnowledge (stream_knowledge() not null): a prefetch that a registered
+// stream will read is a chunk with a known next use, ranked as such.
 //
 // Stream reads (OnStreamAccess): a sequential reader (a restore) reading the chunks its own
 // readahead fetched reads each of them once, front to back, however many pieces it reads it
@@ -41,6 +43,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "cache/stream_knowledge.h"
 #include "format/digest.h"
 
 namespace chunkcache {
@@ -89,6 +92,11 @@ class EvictionPolicy {
   virtual size_t tracked() const = 0;
   virtual bool Tracks(const ChunkDigest& key) const = 0;
   virtual uint64_t tracked_bytes() const = 0;
+
+  // The hook through which the cache (or the simulator) tells the policy its readers'
+  // future (cache/stream_knowledge.h); nullptr for policies that cannot use it, which is all
+  // of them but `index`. Owned by the policy.
+  virtual StreamKnowledge* stream_knowledge() { return nullptr; }
 };
 
 // Names accepted by MakeEvictionPolicy, the default first (bench/RESULTS.md compares them):
@@ -99,6 +107,9 @@ class EvictionPolicy {
 //   sieve   SIEVE: FIFO order with a visited bit and a hand.
 //   arc     ARC: T1/T2 with ghosts B1/B2 and an adaptive target.
 //   2q      2Q: A1in FIFO, Am LRU, A1out ghost.
+//   index   index-aware: evicts dead chunks first, then chunks with an unknown future as the
+//           default policy would, then the chunk whose known next use is furthest
+//           (cache/policies/index_aware_policy.h). Without stream knowledge it is the default.
 // Every one keeps unread prefetches in a FIFO of its own, evicted first
 // (cache/policies/prefetch_fifo_policy.h); a prefetch's first read admits it as a demand
 // insert would: lru at the most recently used end; s3fifo in the small queue (main if its ghost

@@ -4,6 +4,7 @@
 add_library(chunkcache_policies STATIC
   ${CMAKE_CURRENT_LIST_DIR}/policies/arc_policy.cc
   ${CMAKE_CURRENT_LIST_DIR}/policies/expert_switch_policy.cc
+  ${CMAKE_CURRENT_LIST_DIR}/policies/index_aware_policy.cc
   ${CMAKE_CURRENT_LIST_DIR}/policies/lru_policy.cc
   ${CMAKE_CURRENT_LIST_DIR}/policies/policy_factory.cc
   ${CMAKE_CURRENT_LIST_DIR}/policies/prefetch_fifo_policy.cc
@@ -19,10 +20,14 @@ target_link_libraries(chunkcache_policies
 add_library(chunkcache_trace STATIC
   ${CMAKE_CURRENT_LIST_DIR}/trace/block_request.cc
   ${CMAKE_CURRENT_LIST_DIR}/trace/chunk_accesses.cc
+  ${CMAKE_CURRENT_LIST_DIR}/trace/concurrent_restores.cc
   ${CMAKE_CURRENT_LIST_DIR}/trace/csv_trace_reader.cc
   ${CMAKE_CURRENT_LIST_DIR}/trace/live_restore_mix.cc
+  ${CMAKE_CURRENT_LIST_DIR}/trace/optimal_replay.cc
   ${CMAKE_CURRENT_LIST_DIR}/trace/policy_replay.cc
+  ${CMAKE_CURRENT_LIST_DIR}/trace/qemu_live_restore.cc
   ${CMAKE_CURRENT_LIST_DIR}/trace/replay_access.cc
+  ${CMAKE_CURRENT_LIST_DIR}/trace/replay_workload.cc
   ${CMAKE_CURRENT_LIST_DIR}/trace/trace_file.cc
   ${CMAKE_CURRENT_LIST_DIR}/trace/vscsi_reader.cc
 )

@@ -8,6 +8,7 @@
 #include "cache/eviction_policy.h"
 #include "cache/policies/arc_policy.h"
 #include "cache/policies/expert_switch_policy.h"
+#include "cache/policies/index_aware_policy.h"
 #include "cache/policies/lru_policy.h"
 #include "cache/policies/prefetch_fifo_policy.h"
 #include "cache/policies/s3fifo_policy.h"
@@ -29,7 +30,7 @@ std::string_view DefaultEvictionPolicyName() { return "switch"; }
 
 std::vector<std::string_view> EvictionPolicyNames() {
   std::vector<std::string_view> names = {DefaultEvictionPolicyName()};
-  for (std::string_view name : {"switch", "lru", "s3fifo", "sieve", "arc", "2q"}) {
+  for (std::string_view name : {"switch", "lru", "s3fifo", "sieve", "arc", "2q", "index"}) {
     if (name != DefaultEvictionPolicyName()) names.push_back(name);
   }
   return names;
@@ -37,6 +38,12 @@ std::vector<std::string_view> EvictionPolicyNames() {
 
 absl::StatusOr<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name,
                                                                    uint64_t capacity_bytes) {
+  if (name == "index") {
+    absl::StatusOr<std::unique_ptr<EvictionPolicy>> unknown_future_policy =
+        MakeEvictionPolicy(DefaultEvictionPolicyName(), capacity_bytes);
+    if (!unknown_future_policy.ok()) return unknown_future_policy.status();
+    return std::make_unique<IndexAwarePolicy>(std::move(*unknown_future_policy));
+  }
   std::unique_ptr<EvictionPolicy> demand_policy;
   if (name == "lru") {
     demand_policy = std::make_unique<LruPolicy>();

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "cache/eviction_policy.h"
 #include "cache/trace/chunk_key.h"
+#include "cache/trace/optimal_replay.h"
 #include "format/string_view_compat.h"
 
 namespace chunkcache {
@@ -21,23 +22,38 @@ absl::StatusOr<ReplayResult> PolicyOnlyReplay(absl::Span<const ReplayAccess> acc
                                               std::string_view policy_name,
                                               uint64_t capacity_chunks,
                                               CopyAdmission copy_admission) {
+  ReplayWorkload workload;
+  workload.accesses.assign(accesses.begin(), accesses.end());
+  return PolicyOnlyReplay(workload, policy_name, capacity_chunks, copy_admission);
+}
+
+absl::StatusOr<ReplayResult> PolicyOnlyReplay(const ReplayWorkload& workload,
+                                              std::string_view policy_name,
+                                              uint64_t capacity_chunks,
+                                              CopyAdmission copy_admission) {
+  if (policy_name == kOptimalPolicyName) {
+    return OptimalReplay(workload.accesses, capacity_chunks);
+  }
   absl::StatusOr<std::unique_ptr<EvictionPolicy>> policy =
       MakeEvictionPolicy(policy_name, capacity_chunks * kChunkCharge);
   if (!policy.ok()) return policy.status();
+  StreamKnowledge* knowledge = (*policy)->stream_knowledge();
   absl::flat_hash_set<ChunkDigest> resident;
   auto evictable = [](const ChunkDigest&) { return true; };
   ReplayResult result;
-  for (const ReplayAccess& access : accesses) {
+  size_t next_event = 0;
+  for (size_t i = 0; i < workload.accesses.size(); ++i) {
+    ApplyStreamEvents(workload, i, &next_event, knowledge);
+    const ReplayAccess& access = workload.accesses[i];
     const bool is_guest = access.source == AccessSource::kGuest;
     const bool as_demand = is_guest || copy_admission == CopyAdmission::kDemand;
-    ReplayCounts& counts = is_guest ? result.guest : result.copy;
-    ++counts.accesses;
     const ChunkDigest key = ChunkKeyForId(access.chunk);
-    if (resident.contains(key)) {
+    const bool hit = resident.contains(key);
+    result.Count(access, !hit);
+    if (hit) {
       if (as_demand) (*policy)->OnAccess(key);
       continue;
     }
-    ++counts.misses;
     if (capacity_chunks == 0) continue;
     if (as_demand) (*policy)->OnMiss(key);
     while (resident.size() >= capacity_chunks) {
@@ -51,6 +67,7 @@ absl::StatusOr<ReplayResult> PolicyOnlyReplay(absl::Span<const ReplayAccess> acc
     (*policy)->OnInsert(key, kChunkCharge, as_demand ? InsertKind::kDemand : InsertKind::kPrefetch);
     resident.insert(key);
   }
+  ApplyStreamEvents(workload, workload.accesses.size(), &next_event, knowledge);
   return result;
 }
 

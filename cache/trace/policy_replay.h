@@ -7,7 +7,11 @@
 //
 // A guest miss calls OnMiss, evicts while the cache is full, then inserts on demand; a guest
 // hit calls OnAccess. Background copy accesses follow `copy_admission`. A capacity of 0
-// caches nothing. INVALID_ARGUMENT for an unknown policy name.
+// caches nothing. The name kOptimalPolicyName ("opt") replays with OptimalReplay, the floor
+// (cache/trace/optimal_replay.h). INVALID_ARGUMENT for an unknown policy name.
+//
+// The ReplayWorkload form also feeds the workload's stream events to policies that take
+// StreamKnowledge (the index-aware policy), each before the access it precedes.
 #ifndef CHUNKCACHE_CACHE_TRACE_POLICY_REPLAY_H_
 #define CHUNKCACHE_CACHE_TRACE_POLICY_REPLAY_H_
 
@@ -17,11 +21,16 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "cache/trace/replay_access.h"
+#include "cache/trace/replay_workload.h"
 
 namespace chunkcache {
 
 absl::StatusOr<ReplayResult> PolicyOnlyReplay(
     absl::Span<const ReplayAccess> accesses, std::string_view policy_name, uint64_t capacity_chunks,
+    CopyAdmission copy_admission = CopyAdmission::kPrefetch);
+
+absl::StatusOr<ReplayResult> PolicyOnlyReplay(
+    const ReplayWorkload& workload, std::string_view policy_name, uint64_t capacity_chunks,
     CopyAdmission copy_admission = CopyAdmission::kPrefetch);
 
 }  // namespace chunkcache

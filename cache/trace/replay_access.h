@@ -1,6 +1,6 @@
 // The input and output of a cache replay: a sequence of chunk accesses, each made by the
-// guest (the trace) or by a background copy job (live-restore), and the misses counted for
-// each source.
+// guest (the trace) or by a background copy job (live-restore) or another sequential stream
+// (a restore), and the misses counted for each source and each reader.
 #ifndef CHUNKCACHE_CACHE_TRACE_REPLAY_ACCESS_H_
 #define CHUNKCACHE_CACHE_TRACE_REPLAY_ACCESS_H_
 
@@ -16,6 +16,8 @@ enum class AccessSource : uint8_t { kGuest, kBackgroundCopy };
 struct ReplayAccess {
   uint64_t chunk = 0;
   AccessSource source = AccessSource::kGuest;
+  // Which reader made it, for per-reader counts (e.g. the first and second of two restores).
+  uint32_t reader = 0;
 };
 
 // How the cache sees the background copy's reads.
@@ -38,6 +40,11 @@ struct ReplayCounts {
 struct ReplayResult {
   ReplayCounts guest;
   ReplayCounts copy;
+  std::vector<ReplayCounts> readers;  // indexed by ReplayAccess::reader
+
+  uint64_t misses() const { return guest.misses + copy.misses; }
+  // Adds one access (a miss or not) to the source's and the reader's counts.
+  void Count(const ReplayAccess& access, bool miss);
 };
 
 // Every access of `trace`, made by the guest.

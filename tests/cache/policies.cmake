@@ -24,3 +24,9 @@ target_link_libraries(chunkcache_sim PRIVATE chunkcache_sim_command)
 chunkcache_add_test(trace_chunk_cache_replay_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/trace_chunk_cache_replay_test.cc
   LIBS chunkcache_cache_replay LABELS tsan)
+chunkcache_add_test(trace_live_restore_model_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/trace_live_restore_model_test.cc
+  LIBS chunkcache_trace)
+chunkcache_add_test(index_aware_policy_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/index_aware_policy_test.cc
+  LIBS chunkcache_trace)

@@ -117,6 +117,16 @@ TEST(PolicyReplayTest, OtherPoliciesMatchTheReferenceTables) {
   ExpectMatchesReference(MissRatio(reads_1m, "s3fifo", 80), 0.1543);
 }
 
+TEST(PolicyReplayTest, OptMatchesTheReferenceBeladyRows) {
+  const ChunkAccessTrace all_4m = Chunks(k4MiB, false);
+  ExpectMatchesReference(MissRatio(all_4m, "opt", 16), 0.0931);
+  ExpectMatchesReference(MissRatio(all_4m, "opt", 80), 0.0316);
+  ExpectMatchesReference(MissRatio(all_4m, "opt", 256), 0.0207);
+  ExpectMatchesReference(MissRatio(Chunks(k1MiB, false), "opt", 64), 0.0937);
+  ExpectMatchesReference(MissRatio(Chunks(k4MiB, true), "opt", 10), 0.1454);
+  ExpectMatchesReference(MissRatio(Chunks(k1MiB, true), "opt", 198), 0.0756);
+}
+
 TEST(PolicyReplayTest, DefaultPolicyBeatsLruAndTheBestReferenceWhereRequired) {
   const ChunkAccessTrace all_4m = Chunks(k4MiB, false);
   const std::string_view policy = DefaultEvictionPolicyName();

@@ -53,6 +53,38 @@ TEST(RunSimTest, LiveRestoreAddsTheCopysCounts) {
   EXPECT_THAT(out.str(), HasSubstr(" copy_requests=8008 "));
 }
 
+TEST(RunSimTest, QemuLiveRestorePrintsGuestMissesAndUpstreamFetches) {
+  SimOptions options;
+  options.trace_path = TracePath("cloudPhysicsIO.vscsi");
+  options.reads_only = true;
+  options.qemu_live_restore = true;
+  options.capacity_chunks = 64;
+  std::ostringstream index_out, opt_out;
+  options.policy = "index";
+  ASSERT_TRUE(RunSim(options, index_out).ok());
+  options.policy = "opt";
+  ASSERT_TRUE(RunSim(options, opt_out).ok());
+  // bench/RESULTS.md, "Index-aware caching", copy rate 1, 64 chunks.
+  EXPECT_THAT(index_out.str(), HasSubstr(" misses=862 "));
+  EXPECT_THAT(index_out.str(), HasSubstr(" upstream_fetches=8620 disk_chunks=8008\n"));
+  EXPECT_THAT(opt_out.str(), HasSubstr(" upstream_fetches=8481 "));
+  options.cluster_size = 3000;  // does not divide the chunk size
+  EXPECT_EQ(RunSim(options, opt_out).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RunSimTest, TwoRestoresPrintEachOnesFetches) {
+  SimOptions options;
+  options.restores_of = 1000;
+  options.capacity_chunks = 500;
+  options.second_speed = 0.5;
+  options.policy = "lru";
+  std::ostringstream out;
+  ASSERT_TRUE(RunSim(options, out).ok());
+  EXPECT_EQ(out.str(),
+            "first_fetches=1000 second_fetches=750 second_fetch_ratio=0.750000 "
+            "archive_chunks=1000\n");
+}
+
 TEST(RunSimTest, ErrorsNameTheProblem) {
   SimOptions options;
   options.trace_path = "/nonexistent/trace.vscsi";
@@ -93,6 +125,8 @@ TEST(SimCommandTest, ParsesSizesAndPrintsTheResult) {
 TEST(SimCommandTest, FailuresExitNonZero) {
   std::string printed;
   EXPECT_NE(RunCli({"sim", "--trace", "/nonexistent.vscsi"}, &printed), 0);
+  EXPECT_NE(RunCli({"sim"}, &printed), 0);  // neither a trace nor an archive
+  EXPECT_NE(RunCli({"sim", "--restores-of", "10", "--second-start", "2"}, &printed), 0);
   EXPECT_NE(RunCli({"sim", "--trace", TracePath("cloudPhysicsIO.vscsi"), "--chunk-size", "4XB"},
                    &printed),
             0);

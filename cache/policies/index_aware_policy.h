@@ -1,0 +1,122 @@
+// IndexAwarePolicy: Belady's rule where the future is known, the default policy where not.
+//
+// The cache (or the simulator) feeds it StreamKnowledge (cache/stream_knowledge.h): the
+// registered streams with their index order, cursor, direction and speed, the positions they
+// will skip, and hinted uses. Every tracked key is then in one of three classes, and
+// PickVictim takes the first evictable key of the first non-empty class:
+//   1. dead: an open stream's index or a hint names it, but every stream is past it (or will
+//      skip it) and no hinted use is left. Among dead keys the wrapped policy chooses.
+//   2. unknown future: nothing names it, or only hints with uses left (a hinted use has no
+//      known time). The wrapped policy (the default one) chooses, exactly as it would alone.
+//   3. known next use: the earliest time an open stream reaches it, (distance in positions)
+//      / (stream speed). The key whose next use is furthest goes first (Belady); ties go to
+//      the smaller digest, so runs are reproducible.
+// Interval caching falls out of class 3: with a leading and a trailing reader of one archive,
+// the chunks between them are used again when the trailing reader arrives, sooner than the
+// chunks the leader fetches next, so the leader's fresh chunks leave first when the interval
+// does not fit, and the interval is kept when it does.
+//
+// The wrapped policy sees every call (it tracks every key, and keys evicted by classes 1 and
+// 3 are OnErase'd from it), so with no streams and no hints this policy is the wrapped one:
+// same victims, same cost plus one empty-map test per OnAccess and PickVictim. With streams,
+// the hit path (OnAccess) adds one hash lookup (the key's last reader use, kept only for keys
+// that streams or hints name) and a hint-count lookup when hints exist; the knowledge is
+// consulted on the miss path, in PickVictim: classes 1 and 2 walk the wrapped policy's order
+// and classify only the keys they pass (in a stream's wake the oldest keys are the dead ones,
+// so the walk usually stops at once); class 3 scans the tracked keys that streams name,
+// O(keys x open streams x log positions per key) per victim. (Two restores of a 20,000-chunk
+// archive through 10,000 chunks, half of the victims from class 3: 15 s of simulation.)
+//
+//   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
+//   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);
+#ifndef CHUNKCACHE_CACHE_POLICIES_INDEX_AWARE_POLICY_H_
+#define CHUNKCACHE_CACHE_POLICIES_INDEX_AWARE_POLICY_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "cache/eviction_policy.h"
+#include "cache/stream_knowledge.h"
+
+namespace chunkcache {
+
+class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
+ public:
+  // `unknown_future_policy` decides among dead keys and among keys with an unknown future.
+  explicit IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_future_policy,
+                            double reader_reuse_factor = kDefaultReaderReuseFactor);
+
+  // Chosen on the qemu live-restore model (bench/RESULTS.md, "Index-aware caching").
+  static constexpr double kDefaultReaderReuseFactor = 1;
+
+  std::string_view name() const override { return "index"; }
+  void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) override;
+  void OnAccess(const ChunkDigest& key) override;
+  void OnStreamAccess(const ChunkDigest& key) override { inner_->OnStreamAccess(key); }
+  bool AccessIfTracked(const ChunkDigest& key) override;
+  void OnErase(const ChunkDigest& key) override;
+  void OnMiss(const ChunkDigest& key) override { inner_->OnMiss(key); }
+  std::optional<ChunkDigest> PickVictim(
+      absl::FunctionRef<bool(const ChunkDigest&)> evictable) override;
+  size_t tracked() const override { return inner_->tracked(); }
+  bool Tracks(const ChunkDigest& key) const override { return inner_->Tracks(key); }
+  uint64_t tracked_bytes() const override { return inner_->tracked_bytes(); }
+  StreamKnowledge* stream_knowledge() override { return this; }
+
+  // The time until `key`'s next known use; nullopt when it has none (dead or unknown).
+  std::optional<double> NextKnownUse(const ChunkDigest& key) const;
+  // Named by an open stream or a hint, with no stream ahead of it and no hinted use left.
+  bool IsDead(const ChunkDigest& key) const;
+
+ private:
+  // Each distinct order's positions by digest, ascending; shared by the streams of an order.
+  struct PositionIndex {
+    std::shared_ptr<const StreamOrder> order;
+    absl::flat_hash_map<ChunkDigest, std::vector<uint64_t>> positions;
+    size_t streams = 0;
+  };
+  struct Stream {
+    PositionIndex* index = nullptr;
+    uint64_t cursor = 0;
+    StreamDirection direction = StreamDirection::kForward;
+    double speed = 1;
+    absl::flat_hash_set<uint64_t> skipped;
+  };
+  enum class Future { kUnknown, kDead, kKnown };
+
+  // StreamKnowledge.
+  void OpenStream(StreamId id, std::shared_ptr<const StreamOrder> order, uint64_t cursor,
+                  StreamDirection direction, double speed) override;
+  void MoveStream(StreamId id, uint64_t cursor) override;
+  void SetStreamSpeed(StreamId id, double speed) override;
+  void SkipPosition(StreamId id, uint64_t position) override;
+  void CloseStream(StreamId id) override;
+  void AddHintedUses(const ChunkDigest& key, uint32_t uses) override;
+  void SetTime(double now) override { now_ = now; }
+
+  bool Named(const ChunkDigest& key) const;
+  Future Classify(const ChunkDigest& key, double* distance) const;
+  void NoteReaderUse(const ChunkDigest& key);
+  void ConsumeHintedUse(const ChunkDigest& key);
+
+  static constexpr double kNoReaderUse = -1;
+
+  std::unique_ptr<EvictionPolicy> inner_;
+  const double reader_reuse_factor_;
+  double now_ = 0;
+  absl::flat_hash_map<const StreamOrder*, std::unique_ptr<PositionIndex>> indexes_;
+  absl::flat_hash_map<StreamId, Stream> streams_;
+  // Hinted uses left per key; 0 = all consumed (the key stays named, so it can be dead).
+  absl::flat_hash_map<ChunkDigest, uint32_t> hinted_uses_;
+  // Tracked keys that an open stream or a hint names (the only ones PickVictim classifies),
+  // with the time of their last use by a reader that is not a stream, or kNoReaderUse.
+  absl::flat_hash_map<ChunkDigest, double> named_tracked_;
+};
+
+}  // namespace chunkcache
+
+#endif  // CHUNKCACHE_CACHE_POLICIES_INDEX_AWARE_POLICY_H_

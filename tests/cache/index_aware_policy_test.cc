@@ -1,0 +1,256 @@
+// The index-aware policy: its eviction classes (dead, unknown future, furthest known use),
+// stream bookkeeping, and its targets on the simulated workloads (bench/RESULTS.md, "Index-aware
+// caching"). The conformance suite (policy_conformance_test) runs it as well.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "cache/eviction_policy.h"
+#include "cache/trace/chunk_accesses.h"
+#include "cache/trace/chunk_key.h"
+#include "cache/trace/concurrent_restores.h"
+#include "cache/trace/policy_replay.h"
+#include "cache/trace/qemu_live_restore.h"
+#include "cache/trace/replay_workload.h"
+#include "cache/trace/trace_file.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_env.h"
+
+namespace chunkcache {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kChunk = 4 * kMiB;
+
+ChunkDigest Key(uint64_t id) { return ChunkKeyForId(id); }
+bool AnyKey(const ChunkDigest&) { return true; }
+
+std::unique_ptr<EvictionPolicy> MakeIndexPolicy(uint64_t capacity_chunks) {
+  absl::StatusOr<std::unique_ptr<EvictionPolicy>> policy =
+      MakeEvictionPolicy("index", capacity_chunks * kChunk);
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  EXPECT_NE((*policy)->stream_knowledge(), nullptr);
+  return std::move(*policy);
+}
+
+std::vector<ChunkDigest> Drain(EvictionPolicy& policy) {
+  std::vector<ChunkDigest> victims;
+  while (std::optional<ChunkDigest> victim = policy.PickVictim(AnyKey)) victims.push_back(*victim);
+  return victims;
+}
+
+TEST(IndexAwarePolicyTest, OtherPoliciesTakeNoKnowledge) {
+  for (std::string_view name : EvictionPolicyNames()) {
+    absl::StatusOr<std::unique_ptr<EvictionPolicy>> policy = MakeEvictionPolicy(name, kChunk);
+    ASSERT_TRUE(policy.ok());
+    EXPECT_EQ((*policy)->stream_knowledge() != nullptr, name == "index") << name;
+  }
+}
+
+// No streams, no hints: exactly the default policy's victims.
+TEST(IndexAwarePolicyTest, WithoutKnowledgeItEvictsAsTheDefaultPolicy) {
+  constexpr uint64_t kCapacity = 24;
+  std::unique_ptr<EvictionPolicy> index = MakeIndexPolicy(kCapacity);
+  std::unique_ptr<EvictionPolicy> fallback =
+      *MakeEvictionPolicy(DefaultEvictionPolicyName(), kCapacity * kChunk);
+  std::mt19937_64 random(9);
+  absl::flat_hash_set<ChunkDigest> resident;
+  for (int step = 0; step < 20000; ++step) {
+    const ChunkDigest key = Key((random() % 120) * (random() % 120) / 120);
+    if (resident.contains(key)) {
+      index->OnAccess(key);
+      fallback->OnAccess(key);
+      continue;
+    }
+    index->OnMiss(key);
+    fallback->OnMiss(key);
+    while (resident.size() >= kCapacity) {
+      std::optional<ChunkDigest> victim = fallback->PickVictim(AnyKey);
+      ASSERT_TRUE(victim.has_value());
+      ASSERT_EQ(index->PickVictim(AnyKey), victim) << "step " << step;
+      resident.erase(*victim);
+    }
+    const InsertKind kind = step % 9 == 0 ? InsertKind::kPrefetch : InsertKind::kDemand;
+    index->OnInsert(key, kChunk, kind);
+    fallback->OnInsert(key, kChunk, kind);
+    resident.insert(key);
+  }
+}
+
+// Keys 0-9 are a stream's positions 0-9 (cursor 5): 0-4 are dead, 5-9 have known next uses
+// 0-4. Key 100 is a hot key no stream names. Victims: the dead, then 100, then 9, 8, ...
+TEST(IndexAwarePolicyTest, DeadFirstThenUnknownFutureThenFurthestKnownUse) {
+  std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  knowledge.OpenStream(7, SequentialOrder(0, 10), 0, StreamDirection::kForward, 1);
+  for (uint64_t id = 0; id < 10; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  policy->OnInsert(Key(100), kChunk, InsertKind::kDemand);
+  for (int i = 0; i < 5; ++i) policy->OnAccess(Key(100));
+  knowledge.MoveStream(7, 5);
+  const std::vector<ChunkDigest> victims = Drain(*policy);
+  ASSERT_EQ(victims.size(), 11u);
+  absl::flat_hash_set<ChunkDigest> first_five(victims.begin(), victims.begin() + 5);
+  for (uint64_t id = 0; id < 5; ++id) EXPECT_TRUE(first_five.contains(Key(id))) << id;
+  EXPECT_EQ(victims[5], Key(100));
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(victims[6 + i], Key(9 - i)) << i;
+  EXPECT_EQ(policy->tracked(), 0u);
+}
+
+TEST(IndexAwarePolicyTest, PinnedKeysArePassedOverInEveryClass) {
+  std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
+  policy->stream_knowledge()->OpenStream(1, SequentialOrder(0, 6), 3, StreamDirection::kForward, 1);
+  for (uint64_t id = 0; id < 6; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  auto not_2_or_5 = [](const ChunkDigest& key) { return key != Key(2) && key != Key(5); };
+  absl::flat_hash_set<ChunkDigest> victims;
+  while (std::optional<ChunkDigest> victim = policy->PickVictim(not_2_or_5)) {
+    victims.insert(*victim);
+  }
+  EXPECT_EQ(victims, (absl::flat_hash_set<ChunkDigest>{Key(0), Key(1), Key(3), Key(4)}));
+  EXPECT_EQ(policy->tracked(), 2u);
+}
+
+TEST(IndexAwarePolicyTest, SkippedPositionsAreDeadAndClosedStreamsForgotten) {
+  std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  knowledge.OpenStream(1, SequentialOrder(0, 4), 0, StreamDirection::kForward, 1);
+  for (uint64_t id = 0; id < 4; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  knowledge.SkipPosition(1, 2);
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(2));  // dead: the stream will pass it
+  knowledge.CloseStream(1);
+  // Nothing names 0, 1, 3 any more: the default policy's order (prefetch FIFO, oldest first).
+  EXPECT_EQ(Drain(*policy), (std::vector<ChunkDigest>{Key(0), Key(1), Key(3)}));
+}
+
+TEST(IndexAwarePolicyTest, TheEarliestArrivalOfAnyStreamCountsBackwardStreamsToo) {
+  std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  const std::shared_ptr<const StreamOrder> order = SequentialOrder(0, 10);
+  knowledge.OpenStream(1, order, 0, StreamDirection::kForward, 1);   // key k in k
+  knowledge.OpenStream(2, order, 9, StreamDirection::kBackward, 4);  // key k in (9 - k) / 4
+  for (uint64_t id = 0; id < 10; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  // Next uses: 0, 1, 2, 1.5, 1.25, 1, 0.75, 0.5, 0.25, 0: key 2 is furthest, then 3.
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(2));
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(3));
+  // Now (9 - k) * 2: the next uses of 0, 1, 4-9 are 0, 1, 4, 5, 6, 4, 2, 0: key 6 goes.
+  knowledge.SetStreamSpeed(2, 0.5);
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(6));
+  knowledge.CloseStream(2);
+  knowledge.CloseStream(2);  // unknown ids are ignored
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(9));
+}
+
+TEST(IndexAwarePolicyTest, HintedUsesCountDownToDead) {
+  std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  policy->OnInsert(Key(1), kChunk, InsertKind::kDemand);
+  policy->OnInsert(Key(2), kChunk, InsertKind::kDemand);
+  knowledge.AddHintedUses(Key(2), 2);
+  policy->OnAccess(Key(2));
+  // One hinted use left: an unknown future like key 1, so the default policy decides (LRU-like
+  // experts evict key 1, used least recently).
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(1));
+  policy->OnInsert(Key(1), kChunk, InsertKind::kDemand);
+  policy->OnAccess(Key(2));  // the last hinted use: key 2 is dead
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(2));
+}
+
+// A key a reader (not a stream) used recently is expected back soon, however far the stream.
+TEST(IndexAwarePolicyTest, ARecentReaderUseKeepsAKeyTheStreamReachesLate) {
+  std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  knowledge.OpenStream(1, SequentialOrder(0, 100), 0, StreamDirection::kForward, 1);
+  knowledge.SetTime(0);
+  policy->OnInsert(Key(30), kChunk, InsertKind::kDemand);  // a guest read at time 0
+  policy->OnInsert(Key(90), kChunk, InsertKind::kDemand);
+  knowledge.SetTime(50);
+  policy->OnAccess(Key(90));  // used again at 50: expected back in ~0, not at 90
+  knowledge.SetTime(52);
+  // 30: stream at 30, reader at ~52; 90: stream at 90, reader at ~2.
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(30));
+}
+
+// ---- Targets on the simulated workloads.
+
+const std::vector<BlockRequest>& TraceRequests() {
+  static const std::vector<BlockRequest>* requests = [] {
+    const std::string path = (testing::SharedDir() / "traces" / "cloudPhysicsIO.vscsi").string();
+    absl::StatusOr<std::vector<BlockRequest>> read = ReadBlockTraceFile(path, TraceFormat::kVscsi);
+    EXPECT_TRUE(read.ok()) << read.status();
+    return new std::vector<BlockRequest>(read.ok() ? std::move(*read)
+                                                   : std::vector<BlockRequest>{});
+  }();
+  return *requests;
+}
+
+ReplayResult Replay(const ReplayWorkload& workload, std::string_view policy, uint64_t chunks) {
+  absl::StatusOr<ReplayResult> result = PolicyOnlyReplay(workload, policy, chunks);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : ReplayResult{};
+}
+
+// qemu live-restore, cloudPhysics guest reads, 4 MiB chunks: the upstream fetches close at
+// least half of the gap between the best classic policy and OPT, and the guest waits for no
+// more misses than with the default policy.
+TEST(IndexAwarePolicyTargetTest, QemuLiveRestoreClosesHalfTheGapToOpt) {
+  absl::StatusOr<QemuLiveRestore> model =
+      ModelQemuLiveRestore(TraceRequests(), {.chunk_size = kChunk, .reads_only = true});
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (uint64_t chunks : {16, 64}) {
+    SCOPED_TRACE(::testing::Message() << chunks << " chunks");
+    uint64_t best_classic = UINT64_MAX;
+    for (std::string_view policy : EvictionPolicyNames()) {
+      if (policy != "index") {
+        best_classic = std::min(best_classic, Replay(model->workload, policy, chunks).misses());
+      }
+    }
+    const uint64_t opt = Replay(model->workload, "opt", chunks).misses();
+    const ReplayResult index = Replay(model->workload, "index", chunks);
+    const ReplayResult fallback = Replay(model->workload, DefaultEvictionPolicyName(), chunks);
+    ASSERT_LT(opt, best_classic);
+    EXPECT_LE(index.misses(), best_classic - (best_classic - opt) / 2)
+        << "index " << index.misses() << " best classic " << best_classic << " opt " << opt;
+    EXPECT_LE(index.guest.misses, fallback.guest.misses);
+  }
+}
+
+// Two restores of one archive: the chunks between the leader and the trailer are kept. The
+// trailer at half speed (the interval grows to 5/8 of the archive, the cache holds 1/2): LRU
+// refetches 3/4 of the archive, the index policy what OPT does. Started 0.6 through (the
+// interval never fits): LRU refetches everything, the index policy 1/5.
+TEST(IndexAwarePolicyTargetTest, TwoRestoresKeepTheIntervalBetweenThem) {
+  constexpr uint64_t kArchive = 1000;
+  absl::StatusOr<ReplayWorkload> slow =
+      TwoConcurrentRestores({.archive_chunks = kArchive, .second_speed = 0.5});
+  ASSERT_TRUE(slow.ok());
+  EXPECT_EQ(Replay(*slow, "lru", kArchive / 2).readers.at(1).misses, 750u);
+  EXPECT_LE(Replay(*slow, "index", kArchive / 2).readers.at(1).misses,
+            Replay(*slow, "opt", kArchive / 2).readers.at(1).misses + 2);
+  absl::StatusOr<ReplayWorkload> late =
+      TwoConcurrentRestores({.archive_chunks = kArchive, .second_start = 0.6});
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(Replay(*late, "lru", kArchive / 2).readers.at(1).misses, kArchive);
+  EXPECT_LE(Replay(*late, "index", kArchive / 2).readers.at(1).misses, kArchive / 5);
+  absl::StatusOr<ReplayWorkload> quarter = TwoConcurrentRestores({.archive_chunks = kArchive});
+  ASSERT_TRUE(quarter.ok());
+  EXPECT_EQ(Replay(*quarter, "index", kArchive / 2).readers.at(1).misses, 0u);
+}
+
+// No streams: the plain trace replays exactly as with the default policy.
+TEST(IndexAwarePolicyTargetTest, PlainTraceIsTheDefaultPolicys) {
+  absl::StatusOr<ChunkAccessTrace> trace = ToChunkAccesses(TraceRequests(), {.chunk_size = kChunk});
+  ASSERT_TRUE(trace.ok());
+  ReplayWorkload workload;
+  workload.accesses = GuestAccesses(*trace);
+  for (uint64_t chunks : {16, 80}) {
+    EXPECT_EQ(Replay(workload, "index", chunks).guest.misses,
+              Replay(workload, DefaultEvictionPolicyName(), chunks).guest.misses)
+        << chunks;
+  }
+}
+
+}  // namespace
+}  // namespace chunkcache
