@@ -99,10 +99,10 @@ struct SessionOptions {
   // A session nobody used for this long is closed by the registry, releasing its pins.
   absl::Duration idle_timeout = absl::Minutes(10);
   // Heap held by the open sessions together: each is charged SnapshotSession::heap_bytes()
-  // (about 16 MiB per TiB of fixed-index image). An open beyond it first closes the least
-  // recently used sessions nobody holds; when the sessions in use leave no room it fails
-  // with RESOURCE_EXHAUSTED. Without a bound, clients opening every archive they may list
-  // would push the process into an OOM kill, losing the cache.
+  // (about 9 MiB per TiB of fixed-index image, 16 MiB encrypted). An open beyond it closes
+  // the least recently used sessions nobody holds; when the sessions in use leave no room it
+  // fails with RESOURCE_EXHAUSTED. Without a bound, clients opening every archive they may
+  // list would push the process into an OOM kill, losing the cache.
   uint64_t max_open_index_bytes = uint64_t{512} << 20;
   // One Prefetch call names at most this many ranges (INVALID_ARGUMENT beyond) and walks at
   // most this many index entries of their union; the rest is reported dropped. Both keep a

@@ -27,21 +27,10 @@ absl::Status WithContext(const absl::Status& status, std::string_view context) {
 // state), as a fixed allowance: it keeps a flood of tiny archives from counting as free.
 constexpr uint64_t kSessionOverheadBytes = 16 * 1024;
 
-// The cache keys of the distinct chunks of `index`, computed once at open so that Stats never
-// builds a set of the index (nor derives keyed digests) per call.
-std::vector<ChunkDigest> DistinctCacheKeys(const ChunkIndex& index, const CryptConfig* key) {
-  absl::flat_hash_set<ChunkDigest> distinct(index.digests().begin(), index.digests().end());
-  std::vector<ChunkDigest> keys;
-  keys.reserve(distinct.size());
-  for (const ChunkDigest& digest : distinct) keys.push_back(CacheKeyFor(digest, key));
-  return keys;
-}
-
-uint64_t HeapBytes(const ChunkIndex& index, size_t distinct_chunks) {
+uint64_t HeapBytes(const ChunkIndex& index, const internal::DistinctChunks& distinct) {
   const uint64_t per_entry =
       sizeof(ChunkDigest) + (index.kind() == IndexKind::kDynamic ? sizeof(uint64_t) : 0);
-  return index.chunk_count() * per_entry + distinct_chunks * sizeof(ChunkDigest) +
-         kSessionOverheadBytes;
+  return index.chunk_count() * per_entry + distinct.heap_bytes() + kSessionOverheadBytes;
 }
 
 // A run of whole index entries [first, last] that a Prefetch covers.
@@ -126,8 +115,8 @@ SnapshotSession::SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkS
       manifest_(std::move(manifest)),
       index_(std::move(index)),
       options_(options),
-      distinct_keys_(DistinctCacheKeys(index_, source_->chunk_key())),
-      heap_bytes_(HeapBytes(index_, distinct_keys_.size())),
+      distinct_(index_, source_->chunk_key()),
+      heap_bytes_(HeapBytes(index_, distinct_)),
       readahead_(std::make_unique<internal::ReadaheadDetector>(options.readahead)),
       max_readahead_pin_bytes_(
           std::min(options.readahead.max_pinned_bytes, cache->options().capacity_bytes / 8)) {
@@ -497,11 +486,11 @@ SnapshotStats SnapshotSession::Stats() const {
   stats.size = index_.size();
   stats.chunk_size = index_.chunk_size();
   stats.chunk_count = index_.chunk_count();
-  stats.distinct_chunks = distinct_keys_.size();
+  stats.distinct_chunks = distinct_.count();
   stats.crypt_mode = std::string(CryptModeName(source_->crypt_mode));
   stats.hinted_chunks = hinted_chosen_;
   stats.index_csum = index_.index_csum().Hex();
-  stats.cached_bytes = cache_->CachedBytes(distinct_keys_);
+  stats.cached_bytes = distinct_.CachedBytes(index_, *cache_);
   return stats;
 }
 

@@ -37,6 +37,7 @@
 #include "cache/chunk_cache.h"
 #include "cache/chunk_handle.h"
 #include "cache/chunk_request.h"
+#include "cache/internal/distinct_chunks.h"
 #include "cache/range_read.h"
 #include "format/chunk_index.h"
 #include "format/crypt_config.h"
@@ -118,9 +119,9 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // Everything but cached_bytes was computed at open. cached_bytes costs one cache lookup per
   // distinct chunk (distinct_chunks()): for a big archive, call this off gRPC callback threads.
   SnapshotStats Stats() const;
-  size_t distinct_chunks() const { return distinct_keys_.size(); }
+  size_t distinct_chunks() const { return distinct_.count(); }
 
-  // The heap this session holds for its archive (index entries, distinct chunk keys, and a
+  // The heap this session holds for its archive (index entries, its distinct chunks, and a
   // fixed allowance for the manifest and the read state): what the SessionRegistry charges
   // against SessionOptions::max_open_index_bytes.
   uint64_t heap_bytes() const { return heap_bytes_; }
@@ -183,7 +184,7 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   const Manifest manifest_;
   const ChunkIndex index_;
   const SessionOptions options_;
-  const std::vector<ChunkDigest> distinct_keys_;  // cache keys of the distinct chunks
+  const internal::DistinctChunks distinct_;
   const uint64_t heap_bytes_;
   size_t hinted_chosen_ = 0;           // set in Open, then constant
   uint64_t hinted_bytes_granted_ = 0;  // from the cache-wide budget; returned on release

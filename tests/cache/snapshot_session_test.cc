@@ -315,6 +315,30 @@ TEST_F(SnapshotSessionTest, StatsDescribeTheArchive) {
   EXPECT_EQ(cache_->Stats().sessions_open, 0u);
 }
 
+TEST_F(SnapshotSessionTest, StatsCountMoreDistinctChunksThanOneLookupBatch) {
+  // 4200 distinct 1 KiB chunks (more than the 4096 keys looked up at a time), then 100
+  // repeats of them.
+  constexpr uint64_t kSmallChunk = 1024;
+  std::string image = PseudoRandomBytes(4200 * kSmallChunk, 8);
+  image += image.substr(0, 100 * kSmallChunk);
+  ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk, image, kSmallChunk).ok());
+  ScratchDir big_dir;
+  std::unique_ptr<ChunkCache> cache = OpenCache(SmallCacheOptions(big_dir.path(), 64 << 20));
+  ASSERT_NE(cache, nullptr);
+  auto session = SnapshotSession::Open(cache.get(), Store(), TestSnapshot(1000), kDisk, options_);
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_EQ((*session)->Stats().distinct_chunks, 4200u);
+  EXPECT_EQ((*session)->Stats().chunk_count, 4300u);
+  EXPECT_EQ((*session)->Stats().cached_bytes, 0u);
+  for (uint64_t offset = 0; offset < image.size(); offset += 256 * kSmallChunk) {
+    // In pieces: one read of every chunk would overflow the demand fetch queue.
+    absl::StatusOr<RangeRead> read = (*session)->Read(offset, 256 * kSmallChunk, Soon());
+    ASSERT_TRUE(read.ok()) << offset << ": " << read.status();
+  }
+  EXPECT_EQ((*session)->Stats().cached_bytes, 4200 * kSmallChunk);
+  session->reset();
+}
+
 TEST_F(SnapshotSessionTest, CancelledAsyncReadNeverCallsBackAndItsChunksAreStillCached) {
   const std::string image = PseudoRandomBytes(3 * kChunk, 5);
   ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk, image, kChunk).ok());
