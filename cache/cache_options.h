@@ -107,6 +107,17 @@ struct SessionOptions {
   uint64_t hinted_bytes_per_session = uint64_t{64} << 20;
   // A session nobody used for this long is closed by the registry, releasing its pins.
   absl::Duration idle_timeout = absl::Minutes(10);
+  // Heap held by the open sessions together: each is charged SnapshotSession::heap_bytes()
+  // (about 9 MiB per TiB of fixed-index image, 16 MiB encrypted). An open beyond it closes
+  // the least recently used sessions nobody holds; when the sessions in use leave no room it
+  // fails with RESOURCE_EXHAUSTED. Without a bound, clients opening every archive they may
+  // list would push the process into an OOM kill, losing the cache.
+  uint64_t max_open_index_bytes = uint64_t{512} << 20;
+  // One Prefetch call names at most this many ranges (INVALID_ARGUMENT beyond) and walks at
+  // most this many index entries of their union; the rest is reported dropped. Both keep a
+  // call cheap enough for a gRPC callback thread whatever the request and the index size.
+  size_t max_prefetch_ranges = 1024;
+  size_t max_prefetch_chunks = 4096;
   // Largest range one Read may cover; a read pins every chunk it touches until released.
   uint64_t max_read_bytes = uint64_t{64} << 20;
   ReadaheadOptions readahead;

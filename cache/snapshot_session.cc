@@ -23,6 +23,22 @@ absl::Status WithContext(const absl::Status& status, std::string_view context) {
   return absl::Status(status.code(), absl::StrCat(ToAbsl(context), ": ", status.message()));
 }
 
+// What a session holds besides its index vectors (the manifest, names, readahead and pin
+// state), as a fixed allowance: it keeps a flood of tiny archives from counting as free.
+constexpr uint64_t kSessionOverheadBytes = 16 * 1024;
+
+uint64_t HeapBytes(const ChunkIndex& index, const internal::DistinctChunks& distinct) {
+  const uint64_t per_entry =
+      sizeof(ChunkDigest) + (index.kind() == IndexKind::kDynamic ? sizeof(uint64_t) : 0);
+  return index.chunk_count() * per_entry + distinct.heap_bytes() + kSessionOverheadBytes;
+}
+
+// A run of whole index entries [first, last] that a Prefetch covers.
+struct EntryRun {
+  size_t first = 0;
+  size_t last = 0;
+};
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<SnapshotSession>> SnapshotSession::Open(
@@ -100,7 +116,8 @@ SnapshotSession::SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkS
       manifest_(std::move(manifest)),
       index_(std::move(index)),
       options_(options),
-      distinct_chunks_(index_.DistinctChunkCount()),
+      distinct_(index_, source_->chunk_key()),
+      heap_bytes_(HeapBytes(index_, distinct_)),
       readahead_(std::make_unique<internal::ReadaheadDetector>(options.readahead)),
       max_readahead_pin_bytes_(
           std::min(options.readahead.max_pinned_bytes, cache->options().capacity_bytes / 8)) {
@@ -418,24 +435,58 @@ void SnapshotSession::AdoptReadahead(size_t entry, uint64_t read_tick,
 }
 
 absl::StatusOr<PrefetchCounts> SnapshotSession::Prefetch(absl::Span<const ByteRange> ranges) {
+  if (ranges.size() > options_.max_prefetch_ranges) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prefetch names ", ranges.size(), " ranges; at most ",
+                     options_.max_prefetch_ranges, " per call: merge adjacent ranges"));
+  }
   const uint64_t size = index_.size();
+  std::vector<EntryRun> runs;
+  runs.reserve(ranges.size());
   for (const ByteRange& range : ranges) {
     if (range.length == 0) {
       return absl::InvalidArgumentError("prefetch range length must be at least 1 byte");
     }
-    if (range.offset >= size) {
+    std::optional<ChunkLocation> first = index_.Locate(range.offset);
+    if (range.offset >= size || !first.has_value()) {
       return absl::OutOfRangeError(absl::StrCat("prefetch offset ", range.offset,
                                                 " is at or past the end of ", archive_, " (", size,
                                                 " bytes)"));
     }
+    // Cut at the end of the archive without computing offset + length, which may overflow.
+    const uint64_t last_byte =
+        range.length > size - range.offset ? size - 1 : range.offset + range.length - 1;
+    runs.push_back(EntryRun{first->entry, index_.Locate(last_byte)->entry});
   }
+  // Sorted and merged, the runs are disjoint: each entry is walked at most once, and what is
+  // left when the walk stops is a plain sum.
+  std::sort(runs.begin(), runs.end(),
+            [](const EntryRun& a, const EntryRun& b) { return a.first < b.first; });
+  std::vector<EntryRun> merged;
+  for (const EntryRun& run : runs) {
+    if (!merged.empty() && run.first <= merged.back().last + 1) {
+      merged.back().last = std::max(merged.back().last, run.last);
+    } else {
+      merged.push_back(run);
+    }
+  }
+
   PrefetchCounts counts;
-  absl::flat_hash_set<ChunkDigest> seen;
-  for (const ByteRange& range : ranges) {
-    const uint64_t end = range.length > size - range.offset ? size : range.offset + range.length;
-    std::optional<ChunkLocation> start = index_.Locate(range.offset);
-    for (size_t entry = start->entry;
-         entry < index_.chunk_count() && index_.range(entry).begin < end; ++entry) {
+  absl::flat_hash_set<ChunkDigest> seen;  // at most max_prefetch_chunks keys
+  size_t considered = 0;
+  bool queue_full = false;
+  for (size_t r = 0; r < merged.size(); ++r) {
+    for (size_t entry = merged[r].first; entry <= merged[r].last; ++entry) {
+      if (queue_full || considered == options_.max_prefetch_chunks) {
+        // Stop walking: the queue would drop everything else, or this call has done its share.
+        counts.chunks_dropped += merged[r].last - entry + 1;
+        for (size_t rest = r + 1; rest < merged.size(); ++rest) {
+          counts.chunks_dropped += merged[rest].last - merged[rest].first + 1;
+        }
+        return counts;
+      }
+      ++considered;
+      if (index_.range(entry).size() == 0) continue;  // an empty entry: nothing to fetch
       ChunkRequest request = RequestFor(entry);
       if (!seen.insert(request.cache_key).second) continue;
       switch (cache_->Prefetch(request)) {
@@ -448,6 +499,7 @@ absl::StatusOr<PrefetchCounts> SnapshotSession::Prefetch(absl::Span<const ByteRa
           break;
         case PrefetchOutcome::kDropped:
           ++counts.chunks_dropped;
+          queue_full = true;
           break;
       }
     }
@@ -460,17 +512,11 @@ SnapshotStats SnapshotSession::Stats() const {
   stats.size = index_.size();
   stats.chunk_size = index_.chunk_size();
   stats.chunk_count = index_.chunk_count();
-  stats.distinct_chunks = distinct_chunks_;
+  stats.distinct_chunks = distinct_.count();
   stats.crypt_mode = std::string(CryptModeName(source_->crypt_mode));
   stats.hinted_chunks = hinted_chosen_;
   stats.index_csum = index_.index_csum().Hex();
-  absl::flat_hash_set<ChunkDigest> distinct(index_.digests().begin(), index_.digests().end());
-  std::vector<ChunkDigest> keys;
-  keys.reserve(distinct.size());
-  for (const ChunkDigest& digest : distinct) {
-    keys.push_back(CacheKeyFor(digest, source_->chunk_key()));
-  }
-  stats.cached_bytes = cache_->CachedBytes(keys);
+  stats.cached_bytes = distinct_.CachedBytes(index_, *cache_);
   return stats;
 }
 

@@ -37,6 +37,7 @@
 #include "cache/chunk_cache.h"
 #include "cache/chunk_handle.h"
 #include "cache/chunk_request.h"
+#include "cache/internal/distinct_chunks.h"
 #include "cache/range_read.h"
 #include "format/chunk_index.h"
 #include "format/crypt_config.h"
@@ -66,7 +67,10 @@ struct ByteRange {
 struct PrefetchCounts {
   uint64_t chunks_requested = 0;  // queued now or already being fetched
   uint64_t chunks_already_cached = 0;
-  uint64_t chunks_dropped = 0;  // not queued: the prefetch queue was full
+  // Not queued: the prefetch queue was full, or the entry lies beyond the max_prefetch_chunks
+  // entries one call walks. Counted per index entry: a chunk that repeats in the part not
+  // walked counts once per entry.
+  uint64_t chunks_dropped = 0;
 };
 
 // What StatSnapshot reports (proto SnapshotInfo).
@@ -106,10 +110,23 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   absl::StatusOr<RangeRead> Read(uint64_t offset, uint64_t length, absl::Time deadline);
 
   // Queues the chunks of `ranges` at prefetch priority. Same range errors as Read (length 0,
-  // offset past the end); a range running past the end is cut there.
+  // offset past the end); a range running past the end is cut there; INVALID_ARGUMENT for more
+  // than max_prefetch_ranges ranges. The ranges are clipped, sorted and merged into runs of
+  // index entries, which are walked in archive order until max_prefetch_chunks entries were
+  // considered or the prefetch queue is full; the rest counts as dropped. So a call costs
+  // O(ranges log ranges + max_prefetch_chunks) whatever the ranges cover: cheap enough for a
+  // gRPC callback thread.
   absl::StatusOr<PrefetchCounts> Prefetch(absl::Span<const ByteRange> ranges);
 
+  // Everything but cached_bytes was computed at open. cached_bytes costs one cache lookup per
+  // distinct chunk (distinct_chunks()): for a big archive, call this off gRPC callback threads.
   SnapshotStats Stats() const;
+  size_t distinct_chunks() const { return distinct_.count(); }
+
+  // The heap this session holds for its archive (index entries, its distinct chunks, and a
+  // fixed allowance for the manifest and the read state): what the SessionRegistry charges
+  // against SessionOptions::max_open_index_bytes.
+  uint64_t heap_bytes() const { return heap_bytes_; }
 
   // Releases the hinted set's pins now (the registry calls it when closing the session); the
   // session stays readable.
@@ -179,7 +196,8 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   const Manifest manifest_;
   const ChunkIndex index_;
   const SessionOptions options_;
-  const size_t distinct_chunks_;
+  const internal::DistinctChunks distinct_;
+  const uint64_t heap_bytes_;
   size_t hinted_chosen_ = 0;           // set in Open, then constant
   uint64_t hinted_bytes_granted_ = 0;  // from the cache-wide budget; returned on release
   std::atomic<uint64_t> readahead_requested_{0};

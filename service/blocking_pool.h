@@ -2,7 +2,8 @@
 // calls — opening an archive (reading and checking its manifest and index), reading a snapshot
 // file, listing snapshots — so that a slow upstream never holds one of gRPC's few callback
 // threads. The calls hand their work over and finish from the worker (archive_opener.h,
-// upstream_call.h); a call whose archive is already open never comes here.
+// upstream_call.h); a call whose archive is already open comes here only for work that grows
+// with its index (StatSnapshot's cached_bytes of a big archive).
 //
 //   BlockingPool pool(/*threads=*/8, /*max_queued=*/256);
 //   auto operation = std::make_shared<CancellableOperation<T, BlockingTicket<T>>>(on_result);

@@ -14,6 +14,11 @@
 // a slow upstream delays only the calls that need it. When `max_queued_upstream_calls` wait
 // already, a call that needs the pool is refused with RESOURCE_EXHAUSTED.
 //
+// Nor does a handler do work that grows with the index on a gRPC thread: Prefetch is bounded
+// (at most max_prefetch_ranges ranges, at most max_prefetch_chunks entries walked), and
+// StatSnapshot of an open archive with many distinct chunks (its cached_bytes is one cache
+// lookup per distinct chunk) runs on the pool too.
+//
 //   ChunkCacheService service(deps, /*upstream_call_threads=*/8,
 //                             /*max_queued_upstream_calls=*/256);
 //   grpc::ServerBuilder builder;

@@ -84,10 +84,12 @@ absl::StatusOr<std::unique_ptr<ChunkCacheServer>> ChunkCacheServer::Start(Server
   server->registry_ = std::make_unique<SessionRegistry>(server->cache_.get(), s.sessions);
   server->resolver_ = std::make_unique<ArchiveResolver>(server->catalog_.get(), s.authorizer.get(),
                                                         server->registry_.get());
-  server->service_ = std::make_unique<ChunkCacheService>(
-      ServiceDeps{server->resolver_.get(), server->metrics_.get(), &server->admission_,
-                  server->pins_, server->reply_budget_, s.max_read_bytes, server->cache_.get()},
-      s.upstream_call_threads, s.max_queued_upstream_calls);
+  ServiceDeps deps{server->resolver_.get(), server->metrics_.get(), &server->admission_,
+                   server->pins_,           server->reply_budget_,  s.max_read_bytes,
+                   server->cache_.get()};
+  deps.max_prefetch_ranges = s.sessions.max_prefetch_ranges;
+  server->service_ = std::make_unique<ChunkCacheService>(std::move(deps), s.upstream_call_threads,
+                                                         s.max_queued_upstream_calls);
 
   if (absl::Status started = server->StartMetrics(); !started.ok()) return started;
   if (absl::Status started = server->StartGrpc(); !started.ok()) return started;

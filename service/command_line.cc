@@ -69,6 +69,8 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine* flags) {
   AddOptional(app, "--policy", &flags->policy, "eviction policy (switch, lru, s3fifo, ...)");
   AddOptional(app, "--max-read-bytes", &flags->max_read_bytes,
               "largest ReadRange length and StreamRange message (default 4MiB)");
+  AddOptional(app, "--max-open-index-bytes", &flags->max_open_index_bytes,
+              "memory for the indexes of all open archives together (default 512MiB)");
   AddOptional(app, "--log-level", &flags->log_level, "trace, debug, info, warn or error");
   AddOptional(app, "--shutdown-grace", &flags->shutdown_grace_seconds,
               "seconds in-flight RPCs get to finish after SIGTERM");
@@ -179,6 +181,9 @@ absl::StatusOr<v1::Config> BuildConfig(const CommandLine& flags) {
   if (flags.persist) cache.set_persist(true);
   if (flags.no_readahead) config.mutable_sessions()->set_readahead(false);
   if (flags.max_read_bytes) config.set_max_read_bytes(*flags.max_read_bytes);
+  if (flags.max_open_index_bytes) {
+    config.mutable_sessions()->set_max_open_index_bytes(*flags.max_open_index_bytes);
+  }
   if (flags.log_level) config.set_log_level(*flags.log_level);
   if (flags.shutdown_grace_seconds)
     config.set_shutdown_grace_seconds(*flags.shutdown_grace_seconds);

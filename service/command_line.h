@@ -41,6 +41,7 @@ struct CommandLine {
   std::optional<std::string> cache_bytes;
   std::optional<std::string> policy;
   std::optional<std::string> max_read_bytes;
+  std::optional<std::string> max_open_index_bytes;
   std::optional<std::string> log_level;
   std::optional<double> shutdown_grace_seconds;
   std::optional<uint32_t> upstream_call_threads;

@@ -210,6 +210,15 @@ absl::Status ResolveSessions(const v1::SessionConfig& sessions, ServerSettings& 
              "sessions.hinted_bytes_per_session");
   if (!hinted_bytes.ok()) return hinted_bytes.status();
   options.hinted_bytes_per_session = *hinted_bytes;
+  absl::StatusOr<uint64_t> index_bytes =
+      SizeOr(sessions.max_open_index_bytes(), options.max_open_index_bytes,
+             "sessions.max_open_index_bytes");
+  if (!index_bytes.ok()) return index_bytes.status();
+  if (*index_bytes == 0) {
+    return absl::InvalidArgumentError(
+        "sessions.max_open_index_bytes must be at least 1 byte (no archive could be opened)");
+  }
+  options.max_open_index_bytes = *index_bytes;
   if (sessions.idle_timeout_seconds() < 0 || !std::isfinite(sessions.idle_timeout_seconds())) {
     return absl::InvalidArgumentError("sessions.idle_timeout_seconds must be positive");
   }
@@ -326,6 +335,7 @@ std::string ServerSettings::Summary() const {
       " max_read_bytes=", FormatByteSize(max_read_bytes), " tls=", tls_mode,
       " clients=", authorizer->client_count(),
       " readahead=", sessions.readahead.enabled ? "on" : "off",
+      " max_open_index_bytes=", FormatByteSize(sessions.max_open_index_bytes),
       " upstream_call_threads=", upstream_call_threads,
       " shutdown_grace_seconds=", absl::ToDoubleSeconds(shutdown_grace), " log_level=", log_level,
       " nbd=", nbd.has_value() ? nbd->listen.text : "off");

@@ -5,9 +5,11 @@
 #ifndef CHUNKCACHE_SERVICE_SERVICE_DEPS_H_
 #define CHUNKCACHE_SERVICE_SERVICE_DEPS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
+#include "cache/cache_options.h"
 #include "cache/chunk_cache.h"
 #include "service/archive_opener.h"
 #include "service/archive_resolver.h"
@@ -32,6 +34,9 @@ struct ServiceDeps {
   BlockingPool* pool = nullptr;
   // Opens archives on `pool`, one open per archive however many calls wait for it.
   ArchiveOpener* opener = nullptr;
+  // Prefetch ranges per call (SessionOptions::max_prefetch_ranges), checked before anything
+  // is copied or opened.
+  size_t max_prefetch_ranges = SessionOptions{}.max_prefetch_ranges;
 };
 
 }  // namespace chunkcache

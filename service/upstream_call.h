@@ -1,5 +1,6 @@
 // UpstreamCall: the reactor of a unary call on the generated message classes whose work may
-// block on the upstream — StatSnapshot and Prefetch (opening the archive), GetSnapshotFile
+// block on the upstream — StatSnapshot and Prefetch (opening the archive; StatSnapshot's
+// cached_bytes of a big archive, one cache lookup per distinct chunk), GetSnapshotFile
 // (reading the file), ListSnapshots (listing the datastore). The handler checks the request
 // on the gRPC thread (no I/O) and either finishes at once (a refusal; an archive that is open
 // already) or hands the blocking step to the service's BlockingPool with Run, whose result is

@@ -1,7 +1,10 @@
-// SessionRegistry: shared sessions, coalesced opens, failures not remembered, FindOpen.
+// SessionRegistry: shared sessions, coalesced opens, failures not remembered, FindOpen, and the
+// byte budget of open indexes (LRU close of idle sessions, RESOURCE_EXHAUSTED when all are held).
 #include "cache/session_registry.h"
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -21,6 +24,7 @@ using ::chunkcache::testing::PseudoRandomBytes;
 using ::chunkcache::testing::ScratchDir;
 using ::chunkcache::testing::SmallCacheOptions;
 using ::chunkcache::testing::TestSnapshot;
+using ::chunkcache::testing::WaitFor;
 
 constexpr char kDisk[] = "drive-scsi0.img.fidx";
 
@@ -121,6 +125,120 @@ TEST_F(SessionRegistryTest, DistinctArchivesAndDatastoresGetDistinctSessions) {
   a_again->reset();
   EXPECT_EQ(registry.CloseAll(), 1u);
   EXPECT_EQ(registry.open_sessions(), 2u);
+}
+
+// Archives of the same shape (4 distinct chunks, the first repeated so that the hinted set pins
+// it), so every session is charged the same bytes.
+class SessionBudgetTest : public SessionRegistryTest {
+ protected:
+  void SetUp() override {
+    SessionRegistryTest::SetUp();
+    store_ = DatastoreRef{"store1", memory_, nullptr};
+    for (int64_t time : {2000, 3000, 4000}) {
+      std::string image = PseudoRandomBytes(5 * 65536, static_cast<uint64_t>(time));
+      image.replace(4 * 65536, 65536, image.substr(0, 65536));
+      ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(time), kDisk, image, 65536).ok());
+    }
+    absl::StatusOr<std::shared_ptr<SnapshotSession>> probe =
+        SnapshotSession::Open(cache_.get(), store_, TestSnapshot(2000), kDisk, SessionOptions{});
+    ASSERT_TRUE(probe.ok()) << probe.status();
+    session_bytes_ = (*probe)->heap_bytes();
+    ASSERT_GT(session_bytes_, 5u * 32);
+  }
+  // Room for two such sessions, not three.
+  SessionOptions TwoSessions() const {
+    SessionOptions options;
+    options.max_open_index_bytes = 2 * session_bytes_ + session_bytes_ / 2;
+    return options;
+  }
+  DatastoreRef store_;
+  uint64_t session_bytes_ = 0;
+};
+
+TEST_F(SessionBudgetTest, OpeningBeyondTheBudgetClosesTheLeastRecentlyUsedIdleSession) {
+  SessionRegistry registry(cache_.get(), TwoSessions());
+  std::weak_ptr<SnapshotSession> first;
+  std::weak_ptr<SnapshotSession> second;
+  {
+    auto a = registry.Open(store_, TestSnapshot(2000), kDisk);
+    auto b = registry.Open(store_, TestSnapshot(3000), kDisk);
+    ASSERT_TRUE(a.ok() && b.ok());
+    first = *a;
+    second = *b;
+    // Both hinted sets fill in the background.
+    ASSERT_TRUE(WaitFor(
+        [&] { return (*a)->hinted_chunks_pinned() == 1 && (*b)->hinted_chunks_pinned() == 1; }));
+  }
+  EXPECT_EQ(registry.open_index_bytes(), 2 * session_bytes_);
+  EXPECT_EQ(cache_->Stats().hinted_bytes, 2u * 65536);
+  // The first archive is read again: the second is now the least recently used.
+  ASSERT_NE(registry.FindOpen("store1", TestSnapshot(2000), kDisk), nullptr);
+
+  auto c = registry.Open(store_, TestSnapshot(4000), kDisk);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(registry.open_sessions(), 2u);
+  EXPECT_EQ(registry.open_index_bytes(), 2 * session_bytes_);
+  EXPECT_FALSE(first.expired());
+  EXPECT_TRUE(second.expired());  // closed and freed, its hinted pin released
+  EXPECT_EQ(registry.FindOpen("store1", TestSnapshot(3000), kDisk), nullptr);
+  ASSERT_TRUE(WaitFor([&] { return (*c)->hinted_chunks_pinned() == 1; }));
+  EXPECT_EQ(cache_->Stats().hinted_bytes, 2u * 65536);
+  EXPECT_EQ(cache_->Stats().sessions_open, 2u);
+
+  // The closed archive opens again (closing the first, now the least recently used idle one).
+  c->reset();
+  auto b_again = registry.Open(store_, TestSnapshot(3000), kDisk);
+  ASSERT_TRUE(b_again.ok()) << b_again.status();
+  EXPECT_TRUE(first.expired());
+  EXPECT_EQ(registry.open_sessions(), 2u);
+}
+
+TEST_F(SessionBudgetTest, OpenIsResourceExhaustedOnlyWhenEverySessionIsInUse) {
+  SessionRegistry registry(cache_.get(), TwoSessions());
+  auto a = registry.Open(store_, TestSnapshot(2000), kDisk);
+  auto b = registry.Open(store_, TestSnapshot(3000), kDisk);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const uint64_t hinted_before = cache_->Stats().hinted_bytes;
+
+  // Both are held (reads in progress): nothing can be closed for a third.
+  auto c = registry.Open(store_, TestSnapshot(4000), kDisk);
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted) << c.status();
+  EXPECT_NE(c.status().message().find("max_open_index_bytes"), std::string::npos) << c.status();
+  EXPECT_EQ(registry.open_sessions(), 2u);
+  EXPECT_EQ(registry.open_index_bytes(), 2 * session_bytes_);
+  EXPECT_EQ(cache_->Stats().sessions_open, 2u);  // the refused session is gone
+  ASSERT_TRUE(WaitFor([&] { return cache_->Stats().hinted_bytes <= hinted_before; }));
+  // The held sessions still serve their readers.
+  EXPECT_TRUE((*a)->Read(0, 4096, absl::Now() + absl::Seconds(30)).ok());
+
+  // One reader finishes: its session makes room.
+  std::weak_ptr<SnapshotSession> released = *b;
+  b->reset();
+  c = registry.Open(store_, TestSnapshot(4000), kDisk);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(released.expired());
+  EXPECT_EQ(registry.FindOpen("store1", TestSnapshot(2000), kDisk), *a);
+}
+
+TEST_F(SessionBudgetTest, IndexLargerThanTheWholeBudgetIsRefused) {
+  SessionOptions options;
+  options.max_open_index_bytes = session_bytes_ - 1;
+  SessionRegistry registry(cache_.get(), options);
+  auto a = registry.Open(store_, TestSnapshot(2000), kDisk);
+  ASSERT_EQ(a.status().code(), absl::StatusCode::kResourceExhausted) << a.status();
+  EXPECT_NE(a.status().message().find("raise"), std::string::npos) << a.status();
+  EXPECT_EQ(registry.open_sessions(), 0u);
+  EXPECT_EQ(registry.open_index_bytes(), 0u);
+}
+
+TEST_F(SessionBudgetTest, IdleCloseReturnsTheBytes) {
+  SessionRegistry registry(cache_.get(), TwoSessions());
+  ASSERT_TRUE(registry.Open(store_, TestSnapshot(2000), kDisk).ok());
+  ASSERT_TRUE(registry.Open(store_, TestSnapshot(3000), kDisk).ok());
+  EXPECT_EQ(registry.CloseAll(), 2u);
+  EXPECT_EQ(registry.open_index_bytes(), 0u);
+  EXPECT_TRUE(registry.Open(store_, TestSnapshot(4000), kDisk).ok());
+  EXPECT_EQ(registry.open_index_bytes(), session_bytes_);
 }
 
 }  // namespace

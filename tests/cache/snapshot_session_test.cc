@@ -2,6 +2,7 @@
 #include "cache/snapshot_session.h"
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -211,6 +212,88 @@ TEST_F(SnapshotSessionTest, PrefetchQueuesMissingChunksAndReportsCachedOnes) {
             absl::StatusCode::kOutOfRange);
 }
 
+TEST_F(SnapshotSessionTest, PrefetchRefusesMoreRangesThanTheCap) {
+  ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk,
+                               PseudoRandomBytes(8 * kChunk, 3), kChunk)
+                  .ok());
+  options_.max_prefetch_ranges = 4;
+  auto session = OpenSession(TestSnapshot(1000));
+  ASSERT_TRUE(session.ok());
+  std::vector<ByteRange> ranges(5, ByteRange{0, 1});
+  absl::StatusOr<PrefetchCounts> refused = (*session)->Prefetch(ranges);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_NE(refused.status().message().find("at most 4"), std::string::npos) << refused.status();
+  ranges.pop_back();
+  absl::StatusOr<PrefetchCounts> counts = (*session)->Prefetch(ranges);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->chunks_requested, 1u);
+}
+
+TEST_F(SnapshotSessionTest, PrefetchMergesAndClipsRangesAndWalksAtMostItsCap) {
+  constexpr size_t kEntries = 64;
+  ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk,
+                               PseudoRandomBytes(kEntries * kChunk, 5), kChunk)
+                  .ok());
+  options_.max_prefetch_chunks = 8;
+  auto session = OpenSession(TestSnapshot(1000));
+  ASSERT_TRUE(session.ok());
+  // Unsorted, overlapping, one crossing a chunk boundary, two running far past the end (one
+  // whose end overflows 64 bits). Their union is entries 0-1, 5 and 10-63: 57 entries.
+  const std::vector<ByteRange> ranges = {{10 * kChunk, uint64_t{1} << 63},
+                                         {5 * kChunk + 7, 10},
+                                         {kChunk - 1, 2},
+                                         {12 * kChunk, UINT64_MAX},
+                                         {0, 1},
+                                         {5 * kChunk, kChunk}};
+  absl::StatusOr<PrefetchCounts> counts = (*session)->Prefetch(ranges);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  // The first 8 entries in archive order are walked (0, 1, 5, 10-14); the other 49 are
+  // reported, not walked.
+  EXPECT_EQ(counts->chunks_requested, 8u);
+  EXPECT_EQ(counts->chunks_already_cached, 0u);
+  EXPECT_EQ(counts->chunks_dropped, 49u);
+  ASSERT_TRUE(WaitFor([&] { return (*session)->Stats().cached_bytes == 8 * kChunk; }));
+  for (size_t entry : {0, 1, 5, 10, 14}) {
+    EXPECT_TRUE(cache_->Contains((*session)->RequestFor(entry).cache_key)) << entry;
+  }
+  for (size_t entry : {2, 6, 15, 63}) {
+    EXPECT_FALSE(cache_->Contains((*session)->RequestFor(entry).cache_key)) << entry;
+  }
+
+  // Again: the walked entries are cached now, and the cap still bounds the walk.
+  counts = (*session)->Prefetch(ranges);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->chunks_already_cached, 8u);
+  EXPECT_EQ(counts->chunks_requested, 0u);
+  EXPECT_EQ(counts->chunks_dropped, 49u);
+}
+
+TEST_F(SnapshotSessionTest, PrefetchStopsWalkingWhenThePrefetchQueueIsFull) {
+  ScratchDir small_dir;
+  ChunkCacheOptions small = SmallCacheOptions(small_dir.path(), 16 << 20);
+  small.max_concurrent_fetches = 1;
+  small.max_queued_prefetches = 2;
+  std::unique_ptr<ChunkCache> cache = OpenCache(small);
+  ASSERT_NE(cache, nullptr);
+  constexpr size_t kEntries = 64;
+  ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk,
+                               PseudoRandomBytes(kEntries * kChunk, 6), kChunk)
+                  .ok());
+  auto session = SnapshotSession::Open(cache.get(), Store(), TestSnapshot(1000), kDisk, options_);
+  ASSERT_TRUE(session.ok()) << session.status();
+  faulty_->HoldCalls();  // the one fetch worker hangs on its first chunk
+  absl::StatusOr<PrefetchCounts> counts =
+      (*session)->Prefetch(std::vector<ByteRange>{{0, kEntries * kChunk}});
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_GE(counts->chunks_requested, 2u);
+  EXPECT_LE(counts->chunks_requested, 3u);  // two queued, one perhaps taken by the worker
+  EXPECT_EQ(counts->chunks_requested + counts->chunks_dropped, kEntries);
+  // The walk stopped at the first chunk the queue refused instead of offering it the rest.
+  EXPECT_EQ(cache->Stats().prefetches_dropped, 1u);
+  faulty_->ReleaseCalls();
+  session->reset();
+}
+
 TEST_F(SnapshotSessionTest, StatsDescribeTheArchive) {
   std::string image = PseudoRandomBytes(5 * kChunk + 77, 4);
   image.replace(2 * kChunk, kChunk, image.substr(0, kChunk));  // chunk 2 repeats chunk 0
@@ -231,6 +314,30 @@ TEST_F(SnapshotSessionTest, StatsDescribeTheArchive) {
   EXPECT_EQ(cache_->Stats().sessions_open, 1u);
   session->reset();
   EXPECT_EQ(cache_->Stats().sessions_open, 0u);
+}
+
+TEST_F(SnapshotSessionTest, StatsCountMoreDistinctChunksThanOneLookupBatch) {
+  // 4200 distinct 1 KiB chunks (more than the 4096 keys looked up at a time), then 100
+  // repeats of them.
+  constexpr uint64_t kSmallChunk = 1024;
+  std::string image = PseudoRandomBytes(4200 * kSmallChunk, 8);
+  image += image.substr(0, 100 * kSmallChunk);
+  ASSERT_TRUE(AddFixedSnapshot(*memory_, TestSnapshot(1000), kDisk, image, kSmallChunk).ok());
+  ScratchDir big_dir;
+  std::unique_ptr<ChunkCache> cache = OpenCache(SmallCacheOptions(big_dir.path(), 64 << 20));
+  ASSERT_NE(cache, nullptr);
+  auto session = SnapshotSession::Open(cache.get(), Store(), TestSnapshot(1000), kDisk, options_);
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_EQ((*session)->Stats().distinct_chunks, 4200u);
+  EXPECT_EQ((*session)->Stats().chunk_count, 4300u);
+  EXPECT_EQ((*session)->Stats().cached_bytes, 0u);
+  for (uint64_t offset = 0; offset < image.size(); offset += 256 * kSmallChunk) {
+    // In pieces: one read of every chunk would overflow the demand fetch queue.
+    absl::StatusOr<RangeRead> read = (*session)->Read(offset, 256 * kSmallChunk, Soon());
+    ASSERT_TRUE(read.ok()) << offset << ": " << read.status();
+  }
+  EXPECT_EQ((*session)->Stats().cached_bytes, 4200 * kSmallChunk);
+  session->reset();
 }
 
 TEST_F(SnapshotSessionTest, CancelledAsyncReadNeverCallsBackAndItsChunksAreStillCached) {

@@ -124,6 +124,7 @@ TEST(ServiceSettingsTest, DefaultsAreFilledIn) {
   EXPECT_EQ(settings->log_level, "info");
   EXPECT_FALSE(settings->authorizer->enabled());
   EXPECT_TRUE(settings->sessions.readahead.enabled);
+  EXPECT_EQ(settings->sessions.max_open_index_bytes, 512ull << 20);
   const std::string summary = settings->Summary();
   for (const char* part : {"listen=127.0.0.1:7070", "datastores=store:/srv/pbs", "cache_bytes=1GiB",
                            "max_read_bytes=4MiB", "tls=off", "clients=0"}) {
@@ -160,6 +161,12 @@ TEST(ServiceSettingsTest, InvalidConfigurationsNameWhatIsWrong) {
        },
        "max_hinted_bytes"},
       {"max read 0", [](v1::Config& c) { c.set_max_read_bytes("0"); }, "max_read_bytes"},
+      {"no index budget",
+       [](v1::Config& c) { c.mutable_sessions()->set_max_open_index_bytes("0"); },
+       "sessions.max_open_index_bytes"},
+      {"bad index budget",
+       [](v1::Config& c) { c.mutable_sessions()->set_max_open_index_bytes("some"); },
+       "sessions.max_open_index_bytes"},
       {"max read huge", [](v1::Config& c) { c.set_max_read_bytes("1GiB"); }, "max_read_bytes"},
       {"negative grace", [](v1::Config& c) { c.set_shutdown_grace_seconds(-1); },
        "shutdown_grace_seconds"},
@@ -245,6 +252,7 @@ TEST(ServiceCommandLineTest, FlagsOverrideTheFile) {
                                    "b=/b2",       "--datastore", "c=/c",
                                    "--keyfile",   "a=/a.key",    "--cache-bytes",
                                    "256MiB",      "--persist",   "--no-readahead"};
+  args.insert(args.end(), {"--max-open-index-bytes", "64MiB"});
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   CommandLine flags;
@@ -260,6 +268,7 @@ TEST(ServiceCommandLineTest, FlagsOverrideTheFile) {
   EXPECT_EQ(config->cache().policy(), "lru");
   EXPECT_TRUE(config->cache().persist());
   EXPECT_FALSE(config->sessions().readahead());
+  EXPECT_EQ(config->sessions().max_open_index_bytes(), "64MiB");
   EXPECT_EQ(config->log_level(), "debug");
 
   CommandLine unknown_key;
