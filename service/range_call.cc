@@ -4,6 +4,7 @@
 
 #include "absl/hash/hash.h"
 #include "chunkcache/v1/chunkcache.pb.h"
+#include "service/call_reactor.h"
 #include "service/request_decoding.h"
 
 namespace chunkcache {
@@ -13,6 +14,9 @@ absl::Status BeginRangeCall(const ArchiveResolver& resolver,
                             const grpc::ByteBuffer& request_bytes,
                             absl::FunctionRef<absl::Status(uint64_t length)> check_length,
                             RangeCall* call) {
+  // A call the client cancelled before its request arrived has an empty request, which would
+  // otherwise be reported as an invalid one.
+  if (context.IsCancelled()) return CancelledCallStatus(context);
   absl::StatusOr<v1::ReadRangeRequest> request = DecodeRequest<v1::ReadRangeRequest>(request_bytes);
   if (!request.ok()) return request.status();
   call->offset = request->offset();
