@@ -122,6 +122,8 @@ absl::Status ChunkCacheServer::StartMetrics() {
                                                      reply_budget_);
   exposer_->RegisterCollectable(metrics_->registry());
   exposer_->RegisterCollectable(collector_);
+  pbs_collector_ = PbsStatsCollector::ForCatalog(*catalog_);
+  if (pbs_collector_ != nullptr) exposer_->RegisterCollectable(pbs_collector_);
   return absl::OkStatus();
 }
 
@@ -191,6 +193,7 @@ void ChunkCacheServer::Shutdown() {
   std::thread metrics_stopper([this] {
     exposer_.reset();  // no scrape reaches the cache after this
     collector_.reset();
+    pbs_collector_.reset();
   });
 
   // NBD connections finish their requests in flight within the same grace period.

@@ -34,6 +34,7 @@
 #include "service/datastore_health.h"
 #include "service/nbd_exports.h"
 #include "service/nbd_metrics.h"
+#include "service/pbs_stats_collector.h"
 #include "service/range_response_encoder.h"
 #include "service/reply_pin_budget.h"
 #include "service/request_metrics.h"
@@ -75,6 +76,7 @@ class ChunkCacheServer {
   std::shared_ptr<ReplyPinBudget> reply_budget_;  // made with the cache (its capacity sizes it)
   std::unique_ptr<ChunkCacheService> service_;
   std::shared_ptr<CacheStatsCollector> collector_;
+  std::shared_ptr<PbsStatsCollector> pbs_collector_;  // null without a pbs datastore
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<DatastoreHealth> health_;

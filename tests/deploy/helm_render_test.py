@@ -258,6 +258,39 @@ def check_probes(wname, pod, container, values, is_tier2, tls_on, docs):
 
 
 # --- the checks of one render ---------------------------------------------------------------
+def check_pbs_datastore(dname, pbs, ds_values, pod, container, docs):
+    """A `pbs` datastore's config: the values' URL, store, auth id, fingerprint and limits,
+    its secret (and CA) files mounted from the Secret the values name or the chart's own."""
+    given = ds_values.get("pbs")
+    if not check(given is not None, f"{dname}: pbs without pbs values"):
+        return
+    check(pbs.get("url") == given["url"], f"{dname}: pbs.url {pbs.get('url')}")
+    check(pbs.get("datastore") == given.get("datastore", ds_values["name"]),
+          f"{dname}: pbs.datastore {pbs.get('datastore')}")
+    check(pbs.get("auth_id") == given["authId"], f"{dname}: pbs.auth_id {pbs.get('auth_id')}")
+    check(pbs.get("fingerprint", "") == given.get("fingerprint", ""), f"{dname}: pbs.fingerprint")
+    for field, key in (("timeout_seconds", "timeoutSeconds"), ("max_streams", "maxStreams"),
+                       ("max_sessions", "maxSessions")):
+        check(pbs.get(field) == given.get(key), f"{dname}: pbs.{field} {pbs.get(field)}")
+    check("secret_env" not in pbs, f"{dname}: secret_env instead of a mounted secret_file")
+    source = mounted_file(pod, container, pbs.get("secret_file", ""), docs, True)
+    if "tokenSecret" in given:
+        expected = (given["tokenSecret"]["name"], given["tokenSecret"].get("key", "secret"))
+        check(source == expected, f"{dname}: secret_file from {source}, expected {expected}")
+    elif check(source is not None, f"{dname}: secret_file {pbs.get('secret_file')} not mounted"):
+        check(secret_value(docs, source[0], source[1]) == given["token"],
+              f"{dname}: the mounted token is not pbs.token")
+    if "caPem" in given:
+        ca = mounted_file(pod, container, pbs.get("ca_file", ""), docs, True)
+        if check(ca is not None, f"{dname}: ca_file {pbs.get('ca_file')} not mounted"):
+            check(secret_value(docs, ca[0], ca[1]) == given["caPem"], f"{dname}: ca_file content")
+    else:
+        check("ca_file" not in pbs, f"{dname}: ca_file without pbs.caPem")
+    mount = next((m for m in container["volumeMounts"]
+                  if pbs.get("secret_file", "").startswith(m["mountPath"] + "/")), {})
+    check(mount.get("readOnly") is True, f"{dname}: the PBS secret is mounted read-write")
+
+
 def check_render(case, docs, values, messages, out_dir):
     name = case["name"]
     kinds = sorted({d["kind"] for d in docs})
@@ -405,8 +438,14 @@ def check_render(case, docs, values, messages, out_dir):
               f"{wname}: datastore names")
         for ds_values, ds in zip(values["datastores"], datastores):
             dname = f"{wname}: datastore {ds['name']}"
-            check(("path" in ds) != ("remote" in ds), f"{dname}: needs exactly one of path, remote")
-            if "path" in ds:
+            check(sum(k in ds for k in ("path", "remote", "pbs")) == 1,
+                  f"{dname}: needs exactly one of path, remote, pbs")
+            if "pbs" in ds_values:
+                check("path" not in ds, f"{dname}: a pbs datastore read as a path")
+            if "pbs" in ds:
+                check(is_tier2 or not tier2_on, f"{dname}: node tier reads PBS with tier 2 on")
+                check_pbs_datastore(dname, ds["pbs"], ds_values, pod, container, docs)
+            elif "path" in ds:
                 check(is_tier2 or not tier2_on, f"{dname}: node tier reads a path with tier 2 on")
                 mount = mounts.get(ds["path"])
                 if check(mount is not None, f"{dname}: path {ds['path']} is not a mount"):
@@ -612,6 +651,11 @@ def check_config_accepted(chunkcached, label, config, shared, work):
             ds["keyfile"] = keyfile
         elif "keyfile" in ds:
             ds["keyfile"] = os.path.join(shared, "spec/vectors/keys/key-none.json")
+        pbs = ds.get("pbs", {})
+        if "secret_file" in pbs:
+            pbs["secret_file"] = token
+        if "ca_file" in pbs:
+            pbs["ca_file"] = cert
         remote = ds.get("remote", {})
         if "token_file" in remote:
             remote["token_file"] = token
@@ -648,7 +692,6 @@ def main():
         args.chunkcached = ""
     messages = parse_proto(args.proto)
     defaults = yaml.safe_load(open(os.path.join(args.chart, "values.yaml")))
-    all_values = yaml.safe_load(open(os.path.join(args.values_dir, "helm_values_all.yaml")))
 
     def generated_tier2_hash(docs):
         token = secret_value(docs, "rel-chunkcache-tier2-token", "token")
@@ -694,13 +737,22 @@ def main():
         {"name": "tier2-tls-auto",
          "set": {"tier2": {"enabled": True, "tls": {"enabled": True, "existingSecret": "t2-tls"}}},
          "kinds": base_kinds + ["DaemonSet", "Deployment"]},
+        # Datastores read from PBS servers: by the node tier, or by tier 2 only.
+        {"name": "pbs", "values_file": "helm_values_pbs.yaml",
+         "kinds": base_kinds + ["DaemonSet"]},
+        {"name": "pbs-tier2", "values_file": "helm_values_pbs.yaml",
+         "set": {"tier2": {"enabled": True}},
+         "kinds": base_kinds + ["DaemonSet", "Deployment"]},
     ]
     for case in cases:
         case.setdefault("tier2_hash", generated_tier2_hash)
 
     with tempfile.TemporaryDirectory(prefix="helm-render-") as work:
         for case in cases:
-            values = deep_merge(defaults, all_values if case.get("values_file") else {})
+            case_values = {}
+            if case.get("values_file"):
+                case_values = yaml.safe_load(open(os.path.join(args.values_dir, case["values_file"])))
+            values = deep_merge(defaults, case_values)
             values = deep_merge(values, case.get("set", {}))
             docs = helm_template(args, case, args.chart, args.values_dir)
             if docs is None:

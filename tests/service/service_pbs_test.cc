@@ -91,6 +91,25 @@ TEST_F(ServicePbsTest, RestoresFixedDynamicEncryptedAndNamespacedArchivesExactly
   EXPECT_EQ(pbs_->Stats()["chunk_401"].get<int64_t>(), 0);
 }
 
+TEST_F(ServicePbsTest, MetricsCountConnectionsAndSessionsOfARestore) {
+  absl::StatusOr<std::string> fixed =
+      Restore("vm/100/2026-01-01T00:00:00Z", "drive-scsi0.img.fidx", kImageSize);
+  ASSERT_TRUE(fixed.ok()) << fixed.status() << "\n" << server_->Log();
+  const Labels pbs = {{"datastore", "pbs"}};
+  // Without faults the sessions are the ones the server upgraded; each needed a connection
+  // (API calls and health checks add theirs).
+  const double sessions = server_->Metric("chunkcache_pbs_sessions_opened_total", pbs).value_or(0);
+  EXPECT_GE(sessions, 1);
+  EXPECT_EQ(sessions, pbs_->Stats()["upgrades"].get<double>());
+  EXPECT_GE(server_->Metric("chunkcache_pbs_connections_total", pbs).value_or(0), sessions);
+  EXPECT_GE(server_->Metric("chunkcache_pbs_sessions_open", pbs).value_or(0), 1);
+  EXPECT_EQ(server_->Metric("chunkcache_pbs_reconnects_total", pbs), 0);
+  EXPECT_EQ(server_->Metric("chunkcache_pbs_request_retries_total", pbs), 0);
+  EXPECT_EQ(server_->Metric("chunkcache_pbs_upgrade_failures_total", pbs), 0);
+  EXPECT_EQ(server_->Metric("chunkcache_pbs_logins_total", pbs), 0);  // an API token
+  EXPECT_TRUE(server_->Metric("chunkcache_pbs_streams_in_flight", pbs).has_value());
+}
+
 TEST_F(ServicePbsTest, ConnectionDroppedMidRestoreStillRestoresExactly) {
   ASSERT_TRUE(pbs_->SetFaults({{"drop_connection_after_chunks", 3}}));
   absl::StatusOr<std::string> fixed =
@@ -98,6 +117,9 @@ TEST_F(ServicePbsTest, ConnectionDroppedMidRestoreStillRestoresExactly) {
   ASSERT_TRUE(fixed.ok()) << fixed.status() << "\n" << server_->Log();
   EXPECT_TRUE(*fixed == image_);
   EXPECT_GE(pbs_->Stats()["upgrades"].get<int64_t>(), 2);
+  EXPECT_GE(server_->Metric("chunkcache_pbs_reconnects_total", {{"datastore", "pbs"}}).value_or(0),
+            1)
+      << server_->Metrics();
 }
 
 TEST_F(ServicePbsTest, CorruptChunkIsDataLossNeverServed) {

@@ -108,22 +108,8 @@ std::unique_ptr<PbsTestServerProcess> PbsTestServerProcess::Start(
   if (options.ticket_lifetime_seconds > 0) {
     argv.insert(argv.end(), {"--ticket-lifetime", std::to_string(options.ticket_lifetime_seconds)});
   }
-  server->process_ = BackgroundProcess::Start(argv);
-  if (server->process_ == nullptr) {
-    ADD_FAILURE() << "cannot start " << PbsTestServerScript();
-    return nullptr;
-  }
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < give_up) {
-    server->port_ = ReadPortFile(dir / "port");
-    server->control_port_ = ReadPortFile(dir / "control-port");
-    if (server->port_ > 0 && server->control_port_ > 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (server->port_ == 0 || server->control_port_ == 0) {
-    ADD_FAILURE() << "the test PBS server did not come up: " << server->Stderr();
-    return nullptr;
-  }
+  server->argv_ = std::move(argv);
+  if (!server->Launch()) return nullptr;
   const nlohmann::json stats = server->Stats();
   if (!stats.is_object() || !stats.contains("fingerprint")) {
     ADD_FAILURE() << "no /stats from the test PBS server: " << server->Stderr();
@@ -135,6 +121,46 @@ std::unique_ptr<PbsTestServerProcess> PbsTestServerProcess::Start(
 
 PbsTestServerProcess::~PbsTestServerProcess() {
   if (process_ != nullptr) process_->Stop(SIGTERM, std::chrono::seconds(10));
+}
+
+bool PbsTestServerProcess::Launch() {
+  const std::filesystem::path dir = scratch_.path();
+  std::filesystem::remove(dir / "port");
+  std::filesystem::remove(dir / "control-port");
+  process_ = BackgroundProcess::Start(argv_);
+  if (process_ == nullptr) {
+    ADD_FAILURE() << "cannot start " << PbsTestServerScript();
+    return false;
+  }
+  port_ = 0;
+  control_port_ = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < give_up) {
+    port_ = ReadPortFile(dir / "port");
+    control_port_ = ReadPortFile(dir / "control-port");
+    if (port_ > 0 && control_port_ > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (port_ == 0 || control_port_ == 0) {
+    ADD_FAILURE() << "the test PBS server did not come up: " << Stderr();
+    return false;
+  }
+  return true;
+}
+
+bool PbsTestServerProcess::Restart() {
+  Kill();
+  // The same TLS port (asyncio listens with SO_REUSEADDR) and certificate, fresh state.
+  const int port = port_;
+  for (size_t i = 0; i + 1 < argv_.size(); ++i) {
+    if (argv_[i] == "--listen") argv_[i + 1] = absl::StrCat("127.0.0.1:", port);
+  }
+  if (!Launch()) return false;
+  if (port_ != port) {
+    ADD_FAILURE() << "the test PBS server came back on port " << port_ << ", not " << port;
+    return false;
+  }
+  return true;
 }
 
 void PbsTestServerProcess::Kill() {

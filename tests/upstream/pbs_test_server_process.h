@@ -8,6 +8,7 @@
 //   options.url = pbs->url();
 //   options.fingerprint = pbs->fingerprint();
 //   pbs->SetFaults({{"drop_connection_after_chunks", 3}});
+//   pbs->Restart();   // a crash and restart on the same port
 //   EXPECT_EQ(pbs->Stats()["chunk_requests"], 4);
 #ifndef CHUNKCACHE_TESTS_UPSTREAM_PBS_TEST_SERVER_PROCESS_H_
 #define CHUNKCACHE_TESTS_UPSTREAM_PBS_TEST_SERVER_PROCESS_H_
@@ -51,14 +52,20 @@ class PbsTestServerProcess {
   bool ResetFaults() const;                            // POST /reset
   std::string Stderr() const { return process_ ? process_->Stderr() : ""; }
   void Kill();  // SIGKILL, as a crash
+  // Kill, then start again on the same TLS port with the same certificate, datastores and
+  // credentials (faults, tickets and counters start afresh). False (and a test failure) when
+  // it does not come back on that port.
+  bool Restart();
 
  private:
   PbsTestServerProcess() = default;
+  bool Launch();  // starts argv_ and waits for the port files
   ScratchDir scratch_;
   std::unique_ptr<BackgroundProcess> process_;
   int port_ = 0;
   int control_port_ = 0;
   std::string fingerprint_;
+  std::vector<std::string> argv_;
 };
 
 // tests/pbs/pbs_test_server.py in the source tree.

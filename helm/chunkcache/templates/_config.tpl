@@ -22,7 +22,27 @@ _pod.tpl.
 {{- $datastores := list -}}
 {{- range $v.datastores -}}
 {{- $entry := dict "name" .name -}}
-{{- if include "chunkcache.mountsDatastores" (dict "root" $root "tier" $tier) -}}
+{{- if and .pbs (include "chunkcache.mountsDatastores" (dict "root" $root "tier" $tier)) -}}
+{{- /* Read from a PBS server; its token secret is a mounted Secret file. */ -}}
+{{- $pbs := dict
+      "url" .pbs.url
+      "datastore" (default .name .pbs.datastore)
+      "auth_id" .pbs.authId
+      "secret_file" (printf "%s/secret" (include "chunkcache.pbsDir" .name)) -}}
+{{- if .pbs.fingerprint -}}
+{{- $_ := set $pbs "fingerprint" .pbs.fingerprint -}}
+{{- end -}}
+{{- if .pbs.caPem -}}
+{{- $_ := set $pbs "ca_file" (printf "%s/ca.pem" (include "chunkcache.pbsDir" .name)) -}}
+{{- end -}}
+{{- $given := .pbs -}}
+{{- range $field, $key := dict "timeout_seconds" "timeoutSeconds" "max_streams" "maxStreams" "max_sessions" "maxSessions" -}}
+{{- if hasKey $given $key -}}
+{{- $_ := set $pbs $field (get $given $key) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $entry "pbs" $pbs -}}
+{{- else if include "chunkcache.mountsDatastores" (dict "root" $root "tier" $tier) -}}
 {{- $_ := set $entry "path" (include "chunkcache.datastorePath" .name) -}}
 {{- else -}}
 {{- $remote := dict

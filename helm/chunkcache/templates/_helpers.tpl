@@ -128,6 +128,9 @@ config agree: (dict "root" $ "secret" NAME).
 {{- define "chunkcache.tlsSecret" -}}
 {{- default (printf "%s-tls" (include "chunkcache.fullname" .)) .Values.tls.existingSecret -}}
 {{- end -}}
+{{- define "chunkcache.pbsTokensSecret" -}}
+{{- printf "%s-pbs-tokens" (include "chunkcache.fullname" .) -}}
+{{- end -}}
 {{- define "chunkcache.keysSecret" -}}
 {{- printf "%s-datastore-keys" (include "chunkcache.fullname" .) -}}
 {{- end -}}
@@ -153,6 +156,7 @@ config agree: (dict "root" $ "secret" NAME).
 {{/* Paths inside the container. */}}
 {{- define "chunkcache.datastorePath" -}}/datastores/{{ . }}{{- end -}}
 {{- define "chunkcache.keyDir" -}}/etc/chunkcache/keys/{{ . }}{{- end -}}
+{{- define "chunkcache.pbsDir" -}}/etc/chunkcache/pbs/{{ . }}{{- end -}}
 
 {{/* Does a datastore entry carry a key (from a Secret or inline)? */}}
 {{- define "chunkcache.hasKey" -}}

@@ -4,6 +4,7 @@ The pod template of one tier: (dict "root" $ "tier" "node"|"tier2"). Mount point
   /var/cache/chunkcache              the cache arena (emptyDir or hostPath)
   /datastores/<name>                 each datastore, read-only (tiers that read them)
   /etc/chunkcache/keys/<name>/       keyfile.json and password of an encrypted datastore
+  /etc/chunkcache/pbs/<name>/        secret (API token secret) and ca.pem of a datastore on PBS
   /etc/chunkcache/tls/               tls.crt, tls.key, ca.crt of the gRPC port
   /etc/chunkcache/tier2/             token and ca.crt the node tier uses to reach tier 2
   /etc/chunkcache/probe/             ca.crt (and tls.crt, tls.key) of exec probes over TLS
@@ -131,7 +132,11 @@ spec:
         - name: tmp
           mountPath: /tmp
         {{- range $i, $ds := $v.datastores }}
-        {{- if $mountsDatastores }}
+        {{- if and $mountsDatastores $ds.pbs }}
+        - name: pbs-{{ $i }}
+          mountPath: {{ include "chunkcache.pbsDir" $ds.name }}
+          readOnly: true
+        {{- else if $mountsDatastores }}
         - name: datastore-{{ $i }}
           mountPath: {{ include "chunkcache.datastorePath" $ds.name }}
           readOnly: true
@@ -192,7 +197,42 @@ spec:
       emptyDir:
         sizeLimit: 64Mi
     {{- range $i, $ds := $v.datastores }}
-    {{- if $mountsDatastores }}
+    {{- if and $mountsDatastores $ds.pbs }}
+    - name: pbs-{{ $i }}
+      {{- if and $ds.pbs.caPem $ds.pbs.tokenSecret }}
+      projected:
+        defaultMode: 0440
+        sources:
+          - secret:
+              name: {{ $ds.pbs.tokenSecret.name }}
+              items:
+                - key: {{ default "secret" $ds.pbs.tokenSecret.key }}
+                  path: secret
+          - secret:
+              name: {{ include "chunkcache.pbsTokensSecret" $root }}
+              items:
+                - key: {{ $ds.name }}.ca.pem
+                  path: ca.pem
+      {{- else }}
+      secret:
+        defaultMode: 0440
+        {{- if $ds.pbs.tokenSecret }}
+        secretName: {{ $ds.pbs.tokenSecret.name }}
+        items:
+          - key: {{ default "secret" $ds.pbs.tokenSecret.key }}
+            path: secret
+        {{- else }}
+        secretName: {{ include "chunkcache.pbsTokensSecret" $root }}
+        items:
+          - key: {{ $ds.name }}.secret
+            path: secret
+          {{- if $ds.pbs.caPem }}
+          - key: {{ $ds.name }}.ca.pem
+            path: ca.pem
+          {{- end }}
+        {{- end }}
+      {{- end }}
+    {{- else if $mountsDatastores }}
     - name: datastore-{{ $i }}
       {{- if $ds.volume.hostPath }}
       hostPath:

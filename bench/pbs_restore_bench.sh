@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Cold sequential restores through chunkcached reading a PBS server over the reader protocol
+# (the test server, tests/pbs/pbs_test_server.py: real TLS, real HTTP/2), in one run:
+#
+#   link      CHUNK_LATENCY_MS per /chunk answer and a server-wide cap of CAP bytes/s
+#   disk      the same plus STREAM_CAP bytes/s per response (a server whose per-chunk read, from
+#             its disks or the storage behind it, is slower than its link)
+#
+# each with two readers, every run against a fresh (cold) cache:
+#   pipelined  chunkcached's defaults (readahead up to 16 chunks, 16 fetch workers, 64 streams
+#              per connection) and the client's (8 ReadRange calls of 4 MiB in flight)
+#   one        one chunk in flight, as `proxmox-backup-client restore` reads: readahead off,
+#              one fetch worker, max_streams 1, one 4 MiB ReadRange at a time
+#
+# then, without latency or caps, the CPU seconds chunkcached spends per GB fetched (TLS, HTTP/2,
+# decode, verify: utime + stime from /proc/PID/stat before and after the restore) against the
+# same restore from the datastore directory (--datastore). Prints a markdown table.
+#
+#   bench/pbs_restore_bench.sh    (BIN_DIR defaults to build/bin; WORK to a fresh dir in /var/tmp)
+#   SIZE=1073741824 CHUNK_LATENCY_MS=20 CAP=125000000 STREAM_CAP=12500000 bench/pbs_restore_bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${BIN_DIR:-build/bin}
+size=${SIZE:-1073741824}
+latency_ms=${CHUNK_LATENCY_MS:-20}
+cap=${CAP:-125000000}                # 1 Gbit/s
+stream_cap=${STREAM_CAP:-12500000}   # 100 Mbit/s per chunk response
+work=${WORK:-$(mktemp -d /var/tmp/pbs_restore_bench.XXXXXX)}
+mkdir -p "$work"
+pbs_pid=
+cc_pid=
+cleanup() {
+  [ -n "$cc_pid" ] && kill "$cc_pid" 2>/dev/null
+  [ -n "$pbs_pid" ] && kill "$pbs_pid" 2>/dev/null
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+snap=vm/500/2026-01-01T00:00:00Z
+if [ ! -e "$work/store/.made" ]; then
+  "$bin/bench_datastore" --path "$work/store" --snapshot $snap --archive drive-scsi0.img.fidx \
+    --size "$size" --chunk-size $((4 << 20)) --seed 500 >&2
+  touch "$work/store/.made"
+fi
+wait_file() { for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
+
+# The test PBS server, for the whole run.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -keyout "$work/key.pem" -out "$work/cert.pem" -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+secret=bench-secret-0f1e2d3c
+printf '%s\n' "$secret" >"$work/token"
+rm -f "$work/pbs.port" "$work/pbs.control"
+/usr/bin/python3 tests/pbs/pbs_test_server.py --listen 127.0.0.1:0 --port-file "$work/pbs.port" \
+  --control-port-file "$work/pbs.control" --cert "$work/cert.pem" --key "$work/key.pem" \
+  --datastore "store1=$work/store" --token "bench@pbs!restore:$secret" 2>"$work/pbs.log" &
+pbs_pid=$!
+wait_file "$work/pbs.port"
+pbs_url=https://127.0.0.1:$(cat "$work/pbs.port")
+control=http://127.0.0.1:$(cat "$work/pbs.control")
+fingerprint=$(curl -s "$control/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
+set_faults() { curl -s -X POST -H 'Content-Type: application/json' -d "$1" "$control/faults" >/dev/null; }
+reset_faults() { curl -s -X POST -d '{}' "$control/reset" >/dev/null; }
+pbs_stat() { curl -s "$control/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
+# start_chunkcached NAME pbs|dir [one]: a fresh cache; sets cc_pid and grpc
+start_chunkcached() {
+  local name=$1 source=$2 mode=${3:-}
+  local fetches=16 streams=64 readahead=true
+  if [ "$mode" = one ]; then fetches=1 streams=1 readahead=false; fi
+  local datastore
+  if [ "$source" = pbs ]; then
+    datastore=$(printf '{"name": "bench", "pbs": {"url": "%s", "datastore": "store1", "authId": "bench@pbs!restore", "secretFile": "%s", "fingerprint": "%s", "maxStreams": %d, "timeoutSeconds": 120}}' \
+      "$pbs_url" "$work/token" "$fingerprint" "$streams")
+  else
+    datastore=$(printf '{"name": "bench", "path": "%s"}' "$work/store")
+  fi
+  printf '{"listen": "127.0.0.1:0", "metricsListen": "127.0.0.1:0", "datastores": [%s],
+    "cache": {"dir": "%s", "capacity": "2GiB", "maxConcurrentFetches": %d},
+    "sessions": {"readahead": %s}}\n' \
+    "$datastore" "$work/cache-$name" "$fetches" "$readahead" >"$work/$name.json"
+  rm -rf "$work/cache-$name" "$work/$name.ports"
+  "$bin/chunkcached" --config "$work/$name.json" --port-file "$work/$name.ports" \
+    2>"$work/$name.log" &
+  cc_pid=$!
+  wait_file "$work/$name.ports"
+  grpc=127.0.0.1:$(sed -n 's/^grpc_port=//p' "$work/$name.ports")
+}
+stop_chunkcached() { kill "$cc_pid"; wait "$cc_pid" 2>/dev/null || true; cc_pid=; }
+
+# CPU seconds (utime + stime) of a process so far.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+# restore MODE -> "seconds cpu_seconds"; opens the archive first (manifest and index) untimed.
+restore() {
+  local flags=()
+  [ "$1" = one ] && flags=(--in-flight 1 --request-size $((4 << 20)))
+  "$bin/chunkcache" stat --server "$grpc" --datastore bench --snapshot $snap \
+    --archive drive-scsi0.img.fidx >/dev/null
+  local c0 t0 t1 c1
+  c0=$(cpu_seconds "$cc_pid")
+  t0=$(date +%s.%N)
+  "$bin/chunkcache" restore --server "$grpc" --datastore bench --snapshot $snap \
+    --archive drive-scsi0.img.fidx --out - --no-progress "${flags[@]}" >/dev/null
+  t1=$(date +%s.%N)
+  c1=$(cpu_seconds "$cc_pid")
+  awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" 'BEGIN { printf "%.3f %.2f\n", b - a, d - c }'
+}
+
+declare -A seconds
+for scenario in link disk; do
+  for mode in pipelined one; do
+    reset_faults
+    if [ $scenario = link ]; then
+      set_faults "{\"chunk_latency_ms\": $latency_ms, \"bandwidth_bytes_per_s\": $cap}"
+    else
+      set_faults "{\"chunk_latency_ms\": $latency_ms, \"bandwidth_bytes_per_s\": $cap, \"stream_bandwidth_bytes_per_s\": $stream_cap}"
+    fi
+    start_chunkcached "$scenario-$mode" pbs "$mode"
+    read -r t _ < <(restore "$mode")
+    seconds[$scenario-$mode]=$t
+    echo "$scenario $mode: $t s" >&2
+    stop_chunkcached
+  done
+done
+reset_faults
+declare -A cpu
+for source in pbs dir; do
+  start_chunkcached "cpu-$source" "$source"
+  read -r t c < <(restore pipelined)
+  seconds[cpu-$source]=$t
+  cpu[$source]=$c
+  echo "cpu $source: $t s, $c CPU s" >&2
+  stop_chunkcached
+done
+blob_bytes=$(du -sb "$work/store/.chunks" | cut -f1)
+
+echo "Image: $((size >> 20)) MiB, $((size >> 22)) incompressible 4 MiB chunks; test PBS server on this machine;"
+echo "cap $cap B/s server-wide; $latency_ms ms per /chunk answer; disk: also $stream_cap B/s per response."
+echo
+echo "| scenario | reader | seconds | MB/s | % of cap | ÷ one in flight |"
+echo "|---|---|---|---|---|---|"
+for scenario in link disk; do
+  for mode in pipelined one; do
+    awk -v s="$size" -v t="${seconds[$scenario-$mode]}" -v base="${seconds[$scenario-one]}" \
+      -v cap="$cap" -v sc=$scenario -v m=$mode 'BEGIN {
+      printf "| %s | %s | %.2f | %.1f | %.0f %% | %.2f |\n", sc, m, t, s / t / 1e6, 100 * s / t / cap, base / t }'
+  done
+done
+echo
+echo "| upstream | seconds | chunkcached CPU s | CPU s per GB fetched | ÷ datastore directory |"
+echo "|---|---|---|---|---|"
+for source in pbs dir; do
+  awk -v b="$blob_bytes" -v t="${seconds[cpu-$source]}" -v c="${cpu[$source]}" -v d="${cpu[dir]}" -v src=$source 'BEGIN {
+    printf "| %s | %.2f | %.2f | %.2f | %.2f |\n", src, t, c, c / (b / 1e9), c / d }'
+done
