@@ -33,7 +33,7 @@ FROM debian:bookworm-slim
 RUN apt-get update -q >/dev/null \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       ca-certificates \
-      libabsl20220623 libc-ares2 libcivetweb1 libfmt9 libgrpc++1.51 libgrpc29 \
+      libabsl20220623 libc-ares2 libcivetweb1 libfmt9 libgrpc++1.51 libgrpc29 libnghttp2-14 \
       libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprotobuf32 libre2-9 \
       libspdlog1.10 libssl3 libstdc++6 libzstd1 zlib1g >/dev/null \
  && apt-get clean \

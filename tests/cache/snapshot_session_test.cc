@@ -331,9 +331,10 @@ TEST_F(SnapshotSessionTest, StatsCountMoreDistinctChunksThanOneLookupBatch) {
   EXPECT_EQ((*session)->Stats().distinct_chunks, 4200u);
   EXPECT_EQ((*session)->Stats().chunk_count, 4300u);
   EXPECT_EQ((*session)->Stats().cached_bytes, 0u);
-  for (uint64_t offset = 0; offset < image.size(); offset += 256 * kSmallChunk) {
-    // In pieces: one read of every chunk would overflow the demand fetch queue.
-    absl::StatusOr<RangeRead> read = (*session)->Read(offset, 256 * kSmallChunk, Soon());
+  for (uint64_t offset = 0; offset < image.size(); offset += 64 * kSmallChunk) {
+    // In pieces: one read of every chunk would overflow this reader's share of the demand
+    // fetch queue (half of its 256 slots).
+    absl::StatusOr<RangeRead> read = (*session)->Read(offset, 64 * kSmallChunk, Soon());
     ASSERT_TRUE(read.ok()) << offset << ": " << read.status();
   }
   EXPECT_EQ((*session)->Stats().cached_bytes, 4200 * kSmallChunk);

@@ -214,7 +214,9 @@ TEST_F(PbsUpstreamTest, SurvivesConnectionFaultsWithExactBytes) {
     ReadAllChunks(*upstream, 3);
   }
   EXPECT_GE(upstream->counters().reconnects.load(), 2u);
-  EXPECT_GE(upstream->counters().request_retries.load(), 2u);
+  // Only the reset stream is certain to hit a request in flight: whether a dropped connection
+  // or a GOAWAY catches one depends on how the reads interleave with the fault.
+  EXPECT_GE(upstream->counters().request_retries.load(), 1u);
   // A reader session refused twice (503) is retried until it opens.
   ASSERT_TRUE(server_->ResetFaults());
   ASSERT_TRUE(server_->SetFaults({{"refuse_upgrades", 2}, {"drop_connection_after_chunks", 1}}));
