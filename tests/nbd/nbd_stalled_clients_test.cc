@@ -2,16 +2,12 @@
 // clients: unsent NBD replies charge the chunks they pin to the same reply pin budget as gRPC
 // replies (a share per connection, one total), beyond which they are copied, and an NBD
 // connection over its share reads no new requests until its replies drain.
-#include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chunkcache/v1/chunkcache.grpc.pb.h"
+#include "tests/nbd/raw_nbd_client.h"
 #include "tests/service/service_test_env.h"
 
 namespace chunkcache::testing {
@@ -44,64 +41,6 @@ std::string MakeImage() {
     for (uint64_t i = 0; i < kChunk / pattern.size(); ++i) image += pattern;
   }
   return image;
-}
-
-void PutBe(std::string& out, uint64_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(value >> (8 * i)));
-}
-
-bool ReadExactly(int fd, size_t length, std::string* out) {
-  out->resize(length);
-  size_t got = 0;
-  while (got < length) {
-    const ssize_t n = recv(fd, out->data() + got, length - got, 0);
-    if (n <= 0) return false;
-    got += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// An NBD client socket in transmission on `export_name` (fixed newstyle, NBD_OPT_EXPORT_NAME,
-// no zeroes), with a small receive buffer so that unread replies stay on the server; -1 on any
-// failure.
-int ConnectNbd(int port, const std::string& export_name) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int small_buffer = 16 * 1024;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small_buffer, sizeof(small_buffer));
-  timeval timeout{30, 0};  // a broken server fails the test instead of hanging it
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string greeting;
-  std::string options;
-  PutBe(options, 3, 4);  // client flags: FIXED_NEWSTYLE | NO_ZEROES
-  options += "IHAVEOPT";
-  PutBe(options, 1, 4);  // NBD_OPT_EXPORT_NAME
-  PutBe(options, export_name.size(), 4);
-  options += export_name;
-  std::string reply;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      !ReadExactly(fd, 18, &greeting) || greeting.compare(0, 16, "NBDMAGICIHAVEOPT") != 0 ||
-      send(fd, options.data(), options.size(), MSG_NOSIGNAL) !=
-          static_cast<ssize_t>(options.size()) ||
-      !ReadExactly(fd, 10, &reply)) {  // export size and transmission flags
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-std::string ReadRequest(uint64_t cookie, uint64_t offset, uint32_t length) {
-  std::string request;
-  PutBe(request, 0x25609513, 4);
-  PutBe(request, 0, 2);  // flags
-  PutBe(request, 0, 2);  // NBD_CMD_READ
-  PutBe(request, cookie, 8);
-  PutBe(request, offset, 8);
-  PutBe(request, length, 4);
-  return request;
 }
 
 std::unique_ptr<v1::ChunkCache::Stub> GrpcClient(const std::string& address) {
@@ -130,7 +69,7 @@ TEST(NbdStalledClientsTest, StalledNbdReadersCannotStarveAGrpcClientsColdRead) {
 
   std::vector<int> stalled;
   for (int connection = 0; connection < kStalledConnections; ++connection) {
-    const int fd = ConnectNbd(server->nbd_port(), kExport);
+    const int fd = ConnectNbd(server->nbd_port(), kExport, /*receive_buffer=*/16 * 1024);
     ASSERT_GE(fd, 0) << server->Log();
     stalled.push_back(fd);
     std::string requests;
@@ -138,10 +77,9 @@ TEST(NbdStalledClientsTest, StalledNbdReadersCannotStarveAGrpcClientsColdRead) {
     // started before any reply is queued.
     for (int read = 0; read < kReadsPerConnection; ++read) {
       const uint64_t chunk = (connection + 1) * kReadsPerConnection - 1 - read;
-      requests += ReadRequest(read, chunk * kChunk, static_cast<uint32_t>(kChunk));
+      requests += NbdReadRequest(read, chunk * kChunk, static_cast<uint32_t>(kChunk));
     }
-    ASSERT_EQ(send(fd, requests.data(), requests.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(requests.size()));
+    ASSERT_TRUE(SendAll(fd, requests));
   }
   // Every read answered (queued on the server, unsent): the replies hold what they may pin.
   const double all_reads = kStalledConnections * kReadsPerConnection;
