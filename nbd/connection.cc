@@ -62,7 +62,13 @@ std::string ToString(std::string_view view) { return std::string(view); }
 }  // namespace
 
 NbdConnection::NbdConnection(ConnectionContext* context, EventLoop* loop, int fd, NbdClient client)
-    : context_(context), loop_(loop), fd_(fd), client_(std::move(client)) {
+    : context_(context),
+      loop_(loop),
+      fd_(fd),
+      client_(std::move(client)),
+      reply_pins_(context->reply_pins != nullptr ? context->reply_pins->ForConnection(client_)
+                                                 : nullptr),
+      output_(reply_pins_.get()) {
   {
     std::lock_guard<std::mutex> lock(context_->mu);
     ++context_->open_connections;
@@ -88,6 +94,12 @@ void NbdConnection::OnEvents(uint32_t events) {
   if (phase_ == Phase::kClosed) return;
   if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
     Fail("peer hung up");
+  } else if (tls_ != nullptr) {
+    // A TLS read may need the socket writable and a write readable: try whatever is wanted.
+    tls_wants_read_ = false;
+    tls_wants_write_ = false;
+    Flush();
+    if (WantRead()) ReadInput();
   } else {
     if ((events & EPOLLOUT) != 0) Flush();
     if ((events & EPOLLIN) != 0 && WantRead()) ReadInput();
@@ -97,8 +109,8 @@ void NbdConnection::OnEvents(uint32_t events) {
 
 void NbdConnection::OnTick(absl::Time now) {
   if (phase_ == Phase::kClosed) return;
-  const bool handshaking =
-      phase_ == Phase::kClientFlags || phase_ == Phase::kOptions || phase_ == Phase::kOpening;
+  const bool handshaking = phase_ == Phase::kClientFlags || phase_ == Phase::kOptions ||
+                           phase_ == Phase::kTlsHandshake || phase_ == Phase::kOpening;
   if (handshaking && now - started_ > context_->handshake_timeout) {
     Fail("handshake not finished in time");
   } else if (!output_.empty() && now - last_progress_ > context_->stall_timeout) {
@@ -127,6 +139,18 @@ void NbdConnection::Fail(std::string_view reason) {
 
 void NbdConnection::AfterEvent() {
   if (phase_ == Phase::kClosed) return;
+  if (!close_now_ && phase_ == Phase::kTlsHandshake) StepTlsHandshake();
+  // Requests already buffered wait for the budget, which a write may just have freed: the
+  // socket will not report them again.
+  if (!close_now_ && phase_ == Phase::kTransmission && input_start_ < input_.size() && !draining_ &&
+      !OverBudget()) {
+    ProcessInput();
+    Flush();
+  }
+  // Bytes OpenSSL has already taken from the socket: epoll will not report them either.
+  while (!close_now_ && tls_ != nullptr && phase_ != Phase::kTlsHandshake && WantRead() &&
+         tls_->HasPending() && ReadInput()) {
+  }
   if (!close_now_) {
     if (phase_ == Phase::kClosing && output_.empty()) {
       Fail("option haggling aborted");
@@ -154,6 +178,7 @@ void NbdConnection::Close() {
   export_.reset();
   if (registered_) loop_->Remove(fd_);  // the caller holds a reference to this
   registered_ = false;
+  if (tls_ != nullptr) tls_->Shutdown();
   close(fd_);
   if (context_->observer != nullptr) context_->observer->OnConnectionClosed();
   std::lock_guard<std::mutex> lock(context_->mu);
@@ -162,7 +187,8 @@ void NbdConnection::Close() {
 
 bool NbdConnection::OverBudget() const {
   return read_bytes_in_flight_ + output_.bytes() >= context_->max_connection_bytes ||
-         reads_.size() >= kMaxRequestsInFlight;
+         reads_.size() >= kMaxRequestsInFlight ||
+         (reply_pins_ != nullptr && reply_pins_->OverShare());
 }
 
 bool NbdConnection::WantRead() const {
@@ -180,36 +206,61 @@ bool NbdConnection::WantRead() const {
 
 void NbdConnection::UpdateInterest() {
   if (!registered_) return;
+  const bool readable = WantRead() || tls_wants_read_;
+  const bool writable = !output_.empty() || tls_wants_write_;
   const uint32_t wanted =
-      (WantRead() ? uint32_t{EPOLLIN} : 0u) | (output_.empty() ? 0u : uint32_t{EPOLLOUT});
+      (readable ? uint32_t{EPOLLIN} : 0u) | (writable ? uint32_t{EPOLLOUT} : 0u);
   if (wanted != interest_) {
     loop_->Modify(fd_, wanted);
     interest_ = wanted;
   }
 }
 
-void NbdConnection::ReadInput() {
+bool NbdConnection::ReadInput() {
   if (input_start_ > 0 && input_start_ == input_.size()) {
     input_.clear();
     input_start_ = 0;
   }
   const size_t old_size = input_.size();
   input_.resize(old_size + kReadBufferSize);
-  ssize_t got;
-  do {
-    got = recv(fd_, input_.data() + old_size, kReadBufferSize, MSG_DONTWAIT);
-  } while (got < 0 && errno == EINTR);
-  input_.resize(old_size + static_cast<size_t>(std::max<ssize_t>(got, 0)));
-  if (got == 0) {
-    Fail("peer closed the connection");
-    return;
-  }
-  if (got < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) Fail("receive failed");
-    return;
+  if (tls_ != nullptr) {
+    size_t got = 0;
+    const TlsIo io = tls_->Read(input_.data() + old_size, kReadBufferSize, &got);
+    input_.resize(old_size + got);
+    switch (io) {
+      case TlsIo::kDone:
+        break;
+      case TlsIo::kWantRead:
+        tls_wants_read_ = true;
+        return false;
+      case TlsIo::kWantWrite:
+        tls_wants_write_ = true;
+        return false;
+      case TlsIo::kClosed:
+        Fail("peer closed the TLS session");
+        return false;
+      case TlsIo::kError:
+        Fail(tls_->error());
+        return false;
+    }
+  } else {
+    ssize_t got;
+    do {
+      got = recv(fd_, input_.data() + old_size, kReadBufferSize, MSG_DONTWAIT);
+    } while (got < 0 && errno == EINTR);
+    input_.resize(old_size + static_cast<size_t>(std::max<ssize_t>(got, 0)));
+    if (got == 0) {
+      Fail("peer closed the connection");
+      return false;
+    }
+    if (got < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) Fail("receive failed");
+      return false;
+    }
   }
   ProcessInput();
   Flush();
+  return true;
 }
 
 void NbdConnection::ProcessInput() {
@@ -284,11 +335,46 @@ void NbdConnection::ProcessInput() {
 
 void NbdConnection::Flush() {
   if (output_.empty() || close_now_) return;
-  absl::StatusOr<uint64_t> written = output_.WriteTo(fd_);
+  bool wants_read = false;
+  absl::StatusOr<uint64_t> written =
+      tls_ != nullptr ? output_.WriteTo(*tls_, &wants_read) : output_.WriteTo(fd_);
+  if (wants_read) tls_wants_read_ = true;
   if (!written.ok()) {
     Fail(ToStd(written.status().message()));
   } else if (*written > 0) {
     last_progress_ = absl::Now();
+  }
+}
+
+void NbdConnection::StepTlsHandshake() {
+  if (!output_.empty()) return;  // STARTTLS's ACK goes first, in the clear
+  if (tls_ == nullptr) {
+    if (input_start_ != input_.size()) {
+      Fail("data after NBD_OPT_STARTTLS before its reply");
+      return;
+    }
+    tls_ = std::make_unique<TlsSession>(context_->tls, fd_);
+  }
+  tls_wants_read_ = false;
+  tls_wants_write_ = false;
+  switch (tls_->Handshake()) {
+    case TlsIo::kDone:
+      client_.tls = true;
+      client_.cert_subject = tls_->peer_subject();
+      phase_ = Phase::kOptions;
+      spdlog::debug("event=nbd_tls_started peer={} subject={}", client_.peer,
+                    client_.cert_subject.empty() ? "none" : client_.cert_subject);
+      return;
+    case TlsIo::kWantRead:
+      tls_wants_read_ = true;
+      return;
+    case TlsIo::kWantWrite:
+      tls_wants_write_ = true;
+      return;
+    default:
+      spdlog::info("event=nbd_tls_failed peer={} error={}", client_.peer, tls_->error());
+      Fail("TLS handshake failed");
+      return;
   }
 }
 
@@ -300,6 +386,16 @@ void NbdConnection::ReplyOption(uint32_t option, uint32_t type, std::string_view
 
 void NbdConnection::HandleOption(const OptionHeader& header, std::string_view payload) {
   const uint32_t option = header.option;
+  if (context_->tls != nullptr && tls_ == nullptr && option != kOptStartTls &&
+      option != kOptAbort) {
+    // FORCEDTLS: nothing, not even the export list, in the clear.
+    if (option == kOptExportName) {
+      Fail("NBD_OPT_EXPORT_NAME before NBD_OPT_STARTTLS on a server that requires TLS");
+    } else {
+      ReplyOption(option, kRepErrTlsReqd, "this server requires TLS: send NBD_OPT_STARTTLS first");
+    }
+    return;
+  }
   switch (option) {
     case kOptExportName:
       StartOpen(OpenPurpose::kExportName, option, ToString(payload), {});
@@ -319,7 +415,16 @@ void NbdConnection::HandleOption(const OptionHeader& header, std::string_view pa
       ReplyOption(option, kRepAck);
       return;
     case kOptStartTls:
-      ReplyOption(option, kRepErrPolicy, "TLS is not configured for NBD on this server");
+      if (context_->tls == nullptr) {
+        ReplyOption(option, kRepErrPolicy, "TLS is not configured for NBD on this server");
+      } else if (tls_ != nullptr) {
+        ReplyOption(option, kRepErrInvalid, "TLS is already started");
+      } else if (!payload.empty()) {
+        ReplyOption(option, kRepErrInvalid, "NBD_OPT_STARTTLS takes no data");
+      } else {
+        ReplyOption(option, kRepAck);
+        phase_ = Phase::kTlsHandshake;  // once the ACK is sent (StepTlsHandshake)
+      }
       return;
     case kOptInfo:
     case kOptGo: {

@@ -1,7 +1,8 @@
 // NbdConnection: one client connection, from the greeting to the last reply, driven by its
 // EventLoop (never blocks; all state on the loop thread).
 //
-// Handshake: fixed newstyle options (option_parser.h) until NBD_OPT_GO or EXPORT_NAME; an
+// Handshake: fixed newstyle options (option_parser.h) until NBD_OPT_GO or EXPORT_NAME, after
+// NBD_OPT_STARTTLS (tls_session.h) when the server has TLS, which it then requires; an
 // export is opened through the NbdExportResolver without blocking the loop (the connection
 // reads nothing until the answer is posted back). Transmission: each request is checked
 // (request_parser.h) and served; reads are split into zero-chunk runs (holes: nothing is
@@ -9,7 +10,10 @@
 // chunks arrive, out of order. Replies hold their arena slices pinned until written
 // (output_queue.h). The bytes of reads in flight plus unsent replies are bounded per
 // connection: over the bound the connection stops reading requests, so a client that does
-// not read its replies stalls only itself (and is dropped after stall_timeout).
+// not read its replies stalls only itself (and is dropped after stall_timeout). The chunks its
+// unsent replies pin are charged to the server's reply pin budget (reply_pin_account.h), shared
+// with gRPC: beyond it replies are copied, and a connection over its share reads no new
+// requests until its replies drain.
 //
 //   auto connection = std::make_shared<NbdConnection>(context, loop, fd, client);
 //   connection->Start();                     // on the loop thread
@@ -37,14 +41,20 @@
 #include "nbd/nbd_observer.h"
 #include "nbd/option_parser.h"
 #include "nbd/output_queue.h"
+#include "nbd/reply_pin_account.h"
 #include "nbd/request_parser.h"
+#include "nbd/tls_session.h"
 
 namespace chunkcache::nbd {
 
 // Shared by the server and all its connections.
 struct ConnectionContext {
   NbdExportResolver* resolver = nullptr;
-  NbdObserver* observer = nullptr;  // may be null
+  NbdObserver* observer = nullptr;            // may be null
+  NbdReplyPinAccounts* reply_pins = nullptr;  // may be null: replies pin without a budget
+  // Set: TLS is required (FORCEDTLS): every option but STARTTLS and ABORT is refused with
+  // NBD_REP_ERR_TLS_REQD until the client has started TLS. Null: STARTTLS is refused.
+  std::shared_ptr<NbdTlsContext> tls;
   uint32_t max_block_size = 32 << 20;
   uint64_t max_connection_bytes = uint64_t{64} << 20;
   absl::Duration handshake_timeout = absl::Seconds(30);
@@ -79,7 +89,15 @@ class NbdConnection : public EventHandler, public std::enable_shared_from_this<N
   void Close();
 
  private:
-  enum class Phase { kClientFlags, kOptions, kOpening, kTransmission, kClosing, kClosed };
+  enum class Phase {
+    kClientFlags,
+    kOptions,
+    kTlsHandshake,  // after STARTTLS's ACK is sent, until the TLS handshake is done
+    kOpening,
+    kTransmission,
+    kClosing,
+    kClosed
+  };
   enum class OpenPurpose { kExportName, kInfo, kGo };
 
   struct InFlightRead {
@@ -103,9 +121,11 @@ class NbdConnection : public EventHandler, public std::enable_shared_from_this<N
   bool OverBudget() const;
   bool WantRead() const;
   void UpdateInterest();
-  void ReadInput();
+  // True when it read bytes (TLS: decrypted bytes).
+  bool ReadInput();
   void ProcessInput();
   void Flush();
+  void StepTlsHandshake();
 
   // Handshake.
   void HandleOption(const OptionHeader& header, std::string_view payload);
@@ -131,7 +151,7 @@ class NbdConnection : public EventHandler, public std::enable_shared_from_this<N
   ConnectionContext* const context_;
   EventLoop* const loop_;
   const int fd_;
-  const NbdClient client_;
+  NbdClient client_;  // its TLS identity is set after STARTTLS
   const absl::Time started_ = absl::Now();
 
   Phase phase_ = Phase::kClientFlags;
@@ -139,10 +159,15 @@ class NbdConnection : public EventHandler, public std::enable_shared_from_this<N
   bool close_now_ = false;
   std::string close_reason_;
   uint32_t interest_ = 0;
+  std::unique_ptr<TlsSession> tls_;  // after STARTTLS
+  // The last TLS call waits for the socket to become readable / writable.
+  bool tls_wants_read_ = false;
+  bool tls_wants_write_ = false;
   std::string input_;
   size_t input_start_ = 0;     // bytes of input_ already parsed
   uint64_t discard_left_ = 0;  // payload bytes to skip (refused writes, oversized options)
-  std::optional<uint32_t> after_discard_reply_;  // option to answer ERR_TOO_BIG once skipped
+  std::optional<uint32_t> after_discard_reply_;        // option to answer ERR_TOO_BIG once skipped
+  const std::unique_ptr<ReplyPinAccount> reply_pins_;  // may be null; outlives output_
   OutputQueue output_;
   absl::Time last_progress_ = absl::Now();
 

@@ -24,6 +24,10 @@ namespace chunkcache {
 // Who is connected (for logs and authorization).
 struct NbdClient {
   std::string peer;  // "127.0.0.1:41234", "[::1]:41234" or "unix"
+  bool tls = false;  // the connection went through NBD_OPT_STARTTLS
+  // The subject of the client's verified TLS certificate, RFC 2253 as gRPC writes it
+  // ("CN=node-a,O=example"); empty without one.
+  std::string cert_subject;
 };
 
 struct NbdExport {

@@ -172,6 +172,8 @@ absl::StatusOr<std::unique_ptr<NbdServer>> NbdServer::Start(const NbdServerOptio
   std::unique_ptr<NbdServer> server(new NbdServer(options));
   server->context_.resolver = resolver;
   server->context_.observer = observer;
+  server->context_.reply_pins = options.reply_pins;
+  server->context_.tls = options.tls;
   server->context_.max_block_size = options.max_block_size;
   server->context_.max_connection_bytes = options.max_connection_bytes;
   server->context_.handshake_timeout = options.handshake_timeout;

@@ -11,6 +11,9 @@
 //   (*server)->ports();                          // the bound TCP ports, also for port 0
 //   (*server)->Shutdown(absl::Now() + absl::Seconds(10));
 //
+// With options.tls the server is FORCEDTLS: a client must send NBD_OPT_STARTTLS first; its
+// verified certificate's subject reaches the resolver in NbdClient::cert_subject.
+//
 // Shutdown stops accepting, ends handshakes, lets transmissions finish the requests they
 // have in flight until the deadline (reading no new ones), then closes every connection.
 // Every chunk pin is released and every session reference dropped when it returns; the
@@ -30,6 +33,8 @@
 #include "nbd/event_loop.h"
 #include "nbd/nbd_export.h"
 #include "nbd/nbd_observer.h"
+#include "nbd/reply_pin_account.h"
+#include "nbd/tls_session.h"
 
 namespace chunkcache {
 
@@ -50,6 +55,11 @@ struct NbdServerOptions {
   size_t max_connections = 4096;  // more are accepted and closed at once
   absl::Duration handshake_timeout = absl::Seconds(30);
   absl::Duration stall_timeout = absl::Seconds(60);  // replies not read for this long: drop
+  // Charges the chunks unsent replies pin (reply_pin_account.h); null: no budget beyond
+  // max_connection_bytes. Must outlive the server.
+  NbdReplyPinAccounts* reply_pins = nullptr;
+  // Set: clients must start TLS (NBD_OPT_STARTTLS) before anything else. Null: no TLS.
+  std::shared_ptr<nbd::NbdTlsContext> tls;
 };
 
 class NbdServer {

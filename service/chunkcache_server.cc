@@ -168,8 +168,21 @@ absl::Status ChunkCacheServer::StartNbd() {
   options.max_block_size =
       static_cast<uint32_t>(std::min<uint64_t>(settings_.max_read_bytes, kLargestNbdBlockSize));
   nbd_metrics_ = std::make_unique<NbdMetrics>(metrics_.get());
-  nbd_exports_ =
-      std::make_unique<NbdExports>(catalog_.get(), resolver_.get(), registry_.get(), nbd.exports);
+  // Unsent NBD replies pin chunks as gRPC replies do: one budget for both.
+  nbd_reply_pins_ = std::make_unique<NbdReplyPins>(reply_budget_);
+  options.reply_pins = nbd_reply_pins_.get();
+  if (settings_.tls.enabled()) {
+    // The gRPC side's certificate, key and client CA: NBD clients must start TLS with them.
+    absl::StatusOr<std::shared_ptr<nbd::NbdTlsContext>> tls =
+        nbd::NbdTlsContext::Create({.cert_file = settings_.tls.cert_file,
+                                    .key_file = settings_.tls.key_file,
+                                    .client_ca_file = settings_.tls.client_ca_file,
+                                    .require_client_cert = settings_.tls.require_client_cert});
+    if (!tls.ok()) return tls.status();
+    options.tls = *std::move(tls);
+  }
+  nbd_exports_ = std::make_unique<NbdExports>(catalog_.get(), resolver_.get(), registry_.get(),
+                                              settings_.authorizer.get(), nbd.exports);
   absl::StatusOr<std::unique_ptr<NbdServer>> server =
       NbdServer::Start(options, nbd_exports_.get(), nbd_metrics_.get());
   if (!server.ok()) return server.status();

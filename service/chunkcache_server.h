@@ -34,6 +34,7 @@
 #include "service/datastore_health.h"
 #include "service/nbd_exports.h"
 #include "service/nbd_metrics.h"
+#include "service/nbd_reply_pins.h"
 #include "service/pbs_stats_collector.h"
 #include "service/range_response_encoder.h"
 #include "service/reply_pin_budget.h"
@@ -82,6 +83,7 @@ class ChunkCacheServer {
   std::unique_ptr<DatastoreHealth> health_;
   std::unique_ptr<NbdMetrics> nbd_metrics_;
   std::unique_ptr<NbdExports> nbd_exports_;
+  std::unique_ptr<NbdReplyPins> nbd_reply_pins_;
   std::unique_ptr<NbdServer> nbd_server_;
   int grpc_port_ = 0;
   int nbd_port_ = 0;

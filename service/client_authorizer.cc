@@ -137,17 +137,26 @@ absl::StatusOr<const ClientIdentity*> ClientAuthorizer::Authenticate(
   if (auth != nullptr && auth->IsPeerAuthenticated()) {
     for (const grpc::string_ref& subject :
          auth->FindPropertyValues(GRPC_X509_SUBJECT_PROPERTY_NAME)) {
-      const std::string text = ToString(subject);
-      for (const ClientIdentity& client : clients_) {
-        if (!client.cert_subject.empty() && client.cert_subject == text) return &client;
-      }
-      return absl::UnauthenticatedError(
-          absl::StrCat("client certificate subject '", text, "' is not a configured client"));
+      return AuthenticateSubject(ToString(subject));
     }
   }
   return absl::UnauthenticatedError(
       "this server requires a bearer token (authorization: Bearer <token>) or a configured "
       "client certificate");
+}
+
+absl::StatusOr<const ClientIdentity*> ClientAuthorizer::AuthenticateSubject(
+    std::string_view subject) const {
+  if (!enabled()) return nullptr;
+  if (subject.empty()) {
+    return absl::UnauthenticatedError(
+        "this server requires a client certificate of a configured client");
+  }
+  for (const ClientIdentity& client : clients_) {
+    if (!client.cert_subject.empty() && client.cert_subject == subject) return &client;
+  }
+  return absl::UnauthenticatedError(absl::StrCat("client certificate subject '", ToAbsl(subject),
+                                                 "' is not a configured client"));
 }
 
 absl::Status ClientAuthorizer::Authorize(

@@ -62,6 +62,10 @@ class ClientAuthorizer {
   // credentials, with a malformed authorization header, an unknown token or an unknown
   // certificate subject.
   absl::StatusOr<const ClientIdentity*> Authenticate(const grpc::ServerContextBase& context) const;
+  // The client whose cert_subject is `subject` (a verified certificate's, RFC 2253 as gRPC
+  // writes it; NBD over TLS); nullptr when authorization is off. UNAUTHENTICATED for an empty
+  // or unknown subject.
+  absl::StatusOr<const ClientIdentity*> AuthenticateSubject(std::string_view subject) const;
 
   // OK when `client` (nullptr: authorization off) may read `datastore` in that namespace;
   // PERMISSION_DENIED naming the client otherwise.

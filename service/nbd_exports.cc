@@ -30,15 +30,26 @@ NbdExport ExportOf(const std::shared_ptr<SnapshotSession>& session, const Catalo
 }  // namespace
 
 NbdExports::NbdExports(const DatastoreCatalog* catalog, const ArchiveResolver* resolver,
-                       const SessionRegistry* registry, std::vector<std::string> configured_exports)
+                       const SessionRegistry* registry, const ClientAuthorizer* authorizer,
+                       std::vector<std::string> configured_exports)
     : catalog_(catalog),
       resolver_(resolver),
       registry_(registry),
+      authorizer_(authorizer),
       configured_exports_(std::move(configured_exports)),
       pool_(kOpenThreads, kMaxQueuedOpens),
       opener_(resolver, &pool_) {}
 
-void NbdExports::Open(const NbdClient& /*client*/, std::string_view name, NbdExportCallback done) {
+absl::Status NbdExports::Authorize(const NbdClient& client, const std::string& datastore,
+                                   const SnapshotName& snapshot) const {
+  if (authorizer_ == nullptr || !authorizer_->enabled()) return absl::OkStatus();
+  absl::StatusOr<const ClientIdentity*> identity =
+      authorizer_->AuthenticateSubject(client.cert_subject);
+  if (!identity.ok()) return identity.status();
+  return authorizer_->Authorize(*identity, datastore, snapshot.namespace_components);
+}
+
+void NbdExports::Open(const NbdClient& client, std::string_view name, NbdExportCallback done) {
   absl::StatusOr<nbd::ExportName> parsed = nbd::ParseExportName(name);
   if (!parsed.ok()) {
     done(parsed.status());
@@ -47,6 +58,12 @@ void NbdExports::Open(const NbdClient& /*client*/, std::string_view name, NbdExp
   if (absl::Status valid = ValidateDatastoreName(parsed->datastore, "export name datastore");
       !valid.ok()) {
     done(valid);
+    return;
+  }
+  // Before the catalog: a client may not learn which datastores exist that it may not read.
+  if (absl::Status allowed = Authorize(client, parsed->datastore, parsed->snapshot);
+      !allowed.ok()) {
+    done(allowed);
     return;
   }
   ArchiveRequest request;
@@ -80,7 +97,7 @@ void NbdExports::Open(const NbdClient& /*client*/, std::string_view name, NbdExp
   }
 }
 
-std::vector<std::string> NbdExports::List(const NbdClient& /*client*/) const {
+std::vector<std::string> NbdExports::List(const NbdClient& client) const {
   std::vector<std::string> names = configured_exports_;
   std::vector<std::string> open;
   for (const std::shared_ptr<SnapshotSession>& session : registry_->OpenSessions()) {
@@ -93,7 +110,14 @@ std::vector<std::string> NbdExports::List(const NbdClient& /*client*/) const {
       names.push_back(std::move(name));
     }
   }
-  return names;
+  std::vector<std::string> allowed;
+  for (std::string& name : names) {
+    absl::StatusOr<nbd::ExportName> parsed = nbd::ParseExportName(name);
+    if (parsed.ok() && Authorize(client, parsed->datastore, parsed->snapshot).ok()) {
+      allowed.push_back(std::move(name));
+    }
+  }
+  return allowed;
 }
 
 }  // namespace chunkcache

@@ -6,7 +6,12 @@
 // that must read the manifest and index run on a small pool of their own, never on the NBD
 // event loops.
 //
-//   NbdExports exports(catalog, resolver, registry, settings.nbd->exports);
+// Authorization is the gRPC side's (client_authorizer.h): with clients[] configured, an NBD
+// client is the client whose cert_subject is its verified TLS certificate's subject, and an
+// export is refused (PERMISSION_DENIED; UNAUTHENTICATED without a known certificate) unless an
+// allow rule admits its datastore and namespace. NBD_OPT_LIST shows only what it may read.
+//
+//   NbdExports exports(catalog, resolver, registry, authorizer, settings.nbd->exports);
 //   auto server = NbdServer::Start(options, &exports, &metrics);
 //   ...
 //   server->Shutdown(deadline);
@@ -25,6 +30,7 @@
 #include "service/archive_opener.h"
 #include "service/archive_resolver.h"
 #include "service/blocking_pool.h"
+#include "service/client_authorizer.h"
 #include "service/datastore_catalog.h"
 
 namespace chunkcache {
@@ -32,20 +38,27 @@ namespace chunkcache {
 class NbdExports final : public NbdExportResolver {
  public:
   NbdExports(const DatastoreCatalog* catalog, const ArchiveResolver* resolver,
-             const SessionRegistry* registry, std::vector<std::string> configured_exports);
+             const SessionRegistry* registry, const ClientAuthorizer* authorizer,
+             std::vector<std::string> configured_exports);
   ~NbdExports() override { Shutdown(); }
 
   void Open(const NbdClient& client, std::string_view name, NbdExportCallback done) override;
-  // The configured exports, then the archives open now (sorted, without repeats).
+  // The configured exports, then the archives open now (sorted, without repeats), that the
+  // client may read.
   std::vector<std::string> List(const NbdClient& client) const override;
 
   // Waits for the opens running; opens queued are answered UNAVAILABLE. Idempotent.
   void Shutdown() { pool_.Shutdown(); }
 
  private:
+  // OK when `client` may read that archive (always, without clients[]).
+  absl::Status Authorize(const NbdClient& client, const std::string& datastore,
+                         const SnapshotName& snapshot) const;
+
   const DatastoreCatalog* const catalog_;
   const ArchiveResolver* const resolver_;
   const SessionRegistry* const registry_;
+  const ClientAuthorizer* const authorizer_;
   const std::vector<std::string> configured_exports_;
   BlockingPool pool_;
   ArchiveOpener opener_;

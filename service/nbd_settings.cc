@@ -31,16 +31,22 @@ absl::StatusOr<std::optional<NbdSettings>> ResolveNbdSettings(const v1::Config& 
   resolved.listen = *std::move(listen);
   resolved.allow_unauthenticated_remote = nbd.allow_unauthenticated_remote();
 
-  if (settings.authorizer != nullptr && settings.authorizer->enabled()) {
+  // NBD clients authenticate only by TLS client certificate (NBD_OPT_STARTTLS): bearer tokens
+  // have no place in the protocol.
+  const bool clients_configured = settings.authorizer != nullptr && settings.authorizer->enabled();
+  if (clients_configured && !settings.tls.verifies_clients()) {
     return absl::InvalidArgumentError(
-        "nbd.listen: clients[] are configured, but NBD clients cannot authenticate yet (no NBD "
-        "TLS); serve NBD only on a server without client authorization");
+        "nbd.listen: clients[] are configured, and NBD clients can only authenticate with a TLS "
+        "client certificate: set tls.cert_file, tls.key_file and tls.client_ca_file (and "
+        "cert_subject on the clients that use NBD)");
   }
-  if (!resolved.listen.loopback() && !resolved.allow_unauthenticated_remote) {
+  const bool authenticated = settings.tls.enabled() && settings.clients_authenticated();
+  if (!resolved.listen.loopback() && !authenticated && !resolved.allow_unauthenticated_remote) {
     return absl::InvalidArgumentError(absl::StrCat(
         "nbd.listen: ", resolved.listen.text,
-        " is reachable from other machines but NBD clients cannot authenticate; listen on "
-        "127.0.0.1 or a unix socket, or set nbd.allow_unauthenticated_remote"));
+        " is reachable from other machines but NBD clients are not authenticated (clients[] "
+        "with cert_subject, or tls.require_client_cert); listen on 127.0.0.1 or a unix socket, "
+        "or set nbd.allow_unauthenticated_remote"));
   }
 
   const std::vector<std::string> datastores = settings.datastore_names();

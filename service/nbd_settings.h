@@ -1,7 +1,8 @@
 // NbdSettings: the `nbd` section of the config resolved and checked — where the NBD server
 // listens, the export names it lists, and the security rule it shares with the gRPC side
 // (without client authentication only loopback or a unix socket, unless
-// allow_unauthenticated_remote).
+// allow_unauthenticated_remote). TLS is the gRPC side's (ServerSettings::tls): when it is
+// configured NBD clients must use it (NBD_OPT_STARTTLS).
 //
 //   absl::StatusOr<std::optional<NbdSettings>> nbd = ResolveNbdSettings(config, settings);
 //   if (nbd->has_value()) ...;   // nullopt: nbd.listen unset, no NBD server
@@ -32,8 +33,9 @@ struct NbdSettings {
 };
 
 // INVALID_ARGUMENT naming the field: a malformed address or export name, an export of a
-// datastore that is not configured, a remote address without allow_unauthenticated_remote,
-// or clients[] configured (NBD connections cannot authenticate: there is no NBD TLS yet).
+// datastore that is not configured, a remote address without client authentication (TLS
+// with client certificates) or allow_unauthenticated_remote, or clients[] configured without
+// tls.client_ca_file (NBD clients authenticate only by certificate).
 absl::StatusOr<std::optional<NbdSettings>> ResolveNbdSettings(const v1::Config& config,
                                                               const ServerSettings& settings);
 

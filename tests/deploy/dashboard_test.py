@@ -5,9 +5,9 @@ Checks deploy/grafana/chunkcache.json structurally (unique panel ids, a datasour
 on every panel, sane gridPos, the datasource and instance variables), then builds a small PBS
 datastore with `chunkcache datastore create`, serves it with chunkcached, starts a real
 Prometheus (scrape and rule evaluation every second, deploy/prometheus/chunkcache.rules.yml
-loaded) and drives restores (cold, warm, the next day's snapshot), reads, a stat, failing reads
-and a read of a corrupted chunk. Then every target of every panel is run through Prometheus's
-HTTP API, with the dashboard variables replaced by real values, and must succeed with a
+loaded) and drives restores (cold, warm, the next day's snapshot), reads, a stat, failing reads,
+a read of a corrupted chunk, and NBD clients (nbdinfo --map, nbdcopy) on the NBD export. Then
+every target of every panel is run through Prometheus's HTTP API, with the dashboard variables replaced by real values, and must succeed with a
 non-empty result holding at least one number (not only NaN). Every rule must evaluate without
 error, every recorded series must have data, and the one alert this traffic must raise
 (ChunkcacheCorruptChunks) must be the only one active.
@@ -220,9 +220,10 @@ def make_datastore(cli, work):
 
 
 class Traffic:
-    def __init__(self, cli, server, work):
+    def __init__(self, cli, server, work, nbd_port):
         self.cli, self.server, self.work = cli, server, work
         self.remote = ["--server", server, "--datastore", "demo", "--archive", ARCHIVE]
+        self.nbd_port = nbd_port
 
     def cli_run(self, args, expect_ok=True):
         result = subprocess.run([self.cli, *args], stdout=subprocess.DEVNULL,
@@ -249,6 +250,18 @@ class Traffic:
                       str(concurrency), "--request-size", size, "--pattern", pattern,
                       "--duration", f"{seconds}s"])
 
+    def nbd(self, snapshot):
+        """The NBD export: a block status map (nbdinfo) and a copy of the archive (nbdcopy)."""
+        uri = f"nbd://127.0.0.1:{self.nbd_port}/demo/{snapshot}/{ARCHIVE}"
+        out = os.path.join(self.work, "nbd.img")
+        for argv in (["/usr/bin/nbdinfo", "--map", uri], ["/usr/bin/nbdcopy", uri, out]):
+            result = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True, errors="replace")
+            if result.returncode != 0:
+                fail(f"{' '.join(argv)} exited {result.returncode}: {result.stderr.strip()}")
+        if os.path.exists(out):
+            os.unlink(out)
+
     def errors(self):
         self.read(DAY1, 1 << 40, 4096, expect_ok=False)                          # OUT_OF_RANGE
         self.read("vm/999/2026-01-01T00:00:00Z", 0, 4096, expect_ok=False)       # NOT_FOUND
@@ -263,6 +276,7 @@ class Traffic:
         self.read(OTHER, 0, 4 * CHUNK)           # more distinct chunks than the cache holds
         self.errors()
         self.bench(DAY1, 3)
+        self.nbd(DAY1)
 
     def long(self, seconds):
         """Varied load for a picture: restores, random reads, cache churn, idle time."""
@@ -388,7 +402,8 @@ def main():
             [os.path.join(args.bin, "chunkcached"), "--listen", "127.0.0.1:0",
              "--metrics-listen", "127.0.0.1:0", "--datastore", f"demo={store}",
              "--cache-dir", os.path.join(work, "cache"), "--cache-bytes", args.cache_bytes,
-             "--port-file", ports_file], stdout=daemon_log, stderr=subprocess.STDOUT)
+             "--nbd-listen", "127.0.0.1:0", "--port-file", ports_file],
+            stdout=daemon_log, stderr=subprocess.STDOUT)
         processes.append((daemon, "chunkcached"))
         if not wait_for("chunkcached's port file", lambda: "metrics_port=" in open(ports_file).read(), 30):
             return 1
@@ -418,7 +433,7 @@ def main():
         start = time.time()
         time.sleep(3)  # a few idle scrapes first, so that rates start from the counters at rest
 
-        traffic = Traffic(cli, server, work)
+        traffic = Traffic(cli, server, work, int(ports["nbd_port"]))
         traffic.short()
         if args.traffic_seconds:
             traffic.long(args.traffic_seconds)

@@ -129,6 +129,8 @@ def helm_template(args, case, chart, values_dir):
         cmd += ["-f", os.path.join(values_dir, case["values_file"])]
     for item in flatten_sets(case.get("set", {})):
         cmd += ["--set", item]
+    for path, value in case.get("set_json", {}).items():  # lists of objects: --set-json
+        cmd += ["--set-json", f"{path}={json.dumps(value)}"]
     run = subprocess.run(cmd, capture_output=True, text=True)
     if not check(run.returncode == 0, f"{case['name']}: helm template failed: {run.stderr}"):
         return None
@@ -396,6 +398,28 @@ def check_render(case, docs, values, messages, out_dir):
             check(ports["grpc"].get("hostPort") == values["hostPort"]["port"], f"{wname}: hostPort")
         else:
             check("hostPort" not in ports.get("grpc", {}), f"{wname}: unexpected hostPort")
+        # NBD: the node tier's config `nbd`, on the node's port or a socket in a node directory.
+        nbd = values["nbd"]
+        if not is_tier2 and nbd["enabled"]:
+            nbd_config = config.get("nbd", {})
+            check(nbd_config.get("exports", []) == nbd["exports"], f"{wname}: nbd.exports")
+            if nbd["mode"] == "hostPort":
+                check(nbd_config.get("listen") == f"0.0.0.0:{nbd['port']}",
+                      f"{wname}: nbd listen {nbd_config.get('listen')}")
+                check(ports.get("nbd", {}).get("containerPort") == nbd["port"] and
+                      ports["nbd"].get("hostPort") == nbd["port"], f"{wname}: nbd port")
+            else:
+                check(nbd_config.get("listen") == "unix:/run/chunkcache-nbd/nbd.sock",
+                      f"{wname}: nbd listen {nbd_config.get('listen')}")
+                socket_mount = mounts.get("/run/chunkcache-nbd")
+                check(socket_mount is not None and
+                      volumes[socket_mount["name"]].get("hostPath", {}).get("path") ==
+                      nbd["socketDir"], f"{wname}: nbd socket directory is not nbd.socketDir")
+                check(any(i["name"] == "nbd-socket-dir-owner" for i in pod.get("initContainers", [])),
+                      f"{wname}: nobody chowns the nbd socket directory")
+                check("nbd" not in ports, f"{wname}: nbd port with a socket")
+        else:
+            check("nbd" not in config and "nbd" not in ports, f"{wname}: unexpected nbd")
         tls_on = values["tier2"]["tls"]["enabled"] if is_tier2 else values["tls"]["enabled"]
         check_probes(wname, pod, container, values, is_tier2, tls_on, docs)
         check(pod.get("terminationGracePeriodSeconds", 30) > config.get("shutdown_grace_seconds", 10),
@@ -734,6 +758,18 @@ def main():
                  "tier2": {"enabled": True, "tls": {"enabled": True, "existingSecret": "t2-tls"}},
                  "probes": {"mode": "tcp"}},
          "kinds": base_kinds + ["DaemonSet", "Deployment"]},
+        # NBD with mTLS clients: on a socket in a node directory, and on the node's port.
+        {"name": "nbd-socket",
+         "set": {"tls": {"enabled": True, "existingSecret": "node-tls", "clientCa": {"enabled": True}},
+                 "nbd": {"enabled": True, "socketDir": "/run/restore"}},
+         "set_json": {"auth.clients": [{"name": "hv", "certSubject": "CN=hv", "allow": ["*"]}],
+                      "nbd.exports": ["store1/vm/100/2026-01-01T00:00:00Z/drive-scsi0.img.fidx"]},
+         "kinds": base_kinds + ["DaemonSet"]},
+        {"name": "nbd-hostport",
+         "set": {"tls": {"enabled": True, "existingSecret": "node-tls", "clientCa": {"enabled": True}},
+                 "nbd": {"enabled": True, "mode": "hostPort", "port": 10810}},
+         "set_json": {"auth.clients": [{"name": "hv", "certSubject": "CN=hv", "allow": ["*"]}]},
+         "kinds": base_kinds + ["DaemonSet"]},
         {"name": "tier2-tls-auto",
          "set": {"tier2": {"enabled": True, "tls": {"enabled": True, "existingSecret": "t2-tls"}}},
          "kinds": base_kinds + ["DaemonSet", "Deployment"]},
@@ -754,6 +790,11 @@ def main():
                 case_values = yaml.safe_load(open(os.path.join(args.values_dir, case["values_file"])))
             values = deep_merge(defaults, case_values)
             values = deep_merge(values, case.get("set", {}))
+            for path, value in case.get("set_json", {}).items():
+                nested = value
+                for key in reversed(path.split(".")):
+                    nested = {key: nested}
+                values = deep_merge(values, nested)
             docs = helm_template(args, case, args.chart, args.values_dir)
             if docs is None:
                 continue

@@ -266,6 +266,57 @@ def case_hostile(args):
     print("hostile ok")
 
 
+def case_tls(args):
+    """NBD_OPT_STARTTLS with the certificates in --certs (libnbd's layout: ca-cert.pem and
+    optionally client-cert.pem, client-key.pem); --expect read | denied | handshake-fails.
+    --certs "" connects without TLS."""
+    h = nbd.NBD()
+    h.set_export_name(args.export)
+    if args.certs:
+        h.set_tls(nbd.TLS_REQUIRE)
+        h.set_tls_certificates(args.certs)
+    else:
+        h.set_tls(nbd.TLS_DISABLE)
+    h.set_opt_mode(True)
+    try:
+        h.connect_tcp("127.0.0.1", str(args.port))
+    except nbd.Error as e:
+        assert args.expect == "handshake-fails", e.string
+        print("tls ok: refused at the handshake:", e.string)
+        return
+    if args.expect == "handshake-fails":
+        # TLS 1.3: the client finishes its side before the server has checked the client's
+        # certificate; the server's alert then fails the next exchange.
+        try:
+            h.opt_go()
+        except nbd.Error as e:
+            print("tls ok: refused after the handshake:", e.string)
+            return
+        raise AssertionError("the TLS handshake succeeded and the export was served")
+    listed = []
+    try:
+        h.opt_list(lambda name, description: listed.append(name) or 0)
+    except nbd.Error as e:
+        assert args.expect == "denied", e.string
+    if args.expect == "read":
+        assert h.get_tls_negotiated()
+        assert args.export in listed, listed
+        h.opt_go()
+        image = open(args.image, "rb").read()
+        assert h.pread(MiB, 0) == image[:MiB]
+        assert h.pread(3 * MiB, CHUNK - MiB) == image[CHUNK - MiB:CHUNK + 2 * MiB]
+        h.shutdown()
+    else:
+        assert args.export not in listed, listed
+        try:
+            h.opt_go()
+        except nbd.Error as e:
+            print("tls ok: refused:", e.string)
+            return
+        raise AssertionError("the export was served")
+    print("tls ok")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("case")
@@ -277,6 +328,8 @@ def main():
     parser.add_argument("--bad-offset", type=int, default=0)
     parser.add_argument("--good-offset", type=int, default=0)
     parser.add_argument("--connections", type=int, default=2000)
+    parser.add_argument("--certs", default="")
+    parser.add_argument("--expect", default="read")
     args = parser.parse_args()
     globals()["case_" + args.case](args)
 

@@ -211,7 +211,32 @@ TEST_F(NbdInteropTest, QemuImgMatchesTheSourceAndNbdkitsFilePlugin) {
       << ours.stdout_text;
   ProcessResult same = RunProcess({"/usr/bin/qemu-img", "compare", uri, reference});
   EXPECT_EQ(same.exit_code, 0) << same.stdout_text << same.stderr_text;
+  // The encrypted archive of the same image: its zero chunks have keyed digests, and are
+  // still holes, exactly where the reference has them.
+  const std::string encrypted = Uri(port, kEncryptedExport);
+  ProcessResult encrypted_map =
+      RunProcess({"/usr/bin/qemu-img", "map", "--output=json", encrypted});
+  ASSERT_EQ(encrypted_map.exit_code, 0) << encrypted_map.stderr_text;
+  EXPECT_EQ(encrypted_map.stdout_text, theirs.stdout_text);
+  ProcessResult encrypted_same = RunProcess({"/usr/bin/qemu-img", "compare", encrypted, reference});
+  EXPECT_EQ(encrypted_same.exit_code, 0)
+      << encrypted_same.stdout_text << encrypted_same.stderr_text;
   nbdkit->Stop(SIGTERM);
+
+  // The dynamic archive against nbdkit serving its source stream: the same bytes. (Its zero
+  // chunks start and end where the chunker cut, not on file system blocks, so a sparse file's
+  // map cannot match it; ConvertAndNbdcopyAreByteExactAndSparse checks they become holes.)
+  const int stream_port = FreeTcpPort();
+  std::unique_ptr<BackgroundProcess> stream_server = BackgroundProcess::Start(
+      {"/usr/bin/nbdkit", "--foreground", "--readonly", "--ipaddr=127.0.0.1",
+       absl::StrCat("--port=", stream_port), "file", (*dir_ / "stream.bin").string()});
+  ASSERT_NE(stream_server, nullptr);
+  ASSERT_TRUE(WaitForPort(stream_port)) << stream_server->Stderr();
+  ProcessResult dynamic_same =
+      RunProcess({"/usr/bin/qemu-img", "compare", Uri(port, kDynamicExport),
+                  absl::StrCat("nbd://127.0.0.1:", stream_port)});
+  EXPECT_EQ(dynamic_same.exit_code, 0) << dynamic_same.stdout_text << dynamic_same.stderr_text;
+  stream_server->Stop(SIGTERM);
 }
 
 // qemu-img convert and nbdcopy restore each kind of archive byte for byte, zero chunks as
@@ -316,6 +341,45 @@ TEST(NbdShutdownTest, SigtermClosesNbdClientsAndExitsCleanly) {
   EXPECT_EQ(server->Metric("chunkcache_nbd_connections").value_or(0), 1);
   EXPECT_EQ(server->Stop(SIGTERM, std::chrono::seconds(30)), 0) << server->Log();
   EXPECT_FALSE(std::filesystem::exists(socket));
+}
+
+// The restore tools read sequentially, so each of their connections is a sequential reader of
+// the archive's session: readahead fetches the chunks ahead of them, which they then read
+// (prefetch "used"), and every chunk is fetched from the datastore once. A fresh server per
+// tool, so the counts are that tool's.
+TEST(NbdReadaheadTest, ConvertAndNbdcopyGetReadahead) {
+  constexpr uint64_t kChunks = 16;
+  ScratchDir dir;
+  std::string image;
+  for (uint64_t chunk = 0; chunk < kChunks; ++chunk) {
+    const std::string pattern = PseudoRandomBytes(64 * 1024, 500 + chunk);
+    for (uint64_t i = 0; i < kChunk / pattern.size(); ++i) image += pattern;
+  }
+  WriteFileBytes(dir / "disk.img", image);
+  CreateArchive(dir / "ds", kSnapshot, "drive-scsi0.img.fidx", dir / "disk.img");
+  const std::vector<std::vector<std::string>> tools = {
+      {"/usr/bin/qemu-img", "convert", "-O", "raw"},
+      {"/usr/bin/nbdcopy", "--connections=4", "--requests=16"}};
+  for (const std::vector<std::string>& tool : tools) {
+    SCOPED_TRACE(tool[0]);
+    std::unique_ptr<ChunkcachedProcess> server = ChunkcachedProcess::Start(
+        {"--nbd-listen", "127.0.0.1:0", "--datastore", "store=" + (dir / "ds").string()});
+    ASSERT_NE(server, nullptr);
+    std::vector<std::string> argv = tool;
+    argv.push_back(Uri(server->nbd_port(), kFixedExport));
+    argv.push_back((dir / "out.raw").string());
+    const ProcessResult copy = RunProcess(argv);
+    ASSERT_EQ(copy.exit_code, 0) << copy.stderr_text;
+    EXPECT_TRUE(ReadFileBytes(dir / "out.raw") == image);
+    EXPECT_GT(server->Metric("chunkcache_prefetch_chunks_total", {{"result", "used"}}).value_or(0),
+              0)
+        << server->Metrics();
+    EXPECT_EQ(server->Metric("chunkcache_upstream_fetches_total", {{"result", "ok"}}).value_or(0),
+              kChunks)
+        << server->Metrics();
+    std::filesystem::remove(dir / "out.raw");
+    EXPECT_EQ(server->Stop(SIGTERM), 0);
+  }
 }
 
 }  // namespace

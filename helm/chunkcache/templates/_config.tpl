@@ -120,9 +120,33 @@ _pod.tpl.
 {{- if $clients -}}
 {{- $_ := set $config "clients" $clients -}}
 {{- end -}}
-{{- range list "listen" "metrics_listen" "datastores" "clients" "tls" "allow_unauthenticated_remote" "metricsListen" "allowUnauthenticatedRemote" -}}
+
+{{- /* NBD export: node tier only (values nbd). */ -}}
+{{- if and (ne $tier "tier2") $v.nbd.enabled -}}
+{{- $mtls := and $v.tls.enabled $v.tls.clientCa.enabled -}}
+{{- if and $clients (not $mtls) -}}
+{{- fail "nbd.enabled: auth clients are configured (auth.generateToken or auth.clients) and NBD clients authenticate only with TLS client certificates: enable tls with tls.clientCa and give NBD clients a certSubject in auth.clients" -}}
+{{- end -}}
+{{- $nbd := dict -}}
+{{- if eq $v.nbd.mode "hostPort" -}}
+{{- if not (or $clients (and $v.tls.enabled $v.tls.requireClientCert) $v.nbd.allowUnauthenticatedRemote) -}}
+{{- fail "nbd.mode=hostPort: NBD clients are not authenticated (auth.clients with certSubject and tls.clientCa, or tls.requireClientCert); use nbd.mode=socket or set nbd.allowUnauthenticatedRemote=true (INSECURE)" -}}
+{{- end -}}
+{{- $_ := set $nbd "listen" (printf "0.0.0.0:%d" (int $v.nbd.port)) -}}
+{{- else -}}
+{{- $_ := set $nbd "listen" "unix:/run/chunkcache-nbd/nbd.sock" -}}
+{{- end -}}
+{{- with $v.nbd.exports -}}
+{{- $_ := set $nbd "exports" . -}}
+{{- end -}}
+{{- if $v.nbd.allowUnauthenticatedRemote -}}
+{{- $_ := set $nbd "allow_unauthenticated_remote" true -}}
+{{- end -}}
+{{- $_ := set $config "nbd" $nbd -}}
+{{- end -}}
+{{- range list "listen" "metrics_listen" "datastores" "clients" "tls" "allow_unauthenticated_remote" "metricsListen" "allowUnauthenticatedRemote" "nbd" -}}
 {{- if hasKey $v.extraConfig . -}}
-{{- fail (printf "extraConfig.%s: set by the chart from its values (ports, datastores, auth, tls); change those instead" .) -}}
+{{- fail (printf "extraConfig.%s: set by the chart from its values (ports, datastores, auth, tls, nbd); change those instead" .) -}}
 {{- end -}}
 {{- end -}}
 {{- if hasKey (default (dict) $v.extraConfig.cache) "dir" -}}

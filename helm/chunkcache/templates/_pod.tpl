@@ -16,6 +16,8 @@ The pod template of one tier: (dict "root" $ "tier" "node"|"tier2"). Mount point
 {{- $tier := .tier -}}
 {{- $ctx := dict "root" $root "tier" $tier -}}
 {{- $isTier2 := eq $tier "tier2" -}}
+{{- $nbdOn := and (not $isTier2) $v.nbd.enabled -}}
+{{- $nbdSocket := and $nbdOn (eq $v.nbd.mode "socket") -}}
 {{- $cache := include "chunkcache.tierCache" $ctx | fromJson -}}
 {{- $mountsDatastores := include "chunkcache.mountsDatastores" $ctx -}}
 {{- $podAnnotations := $isTier2 | ternary $v.tier2.podAnnotations $v.podAnnotations -}}
@@ -57,8 +59,29 @@ spec:
     fsGroupChangePolicy: OnRootMismatch
     seccompProfile:
       type: RuntimeDefault
-  {{- if and (eq $cache.volume.type "hostPath") $cache.volume.hostPath.initChown }}
+  {{- $cacheChown := and (eq $cache.volume.type "hostPath") $cache.volume.hostPath.initChown }}
+  {{- if or $cacheChown $nbdSocket }}
   initContainers:
+  {{- end }}
+  {{- if $nbdSocket }}
+    # chunkcached (not root) creates the NBD socket in the node directory kubelet made.
+    - name: nbd-socket-dir-owner
+      image: {{ include "chunkcache.image" $root }}
+      imagePullPolicy: {{ $v.image.pullPolicy }}
+      command: ["chown", "{{ $v.securityContext.runAsUser }}:{{ $v.securityContext.runAsGroup }}", "/run/chunkcache-nbd"]
+      securityContext:
+        runAsNonRoot: false
+        runAsUser: 0
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        capabilities:
+          drop: ["ALL"]
+          add: ["CHOWN"]
+      volumeMounts:
+        - name: nbd-socket
+          mountPath: /run/chunkcache-nbd
+  {{- end }}
+  {{- if $cacheChown }}
     - name: cache-dir-owner
       image: {{ include "chunkcache.image" $root }}
       imagePullPolicy: {{ $v.image.pullPolicy }}
@@ -102,6 +125,12 @@ spec:
           containerPort: {{ $v.ports.metrics }}
           protocol: TCP
         {{- end }}
+        {{- if and $nbdOn (eq $v.nbd.mode "hostPort") }}
+        - name: nbd
+          containerPort: {{ $v.nbd.port }}
+          hostPort: {{ $v.nbd.port }}
+          protocol: TCP
+        {{- end }}
       {{- /* gRPC probes by the kubelet, or chunkcache health in the pod on a TLS port. */}}
       readinessProbe:
         {{- toYaml $probes.readiness | nindent 8 }}
@@ -131,6 +160,10 @@ spec:
           mountPath: /var/cache/chunkcache
         - name: tmp
           mountPath: /tmp
+        {{- if $nbdSocket }}
+        - name: nbd-socket
+          mountPath: /run/chunkcache-nbd
+        {{- end }}
         {{- range $i, $ds := $v.datastores }}
         {{- if and $mountsDatastores $ds.pbs }}
         - name: pbs-{{ $i }}
@@ -196,6 +229,12 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: 64Mi
+    {{- if $nbdSocket }}
+    - name: nbd-socket
+      hostPath:
+        path: {{ $v.nbd.socketDir }}
+        type: DirectoryOrCreate
+    {{- end }}
     {{- range $i, $ds := $v.datastores }}
     {{- if and $mountsDatastores $ds.pbs }}
     - name: pbs-{{ $i }}
