@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The NBD export against the restore tools (issue 13, step 7), on an archive of SIZE bytes of
+# The NBD export against the restore tools, on an archive of SIZE bytes of
 # distinct 4 MiB chunks, in one run:
 #   warm   qemu-img convert and nbdcopy of the archive from chunkcached with every chunk cached,
 #          against nbdkit's file plugin serving the raw image from the page cache; best of RUNS

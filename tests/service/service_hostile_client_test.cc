@@ -1,4 +1,4 @@
-// chunkcached against hostile clients (issue 11, defects 4 and 5): Prefetch requests whose
+// chunkcached against hostile clients: Prefetch requests whose
 // ranges cover a 1 TiB image many times over, too many ranges, and a client that opens every
 // archive it can list while another client reads. Real server, real datastore on disk, real
 // gRPC clients; the big archives are indexes only (their chunks are never read).

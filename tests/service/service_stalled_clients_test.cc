@@ -1,7 +1,7 @@
-// Clients that stop reading their streams cannot take the cache from the others (issue 11,
-// defect 2): zero-copy replies pin their chunks until gRPC has sent them, so the server caps
-// what replies pin per connection and in total, copies beyond that, and a stream over its
-// connection's share waits for its earlier replies to go before it reads on.
+// Clients that stop reading their streams cannot take the cache from the others: zero-copy
+// replies pin their chunks until gRPC has sent them, so the server caps what replies pin per
+// connection and in total, copies beyond that, and a stream over its connection's share waits
+// for its earlier replies to go before it reads on.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
