@@ -198,6 +198,9 @@ TEST_F(SessionBudgetTest, OpenIsResourceExhaustedOnlyWhenEverySessionIsInUse) {
   auto a = registry.Open(store_, TestSnapshot(2000), kDisk);
   auto b = registry.Open(store_, TestSnapshot(3000), kDisk);
   ASSERT_TRUE(a.ok() && b.ok());
+  // Both hinted sets fill in the background: count them once they have.
+  ASSERT_TRUE(WaitFor(
+      [&] { return (*a)->hinted_chunks_pinned() == 1 && (*b)->hinted_chunks_pinned() == 1; }));
   const uint64_t hinted_before = cache_->Stats().hinted_bytes;
 
   // Both are held (reads in progress): nothing can be closed for a third.
