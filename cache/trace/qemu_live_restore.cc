@@ -56,18 +56,8 @@ class LiveRestoreState {
         ++result_.clusters_copied_by_guest;
       }
     } else {
-      for (uint64_t c = first; c < last;) {
-        const uint64_t chunk = c / clusters_per_chunk_;
-        const uint64_t chunk_end = std::min(last, (chunk + 1) * clusters_per_chunk_);
-        bool read_backup = false;
-        for (; c < chunk_end; ++c) {
-          if (copied_[c]) continue;
-          read_backup = true;
-          MarkCopied(c);
-          ++result_.clusters_copied_by_guest;
-        }
-        if (read_backup) AddAccess(chunk, AccessSource::kGuest, kGuestReader);
-      }
+      CopyClusters(first, last, AccessSource::kGuest, kGuestReader,
+                   result_.clusters_copied_by_guest);
     }
     ReportSkips();
     StreamEvent tick;
@@ -92,6 +82,23 @@ class LiveRestoreState {
   }
 
  private:
+  // Copies the clusters of [first, last) not copied yet, counting them in `copied`: one backup
+  // read (access) per chunk that holds any of them.
+  void CopyClusters(uint64_t first, uint64_t last, AccessSource source, uint32_t reader,
+                    uint64_t& copied) {
+    for (uint64_t c = first; c < last;) {
+      const uint64_t chunk = c / clusters_per_chunk_;
+      const uint64_t chunk_end = std::min(last, (chunk + 1) * clusters_per_chunk_);
+      bool read_backup = false;
+      for (; c < chunk_end; ++c) {
+        if (copied_[c]) continue;
+        read_backup = true;
+        MarkCopied(c);
+        ++copied;
+      }
+      if (read_backup) AddAccess(chunk, source, reader);
+    }
+  }
   void MarkCopied(uint64_t cluster) {
     if (copied_[cluster]) return;
     copied_[cluster] = true;
@@ -127,18 +134,8 @@ class LiveRestoreState {
       for (uint64_t c = first; c < last && !reads_backup; ++c) reads_backup = !copied_[c];
       if (reads_backup) {
         MoveCursor();
-        for (uint64_t c = first; c < last;) {
-          const uint64_t chunk = c / clusters_per_chunk_;
-          const uint64_t chunk_end = std::min(last, (chunk + 1) * clusters_per_chunk_);
-          bool read_backup = false;
-          for (; c < chunk_end; ++c) {
-            if (copied_[c]) continue;
-            read_backup = true;
-            MarkCopied(c);
-            ++result_.clusters_copied_by_stream;
-          }
-          if (read_backup) AddAccess(chunk, AccessSource::kBackgroundCopy, kCopyReader);
-        }
+        CopyClusters(first, last, AccessSource::kBackgroundCopy, kCopyReader,
+                     result_.clusters_copied_by_stream);
         newly_complete_.clear();  // behind or at the cursor: the stream read them itself
         ++result_.copy_steps;
       }
