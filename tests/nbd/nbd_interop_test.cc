@@ -350,11 +350,7 @@ TEST(NbdShutdownTest, SigtermClosesNbdClientsAndExitsCleanly) {
 TEST(NbdReadaheadTest, ConvertAndNbdcopyGetReadahead) {
   constexpr uint64_t kChunks = 16;
   ScratchDir dir;
-  std::string image;
-  for (uint64_t chunk = 0; chunk < kChunks; ++chunk) {
-    const std::string pattern = PseudoRandomBytes(64 * 1024, 500 + chunk);
-    for (uint64_t i = 0; i < kChunk / pattern.size(); ++i) image += pattern;
-  }
+  const std::string image = RepeatedPatternImage(kChunks, kChunk, 500);
   WriteFileBytes(dir / "disk.img", image);
   CreateArchive(dir / "ds", kSnapshot, "drive-scsi0.img.fidx", dir / "disk.img");
   const std::vector<std::vector<std::string>> tools = {

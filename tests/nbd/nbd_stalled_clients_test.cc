@@ -32,16 +32,7 @@ constexpr char kSnapshot[] = "vm/100/2026-01-01T00:00:00Z";
 constexpr char kDisk[] = "drive-scsi0.img.fidx";
 constexpr char kExport[] = "store/vm/100/2026-01-01T00:00:00Z/drive-scsi0.img.fidx";
 
-// Distinct chunks that compress well (a 64 KiB pattern each), so the datastore builds fast.
-std::string MakeImage() {
-  std::string image;
-  image.reserve(kChunks * kChunk);
-  for (uint64_t chunk = 0; chunk < kChunks; ++chunk) {
-    const std::string pattern = PseudoRandomBytes(64 * 1024, 300 + chunk);
-    for (uint64_t i = 0; i < kChunk / pattern.size(); ++i) image += pattern;
-  }
-  return image;
-}
+std::string MakeImage() { return RepeatedPatternImage(kChunks, kChunk, 300); }
 
 std::unique_ptr<v1::ChunkCache::Stub> GrpcClient(const std::string& address) {
   grpc::ChannelArguments args;

@@ -29,27 +29,7 @@ constexpr uint64_t kBurst = 12;  // the bursting client's reads, one cold chunk 
 constexpr char kSnapshot[] = "vm/100/2026-01-01T00:00:00Z";
 constexpr char kDisk[] = "drive-scsi0.img.fidx";
 
-// Distinct chunks that compress well (a 64 KiB pattern each), so the datastore builds fast.
-std::string MakeImage() {
-  std::string image;
-  image.reserve(kChunks * kChunk);
-  for (uint64_t chunk = 0; chunk < kChunks; ++chunk) {
-    const std::string pattern = PseudoRandomBytes(64 * 1024, 300 + chunk);
-    for (uint64_t i = 0; i < kChunk / pattern.size(); ++i) image += pattern;
-  }
-  return image;
-}
-
-// A stub on a connection of its own: without a local subchannel pool, gRPC shares one
-// connection between channels to the same target, and the server would see one client.
-std::unique_ptr<v1::ChunkCache::Stub> OwnConnection(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  EXPECT_TRUE(
-      channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)));
-  return v1::ChunkCache::NewStub(channel);
-}
+std::string MakeImage() { return RepeatedPatternImage(kChunks, kChunk, 300); }
 
 struct ReadResult {
   grpc::Status status;
@@ -91,8 +71,10 @@ TEST(ServiceFairQueueTest, BurstingClientIsRefusedWhileAnotherClientsMissStillQu
       {"--config", (dir / "node.json").string(), "--cache-bytes", "128MiB", "--no-readahead"});
   ASSERT_NE(node, nullptr);
 
-  std::unique_ptr<v1::ChunkCache::Stub> burster = OwnConnection(node->address());
-  std::unique_ptr<v1::ChunkCache::Stub> other = OwnConnection(node->address());
+  std::unique_ptr<v1::ChunkCache::Stub> burster =
+      v1::ChunkCache::NewStub(OwnConnection(node->address()));
+  std::unique_ptr<v1::ChunkCache::Stub> other =
+      v1::ChunkCache::NewStub(OwnConnection(node->address()));
   // Open the archive (its index comes from the rack) before the rack stops.
   ReadResult opened = ReadChunkStart(*burster, 0);
   ASSERT_TRUE(opened.status.ok()) << opened.status.error_message() << "\n" << node->Log();

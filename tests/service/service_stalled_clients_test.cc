@@ -24,30 +24,17 @@ constexpr uint64_t kChunks = 24;
 constexpr char kSnapshot[] = "vm/100/2026-01-01T00:00:00Z";
 constexpr char kDisk[] = "drive-scsi0.img.fidx";
 
-// Distinct chunks that compress well (a 64 KiB pattern each), so the datastore builds fast.
-std::string MakeImage() {
-  std::string image;
-  image.reserve(kChunks * kChunk);
-  for (uint64_t chunk = 0; chunk < kChunks; ++chunk) {
-    const std::string pattern = PseudoRandomBytes(64 * 1024, 100 + chunk);
-    for (uint64_t i = 0; i < kChunk / pattern.size(); ++i) image += pattern;
-  }
-  return image;
-}
+std::string MakeImage() { return RepeatedPatternImage(kChunks, kChunk, 100); }
 
 // A client of its own connection (gRPC would otherwise share one between channels of the same
 // target) with a small HTTP/2 window that never grows: when it stops reading, the server's
 // reply stays unsent.
-std::unique_ptr<v1::ChunkCache::Stub> OwnConnection(const std::string& address) {
+std::unique_ptr<v1::ChunkCache::Stub> StubWithSmallWindow(const std::string& address) {
   grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
   args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  EXPECT_TRUE(
-      channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)));
-  return v1::ChunkCache::NewStub(channel);
+  return v1::ChunkCache::NewStub(OwnConnection(address, args));
 }
 
 v1::ReadRangeRequest Request(uint64_t offset, uint64_t length) {
@@ -96,7 +83,7 @@ TEST_F(ServiceStalledClientsTest, StalledStreamsCannotStarveAnotherClientsColdRe
   std::vector<std::unique_ptr<StalledStream>> stalled;
   for (uint64_t i = 0; i < 16; ++i) {
     auto stream = std::make_unique<StalledStream>();
-    stream->stub = OwnConnection(server->address());
+    stream->stub = StubWithSmallWindow(server->address());
     stream->context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(2));
     stream->reader =
         stream->stub->StreamRange(&stream->context, Request(i * kChunk + kChunk / 2, 0));
@@ -105,7 +92,7 @@ TEST_F(ServiceStalledClientsTest, StalledStreamsCannotStarveAnotherClientsColdRe
     stalled.push_back(std::move(stream));
   }
 
-  std::unique_ptr<v1::ChunkCache::Stub> other = OwnConnection(server->address());
+  std::unique_ptr<v1::ChunkCache::Stub> other = StubWithSmallWindow(server->address());
   constexpr uint64_t kColdChunk = 20;  // no stream came near it
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -147,7 +134,7 @@ TEST_F(ServiceStalledClientsTest, StreamOverItsConnectionsShareWaitsForItsReplie
       {"--config", (scratch_->path() / "small-share.json").string(), "--datastore",
        "store=" + (scratch_->path() / "ds").string(), "--cache-bytes", "64MiB"});
   ASSERT_NE(server, nullptr);
-  std::unique_ptr<v1::ChunkCache::Stub> stub = OwnConnection(server->address());
+  std::unique_ptr<v1::ChunkCache::Stub> stub = StubWithSmallWindow(server->address());
   auto read_all = [&](uint64_t offset) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(2));

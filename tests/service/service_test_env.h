@@ -16,6 +16,8 @@
 #ifndef CHUNKCACHE_TESTS_SERVICE_SERVICE_TEST_ENV_H_
 #define CHUNKCACHE_TESTS_SERVICE_SERVICE_TEST_ENV_H_
 
+#include <grpcpp/channel.h>
+#include <grpcpp/support/channel_arguments.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -138,6 +140,12 @@ v1::SnapshotRef Ref(const std::string& datastore, const std::string& snapshot,
 // A client of `address` without retries (tests want to see every status as it is).
 std::unique_ptr<ChunkCacheClient> ConnectClient(const std::string& address,
                                                 ClientOptions options = {});
+
+// An insecure channel to `address` on a TCP connection of its own (without a local subchannel
+// pool, gRPC shares one connection between channels to the same target, and the server would
+// see one client), connected before it is returned. `args` adds channel settings.
+std::shared_ptr<grpc::Channel> OwnConnection(const std::string& address,
+                                             grpc::ChannelArguments args = {});
 
 std::string Sha256Hex(std::string_view bytes);
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -59,6 +60,19 @@ std::string PseudoRandomBytes(size_t size, uint64_t seed) {
   }
   for (; i < size; ++i) out[i] = static_cast<char>(rng());
   return out;
+}
+
+std::string RepeatedPatternImage(uint64_t chunks, uint64_t chunk_size, uint64_t seed) {
+  std::string image;
+  image.reserve(chunks * chunk_size);
+  for (uint64_t chunk = 0; chunk < chunks; ++chunk) {
+    const std::string pattern = PseudoRandomBytes(64 * 1024, seed + chunk);
+    while (image.size() < (chunk + 1) * chunk_size) {
+      image.append(pattern, 0,
+                   std::min<uint64_t>(pattern.size(), (chunk + 1) * chunk_size - image.size()));
+    }
+  }
+  return image;
 }
 
 }  // namespace chunkcache::testing

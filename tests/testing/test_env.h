@@ -37,6 +37,10 @@ class ScratchDir {
 // Deterministic pseudo-random bytes (for images whose chunks must all differ).
 std::string PseudoRandomBytes(size_t size, uint64_t seed);
 
+// An image of `chunks` distinct chunks of `chunk_size` bytes that compress well: chunk i is a
+// 64 KiB pseudo-random pattern (seed `seed` + i) repeated, so datastores build fast.
+std::string RepeatedPatternImage(uint64_t chunks, uint64_t chunk_size, uint64_t seed);
+
 }  // namespace chunkcache::testing
 
 #endif  // CHUNKCACHE_TESTS_TESTING_TEST_ENV_H_
