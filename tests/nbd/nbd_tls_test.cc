@@ -18,33 +18,6 @@ constexpr uint64_t kChunk = 4 << 20;
 constexpr char kSnapshot[] = "vm/100/2026-01-01T00:00:00Z";
 constexpr char kExport[] = "store/vm/100/2026-01-01T00:00:00Z/drive-scsi0.img.fidx";
 
-void Openssl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"/usr/bin/openssl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const ProcessResult result = RunProcess(argv);
-  ASSERT_EQ(result.exit_code, 0) << absl::StrJoin(argv, " ") << "\n" << result.stderr_text;
-}
-
-void MakeCa(const std::filesystem::path& dir, const std::string& name) {
-  Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-           "-keyout", (dir / (name + ".key")).string(), "-out", (dir / (name + ".pem")).string(),
-           "-days", "2", "-subj", "/CN=" + name});
-}
-
-// A certificate `ca` signs for `subject` ("/CN=node-a"), with `extensions` (extfile lines).
-void MakeCert(const std::filesystem::path& dir, const std::string& ca, const std::string& name,
-              const std::string& subject, const std::string& extensions) {
-  const std::string key = (dir / (name + ".key")).string();
-  const std::string csr = (dir / (name + ".csr")).string();
-  Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-           key, "-out", csr, "-subj", subject});
-  WriteFileBytes(dir / (name + ".ext"), extensions + "\n");
-  Openssl({"x509", "-req", "-in", csr, "-CA", (dir / (ca + ".pem")).string(), "-CAkey",
-           (dir / (ca + ".key")).string(), "-CAcreateserial", "-out",
-           (dir / (name + ".pem")).string(), "-days", "2", "-extfile",
-           (dir / (name + ".ext")).string()});
-}
-
 // libnbd's tls-certificates directory: the CA it verifies the server with, and optionally a
 // client certificate.
 std::filesystem::path LibnbdCertDir(const std::filesystem::path& dir, const std::string& ca,
@@ -65,14 +38,15 @@ class NbdTlsTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new ScratchDir();
     const std::filesystem::path& dir = dir_->path();
-    MakeCa(dir, "ca");
-    MakeCa(dir, "other-ca");
-    MakeCert(dir, "ca", "server", "/CN=localhost",
-             "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
-    MakeCert(dir, "ca", "node-a", "/O=example/CN=node-a", "extendedKeyUsage=clientAuth");
-    MakeCert(dir, "ca", "intruder", "/CN=intruder", "extendedKeyUsage=clientAuth");
+    MakeTestCa(dir, "ca");
+    MakeTestCa(dir, "other-ca");
+    MakeTestCert(dir, "ca", "server", "/CN=localhost",
+                 "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
+    MakeTestCert(dir, "ca", "node-a", "/O=example/CN=node-a", "extendedKeyUsage=clientAuth");
+    MakeTestCert(dir, "ca", "intruder", "/CN=intruder", "extendedKeyUsage=clientAuth");
     // The right subject from the wrong CA.
-    MakeCert(dir, "other-ca", "stranger", "/O=example/CN=node-a", "extendedKeyUsage=clientAuth");
+    MakeTestCert(dir, "other-ca", "stranger", "/O=example/CN=node-a",
+                 "extendedKeyUsage=clientAuth");
     image_ = new std::string(PseudoRandomBytes(3 * kChunk, 21));
     WriteFileBytes(dir / "disk.img", *image_);
     CreateArchive(dir / "ds", kSnapshot, "drive-scsi0.img.fidx", dir / "disk.img");

@@ -20,33 +20,6 @@ constexpr char kOther[] = "ns/other/vm/103/2026-01-01T00:00:00Z";
 constexpr char kReaderToken[] = "reader-token-5f0c2a";
 constexpr char kAdminToken[] = "admin-token-91bd77";
 
-void Openssl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"/usr/bin/openssl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const ProcessResult result = RunProcess(argv);
-  ASSERT_EQ(result.exit_code, 0) << absl::StrJoin(argv, " ") << "\n" << result.stderr_text;
-}
-
-// A CA and a certificate it signs for `subject`, with `extensions` (an openssl extfile line).
-void MakeCa(const std::filesystem::path& dir, const std::string& name) {
-  Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-           "-keyout", (dir / (name + ".key")).string(), "-out", (dir / (name + ".pem")).string(),
-           "-days", "2", "-subj", "/CN=" + name});
-}
-
-void MakeCert(const std::filesystem::path& dir, const std::string& ca, const std::string& name,
-              const std::string& common_name, const std::string& extensions) {
-  const std::string key = (dir / (name + ".key")).string();
-  const std::string csr = (dir / (name + ".csr")).string();
-  Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-           key, "-out", csr, "-subj", "/CN=" + common_name});
-  WriteFileBytes(dir / (name + ".ext"), extensions + "\n");
-  Openssl({"x509", "-req", "-in", csr, "-CA", (dir / (ca + ".pem")).string(), "-CAkey",
-           (dir / (ca + ".key")).string(), "-CAcreateserial", "-out",
-           (dir / (name + ".pem")).string(), "-days", "2", "-extfile",
-           (dir / (name + ".ext")).string()});
-}
-
 std::string TokenHashFromChunkcached(const std::string& token) {
   const ProcessResult result = RunProcess({ChunkcachedBinary().string(), "--print-token-hash"},
                                           {.stdin_text = token + "\n"});
@@ -61,13 +34,13 @@ class ServiceAuthTest : public ::testing::Test {
         << "the openssl CLI is needed to make test certificates";
     dir_ = new ScratchDir();
     const std::filesystem::path dir = dir_->path();
-    MakeCa(dir, "ca");
-    MakeCa(dir, "other-ca");
-    MakeCert(dir, "ca", "server", "localhost",
-             "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
-    MakeCert(dir, "ca", "node-a", "node-a", "extendedKeyUsage=clientAuth");
-    MakeCert(dir, "ca", "intruder", "intruder", "extendedKeyUsage=clientAuth");
-    MakeCert(dir, "other-ca", "stranger", "node-a", "extendedKeyUsage=clientAuth");
+    MakeTestCa(dir, "ca");
+    MakeTestCa(dir, "other-ca");
+    MakeTestCert(dir, "ca", "server", "/CN=localhost",
+                 "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
+    MakeTestCert(dir, "ca", "node-a", "/CN=node-a", "extendedKeyUsage=clientAuth");
+    MakeTestCert(dir, "ca", "intruder", "/CN=intruder", "extendedKeyUsage=clientAuth");
+    MakeTestCert(dir, "other-ca", "stranger", "/CN=node-a", "extendedKeyUsage=clientAuth");
 
     WriteFileBytes(dir / "disk.img", PseudoRandomBytes(70000, 3));
     for (const char* snapshot : {kRoot, kTeam, kTeamSub, kOther}) {

@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "format/digest.h"
 #include "format/snapshot_name.h"
@@ -359,6 +360,36 @@ std::unique_ptr<ChunkCacheClient> ConnectClient(const std::string& address, Clie
   absl::StatusOr<std::unique_ptr<ChunkCacheClient>> client = ChunkCacheClient::Connect(options);
   EXPECT_TRUE(client.ok()) << client.status();
   return client.ok() ? *std::move(client) : nullptr;
+}
+
+namespace {
+
+void Openssl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const ProcessResult result = RunProcess(argv);
+  ASSERT_EQ(result.exit_code, 0) << absl::StrJoin(argv, " ") << "\n" << result.stderr_text;
+}
+
+}  // namespace
+
+void MakeTestCa(const std::filesystem::path& dir, const std::string& name) {
+  Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", (dir / (name + ".key")).string(), "-out", (dir / (name + ".pem")).string(),
+           "-days", "2", "-subj", "/CN=" + name});
+}
+
+void MakeTestCert(const std::filesystem::path& dir, const std::string& ca, const std::string& name,
+                  const std::string& subject, const std::string& extensions) {
+  const std::string key = (dir / (name + ".key")).string();
+  const std::string csr = (dir / (name + ".csr")).string();
+  Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+           key, "-out", csr, "-subj", subject});
+  WriteFileBytes(dir / (name + ".ext"), extensions + "\n");
+  Openssl({"x509", "-req", "-in", csr, "-CA", (dir / (ca + ".pem")).string(), "-CAkey",
+           (dir / (ca + ".key")).string(), "-CAcreateserial", "-out",
+           (dir / (name + ".pem")).string(), "-days", "2", "-extfile",
+           (dir / (name + ".ext")).string()});
 }
 
 std::shared_ptr<grpc::Channel> OwnConnection(const std::string& address,

@@ -141,6 +141,14 @@ v1::SnapshotRef Ref(const std::string& datastore, const std::string& snapshot,
 std::unique_ptr<ChunkCacheClient> ConnectClient(const std::string& address,
                                                 ClientOptions options = {});
 
+// Test certificates made with /usr/bin/openssl (EC P-256, valid two days), as dir/NAME.pem and
+// dir/NAME.key. MakeTestCa: a self-signed CA with the subject "/CN=NAME". MakeTestCert: a
+// certificate for `subject` ("/O=example/CN=node-a") signed by dir/CA.pem, with `extensions`
+// (openssl extfile lines, e.g. "extendedKeyUsage=clientAuth"). Fail the test on error.
+void MakeTestCa(const std::filesystem::path& dir, const std::string& name);
+void MakeTestCert(const std::filesystem::path& dir, const std::string& ca, const std::string& name,
+                  const std::string& subject, const std::string& extensions);
+
 // An insecure channel to `address` on a TCP connection of its own (without a local subchannel
 // pool, gRPC shares one connection between channels to the same target, and the server would
 // see one client), connected before it is returned. `args` adds channel settings.

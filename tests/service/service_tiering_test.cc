@@ -660,39 +660,13 @@ TEST(ServiceTieringTest, TokensBetweenTiersAndWholeDatastorePermission) {
   EXPECT_EQ(rack->Stop(SIGTERM), 0) << rack->Log();
 }
 
-void Openssl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"/usr/bin/openssl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const ProcessResult result = RunProcess(argv);
-  ASSERT_EQ(result.exit_code, 0) << absl::StrJoin(argv, " ") << "\n" << result.stderr_text;
-}
-
-// `name`.pem and `name`.key signed by `ca` (itself signed when name == ca).
-void MakeCert(const std::filesystem::path& dir, const std::string& ca, const std::string& name,
-              const std::string& extensions) {
-  const std::string key = (dir / (name + ".key")).string();
-  const std::string pem = (dir / (name + ".pem")).string();
-  if (name == ca) {
-    Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", key, "-out", pem, "-days", "2", "-subj", "/CN=" + name});
-    return;
-  }
-  const std::string csr = (dir / (name + ".csr")).string();
-  Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-           key, "-out", csr, "-subj", "/CN=" + name});
-  WriteFileBytes(dir / (name + ".ext"), extensions + "\n");
-  Openssl({"x509", "-req", "-in", csr, "-CA", (dir / (ca + ".pem")).string(), "-CAkey",
-           (dir / (ca + ".key")).string(), "-CAcreateserial", "-out", pem, "-days", "2", "-extfile",
-           (dir / (name + ".ext")).string()});
-}
-
 TEST(ServiceTieringTest, MutualTlsBetweenTiers) {
   ASSERT_TRUE(std::filesystem::exists("/usr/bin/openssl"));
   ScratchDir dir;
-  MakeCert(dir.path(), "ca", "ca", "");
-  MakeCert(dir.path(), "ca", "rack",
-           "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
-  MakeCert(dir.path(), "ca", "node-a", "extendedKeyUsage=clientAuth");
+  MakeTestCa(dir.path(), "ca");
+  MakeTestCert(dir.path(), "ca", "rack", "/CN=rack",
+               "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
+  MakeTestCert(dir.path(), "ca", "node-a", "/CN=node-a", "extendedKeyUsage=clientAuth");
   const std::string image = PseudoRandomBytes(kChunk + 999, 71);
   WriteFileBytes(dir / "disk.img", image);
   CreateArchive(dir / "ds", kSnapshot, kArchive, dir / "disk.img");
