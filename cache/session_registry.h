@@ -83,6 +83,7 @@ class SessionRegistry {
   std::vector<std::shared_ptr<SnapshotSession>> OpenSessions() const;
   // Heap charged to the open sessions (at most SessionOptions::max_open_index_bytes).
   uint64_t open_index_bytes() const;
+  uint64_t max_open_index_bytes() const { return options_.max_open_index_bytes; }
 
  private:
   using Key = std::tuple<std::string, std::string, std::string>;  // datastore, snapshot, archive

@@ -64,6 +64,20 @@ std::vector<MetricFamily> CacheStatsCollector::Collect() const {
     AddSample(copied, {}, reply_budget_->copied_bytes());
     families.push_back(std::move(copied));
   }
+  if (sessions_ != nullptr) {
+    MetricFamily open = Family("chunkcache_open_index_bytes",
+                               "Heap taken by the indexes of the open snapshot archives.",
+                               MetricType::Gauge);
+    AddSample(open, {}, sessions_->open_index_bytes());
+    families.push_back(std::move(open));
+    MetricFamily max = Family(
+        "chunkcache_open_index_max_bytes",
+        "Cap of chunkcache_open_index_bytes (sessions.max_open_index_bytes): opening past it "
+        "closes the least recently used idle archives.",
+        MetricType::Gauge);
+    AddSample(max, {}, sessions_->max_open_index_bytes());
+    families.push_back(std::move(max));
+  }
   return families;
 }
 

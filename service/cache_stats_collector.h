@@ -14,6 +14,7 @@
 //   chunkcache_fills_waiting_for_room                                         gauge
 //   chunkcache_reply_pinned_bytes, chunkcache_reply_pinned_max_bytes          gauge
 //   chunkcache_reply_copied_bytes_total                                       counter
+//   chunkcache_open_index_bytes, chunkcache_open_index_max_bytes              gauge
 //
 // Every label value that can occur is present from the first scrape (at 0), including every
 // configured datastore, so dashboards and rate() have data before the first miss.
@@ -34,16 +35,22 @@
 
 #include "cache/cache_stats.h"
 #include "cache/chunk_cache.h"
+#include "cache/session_registry.h"
 #include "service/reply_pin_budget.h"
 
 namespace chunkcache {
 
 class CacheStatsCollector final : public prometheus::Collectable {
  public:
-  // `reply_budget` (optional) adds the reply pin metrics.
+  // `reply_budget` (optional) adds the reply pin metrics, `sessions` (optional, must outlive
+  // the collector) the heap its open archives' indexes take.
   CacheStatsCollector(const ChunkCache* cache, std::vector<std::string> datastores,
-                      std::shared_ptr<const ReplyPinBudget> reply_budget = nullptr)
-      : cache_(cache), datastores_(std::move(datastores)), reply_budget_(std::move(reply_budget)) {}
+                      std::shared_ptr<const ReplyPinBudget> reply_budget = nullptr,
+                      const SessionRegistry* sessions = nullptr)
+      : cache_(cache),
+        datastores_(std::move(datastores)),
+        reply_budget_(std::move(reply_budget)),
+        sessions_(sessions) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -55,6 +62,7 @@ class CacheStatsCollector final : public prometheus::Collectable {
   const ChunkCache* const cache_;
   const std::vector<std::string> datastores_;
   const std::shared_ptr<const ReplyPinBudget> reply_budget_;
+  const SessionRegistry* const sessions_;
 };
 
 }  // namespace chunkcache

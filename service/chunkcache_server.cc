@@ -119,7 +119,7 @@ absl::Status ChunkCacheServer::StartMetrics() {
   std::vector<int> ports = exposer_->GetListeningPorts();
   metrics_port_ = ports.empty() ? settings_.metrics_listen->port : ports.front();
   collector_ = std::make_shared<CacheStatsCollector>(cache_.get(), settings_.datastore_names(),
-                                                     reply_budget_);
+                                                     reply_budget_, registry_.get());
   exposer_->RegisterCollectable(metrics_->registry());
   exposer_->RegisterCollectable(collector_);
   pbs_collector_ = PbsStatsCollector::ForCatalog(*catalog_);

@@ -66,6 +66,9 @@ TEST_F(ServiceMetricsTest, ExpositionHasEveryDesignedFamilyAndPassesPromtool) {
   EXPECT_EQ(FindMetric(text, "chunkcache_cache_entries", {}), 2);
   EXPECT_EQ(FindMetric(text, "chunkcache_cache_capacity_bytes", {}), 256 << 20);
   EXPECT_EQ(FindMetric(text, "chunkcache_snapshots_open", {}), 1);
+  // The one open archive's index is charged to the open-index budget (512 MiB by default).
+  EXPECT_GT(FindMetric(text, "chunkcache_open_index_bytes", {}).value_or(0), 0);
+  EXPECT_EQ(FindMetric(text, "chunkcache_open_index_max_bytes", {}), 512 << 20);
   EXPECT_GE(FindMetric(text, "chunkcache_chunk_lookups_total", {{"result", "hit"}}).value_or(0), 4);
   // Label values that have not happened yet are there at 0.
   for (const char* reason : {"crc", "digest", "decompress", "decrypt", "format"}) {
