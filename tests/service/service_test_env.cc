@@ -226,7 +226,11 @@ int ChunkcachedProcess::Stop(int signal, std::chrono::seconds timeout) {
 
 std::string ChunkcachedProcess::Log() const { return ReadWholeFile(scratch_ / "log"); }
 
-std::string HttpGet(int port, const std::string& path_and_query, int* status) {
+namespace {
+
+// Sends `request` (a whole HTTP/1.0 request) to 127.0.0.1:port and returns the response body,
+// with the status code in *status; "" and status 0 when the exchange failed.
+std::string HttpExchange(int port, const std::string& request, int* status) {
   if (status != nullptr) *status = 0;
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "";
@@ -240,8 +244,6 @@ std::string HttpGet(int port, const std::string& path_and_query, int* status) {
     close(fd);
     return "";
   }
-  const std::string request =
-      absl::StrCat("GET ", path_and_query, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
   if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     close(fd);
@@ -263,6 +265,22 @@ std::string HttpGet(int port, const std::string& path_and_query, int* status) {
     if (first_line.size() >= 2) (void)absl::SimpleAtoi(first_line[1], status);
   }
   return response.substr(header_end + 4);
+}
+
+}  // namespace
+
+std::string HttpGet(int port, const std::string& path_and_query, int* status) {
+  return HttpExchange(
+      port, absl::StrCat("GET ", path_and_query, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"), status);
+}
+
+std::string HttpPostJson(int port, const std::string& path, const std::string& body, int* status) {
+  return HttpExchange(port,
+                      absl::StrCat("POST ", path,
+                                   " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: "
+                                   "application/json\r\nContent-Length: ",
+                                   body.size(), "\r\n\r\n", body),
+                      status);
 }
 
 std::optional<double> FindMetric(const std::string& exposition, std::string_view name,

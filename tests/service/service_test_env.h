@@ -117,6 +117,10 @@ class ChunkcachedProcess {
 
 // HTTP/1.0 GET on 127.0.0.1:port; the body, with the status code in *status.
 std::string HttpGet(int port, const std::string& path_and_query, int* status = nullptr);
+// HTTP/1.0 POST of a JSON `body` on 127.0.0.1:port; the response body, with the status code in
+// *status (0 when the request failed).
+std::string HttpPostJson(int port, const std::string& path, const std::string& body,
+                         int* status = nullptr);
 
 // A sample from Prometheus text exposition.
 std::optional<double> FindMetric(const std::string& exposition, std::string_view name,

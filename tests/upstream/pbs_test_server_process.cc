@@ -1,9 +1,6 @@
 #include "tests/upstream/pbs_test_server_process.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,41 +13,10 @@
 namespace chunkcache::testing {
 namespace {
 
-// A plain HTTP/1.0 POST with a JSON body on 127.0.0.1:port; the status, 0 on failure.
-int HttpPostJson(int port, const std::string& path, const std::string& body) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{30, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return 0;
-  }
-  const std::string request =
-      absl::StrCat("POST ", path,
-                   " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
-                   "\r\nContent-Length: ",
-                   body.size(), "\r\n\r\n", body);
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return 0;
-  }
-  std::string response;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-    if (n <= 0) break;
-    response.append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
+// The control endpoint's answer to a POST of `body`: its HTTP status, 0 on failure.
+int PostToControl(int port, const std::string& path, const std::string& body) {
   int status = 0;
-  const size_t space = response.find(' ');
-  if (space != std::string::npos) (void)absl::SimpleAtoi(response.substr(space + 1, 3), &status);
+  HttpPostJson(port, path, body, &status);
   return status;
 }
 
@@ -179,11 +145,11 @@ nlohmann::json PbsTestServerProcess::Stats() const {
 }
 
 bool PbsTestServerProcess::SetFaults(const nlohmann::json& faults) const {
-  return HttpPostJson(control_port_, "/faults", faults.dump()) == 200;
+  return PostToControl(control_port_, "/faults", faults.dump()) == 200;
 }
 
 bool PbsTestServerProcess::ResetFaults() const {
-  return HttpPostJson(control_port_, "/reset", "{}") == 200;
+  return PostToControl(control_port_, "/reset", "{}") == 200;
 }
 
 }  // namespace chunkcache::testing
