@@ -304,6 +304,7 @@ class Traffic:
             elif step == 4:
                 self.restore(DAY2)
                 self.bench(DAY2, 5, "sequential", "4MiB", 1)
+                self.nbd(DAY2)                       # the NBD row
             else:
                 time.sleep(10)
             phase += 1
