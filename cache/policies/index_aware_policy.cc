@@ -12,6 +12,21 @@ void IndexAwarePolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertK
   inner_->OnInsert(key, charge, kind);
   if (Named(key)) {
     named_tracked_[key] = kind == InsertKind::kDemand ? now_ : kNoReaderUse;
+    TrackPositions(key, true);
+  }
+}
+
+void IndexAwarePolicy::TrackPositions(const ChunkDigest& key, bool tracked) {
+  for (const auto& [order, index] : indexes_) {
+    auto found = index->positions.find(key);
+    if (found == index->positions.end()) continue;
+    for (uint64_t position : found->second) {
+      if (tracked) {
+        index->tracked_positions.insert(position);
+      } else {
+        index->tracked_positions.erase(position);
+      }
+    }
   }
 }
 
@@ -19,6 +34,11 @@ void IndexAwarePolicy::OnAccess(const ChunkDigest& key) {
   inner_->OnAccess(key);
   NoteReaderUse(key);
   ConsumeHintedUse(key);
+}
+
+void IndexAwarePolicy::OnStreamAccess(const ChunkDigest& key) {
+  inner_->OnStreamAccess(key);
+  ConsumeHintedUse(key);  // a stream reading a prefetched range uses it up as well
 }
 
 bool IndexAwarePolicy::AccessIfTracked(const ChunkDigest& key) {
@@ -41,7 +61,7 @@ void IndexAwarePolicy::ConsumeHintedUse(const ChunkDigest& key) {
 
 void IndexAwarePolicy::OnErase(const ChunkDigest& key) {
   inner_->OnErase(key);
-  named_tracked_.erase(key);
+  if (named_tracked_.erase(key) > 0) TrackPositions(key, false);
 }
 
 bool IndexAwarePolicy::Named(const ChunkDigest& key) const {
@@ -120,22 +140,73 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
   }
   if (!victim) {
     // Class 3: every evictable key has a known next use; the furthest goes.
-    double furthest_distance = 0;
-    for (const auto& [key, reader_use] : named_tracked_) {
-      double distance = 0;
-      if (!evictable(key) || Classify(key, &distance) != Future::kKnown) continue;
-      if (reader_use != kNoReaderUse) {
-        distance = std::min(distance, reader_reuse_factor_ * (now_ - reader_use));
-      }
-      if (!victim || distance > furthest_distance ||
-          (distance == furthest_distance && key.bytes < victim->bytes)) {
-        victim = key;
-        furthest_distance = distance;
+    victim = FurthestBySegments(evictable);
+    if (!victim) {  // segments do not apply (or found nothing): scan
+      double furthest_distance = 0;
+      for (const auto& [key, reader_use] : named_tracked_) {
+        double distance = 0;
+        if (!evictable(key) || Classify(key, &distance) != Future::kKnown) continue;
+        distance = RankedDistance(distance, reader_use);
+        if (!victim || distance > furthest_distance ||
+            (distance == furthest_distance && key.bytes < victim->bytes)) {
+          victim = key;
+          furthest_distance = distance;
+        }
       }
     }
     if (victim) inner_->OnErase(*victim);
   }
-  if (victim) named_tracked_.erase(*victim);
+  if (victim) {
+    named_tracked_.erase(*victim);
+    TrackPositions(*victim, false);
+  }
+  return victim;
+}
+
+double IndexAwarePolicy::RankedDistance(double distance, double reader_use) const {
+  if (reader_use == kNoReaderUse) return distance;
+  return std::min(distance, reader_reuse_factor_ * (now_ - reader_use));
+}
+
+std::optional<ChunkDigest> IndexAwarePolicy::FurthestBySegments(
+    absl::FunctionRef<bool(const ChunkDigest&)> evictable) const {
+  absl::flat_hash_map<const PositionIndex*, std::vector<uint64_t>> cursors;
+  for (const auto& [id, stream] : streams_) {
+    if (stream.direction != StreamDirection::kForward || !stream.skipped.empty()) {
+      return std::nullopt;
+    }
+    cursors[stream.index].push_back(stream.cursor);
+  }
+  std::optional<ChunkDigest> victim;
+  double furthest_distance = 0;
+  for (auto& [index, starts] : cursors) {
+    std::sort(starts.begin(), starts.end());
+    const StreamOrder& order = *index->order;
+    for (size_t s = 0; s < starts.size(); ++s) {
+      // Segment [starts[s], end): the next cursor, or the end of the order.
+      const uint64_t end = s + 1 < starts.size() ? starts[s + 1] : order.size();
+      if (starts[s] >= end) continue;
+      auto it = index->tracked_positions.lower_bound(end);
+      size_t walked = 0;
+      while (it != index->tracked_positions.begin() && walked < kCandidateWalk) {
+        --it;
+        if (*it < starts[s]) break;
+        ++walked;
+        const ChunkDigest& key = order[*it];
+        auto named = named_tracked_.find(key);
+        if (named == named_tracked_.end() || !evictable(key)) continue;
+        double distance = 0;
+        if (Classify(key, &distance) != Future::kKnown) continue;
+        distance = RankedDistance(distance, named->second);
+        if (!victim || distance > furthest_distance ||
+            (distance == furthest_distance && key.bytes < victim->bytes)) {
+          victim = key;
+          furthest_distance = distance;
+        }
+        break;  // the segment's candidate
+      }
+    }
+  }
   return victim;
 }
 
@@ -150,7 +221,9 @@ void IndexAwarePolicy::OpenStream(StreamId id, std::shared_ptr<const StreamOrder
       index->positions[(*order)[position]].push_back(position);
     }
     for (const auto& [key, positions] : index->positions) {
-      if (inner_->Tracks(key)) named_tracked_.try_emplace(key, kNoReaderUse);
+      if (!inner_->Tracks(key)) continue;
+      named_tracked_.try_emplace(key, kNoReaderUse);
+      index->tracked_positions.insert(positions.begin(), positions.end());
     }
   }
   ++index->streams;

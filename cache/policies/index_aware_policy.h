@@ -23,9 +23,15 @@
 // that streams or hints name) and a hint-count lookup when hints exist; the knowledge is
 // consulted on the miss path, in PickVictim: classes 1 and 2 walk the wrapped policy's order
 // and classify only the keys they pass (in a stream's wake the oldest keys are the dead ones,
-// so the walk usually stops at once); class 3 scans the tracked keys that streams name,
-// O(keys x open streams x log positions per key) per victim. (Two restores of a 20,000-chunk
-// archive through 10,000 chunks, half of the victims from class 3: 15 s of simulation.)
+// so the walk usually stops at once). Class 3 does not scan the cache when every open stream
+// reads forward and skips nothing (the live cache's streams): each order keeps the positions
+// of its tracked keys ordered, its streams' cursors cut it into segments, and in each segment
+// the furthest key from the cursor that starts it is the only candidate (the first evictable
+// one walking back from the segment's end, at most kCandidateWalk of them): with equal speeds
+// and each key at one position that is exactly the furthest next use, otherwise the
+// candidates are ranked by their exact next use. O(open streams x (log keys + walk)) per
+// victim. With skipped positions or a backward stream (the simulator's qemu model) it scans
+// the tracked keys that streams name, O(keys x open streams x log positions per key).
 //
 //   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
 //   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);
@@ -37,6 +43,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "cache/eviction_policy.h"
@@ -56,7 +63,7 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   std::string_view name() const override { return "index"; }
   void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) override;
   void OnAccess(const ChunkDigest& key) override;
-  void OnStreamAccess(const ChunkDigest& key) override { inner_->OnStreamAccess(key); }
+  void OnStreamAccess(const ChunkDigest& key) override;
   bool AccessIfTracked(const ChunkDigest& key) override;
   void OnErase(const ChunkDigest& key) override;
   void OnMiss(const ChunkDigest& key) override { inner_->OnMiss(key); }
@@ -77,6 +84,8 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   struct PositionIndex {
     std::shared_ptr<const StreamOrder> order;
     absl::flat_hash_map<ChunkDigest, std::vector<uint64_t>> positions;
+    // The positions of the keys the wrapped policy tracks (class 3's ordered structure).
+    absl::btree_set<uint64_t> tracked_positions;
     size_t streams = 0;
   };
   struct Stream {
@@ -98,7 +107,19 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   void AddHintedUses(const ChunkDigest& key, uint32_t uses) override;
   void SetTime(double now) override { now_ = now; }
 
+  // How many keys class 3 passes over at most, walking back from a segment's end, before it
+  // gives up on the segment (they are pinned: a readahead window, reads in progress).
+  static constexpr size_t kCandidateWalk = 256;
+
   bool Named(const ChunkDigest& key) const;
+  // Adds (or removes) `key`'s positions to (from) the tracked positions of every order.
+  void TrackPositions(const ChunkDigest& key, bool tracked);
+  // Class 3 by segments (see above); nullopt when it does not apply or finds no candidate.
+  std::optional<ChunkDigest> FurthestBySegments(
+      absl::FunctionRef<bool(const ChunkDigest&)> evictable) const;
+  // A known next use `distance` away as class 3 ranks it: capped by the time since the key's
+  // last reader use (`reader_use`, or kNoReaderUse).
+  double RankedDistance(double distance, double reader_use) const;
   Future Classify(const ChunkDigest& key, double* distance) const;
   void NoteReaderUse(const ChunkDigest& key);
   void ConsumeHintedUse(const ChunkDigest& key);
