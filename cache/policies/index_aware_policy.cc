@@ -197,13 +197,15 @@ std::optional<ChunkDigest> IndexAwarePolicy::FurthestBySegments(
         if (named == named_tracked_.end() || !evictable(key)) continue;
         double distance = 0;
         if (Classify(key, &distance) != Future::kKnown) continue;
-        distance = RankedDistance(distance, named->second);
-        if (!victim || distance > furthest_distance ||
-            (distance == furthest_distance && key.bytes < victim->bytes)) {
+        const double ranked = RankedDistance(distance, named->second);
+        if (!victim || ranked > furthest_distance ||
+            (ranked == furthest_distance && key.bytes < victim->bytes)) {
           victim = key;
-          furthest_distance = distance;
+          furthest_distance = ranked;
         }
-        break;  // the segment's candidate
+        // Keys further back in the segment are nearer the stream; only a recent reader use
+        // (which ranks a key nearer still) lets the walk go on past this one.
+        if (ranked >= distance) break;
       }
     }
   }

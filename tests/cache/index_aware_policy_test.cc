@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "cache/eviction_policy.h"
+#include "cache/policies/index_aware_policy.h"
 #include "cache/trace/chunk_accesses.h"
 #include "cache/trace/chunk_key.h"
 #include "cache/trace/concurrent_restores.h"
@@ -171,6 +172,52 @@ TEST(IndexAwarePolicyTest, ARecentReaderUseKeepsAKeyTheStreamReachesLate) {
   knowledge.SetTime(52);
   // 30: stream at 30, reader at ~52; 90: stream at 90, reader at ~2.
   EXPECT_EQ(policy->PickVictim(AnyKey), Key(30));
+}
+
+// Many forward streams on one order, every tracked key ahead of some stream, some pinned:
+// each victim is an evictable key with the furthest next use of all (what the scan of every
+// tracked key would choose), found from the streams' segments.
+TEST(IndexAwarePolicyTest, FurthestKnownUseAmongManyStreamsMatchesAFullComparison) {
+  constexpr uint64_t kOrder = 2000;
+  auto policy = std::make_unique<IndexAwarePolicy>(
+      *MakeEvictionPolicy(DefaultEvictionPolicyName(), 1000 * kChunk));
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  std::shared_ptr<const StreamOrder> order = SequentialOrder(0, kOrder);
+  for (StreamId id = 1; id <= 12; ++id) {
+    knowledge.OpenStream(id, order, 100 * id + 7 * (id % 3), StreamDirection::kForward, 1);
+  }
+  std::mt19937_64 random(5);
+  absl::flat_hash_set<uint64_t> inserted;
+  while (inserted.size() < 600) {
+    const uint64_t id = 107 + random() % (kOrder - 107);  // ahead of the first stream
+    if (inserted.insert(id).second) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  }
+  absl::flat_hash_set<ChunkDigest> pinned;
+  for (uint64_t id : inserted) {
+    if (random() % 4 == 0) pinned.insert(Key(id));
+  }
+  auto evictable = [&](const ChunkDigest& key) { return !pinned.contains(key); };
+  for (int round = 0; round < 100; ++round) {
+    double furthest = -1;
+    for (uint64_t id : inserted) {
+      if (!evictable(Key(id))) continue;
+      const std::optional<double> next = policy->NextKnownUse(Key(id));
+      ASSERT_TRUE(next.has_value()) << id;
+      furthest = std::max(furthest, *next);
+    }
+    std::optional<ChunkDigest> victim = policy->PickVictim(evictable);
+    ASSERT_TRUE(victim.has_value());
+    ASSERT_TRUE(evictable(*victim));
+    const std::optional<double> victim_next = policy->NextKnownUse(*victim);
+    ASSERT_TRUE(victim_next.has_value());
+    EXPECT_EQ(*victim_next, furthest) << "round " << round;
+    for (uint64_t id : inserted) {
+      if (Key(id) == *victim) {
+        inserted.erase(id);
+        break;
+      }
+    }
+  }
 }
 
 // ---- Targets on the simulated workloads.
