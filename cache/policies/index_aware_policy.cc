@@ -61,7 +61,14 @@ void IndexAwarePolicy::ConsumeHintedUse(const ChunkDigest& key) {
 
 void IndexAwarePolicy::OnErase(const ChunkDigest& key) {
   inner_->OnErase(key);
+  Forget(key);
+}
+
+void IndexAwarePolicy::Forget(const ChunkDigest& key) {
   if (named_tracked_.erase(key) > 0) TrackPositions(key, false);
+  // Hinted uses are about the cached copy: a long-running cache must not keep a record of
+  // every chunk ever hinted or prefetched.
+  if (!hinted_uses_.empty()) hinted_uses_.erase(key);
 }
 
 bool IndexAwarePolicy::Named(const ChunkDigest& key) const {
@@ -156,10 +163,7 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
     }
     if (victim) inner_->OnErase(*victim);
   }
-  if (victim) {
-    named_tracked_.erase(*victim);
-    TrackPositions(*victim, false);
-  }
+  if (victim) Forget(*victim);
   return victim;
 }
 

@@ -112,6 +112,8 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   static constexpr size_t kCandidateWalk = 256;
 
   bool Named(const ChunkDigest& key) const;
+  // `key` left the cache: drops what this policy keeps about it (its hinted uses too).
+  void Forget(const ChunkDigest& key);
   // Adds (or removes) `key`'s positions to (from) the tracked positions of every order.
   void TrackPositions(const ChunkDigest& key, bool tracked);
   // Class 3 by segments (see above); nullopt when it does not apply or finds no candidate.
