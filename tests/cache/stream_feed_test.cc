@@ -29,6 +29,7 @@ using ::chunkcache::testing::PseudoRandomBytes;
 using ::chunkcache::testing::ScratchDir;
 using ::chunkcache::testing::SmallCacheOptions;
 using ::chunkcache::testing::TestSnapshot;
+using ::chunkcache::testing::WaitFor;
 
 constexpr uint64_t kChunk = 64 * 1024;
 constexpr size_t kChunks = 64;
@@ -81,12 +82,19 @@ class StreamFeedTest : public ::testing::Test {
     session_ = *std::move(session);
   }
 
-  // Reads index entry `entry` whole and checks its bytes; the pins go with the read.
+  // Reads index entry `entry` whole and checks its bytes; the pins go with the read. First
+  // waits for the fetch workers to drop their references to earlier chunks, so that every
+  // eviction chooses among the same chunks whatever the timing.
   void ReadChunk(size_t entry) {
+    WaitUnpinned(*cache_);
     absl::StatusOr<RangeRead> read =
         session_->Read(entry * kChunk, kChunk, absl::Now() + absl::Seconds(30));
     ASSERT_TRUE(read.ok()) << read.status();
     ASSERT_EQ(read->CopyBytes(), image_.substr(entry * kChunk, kChunk));
+  }
+
+  static void WaitUnpinned(ChunkCache& cache) {
+    ASSERT_TRUE(WaitFor([&] { return cache.Stats().pinned_bytes == 0; }));
   }
 
   uint64_t UpstreamFetches() const {
@@ -194,9 +202,14 @@ TEST_F(StreamFeedTest, WithoutStreamsIndexPolicyEvictsAsTheDefault) {
   }
   for (size_t entry : reads) {
     ReadChunk(entry);
-    absl::StatusOr<RangeRead> read =
-        default_session->Read(entry * kChunk, kChunk, absl::Now() + absl::Seconds(30));
-    ASSERT_TRUE(read.ok()) << read.status();
+    WaitUnpinned(*default_cache);
+    {
+      absl::StatusOr<RangeRead> read =
+          default_session->Read(entry * kChunk, kChunk, absl::Now() + absl::Seconds(30));
+      ASSERT_TRUE(read.ok()) << read.status();
+    }
+    WaitUnpinned(*cache_);
+    WaitUnpinned(*default_cache);
     for (size_t e = 0; e < 32; ++e) {
       ASSERT_EQ(Cached(e), default_cache->Contains(session_->RequestFor(e).cache_key))
           << "entry " << e << " after reading " << entry;
