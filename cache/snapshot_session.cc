@@ -122,7 +122,8 @@ SnapshotSession::SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkS
       readahead_(std::make_unique<internal::ReadaheadDetector>(options.readahead)),
       max_readahead_pin_bytes_(
           std::min(options.readahead.max_pinned_bytes, cache->options().capacity_bytes / 8)),
-      reader_streams_(std::max<size_t>(options.readahead.streams, 1)) {
+      reader_streams_(std::max<size_t>(options.readahead.streams, 1)),
+      reader_stream_last_read_(reader_streams_.size(), 0) {
   cache_->SessionOpened();
 }
 
@@ -233,8 +234,16 @@ void SnapshotSession::CloseReaderStreamsLocked() {
   for (ReaderStream& reader : reader_streams_) reader.Close();
 }
 
-void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan) {
+void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan,
+                                         uint64_t read_tick) {
+  for (size_t slot = 0; slot < reader_streams_.size(); ++slot) {
+    if (reader_streams_[slot].open() &&
+        reader_stream_last_read_[slot] + options_.readahead.pin_max_reads < read_tick) {
+      reader_streams_[slot].Close();
+    }
+  }
   if (plan.reader >= reader_streams_.size()) return;
+  reader_stream_last_read_[plan.reader] = read_tick;
   ReaderStream& reader = reader_streams_[plan.reader];
   if (plan.reader_started) reader.Close();  // the detector replaced that stream
   if (!plan.reader_sequential || hints_released_) return;
@@ -386,7 +395,7 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
     window_before = readahead_->largest_window();
     plan = readahead_->OnRead(offset, end, first_entry, last_entry, index_.chunk_count());
     window_after = readahead_->largest_window();
-    if (cache_->knows_streams()) FollowReaderLocked(plan);
+    if (cache_->knows_streams()) FollowReaderLocked(plan, read_tick);
     // This read pinned its own chunks already: the readahead pins of the entries it reached,
     // and those no read reached for too long, are done.
     auto reached = [&](const ReadaheadPin& pin) {

@@ -200,8 +200,12 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // bytes back to the cache-wide budget.
   void DropAllReadaheadPinsLocked(std::vector<ReadaheadPin>& unpinned)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Opens, moves or closes the policy's stream of the detector's stream `plan.reader`.
-  void FollowReaderLocked(const internal::ReadaheadPlan& plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens, moves or closes the policy's stream of the detector's stream `plan.reader`, read by
+  // the session's read number `read_tick`, and closes the streams of readers that have not
+  // read within pin_max_reads of the session's reads (a reader that jumped elsewhere leaves
+  // its old detector stream behind).
+  void FollowReaderLocked(const internal::ReadaheadPlan& plan, uint64_t read_tick)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a read starting at `offset` continues a stream registered with the policy.
   bool ContinuesRegisteredStreamLocked(uint64_t offset) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseReaderStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -239,6 +243,7 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // The policy's stream of each of the readahead detector's streams (by slot); empty handles
   // when the cache does not know streams.
   std::vector<ReaderStream> reader_streams_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> reader_stream_last_read_ ABSL_GUARDED_BY(mu_);  // read ticks, by slot
 };
 
 }  // namespace chunkcache

@@ -72,7 +72,7 @@ class StreamFeedTest : public ::testing::Test {
     options.policy = std::string(policy);
     cache_ = OpenCache(options);
     ASSERT_NE(cache_, nullptr);
-    SessionOptions session_options;
+    SessionOptions session_options = session_options_;
     session_options.hinted_chunks = 0;
     session_options.readahead.enabled = false;
     session_options.readahead.max_gap_bytes = 16 * 1024;
@@ -106,6 +106,7 @@ class StreamFeedTest : public ::testing::Test {
     return cache_->Contains(session_->RequestFor(entry).cache_key);
   }
 
+  SessionOptions session_options_;  // the base of OpenAll's session options
   ScratchDir store_dir_;
   ScratchDir cache_dir_;
   std::string image_;
@@ -182,6 +183,19 @@ TEST_F(StreamFeedTest, ClosingAStreamForgetsItsFuture) {
   ReadChunk(20);
   EXPECT_FALSE(Cached(40));
   EXPECT_TRUE(Cached(20));
+}
+
+// A reader that jumps starts a new stream; the one it left, no longer read, is closed after
+// pin_max_reads of the session's reads rather than staying open with a stale cursor.
+TEST_F(StreamFeedTest, AStreamItsReaderLeftIsClosed) {
+  session_options_.readahead.pin_max_reads = 4;
+  OpenAll("index", 16);
+  for (size_t entry = 0; entry < 3; ++entry) ReadChunk(entry);
+  ASSERT_EQ(session_->reader_streams_open(), 1u);
+  for (size_t entry = 30; entry < 33; ++entry) ReadChunk(entry);
+  EXPECT_EQ(session_->reader_streams_open(), 2u);  // the old one is not stale yet
+  for (size_t entry = 33; entry < 36; ++entry) ReadChunk(entry);
+  EXPECT_EQ(session_->reader_streams_open(), 1u);
 }
 
 // With policy `index` but no stream ever registered (readers that jump backwards are never
