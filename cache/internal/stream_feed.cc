@@ -71,11 +71,10 @@ void StreamFeed::Apply(StreamKnowledge& knowledge) {
   const double now = Now();
   knowledge.SetTime(now);
   for (const auto& [key, uses] : hinted) knowledge.AddHintedUses(key, uses);
+  // Opens and moves first, closes after: a reader handing over from an old stream to a new one
+  // keeps its order open in the policy, whose index of the order is then not rebuilt.
   for (const std::shared_ptr<LiveStream>& live : applying_) {
-    if (live->closed.load(std::memory_order_acquire)) {
-      if (live->opened) knowledge.CloseStream(live->id);
-      continue;
-    }
+    if (live->closed.load(std::memory_order_acquire)) continue;
     const uint64_t cursor = live->cursor.load(std::memory_order_relaxed);
     if (!live->opened) {
       live->opened = true;
@@ -99,6 +98,13 @@ void StreamFeed::Apply(StreamKnowledge& knowledge) {
       knowledge.SetStreamSpeed(live->id, live->speed);
       live->sample_cursor = cursor;
       live->sample_at = now;
+    }
+  }
+  for (const std::shared_ptr<LiveStream>& live : applying_) {
+    // A stream closed after this Apply's first pass is closed at the next one.
+    if (live->opened && live->closed.load(std::memory_order_acquire) && !live->told_closed) {
+      knowledge.CloseStream(live->id);
+      live->told_closed = true;
     }
   }
   applying_.clear();

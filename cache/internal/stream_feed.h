@@ -47,6 +47,7 @@ struct LiveStream {
 
   // Apply's bookkeeping.
   bool opened = false;
+  bool told_closed = false;
   uint64_t told_cursor = 0;
   uint64_t sample_cursor = 0;  // the cursor when the speed was last estimated, and when
   double sample_at = 0;
