@@ -1,6 +1,7 @@
 #include "cache/policies/index_aware_policy.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace chunkcache {
 
@@ -10,6 +11,7 @@ IndexAwarePolicy::IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_futur
 
 void IndexAwarePolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) {
   inner_->OnInsert(key, charge, kind);
+  if (kind == InsertKind::kDemand) NoteAnyReaderUse(key);
   if (Named(key)) {
     named_tracked_[key] = kind == InsertKind::kDemand ? now_ : kNoReaderUse;
     TrackPositions(key, true);
@@ -32,6 +34,7 @@ void IndexAwarePolicy::TrackPositions(const ChunkDigest& key, bool tracked) {
 
 void IndexAwarePolicy::OnAccess(const ChunkDigest& key) {
   inner_->OnAccess(key);
+  NoteAnyReaderUse(key);
   NoteReaderUse(key);
   ConsumeHintedUse(key);
 }
@@ -43,6 +46,7 @@ void IndexAwarePolicy::OnStreamAccess(const ChunkDigest& key) {
 
 bool IndexAwarePolicy::AccessIfTracked(const ChunkDigest& key) {
   if (!inner_->AccessIfTracked(key)) return false;
+  NoteAnyReaderUse(key);
   NoteReaderUse(key);
   ConsumeHintedUse(key);
   return true;
@@ -69,6 +73,7 @@ void IndexAwarePolicy::Forget(const ChunkDigest& key) {
   // Hinted uses are about the cached copy: a long-running cache must not keep a record of
   // every chunk ever hinted or prefetched.
   if (!hinted_uses_.empty()) hinted_uses_.erase(key);
+  if (!reader_uses_.empty()) reader_uses_.erase(key);
 }
 
 bool IndexAwarePolicy::Named(const ChunkDigest& key) const {
@@ -140,31 +145,59 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
   // a stream's wake the oldest entries are the dead ones, so this usually stops at once.
   std::optional<ChunkDigest> victim = inner_->PickVictim(
       [&](const ChunkDigest& key) { return evictable(key) && future_of(key) == Future::kDead; });
-  if (!victim) {
-    victim = inner_->PickVictim([&](const ChunkDigest& key) {
-      return evictable(key) && future_of(key) == Future::kUnknown;
-    });
+  if (victim) {
+    Forget(*victim);
+    return victim;
   }
-  if (!victim) {
-    // Class 3: every evictable key has a known next use; the furthest goes.
-    victim = FurthestBySegments(evictable);
-    if (!victim) {  // segments do not apply (or found nothing): scan
-      double furthest_distance = 0;
-      for (const auto& [key, reader_use] : named_tracked_) {
-        double distance = 0;
-        if (!evictable(key) || Classify(key, &distance) != Future::kKnown) continue;
-        distance = RankedDistance(distance, reader_use);
-        if (!victim || distance > furthest_distance ||
-            (distance == furthest_distance && key.bytes < victim->bytes)) {
-          victim = key;
-          furthest_distance = distance;
-        }
+  // Class 3's candidate: the evictable key whose known next use is furthest.
+  double furthest_distance = 0;
+  std::optional<ChunkDigest> furthest = FurthestBySegments(evictable);
+  if (furthest) {
+    double distance = 0;
+    Classify(*furthest, &distance);
+    auto named = named_tracked_.find(*furthest);
+    furthest_distance =
+        RankedDistance(distance, named != named_tracked_.end() ? named->second : kNoReaderUse);
+  } else {  // segments do not apply (or found nothing): scan
+    for (const auto& [key, reader_use] : named_tracked_) {
+      double distance = 0;
+      if (!evictable(key) || Classify(key, &distance) != Future::kKnown) continue;
+      distance = RankedDistance(distance, reader_use);
+      if (!furthest || distance > furthest_distance ||
+          (distance == furthest_distance && key.bytes < furthest->bytes)) {
+        furthest = key;
+        furthest_distance = distance;
       }
     }
-    if (victim) inner_->OnErase(*victim);
+  }
+  // Class 2, the keys nothing names, in the wrapped policy's order. Next to a known use, an
+  // unknown key goes first only if its readers' recency does not promise a sooner use (a
+  // guest's hot chunks outlast a restore's chunks that are seconds away); a few of them are
+  // looked at, not the whole cache.
+  size_t examined = 0;
+  victim = inner_->PickVictim([&](const ChunkDigest& key) {
+    if (!evictable(key) || future_of(key) != Future::kUnknown) return false;
+    if (!furthest) return true;
+    if (examined == kCandidateWalk) return false;
+    ++examined;
+    return UnknownNextUse(key) >= furthest_distance;
+  });
+  if (!victim && furthest) {
+    victim = furthest;
+    inner_->OnErase(*victim);
   }
   if (victim) Forget(*victim);
   return victim;
+}
+
+double IndexAwarePolicy::UnknownNextUse(const ChunkDigest& key) const {
+  auto used = reader_uses_.find(key);
+  if (used == reader_uses_.end()) return std::numeric_limits<double>::infinity();
+  return reader_reuse_factor_ * (now_ - used->second);
+}
+
+void IndexAwarePolicy::NoteAnyReaderUse(const ChunkDigest& key) {
+  if (!streams_.empty()) reader_uses_[key] = now_;
 }
 
 double IndexAwarePolicy::RankedDistance(double distance, double reader_use) const {
@@ -253,6 +286,7 @@ void IndexAwarePolicy::CloseStream(StreamId id) {
   if (it == streams_.end()) return;
   PositionIndex* index = it->second.index;
   streams_.erase(it);
+  if (streams_.empty()) reader_uses_.clear();  // kept only while streams need them
   if (--index->streams > 0) return;
   std::unique_ptr<PositionIndex> owned = std::move(indexes_[index->order.get()]);
   indexes_.erase(index->order.get());

@@ -3,11 +3,17 @@
 // The cache (or the simulator) feeds it StreamKnowledge (cache/stream_knowledge.h): the
 // registered streams with their index order, cursor, direction and speed, the positions they
 // will skip, and hinted uses. Every tracked key is then in one of three classes, and
-// PickVictim takes the first evictable key of the first non-empty class:
+// PickVictim takes the first evictable key of the first non-empty class (but see 2):
 //   1. dead: an open stream's index or a hint names it, but every stream is past it (or will
 //      skip it) and no hinted use is left. Among dead keys the wrapped policy chooses.
 //   2. unknown future: nothing names it, or only hints with uses left (a hinted use has no
 //      known time). The wrapped policy (the default one) chooses, exactly as it would alone.
+//      When class 3 is not empty, its furthest key goes instead unless the wrapped policy's
+//      choice (among the first kCandidateWalk unknown keys in its order) has a guessed next
+//      use at least as far: reader_reuse_factor times the time since a reader last used it
+//      (never used: infinitely far). So a guest's hot chunks, which nothing names, are not
+//      flushed by a restore's chunks that are seconds away. (Reader uses of every key are
+//      kept only while streams are open.)
 //   3. known next use: the earliest time an open stream reaches it, (distance in positions)
 //      / (stream speed). The key whose next use is furthest goes first (Belady); ties go to
 //      the smaller digest, so runs are reproducible.
@@ -119,6 +125,11 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // Class 3 by segments (see above); nullopt when it does not apply or finds no candidate.
   std::optional<ChunkDigest> FurthestBySegments(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable) const;
+  // The next use of a key nothing names, guessed from its last reader use (infinite without
+  // one): reader_reuse_factor times the time since.
+  double UnknownNextUse(const ChunkDigest& key) const;
+  // Records a reader's use of `key` for UnknownNextUse (only while streams are open).
+  void NoteAnyReaderUse(const ChunkDigest& key);
   // A known next use `distance` away as class 3 ranks it: capped by the time since the key's
   // last reader use (`reader_use`, or kNoReaderUse).
   double RankedDistance(double distance, double reader_use) const;
@@ -138,6 +149,9 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // Tracked keys that an open stream or a hint names (the only ones PickVictim classifies),
   // with the time of their last use by a reader that is not a stream, or kNoReaderUse.
   absl::flat_hash_map<ChunkDigest, double> named_tracked_;
+  // While streams are open: the time of every tracked key's last reader use (a demand insert
+  // or a hit that is not a stream's), for the keys nothing names (UnknownNextUse).
+  absl::flat_hash_map<ChunkDigest, double> reader_uses_;
 };
 
 }  // namespace chunkcache

@@ -83,22 +83,44 @@ TEST(IndexAwarePolicyTest, WithoutKnowledgeItEvictsAsTheDefaultPolicy) {
 }
 
 // Keys 0-9 are a stream's positions 0-9 (cursor 5): 0-4 are dead, 5-9 have known next uses
-// 0-4. Key 100 is a hot key no stream names. Victims: the dead, then 100, then 9, 8, ...
-TEST(IndexAwarePolicyTest, DeadFirstThenUnknownFutureThenFurthestKnownUse) {
+// 0-4 (speed 1). Key 100 is a key no stream names, hot until `idle` before the victims are
+// chosen: its guessed next use is `idle` away.
+std::vector<ChunkDigest> DeadKnownAndUnknownVictims(double idle) {
   std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
   StreamKnowledge& knowledge = *policy->stream_knowledge();
   knowledge.OpenStream(7, SequentialOrder(0, 10), 0, StreamDirection::kForward, 1);
+  knowledge.SetTime(0);
   for (uint64_t id = 0; id < 10; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
   policy->OnInsert(Key(100), kChunk, InsertKind::kDemand);
   for (int i = 0; i < 5; ++i) policy->OnAccess(Key(100));
   knowledge.MoveStream(7, 5);
-  const std::vector<ChunkDigest> victims = Drain(*policy);
+  knowledge.SetTime(idle);
+  std::vector<ChunkDigest> victims = Drain(*policy);
+  EXPECT_EQ(policy->tracked(), 0u);
+  return victims;
+}
+
+// Just used, key 100 is expected back (at 0) sooner than every known use but key 5's (also 0):
+// the dead go, then 9, 8, 7, 6 (furthest first), then 100 (a tie goes to the unknown key), 5.
+TEST(IndexAwarePolicyTest, DeadFirstThenFurthestKnownUseThenARecentlyUsedUnknownKey) {
+  const std::vector<ChunkDigest> victims = DeadKnownAndUnknownVictims(0);
+  ASSERT_EQ(victims.size(), 11u);
+  absl::flat_hash_set<ChunkDigest> first_five(victims.begin(), victims.begin() + 5);
+  for (uint64_t id = 0; id < 5; ++id) EXPECT_TRUE(first_five.contains(Key(id))) << id;
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_EQ(victims[5 + i], Key(9 - i)) << i;
+  EXPECT_EQ(victims[9], Key(100));
+  EXPECT_EQ(victims[10], Key(5));
+}
+
+// Unused for 10, key 100 is guessed further than every known use (at most 4): the dead go,
+// then 100, then 9, 8, ... 5.
+TEST(IndexAwarePolicyTest, AnUnknownKeyUnusedForLongGoesBeforeKnownUses) {
+  const std::vector<ChunkDigest> victims = DeadKnownAndUnknownVictims(10);
   ASSERT_EQ(victims.size(), 11u);
   absl::flat_hash_set<ChunkDigest> first_five(victims.begin(), victims.begin() + 5);
   for (uint64_t id = 0; id < 5; ++id) EXPECT_TRUE(first_five.contains(Key(id))) << id;
   EXPECT_EQ(victims[5], Key(100));
   for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(victims[6 + i], Key(9 - i)) << i;
-  EXPECT_EQ(policy->tracked(), 0u);
 }
 
 TEST(IndexAwarePolicyTest, PinnedKeysArePassedOverInEveryClass) {
