@@ -147,9 +147,9 @@ void SnapshotSession::PinHintedSet(const std::vector<DigestCount>& chosen) {
   hinted_chosen_ = hinted.size();
   // Each reference is a use to come, by a reader whose position is not known.
   for (const DigestCount& hot : chosen) {
-    cache_->AddHintedUses(CacheKeyFor(hot.digest, source_->chunk_key()),
-                          static_cast<uint32_t>(
-                              std::min<size_t>(hot.count, std::numeric_limits<uint32_t>::max())));
+    cache_->AddHintedUses(
+        CacheKeyFor(hot.digest, source_->chunk_key()),
+        static_cast<uint32_t>(std::min<size_t>(hot.count, std::numeric_limits<uint32_t>::max())));
   }
   std::weak_ptr<SnapshotSession> weak = weak_from_this();
   for (const DigestCount& hot : hinted) {
@@ -234,8 +234,7 @@ void SnapshotSession::CloseReaderStreamsLocked() {
   for (ReaderStream& reader : reader_streams_) reader.Close();
 }
 
-void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan,
-                                         uint64_t read_tick) {
+void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, uint64_t read_tick) {
   for (size_t slot = 0; slot < reader_streams_.size(); ++slot) {
     if (reader_streams_[slot].open() &&
         reader_stream_last_read_[slot] + options_.readahead.pin_max_reads < read_tick) {

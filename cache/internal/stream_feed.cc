@@ -93,8 +93,8 @@ void StreamFeed::Apply(StreamKnowledge& knowledge) {
       const uint64_t moved = cursor > live->sample_cursor ? cursor - live->sample_cursor
                                                           : live->sample_cursor - cursor;
       const double sample = static_cast<double>(moved) / elapsed;
-      live->speed = std::max(kMinSpeed, kSpeedSmoothing * sample +
-                                            (1 - kSpeedSmoothing) * live->speed);
+      live->speed =
+          std::max(kMinSpeed, kSpeedSmoothing * sample + (1 - kSpeedSmoothing) * live->speed);
       knowledge.SetStreamSpeed(live->id, live->speed);
       live->sample_cursor = cursor;
       live->sample_at = now;

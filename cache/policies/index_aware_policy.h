@@ -35,9 +35,10 @@
 // the furthest key from the cursor that starts it is the only candidate (the first evictable
 // one walking back from the segment's end, at most kCandidateWalk of them, past keys that a
 // recent reader use ranks nearer): with equal speeds and each key at one position that is
-// exactly the furthest next use, otherwise the candidates are ranked by their exact next use. O(open streams x (log keys + walk)) per
-// victim. With skipped positions or a backward stream (the simulator's qemu model) it scans
-// the tracked keys that streams name, O(keys x open streams x log positions per key).
+// exactly the furthest next use, otherwise the candidates are ranked by their exact next use.
+// O(open streams x (log keys + walk)) per victim. With skipped positions or a backward stream (the
+// simulator's qemu model) it scans the tracked keys that streams name, O(keys x open streams x log
+// positions per key).
 //
 //   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
 //   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);

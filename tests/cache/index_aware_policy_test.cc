@@ -1,6 +1,8 @@
 // The index-aware policy: its eviction classes (dead, unknown future, furthest known use),
 // stream bookkeeping, and its targets on the simulated workloads (bench/RESULTS.md, "Index-aware
 // caching"). The conformance suite (policy_conformance_test) runs it as well.
+#include "cache/policies/index_aware_policy.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -10,7 +12,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "cache/eviction_policy.h"
-#include "cache/policies/index_aware_policy.h"
 #include "cache/trace/chunk_accesses.h"
 #include "cache/trace/chunk_key.h"
 #include "cache/trace/concurrent_restores.h"
