@@ -141,10 +141,16 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
     double distance = 0;
     return named_tracked_.contains(key) ? Classify(key, &distance) : Future::kUnknown;
   };
-  // Classes 1 and 2 in the wrapped policy's order, classifying only the keys it reaches: in
-  // a stream's wake the oldest entries are the dead ones, so this usually stops at once.
-  std::optional<ChunkDigest> victim = inner_->PickVictim(
-      [&](const ChunkDigest& key) { return evictable(key) && future_of(key) == Future::kDead; });
+  // Class 1 in the wrapped policy's order, classifying only the keys it reaches: in a
+  // stream's wake the oldest entries are the dead ones, so this usually stops at once. (At most
+  // kClassWalk keys are looked at: with no dead key near the front, the rest of the wrapped
+  // policy's order is passed over without classifying it.)
+  size_t walked = 0;
+  std::optional<ChunkDigest> victim = inner_->PickVictim([&](const ChunkDigest& key) {
+    if (walked == kClassWalk) return false;
+    ++walked;
+    return evictable(key) && future_of(key) == Future::kDead;
+  });
   if (victim) {
     Forget(*victim);
     return victim;
@@ -176,11 +182,12 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
   // looked at, not the whole cache.
   size_t examined = 0;
   victim = inner_->PickVictim([&](const ChunkDigest& key) {
+    if (furthest) {
+      if (examined == kCandidateWalk) return false;
+      ++examined;
+    }
     if (!evictable(key) || future_of(key) != Future::kUnknown) return false;
-    if (!furthest) return true;
-    if (examined == kCandidateWalk) return false;
-    ++examined;
-    return UnknownNextUse(key) >= furthest_distance;
+    return !furthest || UnknownNextUse(key) >= furthest_distance;
   });
   if (!victim && furthest) {
     victim = furthest;

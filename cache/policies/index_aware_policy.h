@@ -9,7 +9,7 @@
 //   2. unknown future: nothing names it, or only hints with uses left (a hinted use has no
 //      known time). The wrapped policy (the default one) chooses, exactly as it would alone.
 //      When class 3 is not empty, its furthest key goes instead unless the wrapped policy's
-//      choice (among the first kCandidateWalk unknown keys in its order) has a guessed next
+//      choice (among the first kCandidateWalk keys in its order) has a guessed next
 //      use at least as far: reader_reuse_factor times the time since a reader last used it
 //      (never used: infinitely far). So a guest's hot chunks, which nothing names, are not
 //      flushed by a restore's chunks that are seconds away. (Reader uses of every key are
@@ -29,16 +29,17 @@
 // that streams or hints name) and a hint-count lookup when hints exist; the knowledge is
 // consulted on the miss path, in PickVictim: classes 1 and 2 walk the wrapped policy's order
 // and classify only the keys they pass (in a stream's wake the oldest keys are the dead ones,
-// so the walk usually stops at once). Class 3 does not scan the cache when every open stream
-// reads forward and skips nothing (the live cache's streams): each order keeps the positions
-// of its tracked keys ordered, its streams' cursors cut it into segments, and in each segment
-// the furthest key from the cursor that starts it is the only candidate (the first evictable
-// one walking back from the segment's end, at most kCandidateWalk of them, past keys that a
-// recent reader use ranks nearer): with equal speeds and each key at one position that is
-// exactly the furthest next use, otherwise the candidates are ranked by their exact next use.
-// O(open streams x (log keys + walk)) per victim. With skipped positions or a backward stream (the
-// simulator's qemu model) it scans the tracked keys that streams name, O(keys x open streams x log
-// positions per key).
+// so the walk usually stops at once), at most kClassWalk and kCandidateWalk of them: a dead
+// key further back is missed rather than the whole cache classified per victim. Class 3 does not
+// scan the cache when every open stream reads forward and skips nothing (the live cache's streams):
+// each order keeps the positions of its tracked keys ordered, its streams' cursors cut it into
+// segments, and in each segment the furthest key from the cursor that starts it is the only
+// candidate (the first evictable one walking back from the segment's end, at most kCandidateWalk of
+// them, past keys that a recent reader use ranks nearer): with equal speeds and each key at one
+// position that is exactly the furthest next use, otherwise the candidates are ranked by their
+// exact next use. O(open streams x (log keys + walk)) per victim. With skipped positions or a
+// backward stream (the simulator's qemu model) it scans the tracked keys that streams name, O(keys
+// x open streams x log positions per key).
 //
 //   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
 //   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);
@@ -117,6 +118,8 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // How many keys class 3 passes over at most, walking back from a segment's end, before it
   // gives up on the segment (they are pinned: a readahead window, reads in progress).
   static constexpr size_t kCandidateWalk = 256;
+  // How many keys of the wrapped policy's order the search for a dead key looks at, at most.
+  static constexpr size_t kClassWalk = 1024;
 
   bool Named(const ChunkDigest& key) const;
   // `key` left the cache: drops what this policy keeps about it (its hinted uses too).
