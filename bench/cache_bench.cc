@@ -34,7 +34,8 @@ constexpr uint64_t kChunkSize = 1 << 20;
 
 // One cache with kChunks chunks of 1 MiB cached, and a session over an archive made of them.
 struct HitFixture {
-  HitFixture() {
+  // `policy`: the eviction policy's name; empty = the default.
+  explicit HitFixture(const std::string& policy = "") {
     char dir_template[] = "/tmp/chunkcache-bench-XXXXXX";
     dir = mkdtemp(dir_template);
     upstream = std::make_shared<MemoryUpstream>();
@@ -49,6 +50,7 @@ struct HitFixture {
     ChunkCacheOptions options;
     options.cache_dir = dir;
     options.capacity_bytes = uint64_t{2} * kChunks * kChunkSize;
+    options.policy = policy;
     cache = *ChunkCache::Open(options);
     for (const ChunkRequest& r : requests) {
       absl::StatusOr<ChunkHandle> chunk = cache->Get(r, absl::Now() + absl::Seconds(60));
@@ -92,6 +94,12 @@ struct HitFixture {
 
 HitFixture& Fixture() {
   static HitFixture fixture;
+  return fixture;
+}
+
+// The same, with the index-aware policy (its sessions register sequential readers).
+HitFixture& IndexFixture() {
+  static HitFixture fixture("index");
   return fixture;
 }
 
@@ -200,6 +208,34 @@ void BM_SessionRead64KiBHit(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * 64 * 1024);
 }
 BENCHMARK(BM_SessionRead64KiBHit)->Threads(1)->Threads(2)->UseRealTime();
+
+// Sequential 64 KiB reads of a cached archive (a restore whose chunks are all cached), each
+// thread its own stream over half the archive, starting over at its end: with the default
+// policy (argument 0) and with the index-aware one (argument 1), whose sessions register each
+// reader as a stream, move it on every read and open a new one at every start-over. The
+// ratio of the two is the cost of feeding the policy on the hit path.
+void BM_SessionStreamRead64KiBHit(benchmark::State& state) {
+  HitFixture& f = state.range(0) == 0 ? Fixture() : IndexFixture();
+  BlockingCounter blocking(state);
+  const uint64_t half = kChunks / 2 * kChunkSize;
+  const uint64_t base = static_cast<uint64_t>(state.thread_index() % 2) * half;
+  uint64_t position = 0;
+  const absl::Time deadline = absl::Now() + absl::Hours(1);
+  for (auto _ : state) {
+    absl::StatusOr<RangeRead> read = f.session->Read(base + position, 64 * 1024, deadline);
+    benchmark::DoNotOptimize(read->slices.data());
+    position = (position + 64 * 1024) % half;
+  }
+  state.SetBytesProcessed(state.iterations() * 64 * 1024);
+  state.counters["streams_open"] = static_cast<double>(f.session->reader_streams_open());
+}
+BENCHMARK(BM_SessionStreamRead64KiBHit)
+    ->ArgName("index_policy")
+    ->Arg(0)
+    ->Arg(1)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
 
 // Fragmentation under churn with dynamic-index chunk sizes: 1-16 MiB (mean about 4 MiB, as
 // the PBS chunker makes them) plus one in ten small tail chunks (5000 bytes to 64 KiB), over

@@ -88,6 +88,18 @@ CacheStats ChunkCache::Stats() const { return core_->Stats(); }
 
 const ChunkCacheOptions& ChunkCache::options() const { return core_->options(); }
 
+bool ChunkCache::knows_streams() const { return core_->knows_streams(); }
+
+ReaderStream ChunkCache::OpenStream(std::shared_ptr<const StreamOrder> order, uint64_t cursor,
+                                    StreamDirection direction) {
+  if (!core_->knows_streams()) return ReaderStream();
+  return core_->stream_feed().Open(std::move(order), cursor, direction);
+}
+
+void ChunkCache::AddHintedUses(const ChunkDigest& cache_key, uint32_t uses) {
+  if (core_->knows_streams()) core_->stream_feed().AddHintedUses(cache_key, uses);
+}
+
 uint64_t ChunkCache::ReserveHintedBytes(uint64_t bytes) {
   return core_->hinted_budget.ReserveUpTo(bytes);
 }

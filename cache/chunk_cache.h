@@ -41,6 +41,8 @@
 #include "cache/chunk_handle.h"
 #include "cache/chunk_lookup.h"
 #include "cache/chunk_request.h"
+#include "cache/reader_stream.h"
+#include "cache/stream_knowledge.h"
 #include "format/digest.h"
 
 namespace chunkcache {
@@ -90,6 +92,20 @@ class ChunkCache {
 
   CacheStats Stats() const;
   const ChunkCacheOptions& options() const;
+
+  // Whether the eviction policy uses its readers' future (the `index` policy): only then do
+  // sessions register streams and hinted uses.
+  bool knows_streams() const;
+  // Registers a sequential reader of `order` (the cache keys of an archive's index entries,
+  // one shared order per archive) at `cursor`, for the policy (reader_stream.h). An empty
+  // handle when the policy does not use streams. A demand lookup of such a reader should set
+  // request.stream_read: then its misses enter the policy as the stream's (with a known
+  // future) rather than as a reader's use of the chunk.
+  ReaderStream OpenStream(std::shared_ptr<const StreamOrder> order, uint64_t cursor,
+                          StreamDirection direction = StreamDirection::kForward);
+  // `cache_key` will be read `uses` more times by readers that are not streams (a hinted
+  // chunk's references, a Prefetch range). Ignored when the policy does not use streams.
+  void AddHintedUses(const ChunkDigest& cache_key, uint32_t uses);
 
   // For snapshot sessions: the cache-wide budget of hinted bytes. Reserve returns how many of
   // `bytes` were granted (possibly fewer, or 0); release what was granted when done.

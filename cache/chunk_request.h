@@ -65,7 +65,9 @@ struct ChunkRequest {
   // (once, or in pieces): a hit for the stats, but not a use for the eviction policy
   // (EvictionPolicy::OnStreamAccess), so read-once restore data stays among the first
   // victims. A stream read that joins the chunk's prefetch still in flight raises its
-  // priority without turning it into a demand insert. Set by SnapshotSession.
+  // priority without turning it into a demand insert. Set by SnapshotSession, which also sets
+  // it on every read of a stream registered with a policy that knows streams
+  // (ChunkCache::OpenStream): there a miss, too, enters the policy as the stream's.
   bool stream_read = false;
   // Who asks, as an opaque number chosen by the caller (the service: its client's identity);
   // 0 when unknown. Queued demand fetches are shared fairly between (requester, source)

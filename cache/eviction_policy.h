@@ -108,8 +108,10 @@ class EvictionPolicy {
 //   arc     ARC: T1/T2 with ghosts B1/B2 and an adaptive target.
 //   2q      2Q: A1in FIFO, Am LRU, A1out ghost.
 //   index   index-aware: evicts dead chunks first, then chunks with an unknown future as the
-//           default policy would, then the chunk whose known next use is furthest
-//           (cache/policies/index_aware_policy.h). Without stream knowledge it is the default.
+//           default policy would (those a reader used more recently than the furthest known
+//           use is away stay), then the chunk whose known next use is furthest
+//           (cache/policies/index_aware_policy.h). Without stream knowledge it is the default;
+//           the cache feeds it its sessions' sequential readers (cache/reader_stream.h).
 // Every one keeps unread prefetches in a FIFO of its own, evicted first
 // (cache/policies/prefetch_fifo_policy.h); a prefetch's first read admits it as a demand
 // insert would: lru at the most recently used end; s3fifo in the small queue (main if its ghost

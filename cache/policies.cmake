@@ -14,7 +14,7 @@ add_library(chunkcache_policies STATIC
 )
 target_include_directories(chunkcache_policies PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(chunkcache_policies
-  PUBLIC chunkcache_format absl::flat_hash_map absl::flat_hash_set absl::function_ref
+  PUBLIC chunkcache_format absl::btree absl::flat_hash_map absl::flat_hash_set absl::function_ref
          absl::status absl::statusor absl::strings)
 
 add_library(chunkcache_trace STATIC

@@ -1,6 +1,7 @@
 #include "cache/snapshot_session.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -120,7 +121,9 @@ SnapshotSession::SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkS
       heap_bytes_(HeapBytes(index_, distinct_)),
       readahead_(std::make_unique<internal::ReadaheadDetector>(options.readahead)),
       max_readahead_pin_bytes_(
-          std::min(options.readahead.max_pinned_bytes, cache->options().capacity_bytes / 8)) {
+          std::min(options.readahead.max_pinned_bytes, cache->options().capacity_bytes / 8)),
+      reader_streams_(std::max<size_t>(options.readahead.streams, 1)),
+      reader_stream_last_read_(reader_streams_.size(), 0) {
   cache_->SessionOpened();
 }
 
@@ -142,6 +145,12 @@ void SnapshotSession::PinHintedSet(const std::vector<DigestCount>& chosen) {
   }
   hinted_bytes_granted_ = granted;
   hinted_chosen_ = hinted.size();
+  // Each reference is a use to come, by a reader whose position is not known.
+  for (const DigestCount& hot : chosen) {
+    cache_->AddHintedUses(
+        CacheKeyFor(hot.digest, source_->chunk_key()),
+        static_cast<uint32_t>(std::min<size_t>(hot.count, std::numeric_limits<uint32_t>::max())));
+  }
   std::weak_ptr<SnapshotSession> weak = weak_from_this();
   for (const DigestCount& hot : hinted) {
     ChunkLookup lookup = cache_->Lookup(
@@ -173,6 +182,7 @@ void SnapshotSession::ReleaseHints() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     DropAllReadaheadPinsLocked(unpinned);
+    CloseReaderStreamsLocked();
     if (hints_released_) return;
     hints_released_ = true;
     released.swap(hinted_);
@@ -192,9 +202,10 @@ size_t SnapshotSession::ReleaseIdleReadaheadPins(absl::Time now) {
   std::vector<ReadaheadPin> unpinned;  // released after the lock
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (readahead_pins_.empty() || now - last_read_ < options_.readahead.pin_idle_timeout) {
-      return 0;
-    }
+    if (now - last_read_ < options_.readahead.pin_idle_timeout) return 0;
+    // Readers that stopped reading have no future the policy can count on.
+    CloseReaderStreamsLocked();
+    if (readahead_pins_.empty()) return 0;
     DropAllReadaheadPinsLocked(unpinned);
   }
   return unpinned.size();
@@ -210,6 +221,50 @@ size_t SnapshotSession::readahead_chunks_pinned() const {
   size_t pinned = 0;
   for (const ReadaheadPin& pin : readahead_pins_) pinned += pin.handle.empty() ? 0 : 1;
   return pinned;
+}
+
+size_t SnapshotSession::reader_streams_open() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t open = 0;
+  for (const ReaderStream& reader : reader_streams_) open += reader.open() ? 1 : 0;
+  return open;
+}
+
+void SnapshotSession::CloseReaderStreamsLocked() {
+  for (ReaderStream& reader : reader_streams_) reader.Close();
+}
+
+void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, uint64_t read_tick) {
+  for (size_t slot = 0; slot < reader_streams_.size(); ++slot) {
+    if (reader_streams_[slot].open() &&
+        reader_stream_last_read_[slot] + options_.readahead.pin_max_reads < read_tick) {
+      reader_streams_[slot].Close();
+    }
+  }
+  if (plan.reader >= reader_streams_.size()) return;
+  reader_stream_last_read_[plan.reader] = read_tick;
+  ReaderStream& reader = reader_streams_[plan.reader];
+  if (plan.reader_started) reader.Close();  // the detector replaced that stream
+  if (!plan.reader_sequential || hints_released_) return;
+  if (reader.open()) {
+    reader.MoveTo(plan.reader_next_entry);
+    return;
+  }
+  if (stream_order_ == nullptr) {
+    auto order = std::make_shared<StreamOrder>();
+    order->reserve(index_.chunk_count());
+    const CryptConfig* key = source_->chunk_key();
+    for (size_t entry = 0; entry < index_.chunk_count(); ++entry) {
+      order->push_back(CacheKeyFor(index_.digest(entry), key));
+    }
+    stream_order_ = std::move(order);
+  }
+  reader = cache_->OpenStream(stream_order_, plan.reader_next_entry);
+}
+
+bool SnapshotSession::ContinuesRegisteredStreamLocked(uint64_t offset) const {
+  const std::optional<size_t> slot = readahead_->SequentialStreamAt(offset);
+  return slot.has_value() && *slot < reader_streams_.size() && reader_streams_[*slot].open();
 }
 
 size_t SnapshotSession::readahead_window() const {
@@ -272,8 +327,11 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
 
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // A registered stream's reads are all its own (ChunkRequest::stream_read): the policy
+    // knows when it will pass each chunk, so its reads are not reader uses.
+    const bool registered = cache_->knows_streams() && ContinuesRegisteredStreamLocked(offset);
     for (size_t i = 0; i < requests.size(); ++i) {
-      requests[i].stream_read = IsStreamReadLocked(offset, entry_of_lookup[i]);
+      requests[i].stream_read = registered || IsStreamReadLocked(offset, entry_of_lookup[i]);
     }
   }
 
@@ -336,6 +394,7 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
     window_before = readahead_->largest_window();
     plan = readahead_->OnRead(offset, end, first_entry, last_entry, index_.chunk_count());
     window_after = readahead_->largest_window();
+    if (cache_->knows_streams()) FollowReaderLocked(plan, read_tick);
     // This read pinned its own chunks already: the readahead pins of the entries it reached,
     // and those no read reached for too long, are done.
     auto reached = [&](const ReadaheadPin& pin) {
@@ -489,6 +548,8 @@ absl::StatusOr<PrefetchCounts> SnapshotSession::Prefetch(absl::Span<const ByteRa
       if (index_.range(entry).size() == 0) continue;  // an empty entry: nothing to fetch
       ChunkRequest request = RequestFor(entry);
       if (!seen.insert(request.cache_key).second) continue;
+      // A reader announced it: one use to come, at a time the policy does not know.
+      cache_->AddHintedUses(request.cache_key, 1);
       switch (cache_->Prefetch(request)) {
         case PrefetchOutcome::kCached:
           ++counts.chunks_already_cached;

@@ -9,6 +9,13 @@
 //  * pins its hinted set (the most-referenced chunks, e.g. the zero chunk) for as long as it
 //    is open, fetching them in the background at prefetch priority;
 //  * runs readahead for sequential readers (internal/readahead_detector.h);
+//  * when the cache's policy uses its readers' future (ChunkCache::knows_streams), registers
+//    every sequential reader the readahead detector sees (a StreamRange, a restore's
+//    ReadRange calls, an NBD client's block-stream copy: they all read through this session)
+//    as a stream of the archive's index order, shared by its readers, moves it as the reader
+//    reads and closes it when the detector drops it, when the session's reads idle for
+//    pin_idle_timeout, or when the session closes; and reports its hinted set's references
+//    and Prefetch ranges as hinted uses;
 //  * answers explicit Prefetch(ranges) and StatSnapshot.
 // Sessions are shared by every client of the archive through the SessionRegistry.
 //
@@ -39,6 +46,8 @@
 #include "cache/chunk_request.h"
 #include "cache/internal/distinct_chunks.h"
 #include "cache/range_read.h"
+#include "cache/reader_stream.h"
+#include "cache/stream_knowledge.h"
 #include "format/chunk_index.h"
 #include "format/crypt_config.h"
 #include "format/manifest.h"
@@ -49,6 +58,7 @@ namespace chunkcache {
 
 namespace internal {
 class ReadaheadDetector;
+struct ReadaheadPlan;
 }  // namespace internal
 
 // A configured datastore: its name (for metrics and the session key), where its bytes come
@@ -157,6 +167,8 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   size_t readahead_window() const;
   // Readahead chunks pinned now (arrived, not yet reached by a read) and their bytes.
   size_t readahead_chunks_pinned() const;
+  // Readers registered with the policy as streams now (0 unless the cache knows streams).
+  size_t reader_streams_open() const;
 
  private:
   SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkSource> source,
@@ -188,6 +200,15 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // bytes back to the cache-wide budget.
   void DropAllReadaheadPinsLocked(std::vector<ReadaheadPin>& unpinned)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens, moves or closes the policy's stream of the detector's stream `plan.reader`, read by
+  // the session's read number `read_tick`, and closes the streams of readers that have not
+  // read within pin_max_reads of the session's reads (a reader that jumped elsewhere leaves
+  // its old detector stream behind).
+  void FollowReaderLocked(const internal::ReadaheadPlan& plan, uint64_t read_tick)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a read starting at `offset` continues a stream registered with the policy.
+  bool ContinuesRegisteredStreamLocked(uint64_t offset) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseReaderStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ChunkCache* const cache_;
   const std::shared_ptr<const ChunkSource> source_;
@@ -216,6 +237,13 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   uint64_t reads_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_read_ ABSL_GUARDED_BY(mu_) = absl::Now();
   bool hints_released_ ABSL_GUARDED_BY(mu_) = false;
+  // The archive's cache keys in index order, made when its first stream is registered and
+  // shared by all its streams (and by the policy, which indexes it once).
+  std::shared_ptr<const StreamOrder> stream_order_ ABSL_GUARDED_BY(mu_);
+  // The policy's stream of each of the readahead detector's streams (by slot); empty handles
+  // when the cache does not know streams.
+  std::vector<ReaderStream> reader_streams_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> reader_stream_last_read_ ABSL_GUARDED_BY(mu_);  // read ticks, by slot
 };
 
 }  // namespace chunkcache

@@ -66,7 +66,8 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine* flags) {
               "SHA-256 fingerprint of the PBS server's certificate (aa:bb:...), to pin it");
   AddOptional(app, "--cache-dir", &flags->cache_dir, "directory of the cache arena");
   AddOptional(app, "--cache-bytes", &flags->cache_bytes, "cache capacity, e.g. 256MiB, 8GiB");
-  AddOptional(app, "--policy", &flags->policy, "eviction policy (switch, lru, s3fifo, ...)");
+  AddOptional(app, "--policy", &flags->policy,
+              "eviction policy (switch, lru, s3fifo, sieve, arc, 2q, index)");
   AddOptional(app, "--max-read-bytes", &flags->max_read_bytes,
               "largest ReadRange length and StreamRange message (default 4MiB)");
   AddOptional(app, "--max-open-index-bytes", &flags->max_open_index_bytes,

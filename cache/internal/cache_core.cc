@@ -81,6 +81,7 @@ absl::Status CacheCore::Start(DirLock lock) {
     std::lock_guard<std::mutex> lock(space_mu_);
     allocator_ = std::make_unique<ExtentAllocator>(total_pages);
     policy_ = *std::move(policy);
+    knowledge_ = policy_->stream_knowledge();
     if (options_.persist) {
       absl::StatusOr<std::unique_ptr<ArenaFile>> arena =
           ArenaFile::OpenNamed(arena_path, arena_bytes);
@@ -286,6 +287,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
     } else {
       auto fetch =
           std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch, priority, nullptr);
+      if (demand && request.stream_read && knows_streams()) fetch->MarkStreamOrigin();
       refused = scheduler_->Enqueue(fetch, priority, QueueKeyFor(request));
       if (refused.ok()) {
         shard.pending.emplace(request.cache_key, fetch);

@@ -17,7 +17,8 @@
 //   scheduler     its queues (a leaf: taken under a shard mutex to queue a fetch).
 // Buffered hits are handed to the policy in batches under space_mu_ (when a shard's buffer
 // fills and the mutex is free, and always before choosing a victim), so the policy sees every
-// hit without a global lock on the hit path.
+// hit without a global lock on the hit path. The readers' streams (stream_feed.h) reach a
+// policy that uses them the same way: in the same drains, never per read.
 //
 // Entry lifetime: see cache_entry.h. An entry leaves its shard map only under space_mu_ and
 // its shard mutex, with pins == 0; its extent is freed afterwards under space_mu_.
@@ -61,6 +62,7 @@
 #include "cache/internal/persistence_journal.h"
 #include "cache/internal/room_signal.h"
 #include "cache/internal/stats_counters.h"
+#include "cache/internal/stream_feed.h"
 
 namespace chunkcache::internal {
 
@@ -77,6 +79,10 @@ class CacheCore {
   uint64_t CachedBytes(absl::Span<const ChunkDigest> cache_keys) const;
   CacheStats Stats() const;
   const ChunkCacheOptions& options() const { return options_; }
+  // Whether the policy uses its readers' streams (EvictionPolicy::stream_knowledge()).
+  bool knows_streams() const { return knowledge_ != nullptr; }
+  // Reports for the policy's StreamKnowledge, handed to it at the next drain of hits.
+  StreamFeed& stream_feed() { return stream_feed_; }
 
   // The cache-wide budgets of pins that sessions hold: hinted sets and readahead.
   ByteBudget hinted_budget;
@@ -221,6 +227,10 @@ class CacheCore {
   mutable std::mutex space_mu_;
   std::unique_ptr<ExtentAllocator> allocator_ ABSL_GUARDED_BY(space_mu_);
   std::unique_ptr<EvictionPolicy> policy_ ABSL_GUARDED_BY(space_mu_);
+  // policy_->stream_knowledge(), set by Start and then constant (read without space_mu_ to
+  // know whether streams are wanted; used only under space_mu_).
+  StreamKnowledge* knowledge_ = nullptr;
+  StreamFeed stream_feed_;
   // Every resident entry, in address order (for eviction windows; also the list of residents
   // for stats, journal compaction and shutdown). About 10 bytes an entry.
   absl::btree_set<CacheEntry*, ByStartPage> by_address_ ABSL_GUARDED_BY(space_mu_);

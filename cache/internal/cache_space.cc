@@ -239,6 +239,8 @@ void CacheCore::RemoveResidentLocked(CacheEntry* entry, bool policy_tracked) {
 }
 
 void CacheCore::DrainAccessesLocked() {
+  // Cursors and speeds first: the hits below are stamped with the clock this sets.
+  if (knowledge_ != nullptr) stream_feed_.Apply(*knowledge_);
   std::vector<BufferedAccess>& batch = drain_batch_;
   batch.clear();
   for (Shard& shard : shards_) {

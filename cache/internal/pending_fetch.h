@@ -72,6 +72,13 @@ class PendingFetch {
   // demand fetch (true the first time) but still enters the policy as a prefetch, used.
   bool MarkStreamWanted() { return !stream_wanted_.exchange(true, std::memory_order_acq_rel); }
   bool stream_wanted() const { return stream_wanted_.load(std::memory_order_acquire); }
+  // A demand fetch started by a stream the policy knows (ChunkCache::OpenStream): queued as
+  // demand, but it enters the policy as the stream's, a used prefetch, not as a reader's use.
+  // Called before the fetch is shared.
+  void MarkStreamOrigin() {
+    demand_wanted_.store(false, std::memory_order_relaxed);
+    stream_wanted_.store(true, std::memory_order_relaxed);
+  }
 
   // Registers a waiter; returns its id for RemoveWaiter. Called under the shard mutex while
   // the fetch is still in the shard map, so the fetch has not completed. `request` fills in

@@ -28,8 +28,13 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
       if (!s.in_use) break;
     }
     *oldest = Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_};
-    return {};
+    ReadaheadPlan started;
+    started.reader = static_cast<size_t>(oldest - streams_.data());
+    started.reader_started = true;
+    return started;
   }
+  ReadaheadPlan plan;
+  plan.reader = static_cast<size_t>(stream - streams_.data());
 
   const bool new_chunk = last_entry > stream->last_entry;
   // Only a read that moves the stream forward counts towards "sequential": a herd of readers
@@ -46,17 +51,32 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
     stream->window = std::min(stream->window * 2, max_window);
   }
   stream->last_entry = std::max(stream->last_entry, last_entry);
-  if (!options_.enabled) return {};
-  if (stream->window == 0 && stream->reads >= 3) {
+  plan.reader_sequential = stream->reads >= kSequentialReads;
+  plan.reader_next_entry = stream->last_entry + 1;
+  if (!options_.enabled) return plan;
+  if (stream->window == 0 && stream->reads >= kSequentialReads) {
     stream->window = std::min(options_.initial_window, max_window);
   }
-  if (stream->window == 0) return {};
+  if (stream->window == 0) return plan;
 
   const size_t want_end = std::min(entry_count, stream->last_entry + 1 + stream->window);
   const size_t from = std::max(stream->requested_until, stream->last_entry + 1);
-  if (from >= want_end) return {};
+  if (from >= want_end) return plan;
   stream->requested_until = want_end;
-  return ReadaheadPlan{from, want_end - from, static_cast<size_t>(stream - streams_.data())};
+  plan.first = from;
+  plan.count = want_end - from;
+  plan.stream = plan.reader;
+  return plan;
+}
+
+std::optional<size_t> ReadaheadDetector::SequentialStreamAt(uint64_t offset) const {
+  for (size_t slot = 0; slot < streams_.size(); ++slot) {
+    if (Continues(streams_[slot], offset)) {  // OnRead takes the first that continues
+      if (streams_[slot].reads >= kSequentialReads) return slot;
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
 }
 
 void ReadaheadDetector::Unrequested(const ReadaheadPlan& plan, size_t first_unrequested) {

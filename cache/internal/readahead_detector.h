@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "cache/cache_options.h"
@@ -33,6 +34,14 @@ struct ReadaheadPlan {
   size_t first = 0;  // index entries [first, first + count) to prefetch
   size_t count = 0;
   size_t stream = 0;  // for Unrequested
+  // The stream the read belongs to (whether or not anything is planned): its slot (0 ..
+  // options.streams - 1), whether the read started it (the slot's previous stream, if any,
+  // is gone) and whether it is sequential (three reads in a row moved it forward, whether or
+  // not readahead is on). The session registers sequential streams with the policy.
+  size_t reader = 0;
+  size_t reader_next_entry = 0;  // past the furthest entry the stream has read
+  bool reader_started = false;
+  bool reader_sequential = false;
 };
 
 class ReadaheadDetector {
@@ -50,6 +59,9 @@ class ReadaheadDetector {
   // Whether a read starting at `offset` continues a stream that has a readahead window, as
   // the next OnRead will see it (asked before that OnRead; changes nothing).
   bool ContinuesSequentialStream(uint64_t offset) const;
+  // The slot of the sequential stream (plan.reader_sequential) a read starting at `offset`
+  // continues, as the next OnRead will see it; nullopt when it continues none.
+  std::optional<size_t> SequentialStreamAt(uint64_t offset) const;
 
   // The caller requested only [plan.first, first_unrequested) of `plan` (its pin budget ran
   // out): the rest is planned again at the stream's next read.
@@ -66,6 +78,7 @@ class ReadaheadDetector {
     size_t requested_until = 0;  // entries below this were requested by readahead
     uint64_t last_used = 0;
   };
+  static constexpr size_t kSequentialReads = 3;
   // Whether a read starting at `offset` continues `stream`.
   bool Continues(const Stream& stream, uint64_t offset) const;
 

@@ -1,6 +1,7 @@
 #include "cache/policies/index_aware_policy.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace chunkcache {
 
@@ -10,19 +11,42 @@ IndexAwarePolicy::IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_futur
 
 void IndexAwarePolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) {
   inner_->OnInsert(key, charge, kind);
+  if (kind == InsertKind::kDemand) NoteAnyReaderUse(key);
   if (Named(key)) {
     named_tracked_[key] = kind == InsertKind::kDemand ? now_ : kNoReaderUse;
+    TrackPositions(key, true);
+  }
+}
+
+void IndexAwarePolicy::TrackPositions(const ChunkDigest& key, bool tracked) {
+  for (const auto& [order, index] : indexes_) {
+    auto found = index->positions.find(key);
+    if (found == index->positions.end()) continue;
+    for (uint64_t position : found->second) {
+      if (tracked) {
+        index->tracked_positions.insert(position);
+      } else {
+        index->tracked_positions.erase(position);
+      }
+    }
   }
 }
 
 void IndexAwarePolicy::OnAccess(const ChunkDigest& key) {
   inner_->OnAccess(key);
+  NoteAnyReaderUse(key);
   NoteReaderUse(key);
   ConsumeHintedUse(key);
 }
 
+void IndexAwarePolicy::OnStreamAccess(const ChunkDigest& key) {
+  inner_->OnStreamAccess(key);
+  ConsumeHintedUse(key);  // a stream reading a prefetched range uses it up as well
+}
+
 bool IndexAwarePolicy::AccessIfTracked(const ChunkDigest& key) {
   if (!inner_->AccessIfTracked(key)) return false;
+  NoteAnyReaderUse(key);
   NoteReaderUse(key);
   ConsumeHintedUse(key);
   return true;
@@ -41,7 +65,15 @@ void IndexAwarePolicy::ConsumeHintedUse(const ChunkDigest& key) {
 
 void IndexAwarePolicy::OnErase(const ChunkDigest& key) {
   inner_->OnErase(key);
-  named_tracked_.erase(key);
+  Forget(key);
+}
+
+void IndexAwarePolicy::Forget(const ChunkDigest& key) {
+  if (named_tracked_.erase(key) > 0) TrackPositions(key, false);
+  // Hinted uses are about the cached copy: a long-running cache must not keep a record of
+  // every chunk ever hinted or prefetched.
+  if (!hinted_uses_.empty()) hinted_uses_.erase(key);
+  if (!reader_uses_.empty()) reader_uses_.erase(key);
 }
 
 bool IndexAwarePolicy::Named(const ChunkDigest& key) const {
@@ -109,33 +141,118 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
     double distance = 0;
     return named_tracked_.contains(key) ? Classify(key, &distance) : Future::kUnknown;
   };
-  // Classes 1 and 2 in the wrapped policy's order, classifying only the keys it reaches: in
-  // a stream's wake the oldest entries are the dead ones, so this usually stops at once.
-  std::optional<ChunkDigest> victim = inner_->PickVictim(
-      [&](const ChunkDigest& key) { return evictable(key) && future_of(key) == Future::kDead; });
-  if (!victim) {
-    victim = inner_->PickVictim([&](const ChunkDigest& key) {
-      return evictable(key) && future_of(key) == Future::kUnknown;
-    });
+  // Class 1 in the wrapped policy's order, classifying only the keys it reaches: in a
+  // stream's wake the oldest entries are the dead ones, so this usually stops at once. (At most
+  // kClassWalk keys are looked at: with no dead key near the front, the rest of the wrapped
+  // policy's order is passed over without classifying it.)
+  size_t walked = 0;
+  std::optional<ChunkDigest> victim = inner_->PickVictim([&](const ChunkDigest& key) {
+    if (walked == kClassWalk) return false;
+    ++walked;
+    return evictable(key) && future_of(key) == Future::kDead;
+  });
+  if (victim) {
+    Forget(*victim);
+    return victim;
   }
-  if (!victim) {
-    // Class 3: every evictable key has a known next use; the furthest goes.
-    double furthest_distance = 0;
+  // Class 3's candidate: the evictable key whose known next use is furthest.
+  double furthest_distance = 0;
+  std::optional<ChunkDigest> furthest = FurthestBySegments(evictable);
+  if (furthest) {
+    double distance = 0;
+    Classify(*furthest, &distance);
+    auto named = named_tracked_.find(*furthest);
+    furthest_distance =
+        RankedDistance(distance, named != named_tracked_.end() ? named->second : kNoReaderUse);
+  } else {  // segments do not apply (or found nothing): scan
     for (const auto& [key, reader_use] : named_tracked_) {
       double distance = 0;
       if (!evictable(key) || Classify(key, &distance) != Future::kKnown) continue;
-      if (reader_use != kNoReaderUse) {
-        distance = std::min(distance, reader_reuse_factor_ * (now_ - reader_use));
-      }
-      if (!victim || distance > furthest_distance ||
-          (distance == furthest_distance && key.bytes < victim->bytes)) {
-        victim = key;
+      distance = RankedDistance(distance, reader_use);
+      if (!furthest || distance > furthest_distance ||
+          (distance == furthest_distance && key.bytes < furthest->bytes)) {
+        furthest = key;
         furthest_distance = distance;
       }
     }
-    if (victim) inner_->OnErase(*victim);
   }
-  if (victim) named_tracked_.erase(*victim);
+  // Class 2, the keys nothing names, in the wrapped policy's order. Next to a known use, an
+  // unknown key goes first only if its readers' recency does not promise a sooner use (a
+  // guest's hot chunks outlast a restore's chunks that are seconds away); a few of them are
+  // looked at, not the whole cache.
+  size_t examined = 0;
+  victim = inner_->PickVictim([&](const ChunkDigest& key) {
+    if (furthest) {
+      if (examined == kCandidateWalk) return false;
+      ++examined;
+    }
+    if (!evictable(key) || future_of(key) != Future::kUnknown) return false;
+    return !furthest || UnknownNextUse(key) >= furthest_distance;
+  });
+  if (!victim && furthest) {
+    victim = furthest;
+    inner_->OnErase(*victim);
+  }
+  if (victim) Forget(*victim);
+  return victim;
+}
+
+double IndexAwarePolicy::UnknownNextUse(const ChunkDigest& key) const {
+  auto used = reader_uses_.find(key);
+  if (used == reader_uses_.end()) return std::numeric_limits<double>::infinity();
+  return reader_reuse_factor_ * (now_ - used->second);
+}
+
+void IndexAwarePolicy::NoteAnyReaderUse(const ChunkDigest& key) {
+  if (!streams_.empty()) reader_uses_[key] = now_;
+}
+
+double IndexAwarePolicy::RankedDistance(double distance, double reader_use) const {
+  if (reader_use == kNoReaderUse) return distance;
+  return std::min(distance, reader_reuse_factor_ * (now_ - reader_use));
+}
+
+std::optional<ChunkDigest> IndexAwarePolicy::FurthestBySegments(
+    absl::FunctionRef<bool(const ChunkDigest&)> evictable) const {
+  absl::flat_hash_map<const PositionIndex*, std::vector<uint64_t>> cursors;
+  for (const auto& [id, stream] : streams_) {
+    if (stream.direction != StreamDirection::kForward || !stream.skipped.empty()) {
+      return std::nullopt;
+    }
+    cursors[stream.index].push_back(stream.cursor);
+  }
+  std::optional<ChunkDigest> victim;
+  double furthest_distance = 0;
+  for (auto& [index, starts] : cursors) {
+    std::sort(starts.begin(), starts.end());
+    const StreamOrder& order = *index->order;
+    for (size_t s = 0; s < starts.size(); ++s) {
+      // Segment [starts[s], end): the next cursor, or the end of the order.
+      const uint64_t end = s + 1 < starts.size() ? starts[s + 1] : order.size();
+      if (starts[s] >= end) continue;
+      auto it = index->tracked_positions.lower_bound(end);
+      size_t walked = 0;
+      while (it != index->tracked_positions.begin() && walked < kCandidateWalk) {
+        --it;
+        if (*it < starts[s]) break;
+        ++walked;
+        const ChunkDigest& key = order[*it];
+        auto named = named_tracked_.find(key);
+        if (named == named_tracked_.end() || !evictable(key)) continue;
+        double distance = 0;
+        if (Classify(key, &distance) != Future::kKnown) continue;
+        const double ranked = RankedDistance(distance, named->second);
+        if (!victim || ranked > furthest_distance ||
+            (ranked == furthest_distance && key.bytes < victim->bytes)) {
+          victim = key;
+          furthest_distance = ranked;
+        }
+        // Keys further back in the segment are nearer the stream; only a recent reader use
+        // (which ranks a key nearer still) lets the walk go on past this one.
+        if (ranked >= distance) break;
+      }
+    }
+  }
   return victim;
 }
 
@@ -150,7 +267,9 @@ void IndexAwarePolicy::OpenStream(StreamId id, std::shared_ptr<const StreamOrder
       index->positions[(*order)[position]].push_back(position);
     }
     for (const auto& [key, positions] : index->positions) {
-      if (inner_->Tracks(key)) named_tracked_.try_emplace(key, kNoReaderUse);
+      if (!inner_->Tracks(key)) continue;
+      named_tracked_.try_emplace(key, kNoReaderUse);
+      index->tracked_positions.insert(positions.begin(), positions.end());
     }
   }
   ++index->streams;
@@ -174,6 +293,7 @@ void IndexAwarePolicy::CloseStream(StreamId id) {
   if (it == streams_.end()) return;
   PositionIndex* index = it->second.index;
   streams_.erase(it);
+  if (streams_.empty()) reader_uses_.clear();  // kept only while streams need them
   if (--index->streams > 0) return;
   std::unique_ptr<PositionIndex> owned = std::move(indexes_[index->order.get()]);
   indexes_.erase(index->order.get());

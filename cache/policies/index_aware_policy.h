@@ -3,11 +3,17 @@
 // The cache (or the simulator) feeds it StreamKnowledge (cache/stream_knowledge.h): the
 // registered streams with their index order, cursor, direction and speed, the positions they
 // will skip, and hinted uses. Every tracked key is then in one of three classes, and
-// PickVictim takes the first evictable key of the first non-empty class:
+// PickVictim takes the first evictable key of the first non-empty class (but see 2):
 //   1. dead: an open stream's index or a hint names it, but every stream is past it (or will
 //      skip it) and no hinted use is left. Among dead keys the wrapped policy chooses.
 //   2. unknown future: nothing names it, or only hints with uses left (a hinted use has no
 //      known time). The wrapped policy (the default one) chooses, exactly as it would alone.
+//      When class 3 is not empty, its furthest key goes instead unless the wrapped policy's
+//      choice (among the first kCandidateWalk keys in its order) has a guessed next
+//      use at least as far: reader_reuse_factor times the time since a reader last used it
+//      (never used: infinitely far). So a guest's hot chunks, which nothing names, are not
+//      flushed by a restore's chunks that are seconds away. (Reader uses of every key are
+//      kept only while streams are open.)
 //   3. known next use: the earliest time an open stream reaches it, (distance in positions)
 //      / (stream speed). The key whose next use is furthest goes first (Belady); ties go to
 //      the smaller digest, so runs are reproducible.
@@ -23,9 +29,17 @@
 // that streams or hints name) and a hint-count lookup when hints exist; the knowledge is
 // consulted on the miss path, in PickVictim: classes 1 and 2 walk the wrapped policy's order
 // and classify only the keys they pass (in a stream's wake the oldest keys are the dead ones,
-// so the walk usually stops at once); class 3 scans the tracked keys that streams name,
-// O(keys x open streams x log positions per key) per victim. (Two restores of a 20,000-chunk
-// archive through 10,000 chunks, half of the victims from class 3: 15 s of simulation.)
+// so the walk usually stops at once), at most kClassWalk and kCandidateWalk of them: a dead
+// key further back is missed rather than the whole cache classified per victim. Class 3 does not
+// scan the cache when every open stream reads forward and skips nothing (the live cache's streams):
+// each order keeps the positions of its tracked keys ordered, its streams' cursors cut it into
+// segments, and in each segment the furthest key from the cursor that starts it is the only
+// candidate (the first evictable one walking back from the segment's end, at most kCandidateWalk of
+// them, past keys that a recent reader use ranks nearer): with equal speeds and each key at one
+// position that is exactly the furthest next use, otherwise the candidates are ranked by their
+// exact next use. O(open streams x (log keys + walk)) per victim. With skipped positions or a
+// backward stream (the simulator's qemu model) it scans the tracked keys that streams name, O(keys
+// x open streams x log positions per key).
 //
 //   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
 //   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);
@@ -37,6 +51,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "cache/eviction_policy.h"
@@ -56,7 +71,7 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   std::string_view name() const override { return "index"; }
   void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) override;
   void OnAccess(const ChunkDigest& key) override;
-  void OnStreamAccess(const ChunkDigest& key) override { inner_->OnStreamAccess(key); }
+  void OnStreamAccess(const ChunkDigest& key) override;
   bool AccessIfTracked(const ChunkDigest& key) override;
   void OnErase(const ChunkDigest& key) override;
   void OnMiss(const ChunkDigest& key) override { inner_->OnMiss(key); }
@@ -77,6 +92,8 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   struct PositionIndex {
     std::shared_ptr<const StreamOrder> order;
     absl::flat_hash_map<ChunkDigest, std::vector<uint64_t>> positions;
+    // The positions of the keys the wrapped policy tracks (class 3's ordered structure).
+    absl::btree_set<uint64_t> tracked_positions;
     size_t streams = 0;
   };
   struct Stream {
@@ -98,7 +115,28 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   void AddHintedUses(const ChunkDigest& key, uint32_t uses) override;
   void SetTime(double now) override { now_ = now; }
 
+  // How many keys class 3 passes over at most, walking back from a segment's end, before it
+  // gives up on the segment (they are pinned: a readahead window, reads in progress).
+  static constexpr size_t kCandidateWalk = 256;
+  // How many keys of the wrapped policy's order the search for a dead key looks at, at most.
+  static constexpr size_t kClassWalk = 1024;
+
   bool Named(const ChunkDigest& key) const;
+  // `key` left the cache: drops what this policy keeps about it (its hinted uses too).
+  void Forget(const ChunkDigest& key);
+  // Adds (or removes) `key`'s positions to (from) the tracked positions of every order.
+  void TrackPositions(const ChunkDigest& key, bool tracked);
+  // Class 3 by segments (see above); nullopt when it does not apply or finds no candidate.
+  std::optional<ChunkDigest> FurthestBySegments(
+      absl::FunctionRef<bool(const ChunkDigest&)> evictable) const;
+  // The next use of a key nothing names, guessed from its last reader use (infinite without
+  // one): reader_reuse_factor times the time since.
+  double UnknownNextUse(const ChunkDigest& key) const;
+  // Records a reader's use of `key` for UnknownNextUse (only while streams are open).
+  void NoteAnyReaderUse(const ChunkDigest& key);
+  // A known next use `distance` away as class 3 ranks it: capped by the time since the key's
+  // last reader use (`reader_use`, or kNoReaderUse).
+  double RankedDistance(double distance, double reader_use) const;
   Future Classify(const ChunkDigest& key, double* distance) const;
   void NoteReaderUse(const ChunkDigest& key);
   void ConsumeHintedUse(const ChunkDigest& key);
@@ -115,6 +153,9 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // Tracked keys that an open stream or a hint names (the only ones PickVictim classifies),
   // with the time of their last use by a reader that is not a stream, or kNoReaderUse.
   absl::flat_hash_map<ChunkDigest, double> named_tracked_;
+  // While streams are open: the time of every tracked key's last reader use (a demand insert
+  // or a hit that is not a stream's), for the keys nothing names (UnknownNextUse).
+  absl::flat_hash_map<ChunkDigest, double> reader_uses_;
 };
 
 }  // namespace chunkcache

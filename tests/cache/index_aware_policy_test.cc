@@ -1,6 +1,8 @@
 // The index-aware policy: its eviction classes (dead, unknown future, furthest known use),
 // stream bookkeeping, and its targets on the simulated workloads (bench/RESULTS.md, "Index-aware
 // caching"). The conformance suite (policy_conformance_test) runs it as well.
+#include "cache/policies/index_aware_policy.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -82,22 +84,44 @@ TEST(IndexAwarePolicyTest, WithoutKnowledgeItEvictsAsTheDefaultPolicy) {
 }
 
 // Keys 0-9 are a stream's positions 0-9 (cursor 5): 0-4 are dead, 5-9 have known next uses
-// 0-4. Key 100 is a hot key no stream names. Victims: the dead, then 100, then 9, 8, ...
-TEST(IndexAwarePolicyTest, DeadFirstThenUnknownFutureThenFurthestKnownUse) {
+// 0-4 (speed 1). Key 100 is a key no stream names, hot until `idle` before the victims are
+// chosen: its guessed next use is `idle` away.
+std::vector<ChunkDigest> DeadKnownAndUnknownVictims(double idle) {
   std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
   StreamKnowledge& knowledge = *policy->stream_knowledge();
   knowledge.OpenStream(7, SequentialOrder(0, 10), 0, StreamDirection::kForward, 1);
+  knowledge.SetTime(0);
   for (uint64_t id = 0; id < 10; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
   policy->OnInsert(Key(100), kChunk, InsertKind::kDemand);
   for (int i = 0; i < 5; ++i) policy->OnAccess(Key(100));
   knowledge.MoveStream(7, 5);
-  const std::vector<ChunkDigest> victims = Drain(*policy);
+  knowledge.SetTime(idle);
+  std::vector<ChunkDigest> victims = Drain(*policy);
+  EXPECT_EQ(policy->tracked(), 0u);
+  return victims;
+}
+
+// Just used, key 100 is expected back (at 0) sooner than every known use but key 5's (also 0):
+// the dead go, then 9, 8, 7, 6 (furthest first), then 100 (a tie goes to the unknown key), 5.
+TEST(IndexAwarePolicyTest, DeadFirstThenFurthestKnownUseThenARecentlyUsedUnknownKey) {
+  const std::vector<ChunkDigest> victims = DeadKnownAndUnknownVictims(0);
+  ASSERT_EQ(victims.size(), 11u);
+  absl::flat_hash_set<ChunkDigest> first_five(victims.begin(), victims.begin() + 5);
+  for (uint64_t id = 0; id < 5; ++id) EXPECT_TRUE(first_five.contains(Key(id))) << id;
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_EQ(victims[5 + i], Key(9 - i)) << i;
+  EXPECT_EQ(victims[9], Key(100));
+  EXPECT_EQ(victims[10], Key(5));
+}
+
+// Unused for 10, key 100 is guessed further than every known use (at most 4): the dead go,
+// then 100, then 9, 8, ... 5.
+TEST(IndexAwarePolicyTest, AnUnknownKeyUnusedForLongGoesBeforeKnownUses) {
+  const std::vector<ChunkDigest> victims = DeadKnownAndUnknownVictims(10);
   ASSERT_EQ(victims.size(), 11u);
   absl::flat_hash_set<ChunkDigest> first_five(victims.begin(), victims.begin() + 5);
   for (uint64_t id = 0; id < 5; ++id) EXPECT_TRUE(first_five.contains(Key(id))) << id;
   EXPECT_EQ(victims[5], Key(100));
   for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(victims[6 + i], Key(9 - i)) << i;
-  EXPECT_EQ(policy->tracked(), 0u);
 }
 
 TEST(IndexAwarePolicyTest, PinnedKeysArePassedOverInEveryClass) {
@@ -171,6 +195,52 @@ TEST(IndexAwarePolicyTest, ARecentReaderUseKeepsAKeyTheStreamReachesLate) {
   knowledge.SetTime(52);
   // 30: stream at 30, reader at ~52; 90: stream at 90, reader at ~2.
   EXPECT_EQ(policy->PickVictim(AnyKey), Key(30));
+}
+
+// Many forward streams on one order, every tracked key ahead of some stream, some pinned:
+// each victim is an evictable key with the furthest next use of all (what the scan of every
+// tracked key would choose), found from the streams' segments.
+TEST(IndexAwarePolicyTest, FurthestKnownUseAmongManyStreamsMatchesAFullComparison) {
+  constexpr uint64_t kOrder = 2000;
+  auto policy = std::make_unique<IndexAwarePolicy>(
+      *MakeEvictionPolicy(DefaultEvictionPolicyName(), 1000 * kChunk));
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  std::shared_ptr<const StreamOrder> order = SequentialOrder(0, kOrder);
+  for (StreamId id = 1; id <= 12; ++id) {
+    knowledge.OpenStream(id, order, 100 * id + 7 * (id % 3), StreamDirection::kForward, 1);
+  }
+  std::mt19937_64 random(5);
+  absl::flat_hash_set<uint64_t> inserted;
+  while (inserted.size() < 600) {
+    const uint64_t id = 107 + random() % (kOrder - 107);  // ahead of the first stream
+    if (inserted.insert(id).second) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  }
+  absl::flat_hash_set<ChunkDigest> pinned;
+  for (uint64_t id : inserted) {
+    if (random() % 4 == 0) pinned.insert(Key(id));
+  }
+  auto evictable = [&](const ChunkDigest& key) { return !pinned.contains(key); };
+  for (int round = 0; round < 100; ++round) {
+    double furthest = -1;
+    for (uint64_t id : inserted) {
+      if (!evictable(Key(id))) continue;
+      const std::optional<double> next = policy->NextKnownUse(Key(id));
+      ASSERT_TRUE(next.has_value()) << id;
+      furthest = std::max(furthest, *next);
+    }
+    std::optional<ChunkDigest> victim = policy->PickVictim(evictable);
+    ASSERT_TRUE(victim.has_value());
+    ASSERT_TRUE(evictable(*victim));
+    const std::optional<double> victim_next = policy->NextKnownUse(*victim);
+    ASSERT_TRUE(victim_next.has_value());
+    EXPECT_EQ(*victim_next, furthest) << "round " << round;
+    for (uint64_t id : inserted) {
+      if (Key(id) == *victim) {
+        inserted.erase(id);
+        break;
+      }
+    }
+  }
 }
 
 // ---- Targets on the simulated workloads.

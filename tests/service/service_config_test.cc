@@ -3,6 +3,8 @@
 // metric families; and the binary's own answers to bad configurations.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -107,6 +109,19 @@ v1::Config MinimalConfig() {
   datastore->set_name("store");
   datastore->set_path("/srv/pbs");
   return config;
+}
+
+// Every policy name the cache knows is accepted by the service, the index-aware one included.
+TEST(ServiceSettingsTest, EveryEvictionPolicyIsAccepted) {
+  for (std::string_view name : EvictionPolicyNames()) {
+    v1::Config config = MinimalConfig();
+    config.mutable_cache()->set_policy(std::string(name));
+    absl::StatusOr<ServerSettings> settings = ResolveSettings(config);
+    ASSERT_TRUE(settings.ok()) << name << ": " << settings.status();
+    EXPECT_EQ(settings->cache.policy, name);
+  }
+  const std::vector<std::string_view> names = EvictionPolicyNames();
+  EXPECT_NE(std::find(names.begin(), names.end(), "index"), names.end());
 }
 
 TEST(ServiceSettingsTest, DefaultsAreFilledIn) {
@@ -252,7 +267,7 @@ TEST(ServiceCommandLineTest, FlagsOverrideTheFile) {
                                    "b=/b2",       "--datastore", "c=/c",
                                    "--keyfile",   "a=/a.key",    "--cache-bytes",
                                    "256MiB",      "--persist",   "--no-readahead"};
-  args.insert(args.end(), {"--max-open-index-bytes", "64MiB"});
+  args.insert(args.end(), {"--max-open-index-bytes", "64MiB", "--policy", "index"});
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   CommandLine flags;
@@ -265,7 +280,7 @@ TEST(ServiceCommandLineTest, FlagsOverrideTheFile) {
   EXPECT_EQ(config->datastores(1).path(), "/b2");
   EXPECT_EQ(config->datastores(2).name(), "c");
   EXPECT_EQ(config->cache().capacity(), "256MiB");
-  EXPECT_EQ(config->cache().policy(), "lru");
+  EXPECT_EQ(config->cache().policy(), "index");  // the flag over the file's "lru"
   EXPECT_TRUE(config->cache().persist());
   EXPECT_FALSE(config->sessions().readahead());
   EXPECT_EQ(config->sessions().max_open_index_bytes(), "64MiB");

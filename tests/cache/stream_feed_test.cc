@@ -1,0 +1,238 @@
+// The live cache feeding the index-aware policy (policy `index`): sessions register their
+// sequential readers as streams, and the policy keeps what a stream will read and evicts what
+// every stream has passed. A real ChunkCache over a real datastore directory (written with
+// DatastoreWriter, read with DatastoreUpstream); upstream fetches are counted by the cache's
+// own stats. Readahead is off so that every fetch is a reader's and the counts are exact; the
+// readahead detector still recognises the sequential readers.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "cache/chunk_cache.h"
+#include "cache/snapshot_session.h"
+#include "gtest/gtest.h"
+#include "tests/cache/cache_test_util.h"
+#include "tests/testing/test_env.h"
+#include "upstream/datastore_upstream.h"
+#include "upstream/datastore_writer.h"
+#include "upstream/memory_upstream.h"
+
+namespace chunkcache {
+namespace {
+
+using ::chunkcache::testing::AddFixedSnapshot;
+using ::chunkcache::testing::BuiltSnapshot;
+using ::chunkcache::testing::OpenCache;
+using ::chunkcache::testing::PseudoRandomBytes;
+using ::chunkcache::testing::ScratchDir;
+using ::chunkcache::testing::SmallCacheOptions;
+using ::chunkcache::testing::TestSnapshot;
+using ::chunkcache::testing::WaitFor;
+
+constexpr uint64_t kChunk = 64 * 1024;
+constexpr size_t kChunks = 64;
+constexpr char kDisk[] = "drive-scsi0.img.fidx";
+
+class StreamFeedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Built in memory, then written out as a PBS datastore directory.
+    MemoryUpstream memory;
+    image_ = PseudoRandomBytes(kChunks * kChunk, 7);
+    absl::StatusOr<BuiltSnapshot> built =
+        AddFixedSnapshot(memory, TestSnapshot(1000), kDisk, image_, kChunk);
+    ASSERT_TRUE(built.ok()) << built.status();
+    absl::StatusOr<std::unique_ptr<DatastoreWriter>> writer =
+        DatastoreWriter::Create(store_dir_.path());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    for (const ChunkDigest& digest : built->digests) {
+      absl::StatusOr<std::string> blob = memory.ReadChunk(digest, ChunkReadOptions{});
+      ASSERT_TRUE(blob.ok()) << blob.status();
+      ASSERT_TRUE((*writer)->WriteChunk(digest, *blob).ok());
+    }
+    for (const char* file : {kDisk, "index.json.blob"}) {
+      absl::StatusOr<std::string> bytes = memory.ReadSnapshotFile(TestSnapshot(1000), file);
+      ASSERT_TRUE(bytes.ok()) << bytes.status();
+      ASSERT_TRUE((*writer)->WriteSnapshotFile(TestSnapshot(1000), file, *bytes).ok());
+    }
+    ASSERT_TRUE((*writer)->EnsureGroupOwner(TestSnapshot(1000)).ok());
+    absl::StatusOr<std::unique_ptr<DatastoreUpstream>> store =
+        DatastoreUpstream::Open(store_dir_.path());
+    ASSERT_TRUE(store.ok()) << store.status();
+    upstream_ = std::shared_ptr<Upstream>(*std::move(store));
+  }
+
+  // A cache of `chunks` chunks with `policy` in `dir` (cache_dir_ by default), and a session
+  // of the archive on it.
+  void OpenAll(std::string_view policy, size_t chunks, const ScratchDir* dir = nullptr) {
+    ChunkCacheOptions options =
+        SmallCacheOptions((dir != nullptr ? *dir : cache_dir_).path(), chunks * kChunk);
+    options.policy = std::string(policy);
+    cache_ = OpenCache(options);
+    ASSERT_NE(cache_, nullptr);
+    SessionOptions session_options = session_options_;
+    session_options.hinted_chunks = 0;
+    session_options.readahead.enabled = false;
+    session_options.readahead.max_gap_bytes = 16 * 1024;
+    auto session = SnapshotSession::Open(cache_.get(), DatastoreRef{"store1", upstream_, nullptr},
+                                         TestSnapshot(1000), kDisk, session_options);
+    ASSERT_TRUE(session.ok()) << session.status();
+    session_ = *std::move(session);
+  }
+
+  // Reads index entry `entry` whole and checks its bytes; the pins go with the read. First
+  // waits for the fetch workers to drop their references to earlier chunks, so that every
+  // eviction chooses among the same chunks whatever the timing.
+  void ReadChunk(size_t entry) {
+    WaitUnpinned(*cache_);
+    absl::StatusOr<RangeRead> read =
+        session_->Read(entry * kChunk, kChunk, absl::Now() + absl::Seconds(30));
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->CopyBytes(), image_.substr(entry * kChunk, kChunk));
+  }
+
+  static void WaitUnpinned(ChunkCache& cache) {
+    ASSERT_TRUE(WaitFor([&] { return cache.Stats().pinned_bytes == 0; }));
+  }
+
+  uint64_t UpstreamFetches() const {
+    uint64_t fetches = 0;
+    for (const DatastoreFetchCounts& counts : cache_->Stats().fetches) fetches += counts.ok;
+    return fetches;
+  }
+  bool Cached(size_t entry) const {
+    return cache_->Contains(session_->RequestFor(entry).cache_key);
+  }
+
+  SessionOptions session_options_;  // the base of OpenAll's session options
+  ScratchDir store_dir_;
+  ScratchDir cache_dir_;
+  std::string image_;
+  std::shared_ptr<Upstream> upstream_;
+  std::unique_ptr<ChunkCache> cache_;
+  std::shared_ptr<SnapshotSession> session_;
+};
+
+// Two restores of one archive through a cache of half of it, the second started when the
+// first is a quarter through: the chunks between the two readers are kept for the trailing
+// one, so the archive is fetched once.
+TEST_F(StreamFeedTest, TrailingReaderFindsTheChunksBetweenTheTwoCursors) {
+  OpenAll("index", kChunks / 2);
+  const size_t lead = kChunks / 4;
+  for (size_t entry = 0; entry < lead; ++entry) ReadChunk(entry);
+  for (size_t step = 0; step + lead < kChunks; ++step) {
+    ReadChunk(step + lead);  // the leading restore
+    ReadChunk(step);         // the trailing one
+  }
+  EXPECT_EQ(session_->reader_streams_open(), 2u);
+  for (size_t entry = kChunks - lead; entry < kChunks; ++entry) ReadChunk(entry);
+  EXPECT_EQ(UpstreamFetches(), kChunks);  // the trailing reader fetched nothing
+  EXPECT_GT(cache_->Stats().evictions, 0u);
+}
+
+// The same two restores under the default policy refetch part of the archive for the trailing
+// reader: what the test above asserts is the policy's doing, not the cache's size.
+TEST_F(StreamFeedTest, DefaultPolicyRefetchesForTheTrailingReader) {
+  OpenAll("switch", kChunks / 2);
+  const size_t lead = kChunks / 4;
+  for (size_t entry = 0; entry < lead; ++entry) ReadChunk(entry);
+  for (size_t step = 0; step + lead < kChunks; ++step) {
+    ReadChunk(step + lead);
+    ReadChunk(step);
+  }
+  for (size_t entry = kChunks - lead; entry < kChunks; ++entry) ReadChunk(entry);
+  EXPECT_EQ(session_->reader_streams_open(), 0u);  // no streams without the index policy
+  EXPECT_GT(UpstreamFetches(), kChunks);
+}
+
+// A chunk behind every stream goes before a chunk a stream will read, even when the latter is
+// older (the default policy would evict it first).
+TEST_F(StreamFeedTest, DeadChunkIsEvictedBeforeAChunkAheadOfAStream) {
+  OpenAll("index", 4);
+  ReadChunk(40);  // a random reader, ahead of the stream to come
+  for (size_t entry = 0; entry < 3; ++entry) ReadChunk(entry);  // a stream: 0, 1, 2
+  ASSERT_EQ(session_->reader_streams_open(), 1u);
+  ReadChunk(20);  // another random read needs room
+  EXPECT_TRUE(Cached(40));
+  EXPECT_TRUE(Cached(20));
+  EXPECT_EQ(Cached(0) + Cached(1) + Cached(2), 2);  // one dead chunk went
+}
+
+// The default policy alone, on the same reads, evicts the oldest chunk (the one ahead of the
+// stream): the difference above is the stream's.
+TEST_F(StreamFeedTest, DefaultPolicyEvictsTheOldestChunkInstead) {
+  OpenAll("switch", 4);
+  ReadChunk(40);
+  for (size_t entry = 0; entry < 3; ++entry) ReadChunk(entry);
+  ReadChunk(20);
+  EXPECT_FALSE(Cached(40));
+}
+
+// Once its reader goes idle the stream is closed and its future forgotten: the chunk ahead of
+// it is then an ordinary chunk, and the oldest one goes.
+TEST_F(StreamFeedTest, ClosingAStreamForgetsItsFuture) {
+  OpenAll("index", 4);
+  ReadChunk(40);
+  for (size_t entry = 0; entry < 3; ++entry) ReadChunk(entry);
+  ASSERT_EQ(session_->reader_streams_open(), 1u);
+  session_->ReleaseIdleReadaheadPins(absl::Now() + SessionOptions().readahead.pin_idle_timeout +
+                                     absl::Seconds(1));
+  EXPECT_EQ(session_->reader_streams_open(), 0u);
+  ReadChunk(20);
+  EXPECT_FALSE(Cached(40));
+  EXPECT_TRUE(Cached(20));
+}
+
+// A reader that jumps starts a new stream; the one it left, no longer read, is closed after
+// pin_max_reads of the session's reads rather than staying open with a stale cursor.
+TEST_F(StreamFeedTest, AStreamItsReaderLeftIsClosed) {
+  session_options_.readahead.pin_max_reads = 4;
+  OpenAll("index", 16);
+  for (size_t entry = 0; entry < 3; ++entry) ReadChunk(entry);
+  ASSERT_EQ(session_->reader_streams_open(), 1u);
+  for (size_t entry = 30; entry < 33; ++entry) ReadChunk(entry);
+  EXPECT_EQ(session_->reader_streams_open(), 2u);  // the old one is not stale yet
+  for (size_t entry = 33; entry < 36; ++entry) ReadChunk(entry);
+  EXPECT_EQ(session_->reader_streams_open(), 1u);
+}
+
+// With policy `index` but no stream ever registered (readers that jump backwards are never
+// sequential), every eviction is the default policy's: the two caches hold the same chunks
+// after every read.
+TEST_F(StreamFeedTest, WithoutStreamsIndexPolicyEvictsAsTheDefault) {
+  ScratchDir default_dir;
+  OpenAll("switch", 8, &default_dir);
+  std::unique_ptr<ChunkCache> default_cache = std::move(cache_);
+  std::shared_ptr<SnapshotSession> default_session = std::move(session_);
+  OpenAll("index", 8);
+
+  std::vector<size_t> reads;
+  for (size_t pass = 0; pass < 6; ++pass) {
+    const size_t stride = pass % 3 + 1;
+    for (size_t entry = 30 - pass; entry >= stride; entry -= stride) reads.push_back(entry);
+    for (size_t entry = 12; entry >= 1; entry -= 2) reads.push_back(entry);
+  }
+  for (size_t entry : reads) {
+    ReadChunk(entry);
+    WaitUnpinned(*default_cache);
+    {
+      absl::StatusOr<RangeRead> read =
+          default_session->Read(entry * kChunk, kChunk, absl::Now() + absl::Seconds(30));
+      ASSERT_TRUE(read.ok()) << read.status();
+    }
+    WaitUnpinned(*cache_);
+    WaitUnpinned(*default_cache);
+    for (size_t e = 0; e < 32; ++e) {
+      ASSERT_EQ(Cached(e), default_cache->Contains(session_->RequestFor(e).cache_key))
+          << "entry " << e << " after reading " << entry;
+    }
+  }
+  EXPECT_EQ(session_->reader_streams_open(), 0u);
+  EXPECT_GT(cache_->Stats().evictions, 0u);
+  default_session.reset();
+}
+
+}  // namespace
+}  // namespace chunkcache
