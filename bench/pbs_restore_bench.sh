@@ -22,7 +22,9 @@
 #   PARTS=cpu RUNS=5 bench/pbs_restore_bench.sh       # only the CPU comparison (PARTS=restore: only
 #                                                     # the capped restores)
 #   PERF=1 PARTS=cpu RUNS=1 bench/pbs_restore_bench.sh  # also records each CPU restore with
-#                                                     # perf record -g into $WORK/cpu-*.perf.data
+#                                                     # perf record $PERF_ARGS (default -g) of
+#                                                     # chunkcached and the test server into
+#                                                     # $WORK/cpu-*.perf.data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-build/bin}
@@ -110,7 +112,8 @@ restore() {
   local c0 t0 t1 c1
   local perf_pid=
   if [ -n "${2:-}" ]; then
-    perf record -q -g -p "$cc_pid" -o "$2" 2>/dev/null &
+    # shellcheck disable=SC2086
+    perf record -q ${PERF_ARGS:--g} -p "$cc_pid,$pbs_pid" -o "$2" 2>/dev/null &
     perf_pid=$!
     sleep 1
   fi

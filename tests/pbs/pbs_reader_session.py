@@ -20,7 +20,6 @@ import struct
 import urllib.parse
 
 import h2.config
-import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
@@ -28,6 +27,7 @@ import h2.settings
 import hyperframe.frame
 
 from pbs_faults import BandwidthPacer
+from pbs_h2_output import SegmentedOutputConnection
 from pbs_datastore import (DIGEST_HEX, SAFE_ID, IndexFormatError, index_digests,
                            os_error_text, quoted_path)
 
@@ -114,7 +114,7 @@ class ReaderSession:
         self._stream_pacers = {}
 
         config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
-        self.conn = h2.connection.H2Connection(config=config)
+        self.conn = SegmentedOutputConnection(config=config)
         self.conn.local_settings = _AdvertisedStreamLimit(
             client=False,
             initial_values={
@@ -172,9 +172,9 @@ class ReaderSession:
             self.gone = True
 
     def _flush(self):
-        data = self.conn.data_to_send()
-        if data and not self.writer.is_closing():
-            self.writer.write(data)
+        segments = self.conn.take_output()
+        if segments and not self.writer.is_closing():
+            self.writer.writelines(segments)
 
     def _wake_senders(self):
         self._window_opened.set()
