@@ -102,14 +102,14 @@ cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
-# restore MODE [PERF_FILE] -> "seconds cpu_seconds"; opens the archive first (manifest and index)
-# untimed.
+# restore MODE [PERF_FILE] -> "seconds chunkcached_cpu_seconds server_cpu_seconds"; opens the
+# archive first (manifest and index) untimed.
 restore() {
   local flags=()
   [ "$1" = one ] && flags=(--in-flight 1 --request-size $((4 << 20)))
   "$bin/chunkcache" stat --server "$grpc" --datastore bench --snapshot $snap \
     --archive drive-scsi0.img.fidx >/dev/null
-  local c0 t0 t1 c1
+  local c0 t0 t1 c1 s0 s1
   local perf_pid=
   if [ -n "${2:-}" ]; then
     # shellcheck disable=SC2086
@@ -118,13 +118,16 @@ restore() {
     sleep 1
   fi
   c0=$(cpu_seconds "$cc_pid")
+  s0=$(cpu_seconds "$pbs_pid")
   t0=$(date +%s.%N)
   "$bin/chunkcache" restore --server "$grpc" --datastore bench --snapshot $snap \
     --archive drive-scsi0.img.fidx --out - --no-progress "${flags[@]}" >/dev/null
   t1=$(date +%s.%N)
   c1=$(cpu_seconds "$cc_pid")
+  s1=$(cpu_seconds "$pbs_pid")
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
-  awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" 'BEGIN { printf "%.3f %.2f\n", b - a, d - c }'
+  awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" -v e="$s0" -v f="$s1" \
+    'BEGIN { printf "%.3f %.2f %.2f\n", b - a, d - c, f - e }'
 }
 
 # The median of the numbers on stdin, one a line.
@@ -161,13 +164,15 @@ reset_faults
 
 if has_part cpu; then
   declare -A cpu_samples
+  server_samples=
   for run in $(seq "$runs"); do
     for source in pbs dir; do
       start_chunkcached "cpu-$source" "$source"
-      read -r t c < <(restore pipelined ${PERF:+"$work/cpu-$source.perf.data"})
+      read -r t c sc < <(restore pipelined ${PERF:+"$work/cpu-$source.perf.data"})
       samples[cpu-$source]+="$t "
       cpu_samples[$source]+="$c "
-      echo "run $run: cpu $source: $t s, $c CPU s" >&2
+      [ "$source" = pbs ] && server_samples+="$sc "
+      echo "run $run: cpu $source: $t s, $c CPU s (test server: $sc CPU s)" >&2
       stop_chunkcached
     done
   done
@@ -175,6 +180,7 @@ if has_part cpu; then
     seconds[cpu-$source]=$(tr ' ' '\n' <<<"${samples[cpu-$source]}" | grep . | median)
     cpu[$source]=$(tr ' ' '\n' <<<"${cpu_samples[$source]}" | grep . | median)
   done
+  server_cpu=$(tr ' ' '\n' <<<"$server_samples" | grep . | median)
 fi
 blob_bytes=$(du -sb "$work/store/.chunks" | cut -f1)
 
@@ -202,4 +208,6 @@ if has_part cpu; then
       -v src=$source -v all="${cpu_samples[$source]% }" 'BEGIN {
       printf "| %s | %.2f | %.2f | %.2f | %.2f | %s |\n", src, t, c, c / (b / 1e9), c / d, all }'
   done
+  echo
+  echo "The test server's own CPU during the pbs restore (median): $server_cpu s."
 fi
