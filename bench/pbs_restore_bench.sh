@@ -33,6 +33,7 @@ latency_ms=${CHUNK_LATENCY_MS:-20}
 cap=${CAP:-125000000}                # 1 Gbit/s
 stream_cap=${STREAM_CAP:-12500000}   # 100 Mbit/s per chunk response
 runs=${RUNS:-3}
+settle=${SETTLE_SECONDS:-5}         # idle time before each timed restore (see restore())
 parts=${PARTS:-restore,cpu}
 work=${WORK:-$(mktemp -d /var/tmp/pbs_restore_bench.XXXXXX)}
 mkdir -p "$work"
@@ -110,6 +111,11 @@ restore() {
   "$bin/chunkcache" stat --server "$grpc" --datastore bench --snapshot $snap \
     --archive drive-scsi0.img.fidx >/dev/null
   local c0 t0 t1 c1 s0 s1
+  # Lets the memory that the previous chunkcached freed (its 1 GiB arena) settle first: on this
+  # VM freed memory goes back to the host after a few seconds, and a restore that starts
+  # sooner fills its arena faster from still-mapped pages, which favours whichever restore
+  # comes right after another.
+  sleep "$settle"
   local perf_pid=
   if [ -n "${2:-}" ]; then
     # shellcheck disable=SC2086
