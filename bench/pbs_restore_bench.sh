@@ -14,10 +14,17 @@
 #
 # then, without latency or caps, the CPU seconds chunkcached spends per GB fetched (TLS, HTTP/2,
 # decode, verify: utime + stime from /proc/PID/stat before and after the restore) against the
-# same restore from the datastore directory (--datastore). Prints a markdown table.
+# same restore from the datastore directory (--datastore), RUNS times each, alternating, and
+# reports the medians. Prints markdown tables.
 #
 #   bench/pbs_restore_bench.sh    (BIN_DIR defaults to build/bin; WORK to a fresh dir in /var/tmp)
-#   SIZE=1073741824 CHUNK_LATENCY_MS=20 CAP=125000000 STREAM_CAP=12500000 bench/pbs_restore_bench.sh
+#   SIZE=1073741824 CHUNK_LATENCY_MS=20 CAP=125000000 STREAM_CAP=12500000 RUNS=3 bench/pbs_restore_bench.sh
+#   PARTS=cpu RUNS=5 bench/pbs_restore_bench.sh       # only the CPU comparison (PARTS=restore: only
+#                                                     # the capped restores)
+#   PERF=1 PARTS=cpu RUNS=1 bench/pbs_restore_bench.sh  # also records each CPU restore with
+#                                                     # perf record $PERF_ARGS (default -g) of
+#                                                     # chunkcached and the test server into
+#                                                     # $WORK/cpu-*.perf.data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-build/bin}
@@ -25,6 +32,9 @@ size=${SIZE:-1073741824}
 latency_ms=${CHUNK_LATENCY_MS:-20}
 cap=${CAP:-125000000}                # 1 Gbit/s
 stream_cap=${STREAM_CAP:-12500000}   # 100 Mbit/s per chunk response
+runs=${RUNS:-3}
+settle=${SETTLE_SECONDS:-5}         # idle time before each timed restore (see restore())
+parts=${PARTS:-restore,cpu}
 work=${WORK:-$(mktemp -d /var/tmp/pbs_restore_bench.XXXXXX)}
 mkdir -p "$work"
 pbs_pid=
@@ -93,66 +103,117 @@ cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
-# restore MODE -> "seconds cpu_seconds"; opens the archive first (manifest and index) untimed.
+# restore MODE [PERF_FILE] -> "seconds chunkcached_cpu_seconds server_cpu_seconds"; opens the
+# archive first (manifest and index) untimed.
 restore() {
   local flags=()
   [ "$1" = one ] && flags=(--in-flight 1 --request-size $((4 << 20)))
   "$bin/chunkcache" stat --server "$grpc" --datastore bench --snapshot $snap \
     --archive drive-scsi0.img.fidx >/dev/null
-  local c0 t0 t1 c1
+  local c0 t0 t1 c1 s0 s1
+  # Lets the memory that the previous chunkcached freed (its 1 GiB arena) settle first: on this
+  # VM freed memory goes back to the host after a few seconds, and a restore that starts
+  # sooner fills its arena faster from still-mapped pages, which favours whichever restore
+  # comes right after another.
+  sleep "$settle"
+  local perf_pid=
+  if [ -n "${2:-}" ]; then
+    # shellcheck disable=SC2086
+    perf record -q ${PERF_ARGS:--g} -p "$cc_pid,$pbs_pid" -o "$2" 2>/dev/null &
+    perf_pid=$!
+    sleep 1
+  fi
   c0=$(cpu_seconds "$cc_pid")
+  s0=$(cpu_seconds "$pbs_pid")
   t0=$(date +%s.%N)
   "$bin/chunkcache" restore --server "$grpc" --datastore bench --snapshot $snap \
     --archive drive-scsi0.img.fidx --out - --no-progress "${flags[@]}" >/dev/null
   t1=$(date +%s.%N)
   c1=$(cpu_seconds "$cc_pid")
-  awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" 'BEGIN { printf "%.3f %.2f\n", b - a, d - c }'
+  s1=$(cpu_seconds "$pbs_pid")
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
+  awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" -v e="$s0" -v f="$s1" \
+    'BEGIN { printf "%.3f %.2f %.2f\n", b - a, d - c, f - e }'
 }
 
+# The median of the numbers on stdin, one a line.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 declare -A seconds
-for scenario in link disk; do
-  for mode in pipelined one; do
-    reset_faults
-    if [ $scenario = link ]; then
-      set_faults "{\"chunk_latency_ms\": $latency_ms, \"bandwidth_bytes_per_s\": $cap}"
-    else
-      set_faults "{\"chunk_latency_ms\": $latency_ms, \"bandwidth_bytes_per_s\": $cap, \"stream_bandwidth_bytes_per_s\": $stream_cap}"
-    fi
-    start_chunkcached "$scenario-$mode" pbs "$mode"
-    read -r t _ < <(restore "$mode")
-    seconds[$scenario-$mode]=$t
-    echo "$scenario $mode: $t s" >&2
-    stop_chunkcached
-  done
-done
-reset_faults
 declare -A cpu
-for source in pbs dir; do
-  start_chunkcached "cpu-$source" "$source"
-  read -r t c < <(restore pipelined)
-  seconds[cpu-$source]=$t
-  cpu[$source]=$c
-  echo "cpu $source: $t s, $c CPU s" >&2
-  stop_chunkcached
-done
+declare -A samples
+has_part() { case ",$parts," in *",$1,"*) return 0 ;; esac; return 1; }
+
+if has_part restore; then
+  for run in $(seq "$runs"); do
+    for scenario in link disk; do
+      for mode in pipelined one; do
+        reset_faults
+        if [ $scenario = link ]; then
+          set_faults "{\"chunk_latency_ms\": $latency_ms, \"bandwidth_bytes_per_s\": $cap}"
+        else
+          set_faults "{\"chunk_latency_ms\": $latency_ms, \"bandwidth_bytes_per_s\": $cap, \"stream_bandwidth_bytes_per_s\": $stream_cap}"
+        fi
+        start_chunkcached "$scenario-$mode" pbs "$mode"
+        read -r t _ < <(restore "$mode")
+        samples[$scenario-$mode]+="$t "
+        echo "run $run: $scenario $mode: $t s" >&2
+        stop_chunkcached
+      done
+    done
+  done
+  for key in "${!samples[@]}"; do
+    seconds[$key]=$(tr ' ' '\n' <<<"${samples[$key]}" | grep . | median)
+  done
+fi
+reset_faults
+
+if has_part cpu; then
+  declare -A cpu_samples
+  server_samples=
+  for run in $(seq "$runs"); do
+    for source in pbs dir; do
+      start_chunkcached "cpu-$source" "$source"
+      read -r t c sc < <(restore pipelined ${PERF:+"$work/cpu-$source.perf.data"})
+      samples[cpu-$source]+="$t "
+      cpu_samples[$source]+="$c "
+      [ "$source" = pbs ] && server_samples+="$sc "
+      echo "run $run: cpu $source: $t s, $c CPU s (test server: $sc CPU s)" >&2
+      stop_chunkcached
+    done
+  done
+  for source in pbs dir; do
+    seconds[cpu-$source]=$(tr ' ' '\n' <<<"${samples[cpu-$source]}" | grep . | median)
+    cpu[$source]=$(tr ' ' '\n' <<<"${cpu_samples[$source]}" | grep . | median)
+  done
+  server_cpu=$(tr ' ' '\n' <<<"$server_samples" | grep . | median)
+fi
 blob_bytes=$(du -sb "$work/store/.chunks" | cut -f1)
 
 echo "Image: $((size >> 20)) MiB, $((size >> 22)) incompressible 4 MiB chunks; test PBS server on this machine;"
-echo "cap $cap B/s server-wide; $latency_ms ms per /chunk answer; disk: also $stream_cap B/s per response."
-echo
-echo "| scenario | reader | seconds | MB/s | % of cap | ÷ one in flight |"
-echo "|---|---|---|---|---|---|"
-for scenario in link disk; do
-  for mode in pipelined one; do
-    awk -v s="$size" -v t="${seconds[$scenario-$mode]}" -v base="${seconds[$scenario-one]}" \
-      -v cap="$cap" -v sc=$scenario -v m=$mode 'BEGIN {
-      printf "| %s | %s | %.2f | %.1f | %.0f %% | %.2f |\n", sc, m, t, s / t / 1e6, 100 * s / t / cap, base / t }'
+echo "cap $cap B/s server-wide; $latency_ms ms per /chunk answer; disk: also $stream_cap B/s per response;"
+echo "medians of $runs runs."
+if has_part restore; then
+  echo
+  echo "| scenario | reader | seconds | MB/s | % of cap | ÷ one in flight | runs (s) |"
+  echo "|---|---|---|---|---|---|---|"
+  for scenario in link disk; do
+    for mode in pipelined one; do
+      awk -v s="$size" -v t="${seconds[$scenario-$mode]}" -v base="${seconds[$scenario-one]}" \
+        -v cap="$cap" -v sc=$scenario -v m=$mode -v all="${samples[$scenario-$mode]% }" 'BEGIN {
+        printf "| %s | %s | %.2f | %.1f | %.0f %% | %.2f | %s |\n", sc, m, t, s / t / 1e6, 100 * s / t / cap, base / t, all }'
+    done
   done
-done
-echo
-echo "| upstream | seconds | chunkcached CPU s | CPU s per GB fetched | ÷ datastore directory |"
-echo "|---|---|---|---|---|"
-for source in pbs dir; do
-  awk -v b="$blob_bytes" -v t="${seconds[cpu-$source]}" -v c="${cpu[$source]}" -v d="${cpu[dir]}" -v src=$source 'BEGIN {
-    printf "| %s | %.2f | %.2f | %.2f | %.2f |\n", src, t, c, c / (b / 1e9), c / d }'
-done
+fi
+if has_part cpu; then
+  echo
+  echo "| upstream | seconds | chunkcached CPU s | CPU s per GB fetched | ÷ datastore directory | runs (CPU s) |"
+  echo "|---|---|---|---|---|---|"
+  for source in pbs dir; do
+    awk -v b="$blob_bytes" -v t="${seconds[cpu-$source]}" -v c="${cpu[$source]}" -v d="${cpu[dir]}" \
+      -v src=$source -v all="${cpu_samples[$source]% }" 'BEGIN {
+      printf "| %s | %.2f | %.2f | %.2f | %.2f | %s |\n", src, t, c, c / (b / 1e9), c / d, all }'
+  done
+  echo
+  echo "The test server's own CPU during the pbs restore (median): $server_cpu s."
+fi

@@ -20,7 +20,6 @@ import struct
 import urllib.parse
 
 import h2.config
-import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
@@ -28,6 +27,7 @@ import h2.settings
 import hyperframe.frame
 
 from pbs_faults import BandwidthPacer
+from pbs_h2_output import SegmentedOutputConnection
 from pbs_datastore import (DIGEST_HEX, SAFE_ID, IndexFormatError, index_digests,
                            os_error_text, quoted_path)
 
@@ -39,6 +39,8 @@ MAX_HEADER_LIST_SIZE = 16 * 1024
 # Body bytes one stream queues per turn (one 4 MiB frame, or many frames of a peer that keeps
 # the 16 KiB default): written and encrypted in one go rather than frame by frame.
 MAX_BYTES_PER_TURN = 4 * 1024 * 1024
+# Bytes handed to the TLS transport per write call (see _flush).
+WRITE_SLICE = 256 * 1024
 SPEEDTEST_BODY = b"A" * (1024 * 1024)
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 OCTET_STREAM = "application/octet-stream"
@@ -114,7 +116,7 @@ class ReaderSession:
         self._stream_pacers = {}
 
         config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
-        self.conn = h2.connection.H2Connection(config=config)
+        self.conn = SegmentedOutputConnection(config=config)
         self.conn.local_settings = _AdvertisedStreamLimit(
             client=False,
             initial_values={
@@ -172,9 +174,25 @@ class ReaderSession:
             self.gone = True
 
     def _flush(self):
-        data = self.conn.data_to_send()
-        if data and not self.writer.is_closing():
-            self.writer.write(data)
+        segments = self.conn.take_output()
+        if not segments or self.writer.is_closing():
+            return
+        # asyncio's TLS transport encrypts everything of one write call into a memory BIO and
+        # only then moves it to the socket (copying what the socket does not take at once):
+        # written whole, a 4 MiB body is held, and copied, twice more in 4 MiB buffers. In
+        # slices of WRITE_SLICE those buffers stay small and are reused.
+        group, group_bytes = [], 0
+        for segment in segments:
+            view = memoryview(segment)
+            for start in range(0, len(view), WRITE_SLICE):
+                piece = view[start:start + WRITE_SLICE]
+                group.append(piece)
+                group_bytes += len(piece)
+                if group_bytes >= WRITE_SLICE:
+                    self.writer.writelines(group)
+                    group, group_bytes = [], 0
+        if group:
+            self.writer.writelines(group)
 
     def _wake_senders(self):
         self._window_opened.set()

@@ -22,6 +22,8 @@ import unittest
 import urllib.parse
 import zlib
 
+import h2.config
+import h2.connection
 import h2.errors
 import h2.settings
 
@@ -31,6 +33,7 @@ from pbs_test_client import (IO_TIMEOUT, READER_PROTOCOL, ReaderClient,  # noqa:
                              read_http1_answer, tls_connect)
 from pbs_test_datastore_writer import (SnapshotWriter, chunk_file,  # noqa: E402
                                        decode_plain_blob, pseudo_random, read_file)
+from pbs_h2_output import SegmentedOutputConnection  # noqa: E402
 
 TOKEN_ID = "backup@pbs!restore"
 TOKEN_SECRET = "0d0c6a1e-secret: with spaces?"  # percent-encoded on the wire
@@ -888,6 +891,62 @@ class RobustnessTest(ServerTestCase):
             server.stop()
             if restarted:
                 restarted.stop()
+
+
+class SegmentedOutputTest(unittest.TestCase):
+    """The server's DATA frames skip python-h2's serializer (pbs_h2_output.py): the bytes on
+    the wire must be exactly what h2 itself would have sent, in the same order."""
+
+    @staticmethod
+    def exchange(conn, body):
+        """A client asks for one resource with 1 MiB frames; `conn` answers with `body` in
+        frames of the client's size, with a PING answer and a second stream interleaved."""
+        client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        client.initiate_connection()
+        client.update_settings({h2.settings.SettingCodes.MAX_FRAME_SIZE: 1 << 20,
+                                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+        client.increment_flow_control_window(2**31 - 1 - 65535)
+        headers = [(":method", "GET"), (":scheme", "https"), (":authority", "localhost"),
+                   (":path", "/chunk")]
+        client.send_headers(1, headers, end_stream=True)
+        client.send_headers(3, headers, end_stream=True)
+        client.ping(b"12345678")
+        conn.initiate_connection()
+        conn.receive_data(client.data_to_send())
+        conn.send_headers(1, [(":status", "200"), ("content-length", str(len(body)))])
+        view = memoryview(body)
+        frame = conn.max_outbound_frame_size
+        for start in range(0, len(body), frame):
+            conn.send_data(1, view[start:start + frame],
+                           end_stream=start + frame >= len(body))
+            if start == 0:
+                conn.send_headers(3, [(":status", "404")], end_stream=True)
+        return conn
+
+    def test_wire_bytes_are_what_h2_sends(self):
+        body = pseudo_random(7, 2 * (1 << 20) + 12345)
+        config = h2.config.H2Configuration(client_side=False)
+        plain = self.exchange(h2.connection.H2Connection(config), body)
+        expected = plain.data_to_send()
+        segmented = self.exchange(SegmentedOutputConnection(config), body)
+        segments = segmented.take_output()
+        self.assertEqual(b"".join(segments), expected)
+        self.assertEqual(segmented.take_output(), [])
+        # The payloads went out as views of the body itself, not copies.
+        views = [s for s in segments if isinstance(s, memoryview)]
+        self.assertEqual(len(views), 3)
+        self.assertTrue(all(v.obj is body for v in views))
+        self.assertEqual(sum(len(v) for v in views), len(body))
+
+    def test_data_to_send_keeps_the_order_too(self):
+        body = pseudo_random(8, 100000)
+        config = h2.config.H2Configuration(client_side=False)
+        plain = self.exchange(h2.connection.H2Connection(config), body)
+        expected = plain.data_to_send()
+        segmented = self.exchange(SegmentedOutputConnection(config), body)
+        first = segmented.data_to_send(1000)
+        self.assertEqual(len(first), 1000)
+        self.assertEqual(first + segmented.data_to_send(), expected)
 
 
 def main():

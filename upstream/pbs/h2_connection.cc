@@ -21,6 +21,9 @@ constexpr int32_t kWindowSize = NGHTTP2_MAX_WINDOW_SIZE;  // 2^31-1
 constexpr uint32_t kMaxFrameSize = 4 << 20;               // as the PBS client (spec §3.4)
 constexpr size_t kReadBufferSize = 256 << 10;
 constexpr size_t kMaxPendingOutput = 1 << 20;
+// The most a content-length reserves up front: above the largest chunk blob (16 MiB and a
+// header), so a chunk is never re-allocated, and a server's claim alone never takes more.
+constexpr uint64_t kMaxReservedBody = 17 << 20;
 
 }  // namespace
 
@@ -36,11 +39,16 @@ struct H2Callbacks {
     auto found = self->streams_.find(frame->hd.stream_id);
     if (found == self->streams_.end()) return 0;
     const std::string_view header(reinterpret_cast<const char*>(name), namelen);
+    const std::string_view text(reinterpret_cast<const char*>(value), valuelen);
     if (header == ":status") {
       int status = 0;
-      if (absl::SimpleAtoi(ToAbsl(std::string_view(reinterpret_cast<const char*>(value), valuelen)),
-                           &status)) {
-        found->second->response.status = status;
+      if (absl::SimpleAtoi(ToAbsl(text), &status)) found->second->response.status = status;
+    } else if (header == "content-length") {
+      // A chunk body arrives in many DATA pieces: sized once here, it is not re-allocated and
+      // copied as it grows (nghttp2 resets a stream whose body does not match the length).
+      uint64_t length = 0;
+      if (absl::SimpleAtoi(ToAbsl(text), &length)) {
+        found->second->response.body.reserve(std::min(length, kMaxReservedBody));
       }
     }
     return 0;
@@ -293,19 +301,27 @@ bool H2Connection::ReadAvailable(bool* want_write) {
   static thread_local std::string buffer;
   buffer.resize(kReadBufferSize);
   while (true) {
-    size_t got = 0;
-    const TlsStream::Io io = stream_->TryRead(buffer.data(), buffer.size(), &got);
-    if (io == TlsStream::Io::kDone) {
-      const ssize_t used =
-          nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buffer.data()), got);
+    // SSL_read returns one TLS record (at most 16 KiB) a call: gather what is there into the
+    // buffer first, so that nghttp2 parses, and calls back for, many records at once.
+    size_t filled = 0;
+    TlsStream::Io io = TlsStream::Io::kDone;
+    while (filled < buffer.size()) {
+      size_t got = 0;
+      io = stream_->TryRead(buffer.data() + filled, buffer.size() - filled, &got);
+      if (io != TlsStream::Io::kDone) break;
+      filled += got;
+    }
+    if (filled > 0) {
+      const ssize_t used = nghttp2_session_mem_recv(
+          session_, reinterpret_cast<const uint8_t*>(buffer.data()), filled);
       if (used < 0) {
         FailAll(
             absl::UnavailableError(absl::StrCat("HTTP/2 error on the connection to ", peer_, ": ",
                                                 nghttp2_strerror(static_cast<int>(used)))));
         return false;
       }
-      continue;
     }
+    if (io == TlsStream::Io::kDone) continue;
     if (io == TlsStream::Io::kWantRead) return true;
     if (io == TlsStream::Io::kWantWrite) {
       *want_write = true;
