@@ -159,6 +159,12 @@ class CacheCore {
   static FetchQueueKey QueueKeyFor(const ChunkRequest& request) {
     return FetchQueueKey{request.requester, request.source.get()};
   }
+  // The request's reader and upstream; a demand reader waits unless it is a stream reading
+  // its own readahead.
+  static FetchOwner OwnerFor(const ChunkRequest& request, FetchPriority priority) {
+    return FetchOwner{QueueKeyFor(request), request.source->upstream.get(),
+                      priority == FetchPriority::kDemand && !request.stream_read};
+  }
   // The resident entry with `key` (nullptr if none), looked up under its shard mutex. Only a
   // caller holding space_mu_ may use the entry after that mutex is released: entries come
   // and go only under space_mu_.

@@ -15,9 +15,23 @@
 // like an Enqueue: Promote refuses rather than push the demand queue over its bound or a key
 // over its share.
 //
-//   FetchScheduler scheduler(16, 1024, 256, [&](std::shared_ptr<PendingFetch> f) { Run(f); });
-//   absl::Status queued =
-//       scheduler.Enqueue(fetch, FetchPriority::kDemand, FetchQueueKey{client, source.get()});
+// Readahead yields the upstream to other readers. A prefetch reads from one upstream (its
+// `link`) for one reader (its key). Once a fetch is started, its bytes are on their way: an
+// upstream that serves requests in order (one link, one HTTP/2 connection) makes a demand
+// fetch that starts later wait behind every prefetch already running on it. So while a demand
+// fetch of another reader is queued or running on a link, at most `readahead_under_demand`
+// prefetches run on that link, and a prefetch beyond that stays queued (a worker takes
+// another one, or the next demand fetch, instead). A stream read waiting for its own
+// readahead (ChunkRequest::stream_read) is not such a reader: it never holds readahead back.
+// After the last such demand fetch on a link is done, the link's readahead depth grows back by
+// one prefetch per fetch completed on it, to the full depth (every worker): a guest reading one
+// block at a time next to a restore finds at most a few prefetches ahead of each of its
+// misses, and a restore alone is never held back.
+//
+//   FetchScheduler scheduler(16, 1024, 256, 1, [&](std::shared_ptr<PendingFetch> f) { Run(f); });
+//   absl::Status queued = scheduler.Enqueue(
+//       fetch, FetchPriority::kDemand,
+//       FetchOwner{FetchQueueKey{client, source.get()}, upstream.get(), /*reader_waits=*/true});
 //   std::vector<std::shared_ptr<PendingFetch>> never_ran = scheduler.Stop();
 //
 // Thread-safe. Owns its threads; Stop() (or the destructor) joins them after their current
@@ -44,54 +58,60 @@
 
 namespace chunkcache::internal {
 
-// Who a demand fetch is queued for: fetches with equal keys share one sub-queue and one share
-// of the demand bound.
-struct FetchQueueKey {
-  uint64_t requester = 0;         // ChunkRequest::requester (the client, as the service says)
-  const void* archive = nullptr;  // the request's ChunkSource: one per open archive
-
-  friend bool operator==(const FetchQueueKey& a, const FetchQueueKey& b) {
-    return a.requester == b.requester && a.archive == b.archive;
-  }
-  template <typename H>
-  friend H AbslHashValue(H h, const FetchQueueKey& key) {
-    return H::combine(std::move(h), key.requester, key.archive);
-  }
+// Whom a fetch is queued for, and where it reads.
+struct FetchOwner {
+  FetchQueueKey key;           // demand: charged to its share; prefetch: the reader it reads for
+  const void* link = nullptr;  // the upstream the fetch reads (readahead is bounded per link)
+  // A demand fetch that a reader waits for, other than a stream reading its own readahead:
+  // it holds other readers' readahead on `link` back.
+  bool reader_waits = false;
 };
 
 class FetchScheduler {
  public:
   using RunFetch = absl::AnyInvocable<void(std::shared_ptr<PendingFetch>)>;
 
-  FetchScheduler(int workers, size_t max_queued_demand, size_t max_queued_prefetch, RunFetch run);
+  FetchScheduler(int workers, size_t max_queued_demand, size_t max_queued_prefetch,
+                 size_t readahead_under_demand, RunFetch run);
   ~FetchScheduler();
   FetchScheduler(const FetchScheduler&) = delete;
   FetchScheduler& operator=(const FetchScheduler&) = delete;
 
-  // Queues `fetch`; a demand fetch is charged to `key` (prefetches ignore it). Errors:
-  // RESOURCE_EXHAUSTED when the queue is full or `key` holds its share; UNAVAILABLE after
-  // Stop(). The caller queues each fetch once.
+  // Queues `fetch`; a demand fetch is charged to `owner.key`. Errors: RESOURCE_EXHAUSTED when
+  // the queue is full or the key holds its share; UNAVAILABLE after Stop(). The caller queues
+  // each fetch once.
   absl::Status Enqueue(std::shared_ptr<PendingFetch> fetch, FetchPriority priority,
-                       const FetchQueueKey& key = {});
+                       const FetchOwner& owner = {});
   // Moves a still-queued prefetch into the demand queue, charged to `key`. OK when it was
   // moved or needs no move (already a demand fetch, running or done, or stopping);
   // RESOURCE_EXHAUSTED, leaving it a queued prefetch, when the demand queue is full or `key`
-  // holds its share.
-  absl::Status Promote(const std::shared_ptr<PendingFetch>& fetch, const FetchQueueKey& key);
+  // holds its share. With `reader_waits`, the fetch (queued or running) holds back other
+  // readers' readahead on its link from now until it is done.
+  absl::Status Promote(const std::shared_ptr<PendingFetch>& fetch, const FetchQueueKey& key,
+                       bool reader_waits);
 
   std::vector<std::shared_ptr<PendingFetch>> Stop();
 
   struct Counts {
     size_t running = 0;
+    size_t running_prefetch = 0;  // part of `running` started as prefetches
     size_t queued_demand = 0;
     size_t queued_prefetch = 0;
+    uint64_t prefetches_held_back = 0;  // times a queued prefetch was passed over (see above)
   };
   Counts counts() const;
 
  private:
   void WorkerLoop();
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::shared_ptr<PendingFetch> PopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The next fetch to run: a demand fetch, else the first queued prefetch its link's readahead
+  // bound lets start (null if none); with `any`, ignores the bound (Stop).
+  std::shared_ptr<PendingFetch> PopLocked(bool any = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool PrefetchMayStartLocked(const PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddWaitingReaderLocked(PendingFetch& fetch, const FetchQueueKey& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Bookkeeping of a fetch a worker has run (or Stop returns).
+  void FinishLocked(PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK if one more demand fetch of `key` fits the bound and the key's share.
   absl::Status DemandRoomLocked(const FetchQueueKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PushDemandLocked(std::shared_ptr<PendingFetch> fetch, const FetchQueueKey& key)
@@ -99,6 +119,8 @@ class FetchScheduler {
 
   const size_t max_queued_demand_;
   const size_t max_queued_prefetch_;
+  const size_t readahead_under_demand_;
+  const size_t full_readahead_depth_;  // the worker count
   RunFetch run_;
 
   mutable std::mutex mu_;
@@ -112,6 +134,22 @@ class FetchScheduler {
   std::deque<std::shared_ptr<PendingFetch>> prefetch_ ABSL_GUARDED_BY(mu_);
   size_t queued_demand_ ABSL_GUARDED_BY(mu_) = 0;
   size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  // One upstream's readahead state; a link leaves the map when it is back at rest (nothing
+  // running or waiting, full depth).
+  struct Link {
+    size_t running_prefetch = 0;
+    // Demand fetches readers wait for (FetchOwner::reader_waits), queued or running, in all
+    // and per reader.
+    size_t waiting = 0;
+    absl::flat_hash_map<FetchQueueKey, size_t> waiting_by_key;
+    size_t depth = 0;  // prefetches that may run while no other reader waits
+  };
+  absl::flat_hash_map<const void*, Link> links_ ABSL_GUARDED_BY(mu_);
+  size_t running_prefetch_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t prefetches_held_back_ ABSL_GUARDED_BY(mu_) = 0;
+  // Every queued prefetch was found held back and nothing has changed since: workers sleep
+  // instead of scanning the prefetch queue again.
+  bool prefetches_blocked_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;  // written only by the constructor and Stop()
 };
 
