@@ -38,13 +38,13 @@ struct ChunkCacheOptions {
   // prefetch beyond max_queued_prefetches is dropped. Demand fetches always run first.
   size_t max_queued_fetches = 1024;
   size_t max_queued_prefetches = 256;
-  // Readahead and other prefetches running on one upstream while a demand fetch of another
-  // reader (a guest next to a restore of its disk) is queued or running on it. An upstream
-  // serves requests in the order they come, so a demand fetch waits behind the prefetches
-  // already running: this bound is how many. When those readers are served, the upstream's
-  // prefetch depth grows back by one per fetch completed, up to max_concurrent_fetches.
-  // A stream reading its own readahead does not count as another reader. 0: readahead
-  // stops while another reader waits.
+  // Readahead and other prefetches running on one upstream while a random reader's demand
+  // fetch (a guest's read next to a restore of its disk: a read that continues no sequential
+  // stream) is queued or running on it. An upstream serves requests in the order they come,
+  // so that fetch waits behind the prefetches already running: this bound is how many. When
+  // no random reader waits any more, the upstream's prefetch depth grows back by one per fetch
+  // completed, up to max_concurrent_fetches. Sequential readers (restores, copies) never hold
+  // readahead back. 0: readahead stops while a random reader waits.
   size_t max_readahead_fetches_under_demand = 1;
 
   // How long a fill that finds no room waits for some before it fails with

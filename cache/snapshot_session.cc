@@ -272,15 +272,17 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
 
   {
     std::lock_guard<std::mutex> lock(mu_);
+    const bool sequential = readahead_->ContinuesSequentialStream(offset);
     for (size_t i = 0; i < requests.size(); ++i) {
       requests[i].stream_read = IsStreamReadLocked(offset, entry_of_lookup[i]);
+      requests[i].sequential_read = sequential;
     }
   }
 
   auto op = std::make_shared<internal::RangeReadOp>(std::move(shape), std::move(slices_of_lookup),
                                                     std::move(on_done));
   std::optional<absl::StatusOr<RangeRead>> outcome = op->Issue(*cache_, requests);
-  Readahead(offset, end, start->entry, last_entry, requester);
+  Readahead(offset, end, start->entry, last_entry);
   if (outcome.has_value()) {
     ticket.result_ = std::move(outcome);
   } else {
@@ -323,7 +325,7 @@ absl::StatusOr<RangeRead> SnapshotSession::Read(uint64_t offset, uint64_t length
 }
 
 void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entry,
-                                size_t last_entry, uint64_t requester) {
+                                size_t last_entry) {
   internal::ReadaheadPlan plan;
   size_t window_before = 0;
   size_t window_after = 0;
@@ -395,16 +397,14 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
       readahead_->Unrequested(plan, entry);
       break;
     }
-    ChunkRequest request = RequestFor(entry);
-    request.requester = requester;  // the reader this readahead is for
     if (!pin) {
-      if (cache_->Prefetch(request) == PrefetchOutcome::kRequested) {
+      if (cache_->Prefetch(RequestFor(entry)) == PrefetchOutcome::kRequested) {
         readahead_requested_.fetch_add(1, std::memory_order_relaxed);
       }
       continue;
     }
     ChunkLookup lookup = cache_->Lookup(
-        std::move(request),
+        RequestFor(entry),
         [weak, entry, read_tick](absl::StatusOr<ChunkHandle> chunk) {
           if (std::shared_ptr<SnapshotSession> session = weak.lock()) {
             session->AdoptReadahead(entry, read_tick, std::move(chunk));

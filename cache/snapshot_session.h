@@ -103,9 +103,7 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // Reads [offset, offset + length): short at the end of the archive with eof set.
   // INVALID_ARGUMENT for length 0 or above max_read_bytes, OUT_OF_RANGE for an offset at or
   // past the end; chunk errors as ChunkCache (DATA_LOSS, UNAVAILABLE...). `requester`
-  // names the reader for the fair sharing of the fetch queue (ChunkRequest::requester), and
-  // owns the readahead this read starts: another reader's demand fetches hold that readahead
-  // back (ChunkCacheOptions::max_readahead_fetches_under_demand), its own do not.
+  // names the reader for the fair sharing of the fetch queue (ChunkRequest::requester).
   RangeReadTicket ReadAsync(uint64_t offset, uint64_t length, RangeReadCallback on_done,
                             uint64_t requester = 0);
   // The same, waiting until `deadline` (DEADLINE_EXCEEDED; the fetches continue).
@@ -166,8 +164,7 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
                   const SessionOptions& options);
   void PinHintedSet(const std::vector<DigestCount>& hinted);
   void AdoptHint(absl::StatusOr<ChunkHandle> chunk);
-  void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry,
-                 uint64_t requester);
+  void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry);
   void AdoptReadahead(size_t entry, uint64_t read_tick, absl::StatusOr<ChunkHandle> chunk);
   // Whether a read starting at `offset` that touches `entry` is a stream read of a chunk the
   // session's readahead fetched for it (ChunkRequest::stream_read).

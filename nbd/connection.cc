@@ -682,8 +682,7 @@ void NbdConnection::StartRead(const Request& request, absl::Time start) {
                                 self->AfterEvent();
                               }
                             });
-                          },
-                          requester_);
+                          });
     if (ticket.ready()) {
       ready.emplace_back(run, ticket.TakeResult());
     } else {

@@ -115,7 +115,8 @@ absl::Status CacheCore::Start(DirLock lock) {
   }
   scheduler_ = std::make_unique<FetchScheduler>(
       options_.max_concurrent_fetches, options_.max_queued_fetches, options_.max_queued_prefetches,
-      options_.max_readahead_fetches_under_demand, [this](std::shared_ptr<PendingFetch> fetch) { RunFetch(std::move(fetch)); });
+      options_.max_readahead_fetches_under_demand,
+      [this](std::shared_ptr<PendingFetch> fetch) { RunFetch(std::move(fetch)); });
   if (options_.verify_persisted_in_background && !to_verify.empty()) {
     verifier_ = std::thread(
         [this, keys = std::move(to_verify)]() mutable { BackgroundVerifyLoop(std::move(keys)); });
@@ -241,7 +242,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
       const bool promote = demand && (request.stream_read ? !waiting_on->stream_wanted()
                                                           : !waiting_on->demand_wanted());
       if (promote) {
-        refused = scheduler_->Promote(waiting_on, QueueKeyFor(request), !request.stream_read);
+        refused = scheduler_->Promote(waiting_on, QueueKeyFor(request), RandomReaderWaits(request));
       }
       if (refused.ok()) {
         if (promote && request.stream_read) waiting_on->MarkStreamWanted();
@@ -329,8 +330,8 @@ PrefetchOutcome CacheCore::Prefetch(const ChunkRequest& request) {
   if (shard.entries.contains(request.cache_key)) return PrefetchOutcome::kCached;
   auto fetch = std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch,
                                               FetchPriority::kPrefetch, nullptr);
-  if (!scheduler_->Enqueue(fetch, FetchPriority::kPrefetch,
-                           OwnerFor(request, FetchPriority::kPrefetch))
+  if (!scheduler_
+           ->Enqueue(fetch, FetchPriority::kPrefetch, OwnerFor(request, FetchPriority::kPrefetch))
            .ok()) {
     counters_.prefetches_dropped.fetch_add(1, std::memory_order_relaxed);
     return PrefetchOutcome::kDropped;

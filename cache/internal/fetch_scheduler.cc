@@ -52,13 +52,10 @@ void FetchScheduler::PushDemandLocked(std::shared_ptr<PendingFetch> fetch,
   work_or_stop_.notify_one();
 }
 
-void FetchScheduler::AddWaitingReaderLocked(PendingFetch& fetch, const FetchQueueKey& key) {
+void FetchScheduler::AddWaitingReaderLocked(PendingFetch& fetch) {
   if (fetch.presses) return;
   fetch.presses = true;
-  fetch.waiting_reader = key;
-  Link& link = links_.try_emplace(fetch.link, Link{.depth = full_readahead_depth_}).first->second;
-  ++link.waiting;
-  ++link.waiting_by_key[key];
+  ++links_.try_emplace(fetch.link, Link{.depth = full_readahead_depth_}).first->second.waiting;
 }
 
 absl::Status FetchScheduler::Enqueue(std::shared_ptr<PendingFetch> fetch, FetchPriority priority,
@@ -67,10 +64,9 @@ absl::Status FetchScheduler::Enqueue(std::shared_ptr<PendingFetch> fetch, FetchP
   if (stopping_) return absl::UnavailableError("the chunk cache is shutting down");
   fetch->enqueued_at = absl::Now();
   fetch->link = owner.link;
-  fetch->owner = owner.key;
   if (priority == FetchPriority::kDemand) {
     if (absl::Status room = DemandRoomLocked(owner.key); !room.ok()) return room;
-    if (owner.reader_waits) AddWaitingReaderLocked(*fetch, owner.key);
+    if (owner.reader_waits) AddWaitingReaderLocked(*fetch);
     PushDemandLocked(std::move(fetch), owner.key);
   } else {
     if (prefetch_.size() >= max_queued_prefetch_) {
@@ -94,7 +90,7 @@ absl::Status FetchScheduler::Promote(const std::shared_ptr<PendingFetch>& fetch,
     // is done (a prefetch already running keeps running). A fetch whose worker finished with
     // it is no longer in the cache's pending map, so nobody can join it any more.
     if (reader_waits && fetch->queue_state != QueueState::kNotQueued) {
-      AddWaitingReaderLocked(*fetch, key);
+      AddWaitingReaderLocked(*fetch);
     }
     return absl::OkStatus();
   }
@@ -102,7 +98,7 @@ absl::Status FetchScheduler::Promote(const std::shared_ptr<PendingFetch>& fetch,
   // The prefetch queue is short (max_queued_prefetch): a linear search is cheap.
   auto queued = std::find(prefetch_.begin(), prefetch_.end(), fetch);
   if (queued != prefetch_.end()) prefetch_.erase(queued);
-  if (reader_waits) AddWaitingReaderLocked(*fetch, key);
+  if (reader_waits) AddWaitingReaderLocked(*fetch);
   PushDemandLocked(fetch, key);
   return absl::OkStatus();
 }
@@ -115,13 +111,8 @@ bool FetchScheduler::PrefetchMayStartLocked(const PendingFetch& fetch) {
   auto found = links_.find(fetch.link);
   if (found == links_.end()) return true;  // at rest: nothing running, nobody waiting
   Link& link = found->second;
-  auto own = link.waiting_by_key.find(fetch.owner);
-  const size_t others_waiting =
-      link.waiting - (own == link.waiting_by_key.end() ? 0 : own->second);
-  if (others_waiting > 0) {
-    // The depth starts over from the bound once they are served (see the header).
-    link.depth = std::min(link.depth, readahead_under_demand_);
-  }
+  // The depth starts over from the bound once the waiting readers are served (see the header).
+  if (link.waiting > 0) link.depth = std::min(link.depth, readahead_under_demand_);
   return link.running_prefetch < link.depth;
 }
 
@@ -173,8 +164,6 @@ void FetchScheduler::FinishLocked(PendingFetch& fetch) {
   if (fetch.presses) {
     fetch.presses = false;
     --link.waiting;
-    auto own = link.waiting_by_key.find(fetch.waiting_reader);
-    if (--own->second == 0) link.waiting_by_key.erase(own);
   }
   // Every fetch done on the link while no reader waits lets one more prefetch run on it.
   if (link.waiting == 0 && link.depth < full_readahead_depth_) ++link.depth;

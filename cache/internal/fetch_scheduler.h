@@ -15,18 +15,19 @@
 // like an Enqueue: Promote refuses rather than push the demand queue over its bound or a key
 // over its share.
 //
-// Readahead yields the upstream to other readers. A prefetch reads from one upstream (its
-// `link`) for one reader (its key). Once a fetch is started, its bytes are on their way: an
-// upstream that serves requests in order (one link, one HTTP/2 connection) makes a demand
-// fetch that starts later wait behind every prefetch already running on it. So while a demand
-// fetch of another reader is queued or running on a link, at most `readahead_under_demand`
-// prefetches run on that link, and a prefetch beyond that stays queued (a worker takes
-// another one, or the next demand fetch, instead). A stream read waiting for its own
-// readahead (ChunkRequest::stream_read) is not such a reader: it never holds readahead back.
-// After the last such demand fetch on a link is done, the link's readahead depth grows back by
-// one prefetch per fetch completed on it, to the full depth (every worker): a guest reading one
-// block at a time next to a restore finds at most a few prefetches ahead of each of its
-// misses, and a restore alone is never held back.
+// Readahead yields the upstream to random readers. A prefetch reads from one upstream (its
+// `link`). Once a fetch is started, its bytes are on their way: an upstream that serves
+// requests in order (one link, one HTTP/2 connection) makes a demand fetch that starts later
+// wait behind every prefetch already running on it. So while a demand fetch of a random
+// reader (FetchOwner::reader_waits: a guest's read, not a read that continues a sequential
+// stream) is queued or running on a link, at most `readahead_under_demand` prefetches run on
+// that link; a prefetch beyond that stays queued, and a worker takes another one (of another
+// link) or the next demand fetch instead. Sequential readers never hold readahead back: their
+// reads catch up with their own readahead, and holding it back would only slow them down.
+// Once no random reader waits on a link, its readahead depth grows back by one prefetch per
+// fetch completed on it, to the full depth (every worker): a guest reading one block at a time
+// next to a restore finds at most a few prefetches ahead of each of its misses, and a restore
+// alone is never held back.
 //
 //   FetchScheduler scheduler(16, 1024, 256, 1, [&](std::shared_ptr<PendingFetch> f) { Run(f); });
 //   absl::Status queued = scheduler.Enqueue(
@@ -58,12 +59,27 @@
 
 namespace chunkcache::internal {
 
+// Who a demand fetch is queued for: fetches with equal keys share one sub-queue and one share
+// of the demand bound.
+struct FetchQueueKey {
+  uint64_t requester = 0;         // ChunkRequest::requester (the client, as the service says)
+  const void* archive = nullptr;  // the request's ChunkSource: one per open archive
+
+  friend bool operator==(const FetchQueueKey& a, const FetchQueueKey& b) {
+    return a.requester == b.requester && a.archive == b.archive;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const FetchQueueKey& key) {
+    return H::combine(std::move(h), key.requester, key.archive);
+  }
+};
+
 // Whom a fetch is queued for, and where it reads.
 struct FetchOwner {
-  FetchQueueKey key;           // demand: charged to its share; prefetch: the reader it reads for
+  FetchQueueKey key;           // demand fetches: charged to its share of the queue
   const void* link = nullptr;  // the upstream the fetch reads (readahead is bounded per link)
-  // A demand fetch that a reader waits for, other than a stream reading its own readahead:
-  // it holds other readers' readahead on `link` back.
+  // A demand fetch that a random reader waits for (not a read continuing a sequential
+  // stream): it holds readahead on `link` back until it is done.
   bool reader_waits = false;
 };
 
@@ -85,8 +101,8 @@ class FetchScheduler {
   // Moves a still-queued prefetch into the demand queue, charged to `key`. OK when it was
   // moved or needs no move (already a demand fetch, running or done, or stopping);
   // RESOURCE_EXHAUSTED, leaving it a queued prefetch, when the demand queue is full or `key`
-  // holds its share. With `reader_waits`, the fetch (queued or running) holds back other
-  // readers' readahead on its link from now until it is done.
+  // holds its share. With `reader_waits` (a random reader joins), the fetch, queued or running,
+  // holds readahead on its link back from now until it is done.
   absl::Status Promote(const std::shared_ptr<PendingFetch>& fetch, const FetchQueueKey& key,
                        bool reader_waits);
 
@@ -108,8 +124,7 @@ class FetchScheduler {
   // bound lets start (null if none); with `any`, ignores the bound (Stop).
   std::shared_ptr<PendingFetch> PopLocked(bool any = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool PrefetchMayStartLocked(const PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AddWaitingReaderLocked(PendingFetch& fetch, const FetchQueueKey& key)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddWaitingReaderLocked(PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Bookkeeping of a fetch a worker has run (or Stop returns).
   void FinishLocked(PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK if one more demand fetch of `key` fits the bound and the key's share.
@@ -138,10 +153,8 @@ class FetchScheduler {
   // running or waiting, full depth).
   struct Link {
     size_t running_prefetch = 0;
-    // Demand fetches readers wait for (FetchOwner::reader_waits), queued or running, in all
-    // and per reader.
+    // Demand fetches random readers wait for (FetchOwner::reader_waits), queued or running.
     size_t waiting = 0;
-    absl::flat_hash_map<FetchQueueKey, size_t> waiting_by_key;
     size_t depth = 0;  // prefetches that may run while no other reader waits
   };
   absl::flat_hash_map<const void*, Link> links_ ABSL_GUARDED_BY(mu_);

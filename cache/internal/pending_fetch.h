@@ -34,21 +34,6 @@ namespace chunkcache::internal {
 
 struct CacheEntry;
 
-// Who a fetch is for: demand fetches with equal keys share one sub-queue and one share of the
-// demand bound (FetchScheduler); a prefetch's key is the reader whose readahead asked for it.
-struct FetchQueueKey {
-  uint64_t requester = 0;         // ChunkRequest::requester (the client, as the service says)
-  const void* archive = nullptr;  // the request's ChunkSource: one per open archive
-
-  friend bool operator==(const FetchQueueKey& a, const FetchQueueKey& b) {
-    return a.requester == b.requester && a.archive == b.archive;
-  }
-  template <typename H>
-  friend H AbslHashValue(H h, const FetchQueueKey& key) {
-    return H::combine(std::move(h), key.requester, key.archive);
-  }
-};
-
 class PendingFetch {
  public:
   enum class Kind {
@@ -103,14 +88,11 @@ class PendingFetch {
   enum class QueueState { kNotQueued, kDemand, kPrefetch, kTaken };
   QueueState queue_state = QueueState::kNotQueued;
   absl::Time enqueued_at;
-  // The upstream the fetch reads (readahead is bounded per upstream) and the reader it was
-  // queued for. `presses` once a reader other than a readahead stream (`waiting_reader`)
-  // waits for it: it then holds other readers' readahead on `link` back until it is done.
+  // The upstream the fetch reads (readahead is bounded per upstream). `presses` once a random
+  // reader waits for it: it then holds readahead on `link` back until it is done.
   // `runs_as_prefetch` while a worker runs it as a prefetch (counted against that bound).
   const void* link = nullptr;
-  FetchQueueKey owner;
   bool presses = false;
-  FetchQueueKey waiting_reader;
   bool runs_as_prefetch = false;
 
  private:

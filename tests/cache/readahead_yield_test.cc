@@ -1,8 +1,9 @@
-// Readahead yields the upstream to other readers' demand fetches: a demand fetch queued behind
-// readahead runs first; while it waits or runs, no more than
-// max_readahead_fetches_under_demand prefetches run on its upstream; the reader's own demand
-// fetches and stream reads never hold its readahead back; once nobody else waits, readahead
-// grows back to every fetch worker. Counted with held upstream calls, never timed.
+// Readahead yields the upstream to random readers: a guest's demand fetch queued behind
+// readahead runs first; while it waits or runs, no more than max_readahead_fetches_under_demand
+// prefetches run on its upstream; sequential reads (a restore catching up with its readahead)
+// never hold readahead back, a random read of the same client does; once no random reader
+// waits, readahead grows back to every fetch worker. Counted with held upstream calls, never
+// timed.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -44,7 +45,15 @@ class ReadaheadYieldTest : public ::testing::Test {
     cache_ = OpenCache(options);
     faulty_->HoldCalls();
   }
-  void TearDown() override { faulty_->ReleaseCalls(); }
+  // Every queued fetch runs to its end before the cache goes (which would fail the rest).
+  void TearDown() override {
+    faulty_->ReleaseCalls();
+    EXPECT_TRUE(WaitFor([&] {
+      const CacheStats stats = cache_->Stats();
+      return stats.fetches_running == 0 && stats.fetches_queued_demand == 0 &&
+             stats.fetches_queued_prefetch == 0;
+    }));
+  }
 
   ChunkRequest Chunk(uint64_t requester) {
     const std::string data = PseudoRandomBytes(kChunkSize, ++seed_);
@@ -55,7 +64,8 @@ class ReadaheadYieldTest : public ::testing::Test {
   // Queues `request` (fails the test if it was cached or refused).
   void Look(const ChunkRequest& request, FetchPriority priority) {
     ChunkLookup lookup = cache_->Lookup(
-        request, [](absl::StatusOr<ChunkHandle> chunk) { EXPECT_TRUE(chunk.ok()) << chunk.status(); },
+        request,
+        [](absl::StatusOr<ChunkHandle> chunk) { EXPECT_TRUE(chunk.ok()) << chunk.status(); },
         priority);
     ASSERT_FALSE(lookup.ready());
     lookups_.push_back(std::move(lookup));
@@ -78,10 +88,10 @@ class ReadaheadYieldTest : public ::testing::Test {
     faulty_->ReleaseChunk(request.digest);
     ASSERT_TRUE(WaitFor([&] { return cache_->Contains(request.cache_key); }));
     ASSERT_TRUE(WaitFor([&] {
-      return cache_->Stats().fetches_running == running &&
-             faulty_->held_chunks().size() == running;
-    })) << "running " << cache_->Stats().fetches_running << ", held "
-        << faulty_->held_chunks().size() << ", want " << running;
+      return cache_->Stats().fetches_running == running && faulty_->held_chunks().size() == running;
+    })) << "running "
+        << cache_->Stats().fetches_running << ", held " << faulty_->held_chunks().size()
+        << ", want " << running;
   }
   // The held prefetches of the restore, oldest first.
   std::vector<ChunkRequest> HeldReadahead() const {
@@ -170,14 +180,15 @@ TEST_F(ReadaheadYieldTest, ReadaheadGrowsBackToEveryWorkerOnceTheGuestIsServed) 
   EXPECT_EQ(stats.fetches_queued_prefetch, 5u);  // 16 - 4 at first - 1 - 1 - 2 - 2 - 1
 }
 
-TEST_F(ReadaheadYieldTest, TheRestoresOwnReadsNeverHoldItsReadaheadBack) {
+TEST_F(ReadaheadYieldTest, SequentialReadsNeverHoldReadaheadBack) {
   QueueReadahead();
-  // The restore misses a chunk its readahead did not ask for, and another reader's read joins
-  // the stream read of a chunk readahead fetches for it (ChunkRequest::stream_read).
-  const ChunkRequest own = Chunk(kRestore);
-  Look(own, FetchPriority::kDemand);
+  // The restore reads past its readahead (a read continuing its stream), and joins a chunk its
+  // readahead queued (a stream read), both as demand.
+  ChunkRequest sequential = Chunk(kRestore);
+  sequential.sequential_read = true;
+  Look(sequential, FetchPriority::kDemand);
   ChunkRequest stream_read = readahead_.back();
-  stream_read.requester = kGuest;
+  stream_read.sequential_read = true;
   stream_read.stream_read = true;
   Look(stream_read, FetchPriority::kDemand);
   EXPECT_EQ(cache_->Stats().fetches_queued_demand, 2u);
@@ -185,11 +196,48 @@ TEST_F(ReadaheadYieldTest, TheRestoresOwnReadsNeverHoldItsReadaheadBack) {
   // Both run as soon as workers free up, and readahead keeps every other worker.
   Finish(HeldReadahead().front(), kWorkers);
   Finish(HeldReadahead().front(), kWorkers);
-  EXPECT_TRUE(Held(own));
+  EXPECT_TRUE(Held(sequential));
   EXPECT_TRUE(Held(stream_read));
-  Finish(own, kWorkers);
+  Finish(sequential, kWorkers);
   EXPECT_EQ(cache_->Stats().fetches_running_prefetch, static_cast<uint64_t>(kWorkers - 1));
   EXPECT_EQ(cache_->Stats().prefetches_held_back, 0u);
+}
+
+TEST_F(ReadaheadYieldTest, ARandomReadOfTheRestoringClientHoldsReadaheadBackToo) {
+  // qemu's guest and its block-stream job read through one NBD connection: one client, told
+  // apart only by the shape of their reads.
+  QueueReadahead();
+  const ChunkRequest random = Chunk(kRestore);
+  Look(random, FetchPriority::kDemand);
+  Finish(HeldReadahead().front(), kWorkers);
+  ASSERT_TRUE(Held(random));
+  const std::vector<ChunkRequest> running = HeldReadahead();
+  ASSERT_EQ(running.size(), static_cast<size_t>(kWorkers - 1));
+  Finish(running[0], 3);
+  Finish(running[1], 2);
+  Finish(running[2], 2);
+  // Three prefetches finished and only the bound's one replaced them.
+  const CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.fetches_running_prefetch, 1u);
+  EXPECT_EQ(stats.fetches_queued_prefetch, kReadahead - kWorkers - 1);
+  EXPECT_GE(stats.prefetches_held_back, 1u);
+}
+
+TEST_F(ReadaheadYieldTest, AGuestJoiningARunningPrefetchHoldsFurtherReadaheadBack) {
+  QueueReadahead();
+  // The guest wants a chunk readahead is fetching already: it waits for that fetch, and no
+  // prefetch starts beyond the bound until it is done.
+  std::vector<ChunkRequest> running = HeldReadahead();
+  ChunkRequest joined = running.back();
+  joined.requester = kGuest;
+  Look(joined, FetchPriority::kDemand);
+  Finish(running[0], 3);
+  Finish(running[1], 2);
+  EXPECT_EQ(cache_->Stats().fetches_running_prefetch, 2u);  // the joined one is among them
+  EXPECT_EQ(cache_->Stats().fetches_queued_prefetch, kReadahead - kWorkers);
+  Finish(joined, 2);  // the guest is served: a fetch done lets a second prefetch run
+  EXPECT_EQ(cache_->Stats().fetches_running_prefetch, 2u);
+  EXPECT_EQ(cache_->Stats().fetches_queued_prefetch, kReadahead - kWorkers - 1);
 }
 
 }  // namespace
