@@ -42,8 +42,8 @@ struct ChunkCacheOptions {
   // fetch (a guest's read next to a restore of its disk: a read that continues no sequential
   // stream) is queued or running on it. An upstream serves requests in the order they come,
   // so that fetch waits behind the prefetches already running: this bound is how many. When
-  // no random reader waits any more, the upstream's prefetch depth grows back by one per fetch
-  // completed, up to max_concurrent_fetches. Sequential readers (restores, copies) never hold
+  // no random reader waits any more, the upstream's prefetch depth doubles with each fetch
+  // completed on it, up to max_concurrent_fetches. Sequential readers (restores, copies) never hold
   // readahead back. 0: readahead stops while a random reader waits.
   size_t max_readahead_fetches_under_demand = 1;
 

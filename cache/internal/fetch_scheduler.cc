@@ -165,8 +165,10 @@ void FetchScheduler::FinishLocked(PendingFetch& fetch) {
     fetch.presses = false;
     --link.waiting;
   }
-  // Every fetch done on the link while no reader waits lets one more prefetch run on it.
-  if (link.waiting == 0 && link.depth < full_readahead_depth_) ++link.depth;
+  // Every fetch done on the link while no random reader waits doubles its readahead depth.
+  if (link.waiting == 0 && link.depth < full_readahead_depth_) {
+    link.depth = std::min(full_readahead_depth_, std::max<size_t>(2 * link.depth, 1));
+  }
   if (link.running_prefetch == 0 && link.waiting == 0 && link.depth >= full_readahead_depth_) {
     links_.erase(found);
   }

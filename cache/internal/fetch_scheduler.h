@@ -24,10 +24,11 @@
 // that link; a prefetch beyond that stays queued, and a worker takes another one (of another
 // link) or the next demand fetch instead. Sequential readers never hold readahead back: their
 // reads catch up with their own readahead, and holding it back would only slow them down.
-// Once no random reader waits on a link, its readahead depth grows back by one prefetch per
-// fetch completed on it, to the full depth (every worker): a guest reading one block at a time
-// next to a restore finds at most a few prefetches ahead of each of its misses, and a restore
-// alone is never held back.
+// Once no random reader waits on a link, its readahead depth doubles with each fetch completed
+// on it, back to the full depth (every worker). It grows with completions, not at once: a
+// guest reading one block at a time next to a restore misses again a moment after its last
+// miss was served, before any fetch completes, and then finds only the bound's prefetches
+// ahead of it. A restore alone is never held back.
 //
 //   FetchScheduler scheduler(16, 1024, 256, 1, [&](std::shared_ptr<PendingFetch> f) { Run(f); });
 //   absl::Status queued = scheduler.Enqueue(
