@@ -11,13 +11,16 @@
 #              per connection) and the client's (8 ReadRange calls of 4 MiB in flight)
 #   one        one chunk in flight, as `proxmox-backup-client restore` reads: readahead off,
 #              one fetch worker, max_streams 1, one 4 MiB ReadRange at a time
+# and, when UNYIELDING=1, the pipelined reader again with readahead that never yields to random
+# readers (cache.max_readahead_fetches_under_demand = 16, the fetch workers): the same restore
+# before that bound existed, for comparison in the same run
 #
 # then, without latency or caps, the CPU seconds chunkcached spends per GB fetched (TLS, HTTP/2,
 # decode, verify: utime + stime from /proc/PID/stat before and after the restore) against the
 # same restore from the datastore directory (--datastore). Prints a markdown table.
 #
 #   bench/pbs_restore_bench.sh    (BIN_DIR defaults to build/bin; WORK to a fresh dir in /var/tmp)
-#   SIZE=1073741824 CHUNK_LATENCY_MS=20 CAP=125000000 STREAM_CAP=12500000 bench/pbs_restore_bench.sh
+#   SIZE=1073741824 CHUNK_LATENCY_MS=20 CAP=125000000 STREAM_CAP=12500000 UNYIELDING=0 bench/pbs_restore_bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-build/bin}
@@ -66,8 +69,9 @@ pbs_stat() { curl -s "$control/stats" | python3 -c "import json,sys; print(json.
 # start_chunkcached NAME pbs|dir [one]: a fresh cache; sets cc_pid and grpc
 start_chunkcached() {
   local name=$1 source=$2 mode=${3:-}
-  local fetches=16 streams=64 readahead=true
+  local fetches=16 streams=64 readahead=true yield=1
   if [ "$mode" = one ]; then fetches=1 streams=1 readahead=false; fi
+  if [ "$mode" = unyielding ]; then yield=16; fi
   local datastore
   if [ "$source" = pbs ]; then
     datastore=$(printf '{"name": "bench", "pbs": {"url": "%s", "datastore": "store1", "authId": "bench@pbs!restore", "secretFile": "%s", "fingerprint": "%s", "maxStreams": %d, "timeoutSeconds": 120}}' \
@@ -76,9 +80,9 @@ start_chunkcached() {
     datastore=$(printf '{"name": "bench", "path": "%s"}' "$work/store")
   fi
   printf '{"listen": "127.0.0.1:0", "metricsListen": "127.0.0.1:0", "datastores": [%s],
-    "cache": {"dir": "%s", "capacity": "2GiB", "maxConcurrentFetches": %d},
+    "cache": {"dir": "%s", "capacity": "2GiB", "maxConcurrentFetches": %d, "maxReadaheadFetchesUnderDemand": %d},
     "sessions": {"readahead": %s}}\n' \
-    "$datastore" "$work/cache-$name" "$fetches" "$readahead" >"$work/$name.json"
+    "$datastore" "$work/cache-$name" "$fetches" "$yield" "$readahead" >"$work/$name.json"
   rm -rf "$work/cache-$name" "$work/$name.ports"
   "$bin/chunkcached" --config "$work/$name.json" --port-file "$work/$name.ports" \
     2>"$work/$name.log" &
@@ -109,9 +113,11 @@ restore() {
   awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" 'BEGIN { printf "%.3f %.2f\n", b - a, d - c }'
 }
 
+modes=(pipelined one)
+[ "${UNYIELDING:-0}" = 1 ] && modes=(pipelined unyielding one)
 declare -A seconds
 for scenario in link disk; do
-  for mode in pipelined one; do
+  for mode in "${modes[@]}"; do
     reset_faults
     if [ $scenario = link ]; then
       set_faults "{\"chunk_latency_ms\": $latency_ms, \"bandwidth_bytes_per_s\": $cap}"
@@ -143,7 +149,7 @@ echo
 echo "| scenario | reader | seconds | MB/s | % of cap | ÷ one in flight |"
 echo "|---|---|---|---|---|---|"
 for scenario in link disk; do
-  for mode in pipelined one; do
+  for mode in "${modes[@]}"; do
     awk -v s="$size" -v t="${seconds[$scenario-$mode]}" -v base="${seconds[$scenario-one]}" \
       -v cap="$cap" -v sc=$scenario -v m=$mode 'BEGIN {
       printf "| %s | %s | %.2f | %.1f | %.0f %% | %.2f |\n", sc, m, t, s / t / 1e6, 100 * s / t / cap, base / t }'
