@@ -67,8 +67,8 @@ struct ChunkRequest {
   // victims. A stream read that joins the chunk's prefetch still in flight raises its
   // priority without turning it into a demand insert. Set by SnapshotSession.
   bool stream_read = false;
-  // A demand lookup by a read that continues one of its session's sequential streams (a
-  // restore, a copy; ReadaheadDetector), whether or not readahead asked for this chunk. Any
+  // A demand lookup by a read of one of its session's sequential streams (a restore, a copy;
+  // ReadaheadDetector::InSequentialStream), whether or not readahead asked for this chunk. Any
   // other demand lookup is a random reader's (a guest's): while it waits for a fetch, readahead
   // on the same upstream is held back (ChunkCacheOptions::max_readahead_fetches_under_demand).
   // Set by SnapshotSession.
