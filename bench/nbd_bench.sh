@@ -9,6 +9,8 @@
 #   live   the live-restore shape (bench/nbd_live_restore.py), cold, a fresh cache each: LIVE_READS
 #          random 4 KiB reads of distinct chunks, alone, then while a sequential 512 KiB copy
 #          runs on another connection. Target: the random reader's p99 with the copy <= 2 x alone.
+#          Then the same with readahead that does not yield to the random reader
+#          (cache.max_readahead_fetches_under_demand = the fetch workers, 16), for comparison.
 # Prints a markdown table.
 #
 #   bench/nbd_bench.sh     (needs qemu-img, nbdcopy, nbdkit, python3-libnbd; BIN_DIR defaults to build/bin; WORK to a fresh dir in /var/tmp)
@@ -116,5 +118,12 @@ stop_server
 start_server live-copy --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth"
 both=$(/usr/bin/python3 bench/nbd_live_restore.py --uri "$uri" --reads "$live_reads" --with-copy)
 stop_server
+echo '{"cache": {"max_readahead_fetches_under_demand": 16}}' >"$work/no-yield.json"
+start_server live-no-yield --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth" \
+  --config "$work/no-yield.json"
+unyielding=$(/usr/bin/python3 bench/nbd_live_restore.py --uri "$uri" --reads "$live_reads" --with-copy)
+stop_server
 p99() { python3 -c 'import json, sys; print("%.1f" % json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
-echo "| live restore: ${live_reads} random 4 KiB reads, p99 (p50), cold | with a 512 KiB copy ($(p99 "$both" copy_MiBps) MiB/s): $(p99 "$both" p99_ms) ms ($(p99 "$both" p50_ms) ms) | alone: $(p99 "$alone" p99_ms) ms ($(p99 "$alone" p50_ms) ms) | $(python3 -c 'import json, sys; print("%.2f" % (json.loads(sys.argv[1])["p99_ms"] / json.loads(sys.argv[2])["p99_ms"]))' "$both" "$alone") x | <= 2 x |"
+ratio() { python3 -c 'import json, sys; print("%.2f" % (json.loads(sys.argv[1])["p99_ms"] / json.loads(sys.argv[2])["p99_ms"]))' "$1" "$2"; }
+echo "| live restore: ${live_reads} random 4 KiB reads, p99 (p50), cold | with a 512 KiB copy ($(p99 "$both" copy_MiBps) MiB/s): $(p99 "$both" p99_ms) ms ($(p99 "$both" p50_ms) ms) | alone: $(p99 "$alone" p99_ms) ms ($(p99 "$alone" p50_ms) ms) | $(ratio "$both" "$alone") x | <= 2 x |"
+echo "| the same, readahead not yielding (max_readahead_fetches_under_demand 16) | with the copy ($(p99 "$unyielding" copy_MiBps) MiB/s): $(p99 "$unyielding" p99_ms) ms ($(p99 "$unyielding" p50_ms) ms) | alone: as above | $(ratio "$unyielding" "$alone") x | — |"

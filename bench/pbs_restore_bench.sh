@@ -11,6 +11,9 @@
 #              per connection) and the client's (8 ReadRange calls of 4 MiB in flight)
 #   one        one chunk in flight, as `proxmox-backup-client restore` reads: readahead off,
 #              one fetch worker, max_streams 1, one 4 MiB ReadRange at a time
+# and, when UNYIELDING=1, the pipelined reader again with readahead that never yields to random
+# readers (cache.max_readahead_fetches_under_demand = 16, the fetch workers): the same restore
+# before that bound existed, for comparison in the same run
 #
 # then, without latency or caps, the CPU seconds chunkcached spends per GB fetched (TLS, HTTP/2,
 # decode, verify: utime + stime from /proc/PID/stat before and after the restore) against the
@@ -18,7 +21,7 @@
 # reports the medians. Prints markdown tables.
 #
 #   bench/pbs_restore_bench.sh    (BIN_DIR defaults to build/bin; WORK to a fresh dir in /var/tmp)
-#   SIZE=1073741824 CHUNK_LATENCY_MS=20 CAP=125000000 STREAM_CAP=12500000 RUNS=3 bench/pbs_restore_bench.sh
+#   SIZE=1073741824 CHUNK_LATENCY_MS=20 CAP=125000000 STREAM_CAP=12500000 RUNS=3 UNYIELDING=0 bench/pbs_restore_bench.sh
 #   PARTS=cpu RUNS=5 bench/pbs_restore_bench.sh       # only the CPU comparison (PARTS=restore: only
 #                                                     # the capped restores)
 #   PERF=1 PARTS=cpu RUNS=1 bench/pbs_restore_bench.sh  # also records each CPU restore with
@@ -76,8 +79,9 @@ pbs_stat() { curl -s "$control/stats" | python3 -c "import json,sys; print(json.
 # start_chunkcached NAME pbs|dir [one]: a fresh cache; sets cc_pid and grpc
 start_chunkcached() {
   local name=$1 source=$2 mode=${3:-}
-  local fetches=16 streams=64 readahead=true
+  local fetches=16 streams=64 readahead=true yield=1
   if [ "$mode" = one ]; then fetches=1 streams=1 readahead=false; fi
+  if [ "$mode" = unyielding ]; then yield=16; fi
   local datastore
   if [ "$source" = pbs ]; then
     datastore=$(printf '{"name": "bench", "pbs": {"url": "%s", "datastore": "store1", "authId": "bench@pbs!restore", "secretFile": "%s", "fingerprint": "%s", "maxStreams": %d, "timeoutSeconds": 120}}' \
@@ -86,9 +90,9 @@ start_chunkcached() {
     datastore=$(printf '{"name": "bench", "path": "%s"}' "$work/store")
   fi
   printf '{"listen": "127.0.0.1:0", "metricsListen": "127.0.0.1:0", "datastores": [%s],
-    "cache": {"dir": "%s", "capacity": "2GiB", "maxConcurrentFetches": %d},
+    "cache": {"dir": "%s", "capacity": "2GiB", "maxConcurrentFetches": %d, "maxReadaheadFetchesUnderDemand": %d},
     "sessions": {"readahead": %s}}\n' \
-    "$datastore" "$work/cache-$name" "$fetches" "$readahead" >"$work/$name.json"
+    "$datastore" "$work/cache-$name" "$fetches" "$yield" "$readahead" >"$work/$name.json"
   rm -rf "$work/cache-$name" "$work/$name.ports"
   "$bin/chunkcached" --config "$work/$name.json" --port-file "$work/$name.ports" \
     2>"$work/$name.log" &
@@ -139,6 +143,8 @@ restore() {
 # The median of the numbers on stdin, one a line.
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+modes=(pipelined one)
+[ "${UNYIELDING:-0}" = 1 ] && modes=(pipelined unyielding one)
 declare -A seconds
 declare -A cpu
 declare -A samples
@@ -147,7 +153,7 @@ has_part() { case ",$parts," in *",$1,"*) return 0 ;; esac; return 1; }
 if has_part restore; then
   for run in $(seq "$runs"); do
     for scenario in link disk; do
-      for mode in pipelined one; do
+      for mode in "${modes[@]}"; do
         reset_faults
         if [ $scenario = link ]; then
           set_faults "{\"chunk_latency_ms\": $latency_ms, \"bandwidth_bytes_per_s\": $cap}"
@@ -198,7 +204,7 @@ if has_part restore; then
   echo "| scenario | reader | seconds | MB/s | % of cap | ÷ one in flight | runs (s) |"
   echo "|---|---|---|---|---|---|---|"
   for scenario in link disk; do
-    for mode in pipelined one; do
+    for mode in "${modes[@]}"; do
       awk -v s="$size" -v t="${seconds[$scenario-$mode]}" -v base="${seconds[$scenario-one]}" \
         -v cap="$cap" -v sc=$scenario -v m=$mode -v all="${samples[$scenario-$mode]% }" 'BEGIN {
         printf "| %s | %s | %.2f | %.1f | %.0f %% | %.2f | %s |\n", sc, m, t, s / t / 1e6, 100 * s / t / cap, base / t, all }'

@@ -38,6 +38,14 @@ struct ChunkCacheOptions {
   // prefetch beyond max_queued_prefetches is dropped. Demand fetches always run first.
   size_t max_queued_fetches = 1024;
   size_t max_queued_prefetches = 256;
+  // Readahead and other prefetches running on one upstream while a random reader's demand
+  // fetch (a guest's read next to a restore of its disk: a read that continues no sequential
+  // stream) is queued or running on it. An upstream serves requests in the order they come,
+  // so that fetch waits behind the prefetches already running: this bound is how many. When
+  // no random reader waits any more, the upstream's prefetch depth doubles with each fetch
+  // completed on it, up to max_concurrent_fetches. Sequential readers (restores, copies) never hold
+  // readahead back. 0: readahead stops while a random reader waits.
+  size_t max_readahead_fetches_under_demand = 1;
 
   // How long a fill that finds no room waits for some before it fails with
   // RESOURCE_EXHAUSTED. Room held by other fills in progress and by reads still sending their

@@ -94,10 +94,14 @@ struct CacheStats {
   ArenaUsage arena;
   // The fetch queue.
   uint64_t fetches_running = 0;
+  uint64_t fetches_running_prefetch = 0;  // part of fetches_running started as prefetches
   uint64_t fetches_queued_demand = 0;
   uint64_t fetches_queued_prefetch = 0;
   uint64_t fetches_rejected = 0;    // demand misses refused with RESOURCE_EXHAUSTED
   uint64_t prefetches_dropped = 0;  // prefetches not queued because the queue was full
+  // Times a fetch worker left every queued prefetch queued because other readers' demand
+  // fetches were waiting on its upstream (ChunkCacheOptions::max_readahead_fetches_under_demand).
+  uint64_t prefetches_held_back = 0;
   uint64_t fills_without_room = 0;  // fills refused because everything was pinned
   // Fills waiting for room now, and how often such fills looked for it again: only when room
   // may have appeared (a chunk's last pin released, another fill done), never on a timer.

@@ -69,6 +69,12 @@ struct ChunkRequest {
   // it on every read of a stream registered with a policy that knows streams
   // (ChunkCache::OpenStream): there a miss, too, enters the policy as the stream's.
   bool stream_read = false;
+  // A demand lookup by a read of one of its session's sequential streams (a restore, a copy;
+  // ReadaheadDetector::InSequentialStream), whether or not readahead asked for this chunk. Any
+  // other demand lookup is a random reader's (a guest's): while it waits for a fetch, readahead
+  // on the same upstream is held back (ChunkCacheOptions::max_readahead_fetches_under_demand).
+  // Set by SnapshotSession.
+  bool sequential_read = false;
   // Who asks, as an opaque number chosen by the caller (the service: its client's identity);
   // 0 when unknown. Queued demand fetches are shared fairly between (requester, source)
   // pairs: one client's burst of misses on one archive cannot fill the queue for the others.

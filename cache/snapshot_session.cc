@@ -330,15 +330,17 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
     // A registered stream's reads are all its own (ChunkRequest::stream_read): the policy
     // knows when it will pass each chunk, so its reads are not reader uses.
     const bool registered = cache_->knows_streams() && ContinuesRegisteredStreamLocked(offset);
+    const bool sequential = readahead_->InSequentialStream(offset, start->entry, requester);
     for (size_t i = 0; i < requests.size(); ++i) {
       requests[i].stream_read = registered || IsStreamReadLocked(offset, entry_of_lookup[i]);
+      requests[i].sequential_read = sequential;
     }
   }
 
   auto op = std::make_shared<internal::RangeReadOp>(std::move(shape), std::move(slices_of_lookup),
                                                     std::move(on_done));
   std::optional<absl::StatusOr<RangeRead>> outcome = op->Issue(*cache_, requests);
-  Readahead(offset, end, start->entry, last_entry);
+  Readahead(offset, end, start->entry, last_entry, requester);
   if (outcome.has_value()) {
     ticket.result_ = std::move(outcome);
   } else {
@@ -381,7 +383,7 @@ absl::StatusOr<RangeRead> SnapshotSession::Read(uint64_t offset, uint64_t length
 }
 
 void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entry,
-                                size_t last_entry) {
+                                size_t last_entry, uint64_t requester) {
   internal::ReadaheadPlan plan;
   size_t window_before = 0;
   size_t window_after = 0;
@@ -392,7 +394,8 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
     read_tick = ++reads_;
     last_read_ = absl::Now();
     window_before = readahead_->largest_window();
-    plan = readahead_->OnRead(offset, end, first_entry, last_entry, index_.chunk_count());
+    plan =
+        readahead_->OnRead(offset, end, first_entry, last_entry, index_.chunk_count(), requester);
     window_after = readahead_->largest_window();
     if (cache_->knows_streams()) FollowReaderLocked(plan, read_tick);
     // This read pinned its own chunks already: the readahead pins of the entries it reached,

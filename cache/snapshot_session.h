@@ -113,7 +113,9 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // Reads [offset, offset + length): short at the end of the archive with eof set.
   // INVALID_ARGUMENT for length 0 or above max_read_bytes, OUT_OF_RANGE for an offset at or
   // past the end; chunk errors as ChunkCache (DATA_LOSS, UNAVAILABLE...). `requester`
-  // names the reader for the fair sharing of the fetch queue (ChunkRequest::requester).
+  // names the reader for the fair sharing of the fetch queue (ChunkRequest::requester), and
+  // tells a sequential reader's reads that arrive out of order from other readers' random ones
+  // (ReadaheadDetector::InSequentialStream).
   RangeReadTicket ReadAsync(uint64_t offset, uint64_t length, RangeReadCallback on_done,
                             uint64_t requester = 0);
   // The same, waiting until `deadline` (DEADLINE_EXCEEDED; the fetches continue).
@@ -176,7 +178,8 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
                   const SessionOptions& options);
   void PinHintedSet(const std::vector<DigestCount>& hinted);
   void AdoptHint(absl::StatusOr<ChunkHandle> chunk);
-  void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry);
+  void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry,
+                 uint64_t requester);
   void AdoptReadahead(size_t entry, uint64_t read_tick, absl::StatusOr<ChunkHandle> chunk);
   // Whether a read starting at `offset` that touches `entry` is a stream read of a chunk the
   // session's readahead fetched for it (ChunkRequest::stream_read).

@@ -670,19 +670,20 @@ void NbdConnection::StartRead(const Request& request, absl::Time start) {
   SnapshotSession& session = *export_->exported.session;
   for (size_t run = 0; run < read.runs.size(); ++run) {
     if (read.runs[run].zero) continue;
-    RangeReadTicket ticket =
-        session.ReadAsync(read.runs[run].offset, read.runs[run].length,
-                          [queue = loop_->queue(), weak = weak_from_this(), id,
-                           run](absl::StatusOr<RangeRead> result) mutable {
-                            queue->Post([weak, id, run, result = std::move(result)]() mutable {
-                              if (std::shared_ptr<NbdConnection> self = weak.lock()) {
-                                self->OnRunRead(id, run, std::move(result));
-                                self->ProcessInput();  // the budget may allow more requests now
-                                self->Flush();
-                                self->AfterEvent();
-                              }
-                            });
-                          });
+    RangeReadTicket ticket = session.ReadAsync(
+        read.runs[run].offset, read.runs[run].length,
+        [queue = loop_->queue(), weak = weak_from_this(), id,
+         run](absl::StatusOr<RangeRead> result) mutable {
+          queue->Post([weak, id, run, result = std::move(result)]() mutable {
+            if (std::shared_ptr<NbdConnection> self = weak.lock()) {
+              self->OnRunRead(id, run, std::move(result));
+              self->ProcessInput();  // the budget may allow more requests now
+              self->Flush();
+              self->AfterEvent();
+            }
+          });
+        },
+        requester_);
     if (ticket.ready()) {
       ready.emplace_back(run, ticket.TakeResult());
     } else {

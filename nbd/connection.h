@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cache/range_read.h"
@@ -178,6 +179,10 @@ class NbdConnection : public EventHandler, public std::enable_shared_from_this<N
 
   std::optional<OpenedExport> export_;
   RequestLimits limits_;
+  // The connection's reads as one reader of the session (ChunkRequest::requester), for the
+  // fair fetch queue and for telling a guest's random reads from a copy's sequential ones on
+  // another connection. Unique among the connections open at once.
+  const uint64_t requester_ = absl::HashOf(static_cast<const void*>(this));
   uint64_t next_read_id_ = 0;
   absl::flat_hash_map<uint64_t, InFlightRead> reads_;
   uint64_t read_bytes_in_flight_ = 0;

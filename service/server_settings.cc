@@ -177,6 +177,9 @@ absl::Status ResolveCache(const v1::CacheConfig& cache, ServerSettings& settings
         static_cast<int>(std::min<uint32_t>(cache.max_concurrent_fetches(), 1024));
   }
   if (cache.max_queued_fetches() != 0) options.max_queued_fetches = cache.max_queued_fetches();
+  if (cache.has_max_readahead_fetches_under_demand()) {
+    options.max_readahead_fetches_under_demand = cache.max_readahead_fetches_under_demand();
+  }
   absl::StatusOr<uint64_t> hinted = SizeOr(cache.max_hinted_bytes(), 0, "cache.max_hinted_bytes");
   if (!hinted.ok()) return hinted.status();
   options.max_hinted_bytes = *hinted;

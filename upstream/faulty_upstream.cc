@@ -84,6 +84,19 @@ void FaultyUpstream::ReleaseCalls() {
   hold_changed_.notify_all();
 }
 
+void FaultyUpstream::ReleaseChunk(const ChunkDigest& digest) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    released_chunks_.insert(digest);
+  }
+  hold_changed_.notify_all();
+}
+
+std::vector<ChunkDigest> FaultyUpstream::held_chunks() const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return held_chunks_;
+}
+
 bool FaultyUpstream::WaitForHeldCalls(int count, absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return hold_changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
@@ -153,11 +166,17 @@ absl::StatusOr<std::string> FaultyUpstream::RunDataCall(
     ++total_calls_;
     ++in_flight_;
     max_in_flight_ = std::max(max_in_flight_, in_flight_);
-    if (holding_) {
+    if (holding_ && (digest == nullptr || !released_chunks_.contains(*digest))) {
       ++held_calls_;
+      if (digest != nullptr) held_chunks_.push_back(*digest);
       hold_changed_.notify_all();
-      hold_changed_.wait(lock, [this] { return !holding_; });
+      hold_changed_.wait(lock, [this, digest] {
+        return !holding_ || (digest != nullptr && released_chunks_.contains(*digest));
+      });
       --held_calls_;
+      if (digest != nullptr) {
+        held_chunks_.erase(std::find(held_chunks_.begin(), held_chunks_.end(), *digest));
+      }
     }
     latency = latency_;
   }

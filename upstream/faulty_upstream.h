@@ -67,6 +67,10 @@ class FaultyUpstream final : public Upstream {
   void ReleaseCalls();
   // Waits until at least `count` calls are blocked by HoldCalls; false on timeout.
   bool WaitForHeldCalls(int count, absl::Duration timeout);
+  // Lets the held ReadChunk calls of `digest` (and later ones) through while others stay held.
+  void ReleaseChunk(const ChunkDigest& digest);
+  // The digests of the ReadChunk calls blocked by HoldCalls now, in the order they arrived.
+  std::vector<ChunkDigest> held_chunks() const;
 
   // Observations.
   int calls_in_flight() const;
@@ -107,6 +111,8 @@ class FaultyUpstream final : public Upstream {
   int corrupt_next_count_ ABSL_GUARDED_BY(mu_) = 0;
   bool holding_ ABSL_GUARDED_BY(mu_) = false;
   int held_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<ChunkDigest> held_chunks_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<ChunkDigest> released_chunks_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int max_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t total_calls_ ABSL_GUARDED_BY(mu_) = 0;

@@ -116,6 +116,7 @@ absl::Status CacheCore::Start(DirLock lock) {
   }
   scheduler_ = std::make_unique<FetchScheduler>(
       options_.max_concurrent_fetches, options_.max_queued_fetches, options_.max_queued_prefetches,
+      options_.max_readahead_fetches_under_demand,
       [this](std::shared_ptr<PendingFetch> fetch) { RunFetch(std::move(fetch)); });
   if (options_.verify_persisted_in_background && !to_verify.empty()) {
     verifier_ = std::thread(
@@ -241,7 +242,9 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
       // reader's queue share like a new miss; the flags change only under this mutex.
       const bool promote = demand && (request.stream_read ? !waiting_on->stream_wanted()
                                                           : !waiting_on->demand_wanted());
-      if (promote) refused = scheduler_->Promote(waiting_on, QueueKeyFor(request));
+      if (promote) {
+        refused = scheduler_->Promote(waiting_on, QueueKeyFor(request), RandomReaderWaits(request));
+      }
       if (refused.ok()) {
         if (promote && request.stream_read) waiting_on->MarkStreamWanted();
         if (promote && !request.stream_read) waiting_on->MarkDemandWanted();
@@ -274,7 +277,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
         // Reloaded from a persisted arena: verify before serving; the pin is the verifier's.
         auto fetch = std::make_shared<PendingFetch>(request, PendingFetch::Kind::kVerifyPersisted,
                                                     priority, entry);
-        refused = scheduler_->Enqueue(fetch, priority, QueueKeyFor(request));
+        refused = scheduler_->Enqueue(fetch, priority, OwnerFor(request, priority));
         if (refused.ok()) {
           shard.pending.emplace(request.cache_key, fetch);
           waiter_id = fetch->AddWaiter(std::move(on_ready), request);
@@ -288,7 +291,7 @@ ChunkLookup CacheCore::Lookup(const ChunkRequest& request, FetchPriority priorit
       auto fetch =
           std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch, priority, nullptr);
       if (demand && request.stream_read && knows_streams()) fetch->MarkStreamOrigin();
-      refused = scheduler_->Enqueue(fetch, priority, QueueKeyFor(request));
+      refused = scheduler_->Enqueue(fetch, priority, OwnerFor(request, priority));
       if (refused.ok()) {
         shard.pending.emplace(request.cache_key, fetch);
         waiter_id = fetch->AddWaiter(std::move(on_ready), request);
@@ -329,7 +332,9 @@ PrefetchOutcome CacheCore::Prefetch(const ChunkRequest& request) {
   if (shard.entries.contains(request.cache_key)) return PrefetchOutcome::kCached;
   auto fetch = std::make_shared<PendingFetch>(request, PendingFetch::Kind::kFetch,
                                               FetchPriority::kPrefetch, nullptr);
-  if (!scheduler_->Enqueue(fetch, FetchPriority::kPrefetch).ok()) {
+  if (!scheduler_
+           ->Enqueue(fetch, FetchPriority::kPrefetch, OwnerFor(request, FetchPriority::kPrefetch))
+           .ok()) {
     counters_.prefetches_dropped.fetch_add(1, std::memory_order_relaxed);
     return PrefetchOutcome::kDropped;
   }
@@ -376,6 +381,8 @@ CacheStats CacheCore::Stats() const {
   stats.sessions_open = sessions_open.load(std::memory_order_relaxed);
   const FetchScheduler::Counts queue = scheduler_->counts();
   stats.fetches_running = queue.running;
+  stats.fetches_running_prefetch = queue.running_prefetch;
+  stats.prefetches_held_back = queue.prefetches_held_back;
   stats.fetches_queued_demand = queue.queued_demand;
   stats.fetches_queued_prefetch = queue.queued_prefetch;
   stats.fills_waiting_for_room = static_cast<uint64_t>(std::max<int64_t>(room_.waiting(), 0));

@@ -165,6 +165,15 @@ class CacheCore {
   static FetchQueueKey QueueKeyFor(const ChunkRequest& request) {
     return FetchQueueKey{request.requester, request.source.get()};
   }
+  // A demand read of a random reader: neither a read that continues a sequential stream nor
+  // a stream reading its readahead. Its fetch holds readahead on its upstream back.
+  static bool RandomReaderWaits(const ChunkRequest& request) {
+    return !request.stream_read && !request.sequential_read;
+  }
+  static FetchOwner OwnerFor(const ChunkRequest& request, FetchPriority priority) {
+    return FetchOwner{QueueKeyFor(request), request.source->upstream.get(),
+                      priority == FetchPriority::kDemand && RandomReaderWaits(request)};
+  }
   // The resident entry with `key` (nullptr if none), looked up under its shard mutex. Only a
   // caller holding space_mu_ may use the entry after that mutex is released: entries come
   // and go only under space_mu_.

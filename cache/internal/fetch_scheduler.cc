@@ -10,9 +10,11 @@ namespace chunkcache::internal {
 using QueueState = PendingFetch::QueueState;
 
 FetchScheduler::FetchScheduler(int workers, size_t max_queued_demand, size_t max_queued_prefetch,
-                               RunFetch run)
+                               size_t readahead_under_demand, RunFetch run)
     : max_queued_demand_(max_queued_demand),
       max_queued_prefetch_(max_queued_prefetch),
+      readahead_under_demand_(readahead_under_demand),
+      full_readahead_depth_(static_cast<size_t>(std::max(workers, 1))),
       run_(std::move(run)) {
   workers_.reserve(static_cast<size_t>(workers));
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
@@ -50,14 +52,22 @@ void FetchScheduler::PushDemandLocked(std::shared_ptr<PendingFetch> fetch,
   work_or_stop_.notify_one();
 }
 
+void FetchScheduler::AddWaitingReaderLocked(PendingFetch& fetch) {
+  if (fetch.presses) return;
+  fetch.presses = true;
+  ++links_.try_emplace(fetch.link, Link{.depth = full_readahead_depth_}).first->second.waiting;
+}
+
 absl::Status FetchScheduler::Enqueue(std::shared_ptr<PendingFetch> fetch, FetchPriority priority,
-                                     const FetchQueueKey& key) {
+                                     const FetchOwner& owner) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError("the chunk cache is shutting down");
   fetch->enqueued_at = absl::Now();
+  fetch->link = owner.link;
   if (priority == FetchPriority::kDemand) {
-    if (absl::Status room = DemandRoomLocked(key); !room.ok()) return room;
-    PushDemandLocked(std::move(fetch), key);
+    if (absl::Status room = DemandRoomLocked(owner.key); !room.ok()) return room;
+    if (owner.reader_waits) AddWaitingReaderLocked(*fetch);
+    PushDemandLocked(std::move(fetch), owner.key);
   } else {
     if (prefetch_.size() >= max_queued_prefetch_) {
       return absl::ResourceExhaustedError(
@@ -65,28 +75,48 @@ absl::Status FetchScheduler::Enqueue(std::shared_ptr<PendingFetch> fetch, FetchP
     }
     fetch->queue_state = QueueState::kPrefetch;
     prefetch_.push_back(std::move(fetch));
+    prefetches_blocked_ = false;  // it may read from a link with room
     work_or_stop_.notify_one();
   }
   return absl::OkStatus();
 }
 
 absl::Status FetchScheduler::Promote(const std::shared_ptr<PendingFetch>& fetch,
-                                     const FetchQueueKey& key) {
+                                     const FetchQueueKey& key, bool reader_waits) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_ || fetch->queue_state != QueueState::kPrefetch) return absl::OkStatus();
+  if (stopping_) return absl::OkStatus();
+  if (fetch->queue_state != QueueState::kPrefetch) {
+    // Queued as demand or running: a reader waiting for it now holds readahead back until it
+    // is done (a prefetch already running keeps running). A fetch whose worker finished with
+    // it is no longer in the cache's pending map, so nobody can join it any more.
+    if (reader_waits && fetch->queue_state != QueueState::kNotQueued) {
+      AddWaitingReaderLocked(*fetch);
+    }
+    return absl::OkStatus();
+  }
   if (absl::Status room = DemandRoomLocked(key); !room.ok()) return room;
   // The prefetch queue is short (max_queued_prefetch): a linear search is cheap.
   auto queued = std::find(prefetch_.begin(), prefetch_.end(), fetch);
   if (queued != prefetch_.end()) prefetch_.erase(queued);
+  if (reader_waits) AddWaitingReaderLocked(*fetch);
   PushDemandLocked(fetch, key);
   return absl::OkStatus();
 }
 
 bool FetchScheduler::HasWorkOrStopping() const {
-  return stopping_ || queued_demand_ > 0 || !prefetch_.empty();
+  return stopping_ || queued_demand_ > 0 || (!prefetch_.empty() && !prefetches_blocked_);
 }
 
-std::shared_ptr<PendingFetch> FetchScheduler::PopLocked() {
+bool FetchScheduler::PrefetchMayStartLocked(const PendingFetch& fetch) {
+  auto found = links_.find(fetch.link);
+  if (found == links_.end()) return true;  // at rest: nothing running, nobody waiting
+  Link& link = found->second;
+  // The depth starts over from the bound once the waiting readers are served (see the header).
+  if (link.waiting > 0) link.depth = std::min(link.depth, readahead_under_demand_);
+  return link.running_prefetch < link.depth;
+}
+
+std::shared_ptr<PendingFetch> FetchScheduler::PopLocked(bool any) {
   std::shared_ptr<PendingFetch> fetch;
   if (!demand_turns_.empty()) {
     const FetchQueueKey key = demand_turns_.front();
@@ -100,14 +130,53 @@ std::shared_ptr<PendingFetch> FetchScheduler::PopLocked() {
       demand_turns_.push_back(key);  // its next fetch waits for every other key's turn
     }
     --queued_demand_;
-  } else if (!prefetch_.empty()) {
-    fetch = std::move(prefetch_.front());
-    prefetch_.pop_front();
   } else {
-    return nullptr;
+    auto next = prefetch_.begin();
+    while (next != prefetch_.end() && !any && !PrefetchMayStartLocked(**next)) ++next;
+    if (next == prefetch_.end()) {
+      if (!prefetch_.empty()) {
+        ++prefetches_held_back_;
+        prefetches_blocked_ = true;
+      }
+      return nullptr;
+    }
+    fetch = std::move(*next);
+    prefetch_.erase(next);
+    fetch->runs_as_prefetch = true;
+    ++running_prefetch_;
+    Link& link =
+        links_.try_emplace(fetch->link, Link{.depth = full_readahead_depth_}).first->second;
+    ++link.running_prefetch;
   }
   fetch->queue_state = QueueState::kTaken;
   return fetch;
+}
+
+void FetchScheduler::FinishLocked(PendingFetch& fetch) {
+  auto found = links_.find(fetch.link);
+  if (found == links_.end()) return;  // it neither ran as a prefetch nor had readers waiting
+  Link& link = found->second;
+  if (fetch.runs_as_prefetch) {
+    fetch.runs_as_prefetch = false;
+    --link.running_prefetch;
+    --running_prefetch_;
+  }
+  if (fetch.presses) {
+    fetch.presses = false;
+    --link.waiting;
+  }
+  // Every fetch done on the link while no random reader waits doubles its readahead depth.
+  if (link.waiting == 0 && link.depth < full_readahead_depth_) {
+    link.depth = std::min(full_readahead_depth_, std::max<size_t>(2 * link.depth, 1));
+  }
+  if (link.running_prefetch == 0 && link.waiting == 0 && link.depth >= full_readahead_depth_) {
+    links_.erase(found);
+  }
+  // A held-back prefetch may start now.
+  if (prefetches_blocked_) {
+    prefetches_blocked_ = false;
+    work_or_stop_.notify_all();
+  }
 }
 
 void FetchScheduler::WorkerLoop() {
@@ -122,9 +191,10 @@ void FetchScheduler::WorkerLoop() {
       if (fetch == nullptr) continue;
       ++running_;
     }
-    run_(std::move(fetch));
+    run_(fetch);  // a copy: the worker's reference keeps the fetch for FinishLocked
     std::lock_guard<std::mutex> lock(mu_);
     --running_;
+    FinishLocked(*fetch);
   }
 }
 
@@ -138,13 +208,17 @@ std::vector<std::shared_ptr<PendingFetch>> FetchScheduler::Stop() {
   }
   for (std::thread& worker : workers_) worker.join();
   std::lock_guard<std::mutex> lock(mu_);
-  while (std::shared_ptr<PendingFetch> fetch = PopLocked()) never_ran.push_back(std::move(fetch));
+  while (std::shared_ptr<PendingFetch> fetch = PopLocked(/*any=*/true)) {
+    FinishLocked(*fetch);
+    never_ran.push_back(std::move(fetch));
+  }
   return never_ran;
 }
 
 FetchScheduler::Counts FetchScheduler::counts() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return Counts{running_, queued_demand_, prefetch_.size()};
+  return Counts{running_, running_prefetch_, queued_demand_, prefetch_.size(),
+                prefetches_held_back_};
 }
 
 }  // namespace chunkcache::internal

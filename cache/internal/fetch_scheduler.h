@@ -15,9 +15,25 @@
 // like an Enqueue: Promote refuses rather than push the demand queue over its bound or a key
 // over its share.
 //
-//   FetchScheduler scheduler(16, 1024, 256, [&](std::shared_ptr<PendingFetch> f) { Run(f); });
-//   absl::Status queued =
-//       scheduler.Enqueue(fetch, FetchPriority::kDemand, FetchQueueKey{client, source.get()});
+// Readahead yields the upstream to random readers. A prefetch reads from one upstream (its
+// `link`). Once a fetch is started, its bytes are on their way: an upstream that serves
+// requests in order (one link, one HTTP/2 connection) makes a demand fetch that starts later
+// wait behind every prefetch already running on it. So while a demand fetch of a random
+// reader (FetchOwner::reader_waits: a guest's read, not a read that continues a sequential
+// stream) is queued or running on a link, at most `readahead_under_demand` prefetches run on
+// that link; a prefetch beyond that stays queued, and a worker takes another one (of another
+// link) or the next demand fetch instead. Sequential readers never hold readahead back: their
+// reads catch up with their own readahead, and holding it back would only slow them down.
+// Once no random reader waits on a link, its readahead depth doubles with each fetch completed
+// on it, back to the full depth (every worker). It grows with completions, not at once: a
+// guest reading one block at a time next to a restore misses again a moment after its last
+// miss was served, before any fetch completes, and then finds only the bound's prefetches
+// ahead of it. A restore alone is never held back.
+//
+//   FetchScheduler scheduler(16, 1024, 256, 1, [&](std::shared_ptr<PendingFetch> f) { Run(f); });
+//   absl::Status queued = scheduler.Enqueue(
+//       fetch, FetchPriority::kDemand,
+//       FetchOwner{FetchQueueKey{client, source.get()}, upstream.get(), /*reader_waits=*/true});
 //   std::vector<std::shared_ptr<PendingFetch>> never_ran = scheduler.Stop();
 //
 // Thread-safe. Owns its threads; Stop() (or the destructor) joins them after their current
@@ -59,39 +75,59 @@ struct FetchQueueKey {
   }
 };
 
+// Whom a fetch is queued for, and where it reads.
+struct FetchOwner {
+  FetchQueueKey key;           // demand fetches: charged to its share of the queue
+  const void* link = nullptr;  // the upstream the fetch reads (readahead is bounded per link)
+  // A demand fetch that a random reader waits for (not a read continuing a sequential
+  // stream): it holds readahead on `link` back until it is done.
+  bool reader_waits = false;
+};
+
 class FetchScheduler {
  public:
   using RunFetch = absl::AnyInvocable<void(std::shared_ptr<PendingFetch>)>;
 
-  FetchScheduler(int workers, size_t max_queued_demand, size_t max_queued_prefetch, RunFetch run);
+  FetchScheduler(int workers, size_t max_queued_demand, size_t max_queued_prefetch,
+                 size_t readahead_under_demand, RunFetch run);
   ~FetchScheduler();
   FetchScheduler(const FetchScheduler&) = delete;
   FetchScheduler& operator=(const FetchScheduler&) = delete;
 
-  // Queues `fetch`; a demand fetch is charged to `key` (prefetches ignore it). Errors:
-  // RESOURCE_EXHAUSTED when the queue is full or `key` holds its share; UNAVAILABLE after
-  // Stop(). The caller queues each fetch once.
+  // Queues `fetch`; a demand fetch is charged to `owner.key`. Errors: RESOURCE_EXHAUSTED when
+  // the queue is full or the key holds its share; UNAVAILABLE after Stop(). The caller queues
+  // each fetch once.
   absl::Status Enqueue(std::shared_ptr<PendingFetch> fetch, FetchPriority priority,
-                       const FetchQueueKey& key = {});
+                       const FetchOwner& owner = {});
   // Moves a still-queued prefetch into the demand queue, charged to `key`. OK when it was
   // moved or needs no move (already a demand fetch, running or done, or stopping);
   // RESOURCE_EXHAUSTED, leaving it a queued prefetch, when the demand queue is full or `key`
-  // holds its share.
-  absl::Status Promote(const std::shared_ptr<PendingFetch>& fetch, const FetchQueueKey& key);
+  // holds its share. With `reader_waits` (a random reader joins), the fetch, queued or running,
+  // holds readahead on its link back from now until it is done.
+  absl::Status Promote(const std::shared_ptr<PendingFetch>& fetch, const FetchQueueKey& key,
+                       bool reader_waits);
 
   std::vector<std::shared_ptr<PendingFetch>> Stop();
 
   struct Counts {
     size_t running = 0;
+    size_t running_prefetch = 0;  // part of `running` started as prefetches
     size_t queued_demand = 0;
     size_t queued_prefetch = 0;
+    uint64_t prefetches_held_back = 0;  // times a queued prefetch was passed over (see above)
   };
   Counts counts() const;
 
  private:
   void WorkerLoop();
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::shared_ptr<PendingFetch> PopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The next fetch to run: a demand fetch, else the first queued prefetch its link's readahead
+  // bound lets start (null if none); with `any`, ignores the bound (Stop).
+  std::shared_ptr<PendingFetch> PopLocked(bool any = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool PrefetchMayStartLocked(const PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddWaitingReaderLocked(PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Bookkeeping of a fetch a worker has run (or Stop returns).
+  void FinishLocked(PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK if one more demand fetch of `key` fits the bound and the key's share.
   absl::Status DemandRoomLocked(const FetchQueueKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PushDemandLocked(std::shared_ptr<PendingFetch> fetch, const FetchQueueKey& key)
@@ -99,6 +135,8 @@ class FetchScheduler {
 
   const size_t max_queued_demand_;
   const size_t max_queued_prefetch_;
+  const size_t readahead_under_demand_;
+  const size_t full_readahead_depth_;  // the worker count
   RunFetch run_;
 
   mutable std::mutex mu_;
@@ -112,6 +150,20 @@ class FetchScheduler {
   std::deque<std::shared_ptr<PendingFetch>> prefetch_ ABSL_GUARDED_BY(mu_);
   size_t queued_demand_ ABSL_GUARDED_BY(mu_) = 0;
   size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  // One upstream's readahead state; a link leaves the map when it is back at rest (nothing
+  // running or waiting, full depth).
+  struct Link {
+    size_t running_prefetch = 0;
+    // Demand fetches random readers wait for (FetchOwner::reader_waits), queued or running.
+    size_t waiting = 0;
+    size_t depth = 0;  // prefetches that may run while no other reader waits
+  };
+  absl::flat_hash_map<const void*, Link> links_ ABSL_GUARDED_BY(mu_);
+  size_t running_prefetch_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t prefetches_held_back_ ABSL_GUARDED_BY(mu_) = 0;
+  // Every queued prefetch was found held back and nothing has changed since: workers sleep
+  // instead of scanning the prefetch queue again.
+  bool prefetches_blocked_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;  // written only by the constructor and Stop()
 };
 

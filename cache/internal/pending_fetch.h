@@ -95,6 +95,12 @@ class PendingFetch {
   enum class QueueState { kNotQueued, kDemand, kPrefetch, kTaken };
   QueueState queue_state = QueueState::kNotQueued;
   absl::Time enqueued_at;
+  // The upstream the fetch reads (readahead is bounded per upstream). `presses` once a random
+  // reader waits for it: it then holds readahead on `link` back until it is done.
+  // `runs_as_prefetch` while a worker runs it as a prefetch (counted against that bound).
+  const void* link = nullptr;
+  bool presses = false;
+  bool runs_as_prefetch = false;
 
  private:
   const ChunkDigest cache_key_;

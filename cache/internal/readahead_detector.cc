@@ -8,7 +8,7 @@ ReadaheadDetector::ReadaheadDetector(const ReadaheadOptions& options)
     : options_(options), streams_(std::max<size_t>(options.streams, 1)) {}
 
 ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t first_entry,
-                                        size_t last_entry, size_t entry_count) {
+                                        size_t last_entry, size_t entry_count, uint64_t reader) {
   // A reader that asks for many chunks at once (a 4 MiB StreamRange piece of small chunks)
   // waits for the whole read: the window must reach past its next read, not just a few chunks.
   const size_t read_entries = last_entry >= first_entry ? last_entry - first_entry + 1 : 1;
@@ -27,7 +27,7 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
       if (!s.in_use || s.last_used < oldest->last_used) oldest = &s;
       if (!s.in_use) break;
     }
-    *oldest = Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_};
+    *oldest = Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_, reader};
     ReadaheadPlan started;
     started.reader = static_cast<size_t>(oldest - streams_.data());
     started.reader_started = true;
@@ -42,6 +42,7 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   // stream that deserves readahead.
   const bool advances = offset > stream->last_start && end > stream->next_offset;
   stream->last_used = tick_;
+  stream->reader = reader;
   stream->last_start = std::max(stream->last_start, offset);
   stream->next_offset = std::max(stream->next_offset, end);
   if (advances) stream->reads += 1;
@@ -96,6 +97,17 @@ bool ReadaheadDetector::Continues(const Stream& stream, uint64_t offset) const {
 bool ReadaheadDetector::ContinuesSequentialStream(uint64_t offset) const {
   for (const Stream& s : streams_) {
     if (Continues(s, offset)) return s.window > 0;  // OnRead takes the first that continues
+  }
+  return false;
+}
+
+bool ReadaheadDetector::InSequentialStream(uint64_t offset, size_t entry, uint64_t reader) const {
+  if (ContinuesSequentialStream(offset)) return true;
+  for (const Stream& s : streams_) {
+    if (s.in_use && s.window > 0 && s.reader == reader && entry + s.window >= s.last_entry &&
+        entry <= s.last_entry + s.window) {
+      return true;
+    }
   }
   return false;
 }

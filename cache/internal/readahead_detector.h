@@ -49,9 +49,9 @@ class ReadaheadDetector {
   explicit ReadaheadDetector(const ReadaheadOptions& options);
 
   // A read of archive bytes [offset, end) that touched index entries
-  // [first_entry, last_entry] of `entry_count`.
+  // [first_entry, last_entry] of `entry_count`, by `reader` (ChunkRequest::requester).
   ReadaheadPlan OnRead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry,
-                       size_t entry_count);
+                       size_t entry_count, uint64_t reader = 0);
 
   // The largest window of any stream (for stats and tests).
   size_t largest_window() const;
@@ -62,6 +62,13 @@ class ReadaheadDetector {
   // The slot of the sequential stream (plan.reader_sequential) a read starting at `offset`
   // continues, as the next OnRead will see it; nullopt when it continues none.
   std::optional<size_t> SequentialStreamAt(uint64_t offset) const;
+
+  // Whether a read starting at `offset`, in index entry `entry`, by `reader` is a sequential
+  // reader's (asked before its OnRead): it continues a stream that has a readahead window, or
+  // `reader` last moved such a stream and the read lies within that window around the stream's
+  // furthest entry. The second case is a reader with many reads in flight (a pipelined restore)
+  // whose reads arrive a little out of order; another reader's read there (a guest's) is not.
+  bool InSequentialStream(uint64_t offset, size_t entry, uint64_t reader) const;
 
   // The caller requested only [plan.first, first_unrequested) of `plan` (its pin budget ran
   // out): the rest is planned again at the stream's next read.
@@ -77,6 +84,7 @@ class ReadaheadDetector {
     size_t window = 0;           // 0: not sequential (yet)
     size_t requested_until = 0;  // entries below this were requested by readahead
     uint64_t last_used = 0;
+    uint64_t reader = 0;  // whose read continued it last
   };
   static constexpr size_t kSequentialReads = 3;
   // Whether a read starting at `offset` continues `stream`.

@@ -135,6 +135,27 @@ TEST(ReadaheadDetectorTest, ContinuesSequentialStreamOnlyForAStreamWithAWindow) 
   EXPECT_EQ(detector.largest_window(), 2u);                        // asking changed nothing
 }
 
+TEST(ReadaheadDetectorTest, OutOfOrderReadsOfTheStreamsReaderAreSequentialOthersAreNot) {
+  ReadaheadOptions options;
+  options.initial_window = 4;
+  ReadaheadDetector detector(options);
+  constexpr uint64_t kRestore = 7;
+  constexpr uint64_t kGuest = 8;
+  for (size_t entry = 0; entry < 3; ++entry) {
+    detector.OnRead(entry * kChunk, (entry + 1) * kChunk, entry, entry, 1000, kRestore);
+  }
+  ASSERT_EQ(detector.largest_window(), 4u);
+  // The restore's reads in flight arrive a little out of order: ahead of the stream's end by
+  // more than the gap, or behind its furthest read, within the window.
+  EXPECT_TRUE(detector.InSequentialStream(5 * kChunk, 5, kRestore));
+  EXPECT_TRUE(detector.InSequentialStream(0, 0, kRestore));
+  EXPECT_FALSE(detector.InSequentialStream(20 * kChunk, 20, kRestore));  // beyond the window
+  // The same places read by another reader are random reads; continuing the stream is not.
+  EXPECT_FALSE(detector.InSequentialStream(5 * kChunk, 5, kGuest));
+  EXPECT_FALSE(detector.InSequentialStream(0, 0, kGuest));
+  EXPECT_TRUE(detector.InSequentialStream(3 * kChunk, 3, kGuest));
+}
+
 TEST(ReadaheadDetectorTest, UnrequestedRestIsPlannedAgainAtTheNextRead) {
   ReadaheadDetector detector(ReadaheadOptions{});
   ReadChunk(detector, 0);

@@ -150,6 +150,21 @@ TEST(ServiceSettingsTest, DefaultsAreFilledIn) {
   EXPECT_FALSE(ResolveSettings(no_metrics)->metrics_listen.has_value());
 }
 
+TEST(ServiceSettingsTest, ReadaheadUnderDemandDefaultsToOneAndZeroIsKept) {
+  absl::StatusOr<ServerSettings> settings = ResolveSettings(MinimalConfig());
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(settings->cache.max_readahead_fetches_under_demand, 1u);
+  // 0 (readahead stops while a random reader waits) is a setting, not "unset".
+  v1::Config stop = MinimalConfig();
+  stop.mutable_cache()->set_max_readahead_fetches_under_demand(0);
+  settings = ResolveSettings(stop);
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(settings->cache.max_readahead_fetches_under_demand, 0u);
+  v1::Config four = MinimalConfig();
+  four.mutable_cache()->set_max_readahead_fetches_under_demand(4);
+  EXPECT_EQ(ResolveSettings(four)->cache.max_readahead_fetches_under_demand, 4u);
+}
+
 TEST(ServiceSettingsTest, InvalidConfigurationsNameWhatIsWrong) {
   struct Case {
     std::string what;
