@@ -3,6 +3,7 @@
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_type.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "format/decode_error.h"
@@ -65,9 +66,9 @@ std::vector<MetricFamily> CacheStatsCollector::Collect() const {
     families.push_back(std::move(copied));
   }
   if (sessions_ != nullptr) {
-    MetricFamily open = Family("chunkcache_open_index_bytes",
-                               "Heap taken by the indexes of the open snapshot archives.",
-                               MetricType::Gauge);
+    MetricFamily open =
+        Family("chunkcache_open_index_bytes",
+               "Heap taken by the indexes of the open snapshot archives.", MetricType::Gauge);
     AddSample(open, {}, sessions_->open_index_bytes());
     families.push_back(std::move(open));
     MetricFamily max = Family(
@@ -158,6 +159,35 @@ std::vector<MetricFamily> CacheStatsCollector::FamiliesOf(
   AddSample(budgets, {{"budget", "readahead"}, {"kind", "reserved"}}, stats.readahead_pinned_bytes);
   AddSample(budgets, {{"budget", "readahead"}, {"kind", "max"}}, stats.max_readahead_pinned_bytes);
   families.push_back(std::move(budgets));
+
+  MetricFamily queue = Family(
+      "chunkcache_fetches",
+      "Upstream chunk fetches running or queued now, for readers (demand) or readahead (prefetch).",
+      MetricType::Gauge);
+  AddSample(
+      queue, {{"state", "running"}, {"kind", "demand"}},
+      stats.fetches_running - std::min(stats.fetches_running, stats.fetches_running_prefetch));
+  AddSample(queue, {{"state", "running"}, {"kind", "prefetch"}}, stats.fetches_running_prefetch);
+  AddSample(queue, {{"state", "queued"}, {"kind", "demand"}}, stats.fetches_queued_demand);
+  AddSample(queue, {{"state", "queued"}, {"kind", "prefetch"}}, stats.fetches_queued_prefetch);
+  families.push_back(std::move(queue));
+
+  MetricFamily refused = Family(
+      "chunkcache_fetches_refused_total",
+      "Fetches not queued because the queue or the client's share of it was full: demand misses "
+      "answered RESOURCE_EXHAUSTED, prefetches dropped.",
+      MetricType::Counter);
+  AddSample(refused, {{"kind", "demand"}}, stats.fetches_rejected);
+  AddSample(refused, {{"kind", "prefetch"}}, stats.prefetches_dropped);
+  families.push_back(std::move(refused));
+
+  MetricFamily held_back = Family(
+      "chunkcache_prefetches_held_back_total",
+      "Times queued readahead was left waiting because a random reader's fetch waited on its "
+      "upstream (cache.max_readahead_fetches_under_demand).",
+      MetricType::Counter);
+  AddSample(held_back, {}, stats.prefetches_held_back);
+  families.push_back(std::move(held_back));
 
   MetricFamily waiting =
       Family("chunkcache_fills_waiting_for_room",

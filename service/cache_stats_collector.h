@@ -12,6 +12,9 @@
 //   chunkcache_decode_errors_total{reason=crc|digest|decompress|decrypt|format} counter
 //   chunkcache_pin_budget_bytes{budget=hinted|readahead,kind=reserved|max}    gauge
 //   chunkcache_fills_waiting_for_room                                         gauge
+//   chunkcache_fetches{state=running|queued,kind=demand|prefetch}            gauge
+//   chunkcache_fetches_refused_total{kind=demand|prefetch}                    counter
+//   chunkcache_prefetches_held_back_total                                     counter
 //   chunkcache_reply_pinned_bytes, chunkcache_reply_pinned_max_bytes          gauge
 //   chunkcache_reply_copied_bytes_total                                       counter
 //   chunkcache_open_index_bytes, chunkcache_open_index_max_bytes              gauge

@@ -138,6 +138,9 @@ TEST(ServiceFairQueueTest, BurstingClientIsRefusedWhileAnotherClientsMissStillQu
   }
   EXPECT_GT(served, 0);
   EXPECT_EQ(served + burst_refused.load(), static_cast<int>(kBurst));
+  // Each refusal is counted where an operator sees it.
+  EXPECT_EQ(node->Metric("chunkcache_fetches_refused_total", {{"kind", "demand"}}),
+            burst_refused.load());
   EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
 }
 

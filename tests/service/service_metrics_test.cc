@@ -83,6 +83,15 @@ TEST_F(ServiceMetricsTest, ExpositionHasEveryDesignedFamilyAndPassesPromtool) {
                        {{"datastore", "store"}, {"result", "corrupt"}}),
             0);
   EXPECT_TRUE(FindMetric(text, "chunkcache_cache_bytes", {{"kind", "pinned"}}).has_value());
+  // The fetch queue is idle once the reads are answered; its families exist at 0.
+  for (const char* state : {"running", "queued"}) {
+    for (const char* kind : {"demand", "prefetch"}) {
+      EXPECT_EQ(FindMetric(text, "chunkcache_fetches", {{"state", state}, {"kind", kind}}), 0)
+          << state << " " << kind;
+    }
+  }
+  EXPECT_EQ(FindMetric(text, "chunkcache_fetches_refused_total", {{"kind", "demand"}}), 0);
+  EXPECT_TRUE(FindMetric(text, "chunkcache_prefetches_held_back_total", {}).has_value());
   EXPECT_TRUE(
       FindMetric(text, "chunkcache_prefetch_chunks_total", {{"result", "wasted"}}).has_value());
   // Never a snapshot, archive or digest in a label.
