@@ -331,8 +331,10 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
     // knows when it will pass each chunk, so its reads are not reader uses.
     const bool registered = cache_->knows_streams() && ContinuesRegisteredStreamLocked(offset);
     const bool sequential = readahead_->InSequentialStream(offset, start->entry, requester);
+    const bool continues_stream = readahead_->ContinuesSequentialStream(offset);
     for (size_t i = 0; i < requests.size(); ++i) {
-      requests[i].stream_read = registered || IsStreamReadLocked(offset, entry_of_lookup[i]);
+      requests[i].stream_read =
+          registered || IsStreamReadLocked(continues_stream, entry_of_lookup[i]);
       requests[i].sequential_read = sequential;
     }
   }
@@ -349,7 +351,7 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
   return ticket;
 }
 
-bool SnapshotSession::IsStreamReadLocked(uint64_t offset, size_t entry) const {
+bool SnapshotSession::IsStreamReadLocked(bool continues_stream, size_t entry) const {
   // A stream read is a read that continues one of the detector's sequential streams (asked
   // before this read's OnRead) of an entry its readahead pinned: still pinned (the first read
   // of it) or among the pins reads reached lately (the stream reading the rest of the chunk in
@@ -357,7 +359,7 @@ bool SnapshotSession::IsStreamReadLocked(uint64_t offset, size_t entry) const {
   // that has not passed it yet, so this holds only for read-ahead chunks the stream consumes,
   // never for a chunk the stream merely finds cached; the detector's check keeps random reads
   // of the same session (a guest next to its live-restore) counting as uses.
-  if (!readahead_->ContinuesSequentialStream(offset)) return false;
+  if (!continues_stream) return false;
   for (const ReadaheadPin& pin : readahead_pins_) {
     if (pin.entry == entry) return pin.fetched;
   }

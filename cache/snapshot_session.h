@@ -181,9 +181,11 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry,
                  uint64_t requester);
   void AdoptReadahead(size_t entry, uint64_t read_tick, absl::StatusOr<ChunkHandle> chunk);
-  // Whether a read starting at `offset` that touches `entry` is a stream read of a chunk the
-  // session's readahead fetched for it (ChunkRequest::stream_read).
-  bool IsStreamReadLocked(uint64_t offset, size_t entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a read that touches `entry` is a stream read of a chunk the session's readahead
+  // fetched for it (ChunkRequest::stream_read); `continues_stream` is the detector's
+  // ContinuesSequentialStream for the read's offset, asked once per read.
+  bool IsStreamReadLocked(bool continues_stream, size_t entry) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A readahead chunk requested with a pin: the handle arrives with the chunk and is dropped
   // when a read reaches the entry, when the session's reads have not reached it within
