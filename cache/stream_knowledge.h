@@ -4,7 +4,8 @@
 // A restore reads its archive in index order, so once a reader streams, the cache knows which
 // chunks it will read next and which it will never read again. The feeder (the cache's
 // sessions, or the trace simulator) registers each stream with the digests of its index in
-// order, its cursor (the next position it reads), its direction and its speed, moves the
+// order, its cursor (the next position it reads), its direction, its speed and, when the reader
+// declared it, its range, moves the
 // cursor as the stream reads, and closes the stream when the reader goes away. Positions the
 // stream will pass without reading (qemu's block-stream skips regions the guest already
 // copied) are reported with SkipPosition. Hinted chunks (a snapshot's most referenced ones)
@@ -44,6 +45,15 @@ using StreamOrder = std::vector<ChunkDigest>;
 
 enum class StreamDirection { kForward, kBackward };
 
+// The heap an order of `entries` positions with `distinct` keys costs once a stream of it is
+// registered: the order itself (32 bytes a position) and the index-aware policy's position
+// index of it (a hash-map slot of digest and position vector, at its usual load, and the
+// vector's allocation: about 128 bytes a distinct key, and 8 bytes a position). An estimate
+// for the open-index budget (SessionOptions::max_open_index_bytes).
+constexpr uint64_t StreamOrderHeapBytes(uint64_t entries, uint64_t distinct) {
+  return entries * (sizeof(ChunkDigest) + sizeof(uint64_t)) + distinct * 128;
+}
+
 class StreamKnowledge {
  public:
   virtual ~StreamKnowledge() = default;
@@ -55,6 +65,11 @@ class StreamKnowledge {
   // The stream's next position is `cursor`: positions it passed are behind it.
   virtual void MoveStream(StreamId id, uint64_t cursor) = 0;
   virtual void SetStreamSpeed(StreamId id, double speed) = 0;
+  // The stream reads only positions [begin, end) of its order: a reader that declared its range
+  // (a StreamRange call). Keys its order names outside that range are not its concern, neither
+  // future nor dead for it. For a forward stream; ignored for a backward one. Without a call the
+  // stream reads to the end of its order, and everything behind its cursor is behind it.
+  virtual void SetStreamRange(StreamId id, uint64_t begin, uint64_t end) = 0;
   // The stream will pass `position` without reading it.
   virtual void SkipPosition(StreamId id, uint64_t position) = 0;
   // The reader is gone: its future no longer counts. Unknown ids are ignored.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
+#include <vector>
 
 namespace chunkcache {
 
@@ -15,7 +17,42 @@ void IndexAwarePolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertK
   if (Named(key)) {
     named_tracked_[key] = kind == InsertKind::kDemand ? now_ : kNoReaderUse;
     TrackPositions(key, true);
+    // A key read behind every stream (a guest's read of a copied region) enters dead, at the
+    // newest end of the wrapped policy's order, where class 1's walk does not look first.
+    double distance = 0;
+    if (Classify(key, &distance) == Future::kDead) NoteDeadCandidate(key);
   }
+}
+
+void IndexAwarePolicy::NoteDeadCandidate(const ChunkDigest& key) {
+  if (dead_candidates_.Find(key) == nullptr) dead_candidates_.PushFront(key, 0);
+}
+
+void IndexAwarePolicy::NoteDeadCandidates(const PositionIndex& index, uint64_t first,
+                                          uint64_t last) {
+  for (auto it = index.tracked_positions.lower_bound(first);
+       it != index.tracked_positions.end() && *it < last; ++it) {
+    const ChunkDigest& key = (*index.order)[*it];
+    if (named_tracked_.contains(key)) NoteDeadCandidate(key);
+  }
+}
+
+std::optional<ChunkDigest> IndexAwarePolicy::PickDeadCandidate(
+    absl::FunctionRef<bool(const ChunkDigest&)> evictable) {
+  size_t walked = 0;
+  for (auto it = dead_candidates_.Oldest(); it != dead_candidates_.end() && walked < kClassWalk;
+       ++walked) {
+    const ChunkDigest key = it->key;
+    auto next = dead_candidates_.Newer(it);
+    double distance = 0;
+    if (!named_tracked_.contains(key) || Classify(key, &distance) != Future::kDead) {
+      dead_candidates_.Erase(it);  // alive again (or unknown): a stream queues it when it passes
+    } else if (evictable(key)) {
+      return key;
+    }
+    it = next;
+  }
+  return std::nullopt;
 }
 
 void IndexAwarePolicy::TrackPositions(const ChunkDigest& key, bool tracked) {
@@ -60,7 +97,10 @@ void IndexAwarePolicy::NoteReaderUse(const ChunkDigest& key) {
 void IndexAwarePolicy::ConsumeHintedUse(const ChunkDigest& key) {
   if (hinted_uses_.empty()) return;
   auto it = hinted_uses_.find(key);
-  if (it != hinted_uses_.end() && it->second > 0) --it->second;
+  if (it != hinted_uses_.end() && it->second > 0 && --it->second == 0 &&
+      named_tracked_.contains(key)) {
+    NoteDeadCandidate(key);
+  }
 }
 
 void IndexAwarePolicy::OnErase(const ChunkDigest& key) {
@@ -74,6 +114,7 @@ void IndexAwarePolicy::Forget(const ChunkDigest& key) {
   // every chunk ever hinted or prefetched.
   if (!hinted_uses_.empty()) hinted_uses_.erase(key);
   if (!reader_uses_.empty()) reader_uses_.erase(key);
+  if (!dead_candidates_.empty()) dead_candidates_.Erase(key);
 }
 
 bool IndexAwarePolicy::Named(const ChunkDigest& key) const {
@@ -91,18 +132,22 @@ IndexAwarePolicy::Future IndexAwarePolicy::Classify(const ChunkDigest& key,
   for (const auto& [id, stream] : streams_) {
     auto found = stream.index->positions.find(key);
     if (found == stream.index->positions.end()) continue;
-    named = true;
     const std::vector<uint64_t>& positions = found->second;
     std::optional<uint64_t> ahead;
     if (stream.direction == StreamDirection::kForward) {
-      for (auto it = std::lower_bound(positions.begin(), positions.end(), stream.cursor);
-           it != positions.end(); ++it) {
+      // Only the stream's range names the key for it.
+      auto first = std::lower_bound(positions.begin(), positions.end(), stream.begin);
+      if (first == positions.end() || *first >= stream.end) continue;
+      named = true;
+      for (auto it = std::lower_bound(first, positions.end(), stream.cursor);
+           it != positions.end() && *it < stream.end; ++it) {
         if (!stream.skipped.contains(*it)) {
           ahead = *it - stream.cursor;
           break;
         }
       }
     } else {
+      named = true;
       for (auto it = std::upper_bound(positions.begin(), positions.end(), stream.cursor);
            it != positions.begin();) {
         --it;
@@ -151,6 +196,10 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
     ++walked;
     return evictable(key) && future_of(key) == Future::kDead;
   });
+  if (!victim && !dead_candidates_.empty()) {
+    victim = PickDeadCandidate(evictable);
+    if (victim) inner_->OnErase(*victim);
+  }
   if (victim) {
     Forget(*victim);
     return victim;
@@ -214,27 +263,39 @@ double IndexAwarePolicy::RankedDistance(double distance, double reader_use) cons
 
 std::optional<ChunkDigest> IndexAwarePolicy::FurthestBySegments(
     absl::FunctionRef<bool(const ChunkDigest&)> evictable) const {
-  absl::flat_hash_map<const PositionIndex*, std::vector<uint64_t>> cursors;
+  // Each order's streams as the positions [cursor, end) they have still to read, as bounds:
+  // (position, +1) where one starts, (position, -1) where one ends.
+  absl::flat_hash_map<const PositionIndex*, std::vector<std::pair<uint64_t, int>>> bounds;
   for (const auto& [id, stream] : streams_) {
     if (stream.direction != StreamDirection::kForward || !stream.skipped.empty()) {
       return std::nullopt;
     }
-    cursors[stream.index].push_back(stream.cursor);
+    const uint64_t first = std::max(stream.cursor, stream.begin);
+    const uint64_t last = std::min<uint64_t>(stream.end, stream.index->order->size());
+    if (first >= last) continue;
+    std::vector<std::pair<uint64_t, int>>& of_order = bounds[stream.index];
+    of_order.emplace_back(first, 1);
+    of_order.emplace_back(last, -1);
   }
   std::optional<ChunkDigest> victim;
   double furthest_distance = 0;
-  for (auto& [index, starts] : cursors) {
-    std::sort(starts.begin(), starts.end());
+  for (auto& [index, of_order] : bounds) {
+    std::sort(of_order.begin(), of_order.end());
     const StreamOrder& order = *index->order;
-    for (size_t s = 0; s < starts.size(); ++s) {
-      // Segment [starts[s], end): the next cursor, or the end of the order.
-      const uint64_t end = s + 1 < starts.size() ? starts[s + 1] : order.size();
-      if (starts[s] >= end) continue;
+    int covering = 0;
+    for (size_t b = 0; b + 1 < of_order.size(); ++b) {
+      covering += of_order[b].second;
+      // Segment [start, end) between two consecutive bounds: the same streams will read all of
+      // it, so the next use of its keys grows with their position for each of them, and the
+      // last key is the segment's furthest. A segment no stream covers holds no known use.
+      const uint64_t start = of_order[b].first;
+      const uint64_t end = of_order[b + 1].first;
+      if (covering == 0 || start >= end) continue;
       auto it = index->tracked_positions.lower_bound(end);
       size_t walked = 0;
       while (it != index->tracked_positions.begin() && walked < kCandidateWalk) {
         --it;
-        if (*it < starts[s]) break;
+        if (*it < start) break;
         ++walked;
         const ChunkDigest& key = order[*it];
         auto named = named_tracked_.find(key);
@@ -273,11 +334,33 @@ void IndexAwarePolicy::OpenStream(StreamId id, std::shared_ptr<const StreamOrder
     }
   }
   ++index->streams;
-  streams_[id] = Stream{index.get(), cursor, direction, speed > 0 ? speed : 1, {}};
+  Stream& stream = streams_[id];
+  stream = Stream{index.get(), cursor, direction, speed > 0 ? speed : 1, {}};
+  // A stream opening part-way through its order may leave keys behind every stream.
+  if (direction == StreamDirection::kForward && cursor > 0) {
+    NoteDeadCandidates(*index, 0, cursor);
+  }
 }
 
 void IndexAwarePolicy::MoveStream(StreamId id, uint64_t cursor) {
-  if (auto it = streams_.find(id); it != streams_.end()) it->second.cursor = cursor;
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Stream& stream = it->second;
+  // The keys it passed may be dead now.
+  if (stream.direction == StreamDirection::kForward && cursor > stream.cursor) {
+    NoteDeadCandidates(*stream.index, std::max(stream.cursor, stream.begin),
+                       std::min(cursor, stream.end));
+  } else if (stream.direction == StreamDirection::kBackward && cursor < stream.cursor) {
+    NoteDeadCandidates(*stream.index, cursor + 1, stream.cursor + 1);
+  }
+  stream.cursor = cursor;
+}
+
+void IndexAwarePolicy::SetStreamRange(StreamId id, uint64_t begin, uint64_t end) {
+  auto it = streams_.find(id);
+  if (it == streams_.end() || it->second.direction != StreamDirection::kForward) return;
+  it->second.begin = begin;
+  it->second.end = end;
 }
 
 void IndexAwarePolicy::SetStreamSpeed(StreamId id, double speed) {
@@ -292,7 +375,16 @@ void IndexAwarePolicy::CloseStream(StreamId id) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
   PositionIndex* index = it->second.index;
+  const Stream closed = std::move(it->second);
   streams_.erase(it);
+  // What it had still to read may be dead now, behind the other streams.
+  if (!streams_.empty()) {
+    if (closed.direction == StreamDirection::kForward) {
+      NoteDeadCandidates(*index, std::max(closed.cursor, closed.begin), closed.end);
+    } else {
+      NoteDeadCandidates(*index, 0, closed.cursor + 1);
+    }
+  }
   if (streams_.empty()) reader_uses_.clear();  // kept only while streams need them
   if (--index->streams > 0) return;
   std::unique_ptr<PositionIndex> owned = std::move(indexes_[index->order.get()]);

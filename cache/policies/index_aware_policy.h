@@ -4,8 +4,9 @@
 // registered streams with their index order, cursor, direction and speed, the positions they
 // will skip, and hinted uses. Every tracked key is then in one of three classes, and
 // PickVictim takes the first evictable key of the first non-empty class (but see 2):
-//   1. dead: an open stream's index or a hint names it, but every stream is past it (or will
-//      skip it) and no hinted use is left. Among dead keys the wrapped policy chooses.
+//   1. dead: an open stream's index (within the stream's declared range, if it declared one)
+//      or a hint names it, but every stream is past it (or will skip it) and no hinted use is
+//      left. Among dead keys the wrapped policy chooses.
 //   2. unknown future: nothing names it, or only hints with uses left (a hinted use has no
 //      known time). The wrapped policy (the default one) chooses, exactly as it would alone.
 //      When class 3 is not empty, its furthest key goes instead unless the wrapped policy's
@@ -29,17 +30,21 @@
 // that streams or hints name) and a hint-count lookup when hints exist; the knowledge is
 // consulted on the miss path, in PickVictim: classes 1 and 2 walk the wrapped policy's order
 // and classify only the keys they pass (in a stream's wake the oldest keys are the dead ones,
-// so the walk usually stops at once), at most kClassWalk and kCandidateWalk of them: a dead
-// key further back is missed rather than the whole cache classified per victim. Class 3 does not
-// scan the cache when every open stream reads forward and skips nothing (the live cache's streams):
-// each order keeps the positions of its tracked keys ordered, its streams' cursors cut it into
-// segments, and in each segment the furthest key from the cursor that starts it is the only
-// candidate (the first evictable one walking back from the segment's end, at most kCandidateWalk of
-// them, past keys that a recent reader use ranks nearer): with equal speeds and each key at one
-// position that is exactly the furthest next use, otherwise the candidates are ranked by their
-// exact next use. O(open streams x (log keys + walk)) per victim. With skipped positions or a
-// backward stream (the simulator's qemu model) it scans the tracked keys that streams name, O(keys
-// x open streams x log positions per key).
+// so the walk usually stops at once), at most kClassWalk and kCandidateWalk of them. A dead key
+// further back than kClassWalk is not missed: the keys streams pass, that a closing stream
+// leaves behind the others, whose last hinted use goes, or that enter the cache dead are queued
+// as dead candidates, and class 1 takes the oldest evictable one that is still dead when its
+// walk finds none (O(1) per queued key, each checked once per time it is queued). A stream may
+// declare its range (SetStreamRange, a StreamRange call): it names only the positions in it.
+// Class 3 does not scan the cache when every open stream reads forward and skips nothing (the
+// live cache's streams): each order keeps the positions of its tracked keys ordered, and its
+// streams' remaining ranges [cursor, end) cut it into segments between consecutive bounds, in
+// each of which the same streams read every position, so that the next use grows with the
+// position and the segment's last key is its furthest (the first evictable one walking back
+// from the segment's end, at most kCandidateWalk of them, past keys that a recent reader use
+// ranks nearer); the candidates are ranked by their exact next use. O(open streams x (log keys +
+// walk)) per victim. With skipped positions or a backward stream (the simulator's qemu model)
+// it scans the tracked keys that streams name, O(keys x open streams x log positions per key).
 //
 //   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
 //   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);
@@ -47,6 +52,7 @@
 #define CHUNKCACHE_CACHE_POLICIES_INDEX_AWARE_POLICY_H_
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -55,6 +61,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "cache/eviction_policy.h"
+#include "cache/policies/keyed_queue.h"
 #include "cache/stream_knowledge.h"
 
 namespace chunkcache {
@@ -102,6 +109,9 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
     StreamDirection direction = StreamDirection::kForward;
     double speed = 1;
     absl::flat_hash_set<uint64_t> skipped;
+    // The positions it reads (SetStreamRange): a forward stream's declared range.
+    uint64_t begin = 0;
+    uint64_t end = std::numeric_limits<uint64_t>::max();
   };
   enum class Future { kUnknown, kDead, kKnown };
 
@@ -110,6 +120,7 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
                   StreamDirection direction, double speed) override;
   void MoveStream(StreamId id, uint64_t cursor) override;
   void SetStreamSpeed(StreamId id, double speed) override;
+  void SetStreamRange(StreamId id, uint64_t begin, uint64_t end) override;
   void SkipPosition(StreamId id, uint64_t position) override;
   void CloseStream(StreamId id) override;
   void AddHintedUses(const ChunkDigest& key, uint32_t uses) override;
@@ -122,6 +133,12 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   static constexpr size_t kClassWalk = 1024;
 
   bool Named(const ChunkDigest& key) const;
+  // Queues the tracked keys at `index`'s positions [first, last) as dead candidates.
+  void NoteDeadCandidates(const PositionIndex& index, uint64_t first, uint64_t last);
+  void NoteDeadCandidate(const ChunkDigest& key);
+  // The first evictable dead key among the dead candidates (dropping those that are not dead).
+  std::optional<ChunkDigest> PickDeadCandidate(
+      absl::FunctionRef<bool(const ChunkDigest&)> evictable);
   // `key` left the cache: drops what this policy keeps about it (its hinted uses too).
   void Forget(const ChunkDigest& key);
   // Adds (or removes) `key`'s positions to (from) the tracked positions of every order.
@@ -156,6 +173,13 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // While streams are open: the time of every tracked key's last reader use (a demand insert
   // or a hit that is not a stream's), for the keys nothing names (UnknownNextUse).
   absl::flat_hash_map<ChunkDigest, double> reader_uses_;
+  // Tracked keys that may have died since they were queued, oldest first: the keys streams
+  // passed (MoveStream), that a closed stream no longer reads, whose last hinted use went, or
+  // that entered the cache dead. Class 1 takes its victim from here when its walk of the
+  // wrapped policy's order finds none, so a dead key is found however far back that order has
+  // it; a queued key that is not dead when looked at leaves the queue (a stream passing it
+  // again queues it again). At most one entry per tracked key.
+  KeyedQueue<NoMeta> dead_candidates_;
 };
 
 }  // namespace chunkcache

@@ -182,6 +182,69 @@ TEST(IndexAwarePolicyTest, HintedUsesCountDownToDead) {
   EXPECT_EQ(policy->PickVictim(AnyKey), Key(2));
 }
 
+IndexAwarePolicy MakeIndexOverLru() {
+  absl::StatusOr<std::unique_ptr<EvictionPolicy>> lru = MakeEvictionPolicy("lru", 4096 * kChunk);
+  EXPECT_TRUE(lru.ok()) << lru.status();
+  return IndexAwarePolicy(std::move(*lru));
+}
+
+// A stream that declared its range (a StreamRange call) names only the positions in it: keys
+// past its end are not its future and keys before its start are not behind it.
+TEST(IndexAwarePolicyTest, ADeclaredRangeNamesOnlyItsPositions) {
+  IndexAwarePolicy policy = MakeIndexOverLru();
+  StreamKnowledge& knowledge = *policy.stream_knowledge();
+  knowledge.OpenStream(1, SequentialOrder(0, 20), 5, StreamDirection::kForward, 1);
+  knowledge.SetStreamRange(1, 5, 10);
+  for (uint64_t id = 0; id < 20; ++id) policy.OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  EXPECT_EQ(policy.NextKnownUse(Key(7)), 2.0);
+  EXPECT_EQ(policy.NextKnownUse(Key(12)), std::nullopt);
+  EXPECT_FALSE(policy.IsDead(Key(12)));
+  EXPECT_FALSE(policy.IsDead(Key(2)));
+  knowledge.MoveStream(1, 8);
+  EXPECT_TRUE(policy.IsDead(Key(6)));
+  EXPECT_EQ(policy.NextKnownUse(Key(9)), 1.0);
+}
+
+// Class 3's segments end where a declared range ends: a leading stream reading [10, 20) and a
+// trailing one that declared [0, 4). Keys 4-9 lie behind the leader and outside the trailer's
+// range (dead), 0-3 are 0-3 away, 10-19 are 0-9 away.
+TEST(IndexAwarePolicyTest, FurthestKnownUseHonoursDeclaredEnds) {
+  IndexAwarePolicy policy = MakeIndexOverLru();
+  StreamKnowledge& knowledge = *policy.stream_knowledge();
+  const std::shared_ptr<const StreamOrder> order = SequentialOrder(0, 20);
+  knowledge.OpenStream(1, order, 0, StreamDirection::kForward, 1);
+  knowledge.SetStreamRange(1, 0, 4);
+  knowledge.OpenStream(2, order, 10, StreamDirection::kForward, 1);
+  for (uint64_t id = 0; id < 20; ++id) policy.OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  const std::vector<ChunkDigest> victims = Drain(policy);
+  ASSERT_EQ(victims.size(), 20u);
+  absl::flat_hash_set<ChunkDigest> first_six(victims.begin(), victims.begin() + 6);
+  for (uint64_t id = 4; id < 10; ++id) EXPECT_TRUE(first_six.contains(Key(id))) << id;
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(victims[6 + i], Key(19 - i)) << i;
+}
+
+// The walk for a dead key looks at the first kClassWalk (1024) keys of the wrapped policy's
+// order; a dead key behind 1500 live ones is still found, from the keys streams passed and the
+// keys that entered the cache dead.
+TEST(IndexAwarePolicyTest, ADeadKeyBehindMoreThanAThousandLiveKeysIsFound) {
+  IndexAwarePolicy policy = MakeIndexOverLru();
+  StreamKnowledge& knowledge = *policy.stream_knowledge();
+  knowledge.OpenStream(1, SequentialOrder(0, 3000), 0, StreamDirection::kForward, 1);
+  // The wrapped policy's order, first victims first: 1000..2499 (prefetched for the stream,
+  // all ahead of it), then 5 (a reader's).
+  for (uint64_t id = 1000; id < 2500; ++id) {
+    policy.OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  }
+  policy.OnInsert(Key(5), kChunk, InsertKind::kDemand);
+  knowledge.MoveStream(1, 10);  // the stream passes 5
+  ASSERT_TRUE(policy.IsDead(Key(5)));
+  EXPECT_EQ(policy.PickVictim(AnyKey), Key(5));
+  policy.OnInsert(Key(7), kChunk, InsertKind::kDemand);  // a reader's read behind the stream
+  EXPECT_EQ(policy.PickVictim(AnyKey), Key(7));
+  // No dead key left: the furthest known use goes.
+  EXPECT_EQ(policy.PickVictim(AnyKey), Key(2499));
+}
+
 // A key a reader (not a stream) used recently is expected back soon, however far the stream.
 TEST(IndexAwarePolicyTest, ARecentReaderUseKeepsAKeyTheStreamReachesLate) {
   std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
