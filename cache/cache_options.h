@@ -128,6 +128,13 @@ struct SessionOptions {
   size_t max_prefetch_chunks = 4096;
   // Largest range one Read may cover; a read pins every chunk it touches until released.
   uint64_t max_read_bytes = uint64_t{64} << 20;
+  // With the index policy: readers of one archive registered as policy streams at once, those
+  // that declared their range (StreamRange calls) and those the readahead detector saw read
+  // sequentially together; more readers read unregistered until one ends. Not the detector's
+  // readahead.streams: many restores of one archive each feed the policy. Each stream costs
+  // the policy about 2 segments of its victim search (bounded walks of its order) and ~300
+  // bytes, so a client opening thousands of streams costs no more than this many.
+  size_t max_reader_streams = 16;
   ReadaheadOptions readahead;
 };
 

@@ -91,10 +91,12 @@ const ChunkCacheOptions& ChunkCache::options() const { return core_->options(); 
 bool ChunkCache::knows_streams() const { return core_->knows_streams(); }
 
 ReaderStream ChunkCache::OpenStream(std::shared_ptr<const StreamOrder> order, uint64_t cursor,
-                                    StreamDirection direction) {
+                                    StreamDirection direction, uint64_t end) {
   if (!core_->knows_streams()) return ReaderStream();
-  return core_->stream_feed().Open(std::move(order), cursor, direction);
+  return core_->stream_feed().Open(std::move(order), cursor, direction, end);
 }
+
+size_t ChunkCache::open_streams() const { return core_->stream_feed().open_streams(); }
 
 void ChunkCache::AddHintedUses(const ChunkDigest& cache_key, uint32_t uses) {
   if (core_->knows_streams()) core_->stream_feed().AddHintedUses(cache_key, uses);

@@ -31,6 +31,7 @@
 #define CHUNKCACHE_CACHE_CHUNK_CACHE_H_
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -101,8 +102,13 @@ class ChunkCache {
   // handle when the policy does not use streams. A demand lookup of such a reader should set
   // request.stream_read: then its misses enter the policy as the stream's (with a known
   // future) rather than as a reader's use of the chunk.
+  // `end` (a forward reader's): the reader declared that it reads entries [cursor, end) only
+  // (a StreamRange call); by default it reads on to the end of the order.
   ReaderStream OpenStream(std::shared_ptr<const StreamOrder> order, uint64_t cursor,
-                          StreamDirection direction = StreamDirection::kForward);
+                          StreamDirection direction = StreamDirection::kForward,
+                          uint64_t end = std::numeric_limits<uint64_t>::max());
+  // Streams registered with the policy and not closed (for tests and stats).
+  size_t open_streams() const;
   // `cache_key` will be read `uses` more times by readers that are not streams (a hinted
   // chunk's references, a Prefetch range). Ignored when the policy does not use streams.
   void AddHintedUses(const ChunkDigest& cache_key, uint32_t uses);

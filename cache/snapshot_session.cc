@@ -28,10 +28,13 @@ absl::Status WithContext(const absl::Status& status, std::string_view context) {
 // state), as a fixed allowance: it keeps a flood of tiny archives from counting as free.
 constexpr uint64_t kSessionOverheadBytes = 16 * 1024;
 
-uint64_t HeapBytes(const ChunkIndex& index, const internal::DistinctChunks& distinct) {
+uint64_t HeapBytes(const ChunkIndex& index, const internal::DistinctChunks& distinct,
+                   bool knows_streams) {
   const uint64_t per_entry =
       sizeof(ChunkDigest) + (index.kind() == IndexKind::kDynamic ? sizeof(uint64_t) : 0);
-  return index.chunk_count() * per_entry + distinct.heap_bytes() + kSessionOverheadBytes;
+  const uint64_t streams =
+      knows_streams ? StreamOrderHeapBytes(index.chunk_count(), distinct.count()) : 0;
+  return index.chunk_count() * per_entry + distinct.heap_bytes() + kSessionOverheadBytes + streams;
 }
 
 // A run of whole index entries [first, last] that a Prefetch covers.
@@ -118,7 +121,7 @@ SnapshotSession::SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkS
       index_(std::move(index)),
       options_(options),
       distinct_(index_, source_->chunk_key()),
-      heap_bytes_(HeapBytes(index_, distinct_)),
+      heap_bytes_(HeapBytes(index_, distinct_, cache->knows_streams())),
       readahead_(std::make_unique<internal::ReadaheadDetector>(options.readahead)),
       max_readahead_pin_bytes_(
           std::min(options.readahead.max_pinned_bytes, cache->options().capacity_bytes / 8)),
@@ -225,29 +228,22 @@ size_t SnapshotSession::readahead_chunks_pinned() const {
 
 size_t SnapshotSession::reader_streams_open() const {
   std::lock_guard<std::mutex> lock(mu_);
-  size_t open = 0;
-  for (const ReaderStream& reader : reader_streams_) open += reader.open() ? 1 : 0;
-  return open;
+  return policy_streams_open_;
 }
 
 void SnapshotSession::CloseReaderStreamsLocked() {
-  for (ReaderStream& reader : reader_streams_) reader.Close();
+  for (ReaderStream& reader : reader_streams_) ClosePolicyStreamLocked(reader);
+  for (auto& [id, declared] : declared_readers_) ClosePolicyStreamLocked(declared.stream);
 }
 
-void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, uint64_t read_tick) {
-  for (size_t slot = 0; slot < reader_streams_.size(); ++slot) {
-    if (reader_streams_[slot].open() &&
-        reader_stream_last_read_[slot] + options_.readahead.pin_max_reads < read_tick) {
-      reader_streams_[slot].Close();
-    }
-  }
-  if (plan.reader >= reader_streams_.size()) return;
-  reader_stream_last_read_[plan.reader] = read_tick;
-  ReaderStream& reader = reader_streams_[plan.reader];
-  if (plan.reader_started) reader.Close();  // the detector replaced that stream
-  if (!plan.reader_sequential || hints_released_) return;
-  if (reader.open()) {
-    reader.MoveTo(plan.reader_next_entry);
+void SnapshotSession::ClosePolicyStreamLocked(ReaderStream& stream) {
+  if (!stream.open()) return;
+  stream.Close();
+  --policy_streams_open_;
+}
+
+void SnapshotSession::OpenPolicyStreamLocked(ReaderStream& stream, size_t cursor, uint64_t end) {
+  if (stream.open() || hints_released_ || policy_streams_open_ >= options_.max_reader_streams) {
     return;
   }
   if (stream_order_ == nullptr) {
@@ -259,7 +255,83 @@ void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, ui
     }
     stream_order_ = std::move(order);
   }
-  reader = cache_->OpenStream(stream_order_, plan.reader_next_entry);
+  stream = cache_->OpenStream(stream_order_, cursor, StreamDirection::kForward, end);
+  if (stream.open()) ++policy_streams_open_;
+}
+
+RangeStream SnapshotSession::OpenRangeStream(uint64_t offset, uint64_t end) {
+  const uint64_t size = index_.size();
+  if (!cache_->knows_streams() || offset >= size || end <= offset) return RangeStream();
+  const std::optional<ChunkLocation> first = index_.Locate(offset);
+  const std::optional<ChunkLocation> last = index_.Locate(std::min(end, size) - 1);
+  if (!first.has_value() || !last.has_value()) return RangeStream();
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = next_declared_reader_++;
+    declared_readers_.emplace(id, DeclaredReader{ReaderStream(), last->entry + 1});
+  }
+  return RangeStream(shared_from_this(), id);
+}
+
+bool SnapshotSession::FollowRangeStreamLocked(uint64_t id, size_t entry) {
+  auto it = declared_readers_.find(id);
+  if (it == declared_readers_.end()) return false;
+  DeclaredReader& declared = it->second;
+  if (declared.stream.open()) {
+    declared.stream.MoveTo(entry);
+  } else {
+    // Its first read, or the first since an idle close or since the streams were all taken.
+    OpenPolicyStreamLocked(declared.stream, entry, declared.end_entry);
+  }
+  return declared.stream.open();
+}
+
+void SnapshotSession::CloseRangeStream(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = declared_readers_.find(id);
+  if (it == declared_readers_.end()) return;
+  ClosePolicyStreamLocked(it->second.stream);
+  declared_readers_.erase(it);
+}
+
+RangeStream::RangeStream(RangeStream&& other) noexcept
+    : session_(std::move(other.session_)), id_(other.id_) {}
+
+RangeStream& RangeStream::operator=(RangeStream&& other) noexcept {
+  if (this != &other) {
+    Close();
+    session_ = std::move(other.session_);
+    id_ = other.id_;
+  }
+  return *this;
+}
+
+void RangeStream::Close() {
+  if (session_ == nullptr) return;
+  session_->CloseRangeStream(id_);
+  session_.reset();
+}
+
+void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, uint64_t read_tick,
+                                         bool declared) {
+  for (size_t slot = 0; slot < reader_streams_.size(); ++slot) {
+    if (reader_streams_[slot].open() &&
+        reader_stream_last_read_[slot] + options_.readahead.pin_max_reads < read_tick) {
+      ClosePolicyStreamLocked(reader_streams_[slot]);
+    }
+  }
+  if (plan.reader >= reader_streams_.size()) return;
+  reader_stream_last_read_[plan.reader] = read_tick;
+  ReaderStream& reader = reader_streams_[plan.reader];
+  // The detector replaced that stream, or its reader is registered by its declared range.
+  if (plan.reader_started || declared) ClosePolicyStreamLocked(reader);
+  if (!plan.reader_sequential || hints_released_ || declared) return;
+  if (reader.open()) {
+    reader.MoveTo(plan.reader_next_entry);
+    return;
+  }
+  OpenPolicyStreamLocked(reader, plan.reader_next_entry, std::numeric_limits<uint64_t>::max());
 }
 
 bool SnapshotSession::ContinuesRegisteredStreamLocked(uint64_t offset) const {
@@ -277,7 +349,8 @@ ChunkRequest SnapshotSession::RequestFor(size_t entry) const {
 }
 
 RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
-                                           RangeReadCallback on_done, uint64_t requester) {
+                                           RangeReadCallback on_done, uint64_t requester,
+                                           const RangeStream* range_stream) {
   RangeReadTicket ticket;
   const uint64_t size = index_.size();
   if (length == 0) {
@@ -325,11 +398,14 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
     last_entry = entry;
   }
 
+  const bool declared = range_stream != nullptr && range_stream->session_.get() == this;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A registered stream's reads are all its own (ChunkRequest::stream_read): the policy
     // knows when it will pass each chunk, so its reads are not reader uses.
-    const bool registered = cache_->knows_streams() && ContinuesRegisteredStreamLocked(offset);
+    const bool registered = cache_->knows_streams() &&
+                            (declared ? FollowRangeStreamLocked(range_stream->id_, start->entry)
+                                      : ContinuesRegisteredStreamLocked(offset));
     const bool sequential = readahead_->InSequentialStream(offset, start->entry, requester);
     const bool continues_stream = readahead_->ContinuesSequentialStream(offset);
     for (size_t i = 0; i < requests.size(); ++i) {
@@ -342,7 +418,7 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
   auto op = std::make_shared<internal::RangeReadOp>(std::move(shape), std::move(slices_of_lookup),
                                                     std::move(on_done));
   std::optional<absl::StatusOr<RangeRead>> outcome = op->Issue(*cache_, requests);
-  Readahead(offset, end, start->entry, last_entry, requester);
+  Readahead(offset, end, start->entry, last_entry, requester, declared);
   if (outcome.has_value()) {
     ticket.result_ = std::move(outcome);
   } else {
@@ -385,7 +461,7 @@ absl::StatusOr<RangeRead> SnapshotSession::Read(uint64_t offset, uint64_t length
 }
 
 void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entry,
-                                size_t last_entry, uint64_t requester) {
+                                size_t last_entry, uint64_t requester, bool declared) {
   internal::ReadaheadPlan plan;
   size_t window_before = 0;
   size_t window_after = 0;
@@ -399,7 +475,7 @@ void SnapshotSession::Readahead(uint64_t offset, uint64_t end, size_t first_entr
     plan =
         readahead_->OnRead(offset, end, first_entry, last_entry, index_.chunk_count(), requester);
     window_after = readahead_->largest_window();
-    if (cache_->knows_streams()) FollowReaderLocked(plan, read_tick);
+    if (cache_->knows_streams()) FollowReaderLocked(plan, read_tick, declared);
     // This read pinned its own chunks already: the readahead pins of the entries it reached,
     // and those no read reached for too long, are done.
     auto reached = [&](const ReadaheadPin& pin) {

@@ -10,12 +10,14 @@
 //    is open, fetching them in the background at prefetch priority;
 //  * runs readahead for sequential readers (internal/readahead_detector.h);
 //  * when the cache's policy uses its readers' future (ChunkCache::knows_streams), registers
-//    every sequential reader the readahead detector sees (a StreamRange, a restore's
-//    ReadRange calls, an NBD client's block-stream copy: they all read through this session)
-//    as a stream of the archive's index order, shared by its readers, moves it as the reader
-//    reads and closes it when the detector drops it, when the session's reads idle for
-//    pin_idle_timeout, or when the session closes; and reports its hinted set's references
-//    and Prefetch ranges as hinted uses;
+//    its readers as streams of the archive's index order, shared by its readers: a reader
+//    that declared its range (a StreamRange: OpenRangeStream) from its first read, as a stream
+//    of that range; every other sequential reader the readahead detector sees (a restore's
+//    ReadRange calls, an NBD client's block-stream copy) once the detector sees it. At most
+//    max_reader_streams at once. It moves each as its reader reads and closes it when the
+//    reader ends or the detector drops it, when the session's reads idle for
+//    pin_idle_timeout (a declared reader's next read registers it again), or when the session
+//    closes; and reports its hinted set's references and Prefetch ranges as hinted uses;
 //  * answers explicit Prefetch(ranges) and StatSnapshot.
 // Sessions are shared by every client of the archive through the SessionRegistry.
 //
@@ -34,9 +36,11 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -60,6 +64,30 @@ namespace internal {
 class ReadaheadDetector;
 struct ReadaheadPlan;
 }  // namespace internal
+
+class SnapshotSession;
+
+// A reader that declared the range it reads (a StreamRange call), from
+// SnapshotSession::OpenRangeStream. Pass it to each of the reader's reads (ReadAsync): with
+// the index policy the first read registers it as a stream of that range and each read moves
+// it. Closing or destroying it ends the stream. Move-only; empty when default-constructed.
+class RangeStream {
+ public:
+  RangeStream() = default;
+  RangeStream(RangeStream&& other) noexcept;
+  RangeStream& operator=(RangeStream&& other) noexcept;
+  RangeStream(const RangeStream&) = delete;
+  RangeStream& operator=(const RangeStream&) = delete;
+  ~RangeStream() { Close(); }
+  void Close();
+
+ private:
+  friend class SnapshotSession;
+  RangeStream(std::shared_ptr<SnapshotSession> session, uint64_t id)
+      : session_(std::move(session)), id_(id) {}
+  std::shared_ptr<SnapshotSession> session_;
+  uint64_t id_ = 0;
+};
 
 // A configured datastore: its name (for metrics and the session key), where its bytes come
 // from and its key, if one is configured.
@@ -116,8 +144,15 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // names the reader for the fair sharing of the fetch queue (ChunkRequest::requester), and
   // tells a sequential reader's reads that arrive out of order from other readers' random ones
   // (ReadaheadDetector::InSequentialStream).
+  // `range_stream`: the read is one of a reader that declared its range (OpenRangeStream).
   RangeReadTicket ReadAsync(uint64_t offset, uint64_t length, RangeReadCallback on_done,
-                            uint64_t requester = 0);
+                            uint64_t requester = 0, const RangeStream* range_stream = nullptr);
+
+  // A reader that will read [offset, end) in order (end past the archive: to its end), such as
+  // a StreamRange call: with the index policy its reads passed with the handle are a stream of
+  // that range from the first (ReadAsync). An empty handle when the policy does not use
+  // streams or the range is empty or past the end.
+  RangeStream OpenRangeStream(uint64_t offset, uint64_t end);
   // The same, waiting until `deadline` (DEADLINE_EXCEEDED; the fetches continue).
   absl::StatusOr<RangeRead> Read(uint64_t offset, uint64_t length, absl::Time deadline);
 
@@ -136,8 +171,10 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   size_t distinct_chunks() const { return distinct_.count(); }
 
   // The heap this session holds for its archive (index entries, its distinct chunks, and a
-  // fixed allowance for the manifest and the read state): what the SessionRegistry charges
-  // against SessionOptions::max_open_index_bytes.
+  // fixed allowance for the manifest and the read state; with the index policy also its
+  // stream order and the policy's position index of it, StreamOrderHeapBytes, charged from
+  // the open since any read may make them): what the SessionRegistry charges against
+  // SessionOptions::max_open_index_bytes.
   uint64_t heap_bytes() const { return heap_bytes_; }
 
   // Releases the hinted set's pins now (the registry calls it when closing the session); the
@@ -173,13 +210,15 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   size_t reader_streams_open() const;
 
  private:
+  friend class RangeStream;  // closes its declared reader
+
   SnapshotSession(ChunkCache* cache, std::shared_ptr<const ChunkSource> source,
                   SnapshotName snapshot, std::string archive, Manifest manifest, ChunkIndex index,
                   const SessionOptions& options);
   void PinHintedSet(const std::vector<DigestCount>& hinted);
   void AdoptHint(absl::StatusOr<ChunkHandle> chunk);
   void Readahead(uint64_t offset, uint64_t end, size_t first_entry, size_t last_entry,
-                 uint64_t requester);
+                 uint64_t requester, bool declared);
   void AdoptReadahead(size_t entry, uint64_t read_tick, absl::StatusOr<ChunkHandle> chunk);
   // Whether a read that touches `entry` is a stream read of a chunk the session's readahead
   // fetched for it (ChunkRequest::stream_read); `continues_stream` is the detector's
@@ -209,8 +248,16 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // the session's read number `read_tick`, and closes the streams of readers that have not
   // read within pin_max_reads of the session's reads (a reader that jumped elsewhere leaves
   // its old detector stream behind).
-  void FollowReaderLocked(const internal::ReadaheadPlan& plan, uint64_t read_tick)
+  // A reader with a declared range (`declared`) is not registered through the detector.
+  void FollowReaderLocked(const internal::ReadaheadPlan& plan, uint64_t read_tick, bool declared)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Registers or moves the declared reader `id` reading `entry`; whether it is registered.
+  bool FollowRangeStreamLocked(uint64_t id, size_t entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseRangeStream(uint64_t id);
+  // Opens `stream` at `cursor` (reading up to `end`) within max_reader_streams.
+  void OpenPolicyStreamLocked(ReaderStream& stream, size_t cursor, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClosePolicyStreamLocked(ReaderStream& stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a read starting at `offset` continues a stream registered with the policy.
   bool ContinuesRegisteredStreamLocked(uint64_t offset) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseReaderStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -249,6 +296,16 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // when the cache does not know streams.
   std::vector<ReaderStream> reader_streams_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> reader_stream_last_read_ ABSL_GUARDED_BY(mu_);  // read ticks, by slot
+  // Readers with a declared range (RangeStream), by id: their stream (not open before their
+  // first read, while max_reader_streams are open, or after an idle close) and range.
+  struct DeclaredReader {
+    ReaderStream stream;
+    size_t end_entry = 0;
+  };
+  absl::flat_hash_map<uint64_t, DeclaredReader> declared_readers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_declared_reader_ ABSL_GUARDED_BY(mu_) = 1;
+  // Open streams among reader_streams_ and declared_readers_.
+  size_t policy_streams_open_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace chunkcache

@@ -222,6 +222,8 @@ absl::Status ResolveSessions(const v1::SessionConfig& sessions, ServerSettings& 
         "sessions.max_open_index_bytes must be at least 1 byte (no archive could be opened)");
   }
   options.max_open_index_bytes = *index_bytes;
+  if (sessions.max_reader_streams() != 0)
+    options.max_reader_streams = sessions.max_reader_streams();
   if (sessions.idle_timeout_seconds() < 0 || !std::isfinite(sessions.idle_timeout_seconds())) {
     return absl::InvalidArgumentError("sessions.idle_timeout_seconds must be positive");
   }

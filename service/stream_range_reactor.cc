@@ -22,6 +22,7 @@ void StreamRangeReactor::StartStream() {
   // Length 0 streams to the end of the archive.
   requested_end_ = length == 0 || length > kMax - offset ? kMax : offset + length;
   next_offset_ = offset;
+  range_stream_ = call_.session->OpenRangeStream(offset, requested_end_);
   ReadNextPiece();
 }
 
@@ -30,10 +31,12 @@ void StreamRangeReactor::ReadNextPiece() {
   SnapshotSession& session = *call_.session;
   const uint64_t offset = next_offset_;
   const uint64_t requester = call_.requester;
-  StartOperation([this](absl::StatusOr<RangeRead> result) { OnPiece(std::move(result)); },
-                 [&session, offset, piece, requester](CancellableRangeRead::Callback on_result) {
-                   return session.ReadAsync(offset, piece, std::move(on_result), requester);
-                 });
+  const RangeStream* stream = &range_stream_;  // lives as long as the call
+  StartOperation(
+      [this](absl::StatusOr<RangeRead> result) { OnPiece(std::move(result)); },
+      [&session, offset, piece, requester, stream](CancellableRangeRead::Callback on_result) {
+        return session.ReadAsync(offset, piece, std::move(on_result), requester, stream);
+      });
 }
 
 void StreamRangeReactor::OnPiece(absl::StatusOr<RangeRead> read) {

@@ -13,7 +13,9 @@
 // waits); what a piece cannot pin within the budget is copied. The reads are sequential, so the
 // session's readahead fetches the chunks ahead of the stream while a piece is being sent. A
 // cancelled call or an expired deadline ends the stream at once (OnCancel cancels the waiting read,
-// not the shared fetches). Errors after some messages end the stream with that status.
+// not the shared fetches). Errors after some messages end the stream with that status. The call
+// declares its range to the session (SnapshotSession::OpenRangeStream), so that the index
+// policy knows its future from the first piece on.
 //
 // Owns itself: made by StartCall, deleted in OnDone.
 #ifndef CHUNKCACHE_SERVICE_STREAM_RANGE_REACTOR_H_
@@ -27,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "cache/range_read.h"
+#include "cache/snapshot_session.h"
 #include "service/call_reactor.h"
 #include "service/cancellable_operation.h"
 #include "service/range_call.h"
@@ -54,6 +57,9 @@ class StreamRangeReactor final
 
   RangeCall call_;
   uint64_t requested_end_ = 0;  // offset + length, saturated; the end of the archive comes first
+  // The call declares its range: with the index policy its reads are a stream of that range
+  // from the first piece, closed when the call ends (this reactor is deleted).
+  RangeStream range_stream_;
 
   // Touched by one step of the stream at a time (read, then write, then read...).
   uint64_t next_offset_ = 0;

@@ -41,12 +41,20 @@ double StreamFeed::Now() const {
 }
 
 ReaderStream StreamFeed::Open(std::shared_ptr<const StreamOrder> order, uint64_t cursor,
-                              StreamDirection direction) {
+                              StreamDirection direction, uint64_t end) {
   if (order == nullptr) return ReaderStream();
   std::lock_guard<std::mutex> lock(mu_);
-  auto live = std::make_shared<LiveStream>(next_id_++, std::move(order), cursor, direction);
+  auto live = std::make_shared<LiveStream>(next_id_++, std::move(order), cursor, direction, end);
   streams_.push_back(live);
   return ReaderStream(std::move(live));
+}
+
+size_t StreamFeed::open_streams() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(
+      std::count_if(streams_.begin(), streams_.end(), [](const std::shared_ptr<LiveStream>& live) {
+        return !live->closed.load(std::memory_order_acquire);
+      }));
 }
 
 void StreamFeed::AddHintedUses(const ChunkDigest& key, uint32_t uses) {
@@ -82,6 +90,7 @@ void StreamFeed::Apply(StreamKnowledge& knowledge) {
       live->sample_at = now;
       live->speed = kInitialSpeed;
       knowledge.OpenStream(live->id, live->order, cursor, live->direction, live->speed);
+      if (live->end != kNoEnd) knowledge.SetStreamRange(live->id, live->begin, live->end);
       continue;
     }
     if (cursor != live->told_cursor) {

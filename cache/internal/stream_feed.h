@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -36,12 +37,20 @@ namespace chunkcache::internal {
 // policy's side (opened, the last cursor and time it was told) only by Apply.
 struct LiveStream {
   LiveStream(StreamId id, std::shared_ptr<const StreamOrder> order, uint64_t cursor,
-             StreamDirection direction)
-      : id(id), order(std::move(order)), direction(direction), cursor(cursor) {}
+             StreamDirection direction, uint64_t end)
+      : id(id),
+        order(std::move(order)),
+        direction(direction),
+        begin(cursor),
+        end(end),
+        cursor(cursor) {}
 
   const StreamId id;
   const std::shared_ptr<const StreamOrder> order;
   const StreamDirection direction;
+  // A declared range [begin, end) (end < kNoEnd), or a reader that reads on to the end.
+  const uint64_t begin;
+  const uint64_t end;
   std::atomic<uint64_t> cursor;
   std::atomic<bool> closed{false};
 
@@ -58,8 +67,14 @@ class StreamFeed {
  public:
   StreamFeed();
 
+  static constexpr uint64_t kNoEnd = std::numeric_limits<uint64_t>::max();
+
+  // `end` < kNoEnd: the reader declared that it reads positions [cursor, end) only
+  // (StreamKnowledge::SetStreamRange).
   ReaderStream Open(std::shared_ptr<const StreamOrder> order, uint64_t cursor,
-                    StreamDirection direction);
+                    StreamDirection direction, uint64_t end = kNoEnd);
+  // Streams opened and not closed yet (closed ones leave at the next Apply).
+  size_t open_streams();
   void AddHintedUses(const ChunkDigest& key, uint32_t uses);
   // Hands everything reported since the last call to `knowledge`.
   void Apply(StreamKnowledge& knowledge);

@@ -11,6 +11,8 @@
 
 #include "absl/time/clock.h"
 #include "cache/chunk_cache.h"
+#include "cache/internal/result_slot.h"
+#include "cache/session_registry.h"
 #include "cache/snapshot_session.h"
 #include "gtest/gtest.h"
 #include "tests/cache/cache_test_util.h"
@@ -91,6 +93,24 @@ class StreamFeedTest : public ::testing::Test {
         session_->Read(entry * kChunk, kChunk, absl::Now() + absl::Seconds(30));
     ASSERT_TRUE(read.ok()) << read.status();
     ASSERT_EQ(read->CopyBytes(), image_.substr(entry * kChunk, kChunk));
+  }
+
+  // ReadChunk as the reader that declared `stream`.
+  void ReadChunkAs(const RangeStream& stream, size_t entry) {
+    WaitUnpinned(*cache_);
+    using Slot = internal::ResultSlot<absl::StatusOr<RangeRead>>;
+    auto slot = std::make_shared<Slot>();
+    RangeReadTicket ticket = session_->ReadAsync(
+        entry * kChunk, kChunk,
+        [slot](absl::StatusOr<RangeRead> read) { slot->Set(std::move(read)); },
+        /*requester=*/0, &stream);
+    absl::StatusOr<RangeRead> read =
+        ticket.ready() ? ticket.TakeResult() : (slot->Wait(), slot->Take());
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->CopyBytes(), image_.substr(entry * kChunk, kChunk));
+  }
+  RangeStream Declare(size_t first, size_t end) {
+    return session_->OpenRangeStream(first * kChunk, end * kChunk);
   }
 
   static void WaitUnpinned(ChunkCache& cache) {
@@ -232,6 +252,104 @@ TEST_F(StreamFeedTest, WithoutStreamsIndexPolicyEvictsAsTheDefault) {
   EXPECT_EQ(session_->reader_streams_open(), 0u);
   EXPECT_GT(cache_->Stats().evictions, 0u);
   default_session.reset();
+}
+
+// A reader that declares its range (a StreamRange call) is a stream from its first read, not
+// after the readahead detector saw three, and is closed when it ends.
+TEST_F(StreamFeedTest, DeclaredReaderIsAStreamFromItsFirstRead) {
+  OpenAll("index", 16);
+  RangeStream stream = Declare(8, 24);
+  EXPECT_EQ(session_->reader_streams_open(), 0u);  // registered by its first read
+  ReadChunkAs(stream, 8);
+  EXPECT_EQ(session_->reader_streams_open(), 1u);
+  EXPECT_EQ(cache_->open_streams(), 1u);
+  ReadChunkAs(stream, 9);
+  ReadChunkAs(stream, 10);  // the detector's third read: no second stream for the same reader
+  EXPECT_EQ(session_->reader_streams_open(), 1u);
+  stream.Close();
+  EXPECT_EQ(session_->reader_streams_open(), 0u);
+  EXPECT_EQ(cache_->open_streams(), 0u);
+}
+
+// Declared readers are not capped at the detector's streams (readahead.streams, 4): six
+// restores of one archive each feed the policy.
+TEST_F(StreamFeedTest, MoreDeclaredReadersThanDetectorStreamsAreAllRegistered) {
+  OpenAll("index", 16);
+  ASSERT_LT(session_options_.readahead.streams, 6u);
+  std::vector<RangeStream> streams;
+  for (size_t i = 0; i < 6; ++i) {
+    streams.push_back(Declare(i * 8, kChunks));
+    ReadChunkAs(streams.back(), i * 8);
+  }
+  EXPECT_EQ(session_->reader_streams_open(), 6u);
+  EXPECT_EQ(cache_->open_streams(), 6u);
+}
+
+// Two StreamRange restores of the whole archive through a cache of half of it, the second
+// started when the first is a quarter through: registered from their first reads, the
+// trailing one fetches nothing.
+TEST_F(StreamFeedTest, TrailingDeclaredReaderFindsTheChunksBetweenTheTwoCursors) {
+  OpenAll("index", kChunks / 2);
+  const size_t lead = kChunks / 4;
+  RangeStream first = Declare(0, kChunks);
+  for (size_t entry = 0; entry < lead; ++entry) ReadChunkAs(first, entry);
+  RangeStream second = Declare(0, kChunks);
+  for (size_t step = 0; step + lead < kChunks; ++step) {
+    ReadChunkAs(first, step + lead);
+    ReadChunkAs(second, step);
+  }
+  EXPECT_EQ(session_->reader_streams_open(), 2u);
+  for (size_t entry = kChunks - lead; entry < kChunks; ++entry) ReadChunkAs(second, entry);
+  EXPECT_EQ(UpstreamFetches(), kChunks);
+  EXPECT_GT(cache_->Stats().evictions, 0u);
+}
+
+// A client opening a thousand streams on one archive registers max_reader_streams of them: the
+// policy's streams (their memory, and the segments its victim search walks) stay bounded, the
+// reads all succeed, and a waiting reader is registered at its next read once one ends.
+TEST_F(StreamFeedTest, ManyDeclaredReadersAreBoundedByMaxReaderStreams) {
+  session_options_.max_reader_streams = 16;
+  OpenAll("index", 8);
+  std::vector<RangeStream> streams;
+  for (size_t i = 0; i < 1000; ++i) {
+    streams.push_back(Declare(i % kChunks, kChunks));
+    ReadChunkAs(streams.back(), i % kChunks);
+  }
+  EXPECT_EQ(session_->reader_streams_open(), 16u);
+  EXPECT_EQ(cache_->open_streams(), 16u);
+  EXPECT_GT(cache_->Stats().evictions, 0u);  // victims were searched with 16 streams open
+  streams.front().Close();                   // a registered one ends
+  EXPECT_EQ(session_->reader_streams_open(), 15u);
+  ReadChunkAs(streams.back(), (999 % kChunks) + 1);  // an unregistered one reads on
+  EXPECT_EQ(session_->reader_streams_open(), 16u);
+  streams.clear();
+  EXPECT_EQ(session_->reader_streams_open(), 0u);
+  EXPECT_EQ(cache_->open_streams(), 0u);
+}
+
+// With the index policy an archive's stream order and the policy's position index of it are
+// charged to the open-index budget (the chunkcache_open_index_bytes gauge reads
+// open_index_bytes()); with another policy they are not.
+TEST_F(StreamFeedTest, OpenIndexBytesIncludeTheStreamOrderWithTheIndexPolicy) {
+  uint64_t charged[2] = {0, 0};
+  const char* policies[2] = {"switch", "index"};
+  for (int i = 0; i < 2; ++i) {
+    ScratchDir dir;
+    ChunkCacheOptions options = SmallCacheOptions(dir.path(), 16 * kChunk);
+    options.policy = policies[i];
+    std::unique_ptr<ChunkCache> cache = OpenCache(options);
+    ASSERT_NE(cache, nullptr);
+    SessionRegistry registry(cache.get(), SessionOptions{});
+    absl::StatusOr<std::shared_ptr<SnapshotSession>> session =
+        registry.Open(DatastoreRef{"store1", upstream_, nullptr}, TestSnapshot(1000), kDisk);
+    ASSERT_TRUE(session.ok()) << session.status();
+    charged[i] = registry.open_index_bytes();
+    EXPECT_EQ(charged[i], (*session)->heap_bytes());
+    session->reset();
+    registry.CloseAll();
+  }
+  EXPECT_EQ(charged[1] - charged[0], StreamOrderHeapBytes(kChunks, kChunks));
+  EXPECT_GE(charged[1] - charged[0], kChunks * sizeof(ChunkDigest));
 }
 
 }  // namespace
