@@ -3,6 +3,8 @@
 // caching"). The conformance suite (policy_conformance_test) runs it as well.
 #include "cache/policies/index_aware_policy.h"
 
+#include <malloc.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -243,6 +245,35 @@ TEST(IndexAwarePolicyTest, ADeadKeyBehindMoreThanAThousandLiveKeysIsFound) {
   EXPECT_EQ(policy.PickVictim(AnyKey), Key(7));
   // No dead key left: the furthest known use goes.
   EXPECT_EQ(policy.PickVictim(AnyKey), Key(2499));
+}
+
+// StreamOrderHeapBytes, what a session charges to the open-index budget for its order with
+// the index policy, covers what the order and the policy's position index of it really take
+// (glibc's heap, measured around building them), and is not a gross overestimate.
+TEST(IndexAwarePolicyTest, StreamOrderHeapBytesCoversTheOrderAndItsPositionIndex) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizer allocators do not report through mallinfo2";
+#endif
+  auto heap = [] {
+    const struct mallinfo2 info = mallinfo2();
+    return static_cast<int64_t>(info.uordblks + info.hblkhd);
+  };
+  constexpr uint64_t kEntries = 200000;
+  // Every key distinct (a full disk image), and each key at 4 positions.
+  for (uint64_t distinct : {kEntries, kEntries / 4}) {
+    IndexAwarePolicy policy = MakeIndexOverLru();
+    const int64_t before = heap();
+    {
+      auto order = std::make_shared<StreamOrder>();
+      order->reserve(kEntries);
+      for (uint64_t i = 0; i < kEntries; ++i) order->push_back(Key(i % distinct));
+      policy.stream_knowledge()->OpenStream(1, std::move(order), 0, StreamDirection::kForward, 1);
+    }
+    const int64_t used = heap() - before;
+    const auto charged = static_cast<int64_t>(StreamOrderHeapBytes(kEntries, distinct));
+    EXPECT_LE(used, charged) << distinct << " distinct";
+    EXPECT_GE(used, charged / 2) << distinct << " distinct";
+  }
 }
 
 // A key a reader (not a stream) used recently is expected back soon, however far the stream.
