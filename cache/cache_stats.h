@@ -88,6 +88,8 @@ struct CacheStats {
   uint64_t capacity_bytes = 0;
   uint64_t entries = 0;
   uint64_t sessions_open = 0;
+  // Readers registered with the policy as streams now (policy `index`; 0 otherwise).
+  uint64_t policy_streams = 0;
   uint64_t prefetch_used = 0;
   uint64_t prefetch_wasted = 0;
   std::array<uint64_t, kDecodeErrorReasonCount> decode_errors{};  // by DecodeErrorReason

@@ -150,6 +150,13 @@ std::vector<MetricFamily> CacheStatsCollector::FamiliesOf(
   AddSample(sessions, {}, stats.sessions_open);
   families.push_back(std::move(sessions));
 
+  MetricFamily streams = Family("chunkcache_policy_streams",
+                                "Readers registered with the index policy as streams (StreamRange "
+                                "calls, sequential readers); 0 with other policies.",
+                                MetricType::Gauge);
+  AddSample(streams, {}, stats.policy_streams);
+  families.push_back(std::move(streams));
+
   MetricFamily budgets = Family(
       "chunkcache_pin_budget_bytes",
       "Cache-wide budgets of long-held pins (hinted sets, readahead): bytes reserved and the cap.",

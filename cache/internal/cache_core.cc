@@ -370,6 +370,7 @@ uint64_t CacheCore::NextAccessSequence() {
 CacheStats CacheCore::Stats() const {
   CacheStats stats;
   counters_.FillInto(stats);
+  stats.policy_streams = stream_feed_.open_streams();
   for (const Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mu);
     stats.lookups.hit += shard.lookups[static_cast<size_t>(LookupResult::kHit)];

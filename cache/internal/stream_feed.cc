@@ -49,7 +49,7 @@ ReaderStream StreamFeed::Open(std::shared_ptr<const StreamOrder> order, uint64_t
   return ReaderStream(std::move(live));
 }
 
-size_t StreamFeed::open_streams() {
+size_t StreamFeed::open_streams() const {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<size_t>(
       std::count_if(streams_.begin(), streams_.end(), [](const std::shared_ptr<LiveStream>& live) {

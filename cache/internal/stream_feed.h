@@ -74,7 +74,7 @@ class StreamFeed {
   ReaderStream Open(std::shared_ptr<const StreamOrder> order, uint64_t cursor,
                     StreamDirection direction, uint64_t end = kNoEnd);
   // Streams opened and not closed yet (closed ones leave at the next Apply).
-  size_t open_streams();
+  size_t open_streams() const;
   void AddHintedUses(const ChunkDigest& key, uint32_t uses);
   // Hands everything reported since the last call to `knowledge`.
   void Apply(StreamKnowledge& knowledge);
@@ -90,7 +90,7 @@ class StreamFeed {
   double Now() const;
 
   const std::chrono::steady_clock::time_point start_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<std::shared_ptr<LiveStream>> streams_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<ChunkDigest, uint32_t>> hinted_uses_ ABSL_GUARDED_BY(mu_);

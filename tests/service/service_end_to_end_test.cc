@@ -4,7 +4,10 @@
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -319,6 +322,52 @@ TEST(ServiceVectorsTest, PlainAndEncryptedVmImagesHaveTheKnownHash) {
   ASSERT_TRUE(across.ok()) << across.status();
   // The 16-byte header that opens every middle chunk: type 0x28147a1b0b7c1a25, size 16 + 1 MiB.
   EXPECT_EQ(across->data().substr(16, 8), std::string("\x25\x1a\x7c\x0b\x1b\x7a\x14\x28", 8));
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Log();
+}
+
+// With policy `index`, every StreamRange call is a policy stream from its first message until
+// it ends: six calls on one archive (more than the readahead detector's four streams per
+// archive), each holding after its first message, are six streams; cancelled, none is left.
+TEST(ServiceIndexPolicyTest, EachStreamRangeIsAPolicyStreamUntilItEnds) {
+  ScratchDir dir;
+  WriteFileBytes(dir.path() / "disk.img", PseudoRandomBytes(12 * kChunk, 3));
+  CreateArchive(dir.path() / "ds", "vm/100/2026-01-01T00:00:00Z", "drive-scsi0.img.fidx",
+                dir.path() / "disk.img");
+  std::unique_ptr<ChunkcachedProcess> server = ChunkcachedProcess::Start(
+      {"--datastore", "store=" + (dir.path() / "ds").string(), "--policy", "index"});
+  ASSERT_NE(server, nullptr);
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  auto channel =
+      grpc::CreateCustomChannel(server->address(), grpc::InsecureChannelCredentials(), args);
+  auto stub = v1::ChunkCache::NewStub(channel);
+  constexpr int kCalls = 6;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::ReadRangeResponse>>> readers;
+  for (int i = 0; i < kCalls; ++i) {
+    v1::ReadRangeRequest request;
+    *request.mutable_snapshot() =
+        Ref("store", "vm/100/2026-01-01T00:00:00Z", "drive-scsi0.img.fidx");
+    request.set_offset(0);
+    request.set_length(0);  // the whole archive: twelve messages, more than gRPC buffers
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    readers.push_back(stub->StreamRange(contexts.back().get(), request));
+    v1::ReadRangeResponse first;
+    ASSERT_TRUE(readers.back()->Read(&first));
+    EXPECT_EQ(first.offset(), 0u);
+  }
+  EXPECT_EQ(server->Metric("chunkcache_policy_streams"), kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    contexts[i]->TryCancel();
+    readers[i]->Finish();
+  }
+  std::optional<double> left;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    left = server->Metric("chunkcache_policy_streams");
+    if (left == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(left, 0);
   EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Log();
 }
 
