@@ -4,9 +4,11 @@
 // DatastoreWriter, read with DatastoreUpstream); upstream fetches are counted by the cache's
 // own stats. Readahead is off so that every fetch is a reader's and the counts are exact; the
 // readahead detector still recognises the sequential readers.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -350,6 +352,38 @@ TEST_F(StreamFeedTest, OpenIndexBytesIncludeTheStreamOrderWithTheIndexPolicy) {
   }
   EXPECT_EQ(charged[1] - charged[0], StreamOrderHeapBytes(kChunks, kChunks));
   EXPECT_GE(charged[1] - charged[0], kChunks * sizeof(ChunkDigest));
+}
+
+// Readers on several threads declaring, reading and ending their streams at once, more of them
+// than max_reader_streams (run under TSan too): every read succeeds and no stream is left.
+TEST_F(StreamFeedTest, ConcurrentDeclaredReadersLeaveNoStreamBehind) {
+  session_options_.max_reader_streams = 3;
+  OpenAll("index", 16);
+  constexpr size_t kThreads = 8;
+  std::vector<std::thread> threads;
+  std::atomic<size_t> failures{0};
+  for (size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3; ++round) {
+        const size_t first = (t * 8 + static_cast<size_t>(round)) % (kChunks - 8);
+        RangeStream stream = Declare(first, first + 8);
+        for (size_t entry = first; entry < first + 8; ++entry) {
+          RangeReadTicket ticket = session_->ReadAsync(
+              entry * kChunk, kChunk, [](absl::StatusOr<RangeRead>) {}, /*requester=*/t + 1,
+              &stream);
+          if (!ticket.ready()) ticket.Cancel();  // the fetch goes on; the next read may join it
+        }
+        absl::StatusOr<RangeRead> read =
+            session_->Read(first * kChunk, kChunk, absl::Now() + absl::Seconds(30));
+        if (!read.ok() || read->CopyBytes() != image_.substr(first * kChunk, kChunk)) ++failures;
+        if (session_->reader_streams_open() > 3) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0u);
+  EXPECT_EQ(session_->reader_streams_open(), 0u);
+  EXPECT_EQ(cache_->open_streams(), 0u);
 }
 
 }  // namespace
