@@ -52,6 +52,30 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickDeadCandidate(
     }
     it = next;
   }
+  // The positions forward streams passed, streams in id order (reproducible).
+  std::vector<StreamId> ids;
+  for (const auto& [id, stream] : streams_) {
+    if (stream.direction == StreamDirection::kForward) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  for (StreamId id : ids) {
+    Stream& stream = streams_.at(id);
+    const PositionIndex& index = *stream.index;
+    const uint64_t last = std::min(stream.cursor, stream.end);
+    auto it = index.tracked_positions.lower_bound(std::max(stream.unchecked_from, stream.begin));
+    for (; it != index.tracked_positions.end() && *it < last && walked < kClassWalk;
+         ++it, ++walked) {
+      const ChunkDigest& key = (*index.order)[*it];
+      double distance = 0;
+      if (!named_tracked_.contains(key) || Classify(key, &distance) != Future::kDead) continue;
+      if (evictable(key)) {
+        stream.unchecked_from = *it;  // the victim leaves the tracked positions
+        return key;
+      }
+      NoteDeadCandidate(key);  // pinned now: looked at again from the queue
+    }
+    stream.unchecked_from = it == index.tracked_positions.end() || *it >= last ? last : *it;
+  }
   return std::nullopt;
 }
 
@@ -196,7 +220,7 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
     ++walked;
     return evictable(key) && future_of(key) == Future::kDead;
   });
-  if (!victim && !dead_candidates_.empty()) {
+  if (!victim) {
     victim = PickDeadCandidate(evictable);
     if (victim) inner_->OnErase(*victim);
   }
@@ -336,21 +360,19 @@ void IndexAwarePolicy::OpenStream(StreamId id, std::shared_ptr<const StreamOrder
   ++index->streams;
   Stream& stream = streams_[id];
   stream = Stream{index.get(), cursor, direction, speed > 0 ? speed : 1, {}};
-  // A stream opening part-way through its order may leave keys behind every stream.
-  if (direction == StreamDirection::kForward && cursor > 0) {
-    NoteDeadCandidates(*index, 0, cursor);
-  }
+  // A stream opening part-way through its order may leave keys behind every stream: its passed
+  // positions start at 0 (unchecked_from).
 }
 
 void IndexAwarePolicy::MoveStream(StreamId id, uint64_t cursor) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
   Stream& stream = it->second;
-  // The keys it passed may be dead now.
-  if (stream.direction == StreamDirection::kForward && cursor > stream.cursor) {
-    NoteDeadCandidates(*stream.index, std::max(stream.cursor, stream.begin),
-                       std::min(cursor, stream.end));
-  } else if (stream.direction == StreamDirection::kBackward && cursor < stream.cursor) {
+  // The keys it passed may be dead now: a forward stream's stay in its unchecked range (no cost
+  // per move), a backward stream's are queued.
+  if (stream.direction == StreamDirection::kForward) {
+    stream.unchecked_from = std::min(stream.unchecked_from, cursor);
+  } else if (cursor < stream.cursor) {
     NoteDeadCandidates(*stream.index, cursor + 1, stream.cursor + 1);
   }
   stream.cursor = cursor;
@@ -361,6 +383,7 @@ void IndexAwarePolicy::SetStreamRange(StreamId id, uint64_t begin, uint64_t end)
   if (it == streams_.end() || it->second.direction != StreamDirection::kForward) return;
   it->second.begin = begin;
   it->second.end = end;
+  it->second.unchecked_from = std::max(it->second.unchecked_from, begin);
 }
 
 void IndexAwarePolicy::SetStreamSpeed(StreamId id, double speed) {
@@ -377,13 +400,16 @@ void IndexAwarePolicy::CloseStream(StreamId id) {
   PositionIndex* index = it->second.index;
   const Stream closed = std::move(it->second);
   streams_.erase(it);
-  // What it had still to read may be dead now, behind the other streams.
-  if (!streams_.empty()) {
-    if (closed.direction == StreamDirection::kForward) {
-      NoteDeadCandidates(*index, std::max(closed.cursor, closed.begin), closed.end);
-    } else {
-      NoteDeadCandidates(*index, 0, closed.cursor + 1);
+  // What it passed or had still to read may be dead now, behind the other streams of its order:
+  // their passed ranges reach back to the closed stream's (no cost per key here).
+  if (closed.direction == StreamDirection::kForward) {
+    for (auto& [other_id, other] : streams_) {
+      if (other.index == index && other.direction == StreamDirection::kForward) {
+        other.unchecked_from = std::min(other.unchecked_from, closed.unchecked_from);
+      }
     }
+  } else if (!streams_.empty()) {
+    NoteDeadCandidates(*index, 0, closed.cursor + 1);
   }
   if (streams_.empty()) reader_uses_.clear();  // kept only while streams need them
   if (--index->streams > 0) return;

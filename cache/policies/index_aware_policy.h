@@ -31,10 +31,12 @@
 // consulted on the miss path, in PickVictim: classes 1 and 2 walk the wrapped policy's order
 // and classify only the keys they pass (in a stream's wake the oldest keys are the dead ones,
 // so the walk usually stops at once), at most kClassWalk and kCandidateWalk of them. A dead key
-// further back than kClassWalk is not missed: the keys streams pass, that a closing stream
-// leaves behind the others, whose last hinted use goes, or that enter the cache dead are queued
-// as dead candidates, and class 1 takes the oldest evictable one that is still dead when its
-// walk finds none (O(1) per queued key, each checked once per time it is queued). A stream may
+// further back than kClassWalk is not missed: when the walk finds none, class 1 looks at the
+// dead candidates (keys whose last hinted use went, that entered the cache dead, that a backward
+// stream passed, or that were pinned when last looked at; queued, O(1) each) and then at the
+// positions each forward stream passed since they were last looked at (a range per stream, so a
+// move costs nothing; a closing stream's range passes to the other streams of its order), each
+// key examined once per time it is passed, at most kClassWalk per victim. A stream may
 // declare its range (SetStreamRange, a StreamRange call): it names only the positions in it.
 // Class 3 does not scan the cache when every open stream reads forward and skips nothing (the
 // live cache's streams): each order keeps the positions of its tracked keys ordered, and its
@@ -112,6 +114,9 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
     // The positions it reads (SetStreamRange): a forward stream's declared range.
     uint64_t begin = 0;
     uint64_t end = std::numeric_limits<uint64_t>::max();
+    // A forward stream's passed positions [unchecked_from, cursor) have not been looked at for
+    // dead keys yet (PickDeadCandidate): moving costs nothing, the check comes when needed.
+    uint64_t unchecked_from = 0;
   };
   enum class Future { kUnknown, kDead, kKnown };
 
@@ -136,7 +141,8 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // Queues the tracked keys at `index`'s positions [first, last) as dead candidates.
   void NoteDeadCandidates(const PositionIndex& index, uint64_t first, uint64_t last);
   void NoteDeadCandidate(const ChunkDigest& key);
-  // The first evictable dead key among the dead candidates (dropping those that are not dead).
+  // The first evictable dead key among the dead candidates (dropping those that are not dead),
+  // then among the positions forward streams passed since they were last looked at.
   std::optional<ChunkDigest> PickDeadCandidate(
       absl::FunctionRef<bool(const ChunkDigest&)> evictable);
   // `key` left the cache: drops what this policy keeps about it (its hinted uses too).
@@ -173,12 +179,13 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // While streams are open: the time of every tracked key's last reader use (a demand insert
   // or a hit that is not a stream's), for the keys nothing names (UnknownNextUse).
   absl::flat_hash_map<ChunkDigest, double> reader_uses_;
-  // Tracked keys that may have died since they were queued, oldest first: the keys streams
-  // passed (MoveStream), that a closed stream no longer reads, whose last hinted use went, or
-  // that entered the cache dead. Class 1 takes its victim from here when its walk of the
-  // wrapped policy's order finds none, so a dead key is found however far back that order has
-  // it; a queued key that is not dead when looked at leaves the queue (a stream passing it
-  // again queues it again). At most one entry per tracked key.
+  // Tracked keys that may have died since they were queued, oldest first: the keys a backward
+  // stream passed, that a closed stream no longer reads, whose last hinted use went, that
+  // entered the cache dead, or that were dead but pinned when looked at. (What forward streams
+  // pass is kept as a range per stream, Stream::unchecked_from.) Class 1 takes its victim from here
+  // when its walk of the wrapped policy's order finds none, so a dead key is found however far back
+  // that order has it; a queued key that is not dead when looked at leaves the queue (a stream
+  // passing it again queues it again). At most one entry per tracked key.
   KeyedQueue<NoMeta> dead_candidates_;
 };
 
