@@ -140,6 +140,10 @@ TEST(ServiceSettingsTest, DefaultsAreFilledIn) {
   EXPECT_FALSE(settings->authorizer->enabled());
   EXPECT_TRUE(settings->sessions.readahead.enabled);
   EXPECT_EQ(settings->sessions.max_open_index_bytes, 512ull << 20);
+  EXPECT_EQ(settings->sessions.max_reader_streams, 16u);
+  v1::Config more_streams = MinimalConfig();
+  more_streams.mutable_sessions()->set_max_reader_streams(64);
+  EXPECT_EQ(ResolveSettings(more_streams)->sessions.max_reader_streams, 64u);
   const std::string summary = settings->Summary();
   for (const char* part : {"listen=127.0.0.1:7070", "datastores=store:/srv/pbs", "cache_bytes=1GiB",
                            "max_read_bytes=4MiB", "tls=off", "clients=0"}) {
