@@ -324,8 +324,9 @@ void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, ui
   if (plan.reader >= reader_streams_.size()) return;
   reader_stream_last_read_[plan.reader] = read_tick;
   ReaderStream& reader = reader_streams_[plan.reader];
-  // The detector replaced that stream, or its reader is registered by its declared range.
-  if (plan.reader_started || declared) ClosePolicyStreamLocked(reader);
+  if (plan.reader_started) ClosePolicyStreamLocked(reader);  // the detector replaced it
+  // A declared reader is registered by its range (never through the detector, so it has no
+  // detector stream of its own); a detector stream it happens to continue is another reader's.
   if (!plan.reader_sequential || hints_released_ || declared) return;
   if (reader.open()) {
     reader.MoveTo(plan.reader_next_entry);
