@@ -131,8 +131,8 @@ int main(int argc, char** argv) {
       fresh[mode].push_back(Fill(dir, size, mode));
       Fill(dir, size, "mmap");  // memory for the next measurement to recycle
       recycled[mode].push_back(Fill(dir, size, mode));
-      std::fprintf(stderr, "round %d %s: fresh %.3f s, recycled %.3f s\n", round + 1,
-                   mode.c_str(), fresh[mode].back(), recycled[mode].back());
+      std::fprintf(stderr, "round %d %s: fresh %.3f s, recycled %.3f s\n", round + 1, mode.c_str(),
+                   fresh[mode].back(), recycled[mode].back());
     }
   }
   const double gib = static_cast<double>(size) / (1 << 30);

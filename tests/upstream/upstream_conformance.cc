@@ -148,8 +148,8 @@ UpstreamFixture LargeChunkUpstreamFixture(size_t chunk_size, int chunks) {
   const uint64_t image_size = chunk_size * static_cast<uint64_t>(chunks);
   const SnapshotName snapshot = MustParse("vm/300/2026-01-01T00:00:00Z");
   AddIndexAndManifest(fixture, snapshot, "drive-scsi0.img.fidx",
-                      MustOk(EncodeFixedIndex(image_size, chunk_size, digests, header)),
-                      image_size, {});
+                      MustOk(EncodeFixedIndex(image_size, chunk_size, digests, header)), image_size,
+                      {});
   fixture.listed_snapshots = {snapshot};
   return fixture;
 }

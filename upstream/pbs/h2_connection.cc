@@ -384,8 +384,8 @@ bool H2Connection::ReadAvailable(bool* want_write) {
             : 0;
     FinishReadingInto();
     if (used < 0) {
-      FailAll(absl::UnavailableError(absl::StrCat("HTTP/2 error on the connection to ", peer_,
-                                                  ": ", nghttp2_strerror(static_cast<int>(used)))));
+      FailAll(absl::UnavailableError(absl::StrCat("HTTP/2 error on the connection to ", peer_, ": ",
+                                                  nghttp2_strerror(static_cast<int>(used)))));
       return false;
     }
     if (io == TlsStream::Io::kDone) continue;
