@@ -28,6 +28,13 @@
 #                                                     # perf record $PERF_ARGS (default -g) of
 #                                                     # chunkcached and the test server into
 #                                                     # $WORK/cpu-*.perf.data
+#   CACHE_CAPACITY=256MiB PARTS=cpu RUNS=5 bench/pbs_restore_bench.sh  # a cache smaller than the
+#                                                     # image: most fills reuse arena pages
+#                                                     # that evicted chunks left (see RESULTS.md)
+#   TIMELINE=1 PARTS=restore RUNS=1 bench/pbs_restore_bench.sh  # also samples chunkcached's
+#                                                     # upstream bytes every 50 ms during each
+#                                                     # timed restore into $WORK/NAME.timeline
+#                                                     # and prints where its time went
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-build/bin}
@@ -38,6 +45,7 @@ stream_cap=${STREAM_CAP:-12500000}   # 100 Mbit/s per chunk response
 runs=${RUNS:-3}
 settle=${SETTLE_SECONDS:-5}         # idle time before each timed restore (see restore())
 parts=${PARTS:-restore,cpu}
+capacity=${CACHE_CAPACITY:-2GiB}   # chunkcached's cache; below SIZE, fills reuse evicted extents
 work=${WORK:-$(mktemp -d /var/tmp/pbs_restore_bench.XXXXXX)}
 mkdir -p "$work"
 pbs_pid=
@@ -90,15 +98,17 @@ start_chunkcached() {
     datastore=$(printf '{"name": "bench", "path": "%s"}' "$work/store")
   fi
   printf '{"listen": "127.0.0.1:0", "metricsListen": "127.0.0.1:0", "datastores": [%s],
-    "cache": {"dir": "%s", "capacity": "2GiB", "maxConcurrentFetches": %d, "maxReadaheadFetchesUnderDemand": %d},
+    "cache": {"dir": "%s", "capacity": "%s", "maxConcurrentFetches": %d, "maxReadaheadFetchesUnderDemand": %d},
     "sessions": {"readahead": %s}}\n' \
-    "$datastore" "$work/cache-$name" "$fetches" "$yield" "$readahead" >"$work/$name.json"
+    "$datastore" "$work/cache-$name" "$capacity" "$fetches" "$yield" "$readahead" >"$work/$name.json"
   rm -rf "$work/cache-$name" "$work/$name.ports"
   "$bin/chunkcached" --config "$work/$name.json" --port-file "$work/$name.ports" \
     2>"$work/$name.log" &
   cc_pid=$!
   wait_file "$work/$name.ports"
   grpc=127.0.0.1:$(sed -n 's/^grpc_port=//p' "$work/$name.ports")
+  metrics=127.0.0.1:$(sed -n 's/^metrics_port=//p' "$work/$name.ports")
+  cc_name=$name
 }
 stop_chunkcached() { kill "$cc_pid"; wait "$cc_pid" 2>/dev/null || true; cc_pid=; }
 
@@ -127,6 +137,11 @@ restore() {
     perf_pid=$!
     sleep 1
   fi
+  local timeline_pid=
+  if [ "${TIMELINE:-0}" = 1 ]; then
+    sample_upstream_bytes >"$work/$cc_name.timeline" &
+    timeline_pid=$!
+  fi
   c0=$(cpu_seconds "$cc_pid")
   s0=$(cpu_seconds "$pbs_pid")
   t0=$(date +%s.%N)
@@ -136,8 +151,35 @@ restore() {
   c1=$(cpu_seconds "$cc_pid")
   s1=$(cpu_seconds "$pbs_pid")
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
+  if [ -n "$timeline_pid" ]; then
+    kill "$timeline_pid"; wait "$timeline_pid" 2>/dev/null || true
+    summarize_timeline "$work/$cc_name.timeline" "$t0" "$t1" >&2
+  fi
   awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" -v e="$s0" -v f="$s1" \
     'BEGIN { printf "%.3f %.2f %.2f\n", b - a, d - c, f - e }'
+}
+
+# "unix_time upstream_bytes" every 50 ms: chunkcached's chunkcache_upstream_bytes_total (raw
+# blob bytes received from the upstream, counted as each fetch completes).
+sample_upstream_bytes() {
+  while true; do
+    printf '%s %s\n' "$(date +%s.%N)" "$(curl -s "http://$metrics/metrics" |
+      awk '/^chunkcache_upstream_bytes_total/ { b += $NF } END { printf "%.0f", b }')"
+    sleep 0.05
+  done
+}
+
+# Where a restore's wall time went, from its timeline: until the first chunk arrived, the
+# steady part (first to last chunk) against the bytes at the cap, and after the last chunk.
+summarize_timeline() {
+  awk -v t0="$2" -v t1="$3" -v cap="$cap" '
+    $2 > 0 && first == "" { first = $1 }
+    { if ($2 > last_bytes) { last_bytes = $2; last = $1 } }
+    END {
+      if (first == "") { print "  timeline: no upstream bytes seen"; exit }
+      printf "  timeline: first chunk after %.2f s, last after %.2f s, done after %.2f s;", first - t0, last - t0, t1 - t0
+      printf " %.0f MB in between at %.1f MB/s (%.0f %% of the cap; the bytes alone take %.2f s at the cap)\n", last_bytes / 1e6, last_bytes / 1e6 / (last - first), 100 * last_bytes / (last - first) / cap, last_bytes / cap
+    }' "$1"
 }
 
 # The median of the numbers on stdin, one a line.
@@ -145,6 +187,9 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 
 modes=(pipelined one)
 [ "${UNYIELDING:-0}" = 1 ] && modes=(pipelined unyielding one)
+# MODES="pipelined" runs only those readers (the ÷ one in flight column then needs "one"),
+# SCENARIOS="link" only that server model.
+if [ -n "${MODES:-}" ]; then read -r -a modes <<<"$MODES"; fi
 declare -A seconds
 declare -A cpu
 declare -A samples
@@ -152,7 +197,7 @@ has_part() { case ",$parts," in *",$1,"*) return 0 ;; esac; return 1; }
 
 if has_part restore; then
   for run in $(seq "$runs"); do
-    for scenario in link disk; do
+    for scenario in ${SCENARIOS:-link disk}; do
       for mode in "${modes[@]}"; do
         reset_faults
         if [ $scenario = link ]; then
@@ -198,16 +243,17 @@ blob_bytes=$(du -sb "$work/store/.chunks" | cut -f1)
 
 echo "Image: $((size >> 20)) MiB, $((size >> 22)) incompressible 4 MiB chunks; test PBS server on this machine;"
 echo "cap $cap B/s server-wide; $latency_ms ms per /chunk answer; disk: also $stream_cap B/s per response;"
-echo "medians of $runs runs."
+echo "chunkcached's cache: $capacity; medians of $runs runs."
 if has_part restore; then
   echo
   echo "| scenario | reader | seconds | MB/s | % of cap | ÷ one in flight | runs (s) |"
   echo "|---|---|---|---|---|---|---|"
-  for scenario in link disk; do
+  for scenario in ${SCENARIOS:-link disk}; do
     for mode in "${modes[@]}"; do
-      awk -v s="$size" -v t="${seconds[$scenario-$mode]}" -v base="${seconds[$scenario-one]}" \
+      awk -v s="$size" -v t="${seconds[$scenario-$mode]}" -v base="${seconds[$scenario-one]:-}" \
         -v cap="$cap" -v sc=$scenario -v m=$mode -v all="${samples[$scenario-$mode]% }" 'BEGIN {
-        printf "| %s | %s | %.2f | %.1f | %.0f %% | %.2f | %s |\n", sc, m, t, s / t / 1e6, 100 * s / t / cap, base / t, all }'
+        ratio = base == "" ? "–" : sprintf("%.2f", base / t)
+        printf "| %s | %s | %.2f | %.1f | %.0f %% | %s | %s |\n", sc, m, t, s / t / 1e6, 100 * s / t / cap, ratio, all }'
     done
   done
 fi

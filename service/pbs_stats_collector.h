@@ -8,6 +8,7 @@
 //   chunkcache_pbs_upgrade_failures_total{datastore}  counter  upgrades answered without 101
 //   chunkcache_pbs_request_retries_total{datastore}   counter  /download and /chunk sent again
 //   chunkcache_pbs_logins_total{datastore}            counter  tickets obtained (password login)
+//   chunkcache_pbs_body_bytes_in_place_total{datastore}  counter  body bytes read in place
 //   chunkcache_pbs_streams_in_flight{datastore}       gauge    HTTP/2 requests open now
 //   chunkcache_pbs_sessions_open{datastore}           gauge    reader sessions open now
 //

@@ -108,6 +108,7 @@ TEST_F(ServicePbsTest, MetricsCountConnectionsAndSessionsOfARestore) {
   EXPECT_EQ(server_->Metric("chunkcache_pbs_upgrade_failures_total", pbs), 0);
   EXPECT_EQ(server_->Metric("chunkcache_pbs_logins_total", pbs), 0);  // an API token
   EXPECT_TRUE(server_->Metric("chunkcache_pbs_streams_in_flight", pbs).has_value());
+  EXPECT_TRUE(server_->Metric("chunkcache_pbs_body_bytes_in_place_total", pbs).has_value());
 }
 
 TEST_F(ServicePbsTest, ConnectionDroppedMidRestoreStillRestoresExactly) {

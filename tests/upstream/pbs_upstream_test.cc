@@ -76,8 +76,9 @@ INSTANTIATE_TEST_SUITE_P(Pbs, UpstreamConformanceTest,
 // The standard fixture in a datastore served by a test server, and a client for it.
 class PbsUpstreamTest : public ::testing::Test {
  protected:
-  void StartServer(PbsTestServerOptions options = {}) {
-    fixture_ = StandardUpstreamFixture();
+  void StartServer(PbsTestServerOptions options = {},
+                   UpstreamFixture fixture = StandardUpstreamFixture()) {
+    fixture_ = std::move(fixture);
     ASSERT_TRUE(WriteFixtureDatastore(fixture_, scratch_ / "datastore").ok());
     options.datastores = {{"store1", scratch_ / "datastore"}};
     server_ = PbsTestServerProcess::Start(options);
@@ -221,6 +222,45 @@ TEST_F(PbsUpstreamTest, SurvivesConnectionFaultsWithExactBytes) {
   ASSERT_TRUE(server_->ResetFaults());
   ASSERT_TRUE(server_->SetFaults({{"refuse_upgrades", 2}, {"drop_connection_after_chunks", 1}}));
   ReadAllChunks(*upstream, 1);
+}
+
+// 4 MiB chunks: most of each DATA frame's payload is read from TLS straight into the response
+// body; the bytes stay exact when frames of several streams interleave (512 KiB slices under a
+// bandwidth cap) and when a stream is reset or the connection dropped in the middle of a body.
+TEST_F(PbsUpstreamTest, LargeChunksAreReadInPlaceWithExactBytes) {
+  constexpr size_t kChunkSize = 4 << 20;
+  StartServer({}, LargeChunkUpstreamFixture(kChunkSize, 3));
+  std::unique_ptr<PbsUpstream> upstream = Connect(OptionsFor(*server_));
+  ReadAllChunks(*upstream, 2);
+  const uint64_t in_place = upstream->counters().body_bytes_in_place.load();
+  EXPECT_GE(in_place, 6 * kChunkSize / 2) << "most payload bytes should be read in place";
+  EXPECT_LE(in_place, 6 * (kChunkSize + 16));
+
+  ASSERT_TRUE(server_->SetFaults({{"bandwidth_bytes_per_s", 100'000'000}}));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = 0; i < fixture_.chunks.size(); ++i) {
+        const auto& [digest, blob] = fixture_.chunks[(t + i) % fixture_.chunks.size()];
+        absl::StatusOr<std::string> got =
+            upstream->ReadChunk(digest, ReferenceFor(fixture_, digest));
+        if (!got.ok() || *got != blob) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0) << server_->Stderr();
+  EXPECT_GT(upstream->counters().body_bytes_in_place.load(), in_place);
+
+  for (const nlohmann::json& fault : {nlohmann::json{{"rst_stream_after_chunks", 1}},
+                                      nlohmann::json{{"drop_connection_after_chunks", 1}}}) {
+    SCOPED_TRACE(fault.dump());
+    ASSERT_TRUE(server_->ResetFaults());
+    ASSERT_TRUE(server_->SetFaults(fault));
+    ReadAllChunks(*upstream, 2);
+  }
+  EXPECT_EQ(upstream->counters().streams_in_flight.load(), 0);
 }
 
 TEST_F(PbsUpstreamTest, MissingChunkOnTheServerIsNotFoundNamingIt) {

@@ -138,6 +138,22 @@ UpstreamFixture StandardUpstreamFixture() {
   return fixture;
 }
 
+UpstreamFixture LargeChunkUpstreamFixture(size_t chunk_size, int chunks) {
+  UpstreamFixture fixture;
+  std::vector<ChunkDigest> digests;
+  for (int i = 0; i < chunks; ++i) {
+    digests.push_back(AddChunk(fixture, PseudoRandomBytes(chunk_size, 100 + i), nullptr));
+  }
+  const IndexHeaderFields header{.uuid = {9, 8, 7, 6, 5, 4, 3, 2, 1}, .ctime = 1767225600};
+  const uint64_t image_size = chunk_size * static_cast<uint64_t>(chunks);
+  const SnapshotName snapshot = MustParse("vm/300/2026-01-01T00:00:00Z");
+  AddIndexAndManifest(fixture, snapshot, "drive-scsi0.img.fidx",
+                      MustOk(EncodeFixedIndex(image_size, chunk_size, digests, header)), image_size,
+                      {});
+  fixture.listed_snapshots = {snapshot};
+  return fixture;
+}
+
 ChunkReadOptions ReferenceFor(const UpstreamFixture& fixture, const ChunkDigest& digest) {
   ChunkReadOptions options;
   for (const UpstreamFixture::ChunkReference& reference : fixture.chunk_references) {

@@ -71,6 +71,10 @@ struct UpstreamFixture {
 // chunks, a short last chunk, and a chunk encrypted with the vectors' key).
 UpstreamFixture StandardUpstreamFixture();
 
+// One VM snapshot of `chunks` incompressible chunks of `chunk_size` bytes (as a restore of a
+// real disk image reads: 4 MiB chunks, each far larger than one read from the connection).
+UpstreamFixture LargeChunkUpstreamFixture(size_t chunk_size, int chunks);
+
 // The read options naming a snapshot and archive that reference `digest` in `fixture` (only
 // the snapshot of the first one listed when none does, e.g. for an absent digest).
 ChunkReadOptions ReferenceFor(const UpstreamFixture& fixture, const ChunkDigest& digest);

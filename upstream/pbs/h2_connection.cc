@@ -59,12 +59,43 @@ struct H2Callbacks {
     H2Connection* self = Self(user_data);
     auto found = self->streams_.find(stream_id);
     if (found == self->streams_.end()) return 0;
-    std::string& body = found->second->response.body;
-    if (body.size() + len > kMaxH2BodyBytes) {
+    if (stream_id == self->data_stream_) {
+      self->data_remaining_ -= std::min(self->data_remaining_, len);
+    }
+    H2Connection::Request& request = *found->second;
+    if (request.body_filled + len > kMaxH2BodyBytes) {
       nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
       return 0;
     }
-    body.append(reinterpret_cast<const char*>(data), len);
+    AppendToBody(request, reinterpret_cast<const char*>(data), len, self->counters_);
+    return 0;
+  }
+
+  // Appends to the received part of the body. Bytes that ReadAvailable read straight into the
+  // body's room are already where they belong: they are not copied again.
+  static void AppendToBody(H2Connection::Request& request, const char* data, size_t len,
+                           PbsUpstreamCounters* counters) {
+    std::string& body = request.response.body;
+    char* end = body.data() + request.body_filled;
+    const size_t in_room = std::min(body.size() - request.body_filled, len);
+    // memmove: with an unexpected frame layout the bytes may sit further on in the room.
+    if (data != end && in_room > 0) {
+      std::memmove(end, data, in_room);
+    } else if (in_room > 0 && counters != nullptr) {
+      counters->body_bytes_in_place.fetch_add(in_room, std::memory_order_relaxed);
+    }
+    if (len > in_room) body.append(data + in_room, len - in_room);
+    request.body_filled += len;
+  }
+
+  static int OnBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
+    H2Connection* self = Self(user_data);
+    self->data_remaining_ = 0;
+    if (hd->type == NGHTTP2_DATA && (hd->flags & NGHTTP2_FLAG_PADDED) == 0 &&
+        self->streams_.contains(hd->stream_id)) {
+      self->data_stream_ = hd->stream_id;
+      self->data_remaining_ = hd->length;
+    }
     return 0;
   }
 
@@ -75,6 +106,7 @@ struct H2Callbacks {
     if (found == self->streams_.end()) return 0;
     std::shared_ptr<H2Connection::Request> request = std::move(found->second);
     self->streams_.erase(found);
+    if (stream_id == self->data_stream_) self->data_remaining_ = 0;
     if (self->counters_ != nullptr) self->counters_->streams_in_flight.fetch_sub(1);
     absl::Status status;
     if (error_code != NGHTTP2_NO_ERROR) {
@@ -84,7 +116,7 @@ struct H2Callbacks {
     } else if (request->response.status == 0) {
       status = absl::UnavailableError(
           absl::StrCat(self->peer_, " closed the stream of ", request->path, " without an answer"));
-    } else if (request->response.body.size() >= kMaxH2BodyBytes) {
+    } else if (request->body_filled >= kMaxH2BodyBytes) {
       status = absl::UnavailableError(absl::StrCat(self->peer_, " sent more than ", kMaxH2BodyBytes,
                                                    " bytes for ", request->path));
     }
@@ -94,6 +126,7 @@ struct H2Callbacks {
 
   static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     H2Connection* self = Self(user_data);
+    if (frame->hd.type == NGHTTP2_DATA) self->data_remaining_ = 0;
     if (frame->hd.type == NGHTTP2_SETTINGS && (frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
       self->settings_received_ = true;
     } else if (frame->hd.type == NGHTTP2_GOAWAY) {
@@ -139,6 +172,7 @@ absl::StatusOr<std::shared_ptr<H2Connection>> H2Connection::Start(std::unique_pt
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &H2Callbacks::OnData);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &H2Callbacks::OnStreamClose);
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &H2Callbacks::OnFrameRecv);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, &H2Callbacks::OnBeginFrame);
   const int created =
       nghttp2_session_client_new(&connection->session_, callbacks, connection.get());
   nghttp2_session_callbacks_del(callbacks);
@@ -211,6 +245,12 @@ absl::StatusOr<H2Response> H2Connection::Get(const std::string& path_and_query,
 }
 
 void H2Connection::Complete(const std::shared_ptr<Request>& request, absl::Status status) {
+  if (request.get() == reading_into_) {
+    // nghttp2 is still parsing bytes in this body's room: the caller gets it afterwards.
+    completed_while_reading_.emplace_back(request, std::move(status));
+    return;
+  }
+  request->response.body.resize(request->body_filled);  // drops the unused room
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (request->done) return;
@@ -297,29 +337,56 @@ bool H2Connection::SubmitQueued() {
   return true;
 }
 
+char* H2Connection::ReadTarget(std::string& buffer, size_t* capacity) {
+  *capacity = buffer.size();
+  if (data_remaining_ == 0) return buffer.data();
+  auto found = streams_.find(data_stream_);
+  if (found == streams_.end()) return buffer.data();
+  Request& request = *found->second;
+  const size_t want = std::min(data_remaining_, kReadBufferSize);
+  if (request.body_filled + want > kMaxH2BodyBytes) return buffer.data();
+  std::string& body = request.response.body;
+  // Grows into the capacity reserved from content-length; only new room is zeroed.
+  if (body.size() < request.body_filled + want) body.resize(request.body_filled + want);
+  *capacity = want;
+  reading_into_ = &request;
+  return body.data() + request.body_filled;
+}
+
+void H2Connection::FinishReadingInto() {
+  reading_into_ = nullptr;
+  std::vector<std::pair<std::shared_ptr<Request>, absl::Status>> completed;
+  completed.swap(completed_while_reading_);
+  for (auto& [request, status] : completed) Complete(request, std::move(status));
+}
+
 bool H2Connection::ReadAvailable(bool* want_write) {
   static thread_local std::string buffer;
   buffer.resize(kReadBufferSize);
   while (true) {
-    // SSL_read returns one TLS record (at most 16 KiB) a call: gather what is there into the
-    // buffer first, so that nghttp2 parses, and calls back for, many records at once.
+    // SSL_read returns one TLS record (at most 16 KiB) a call: gather what is there first, so
+    // that nghttp2 parses, and calls back for, many records at once. The payload of a DATA
+    // frame is read straight into its response body: nghttp2 still parses every byte, in order,
+    // and OnData finds them already in place instead of copying them from the buffer.
+    size_t capacity = 0;
+    char* target = ReadTarget(buffer, &capacity);
     size_t filled = 0;
     TlsStream::Io io = TlsStream::Io::kDone;
-    while (filled < buffer.size()) {
+    while (filled < capacity) {
       size_t got = 0;
-      io = stream_->TryRead(buffer.data() + filled, buffer.size() - filled, &got);
+      io = stream_->TryRead(target + filled, capacity - filled, &got);
       if (io != TlsStream::Io::kDone) break;
       filled += got;
     }
-    if (filled > 0) {
-      const ssize_t used = nghttp2_session_mem_recv(
-          session_, reinterpret_cast<const uint8_t*>(buffer.data()), filled);
-      if (used < 0) {
-        FailAll(
-            absl::UnavailableError(absl::StrCat("HTTP/2 error on the connection to ", peer_, ": ",
-                                                nghttp2_strerror(static_cast<int>(used)))));
-        return false;
-      }
+    const ssize_t used =
+        filled > 0
+            ? nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(target), filled)
+            : 0;
+    FinishReadingInto();
+    if (used < 0) {
+      FailAll(absl::UnavailableError(absl::StrCat("HTTP/2 error on the connection to ", peer_, ": ",
+                                                  nghttp2_strerror(static_cast<int>(used)))));
+      return false;
     }
     if (io == TlsStream::Io::kDone) continue;
     if (io == TlsStream::Io::kWantRead) return true;

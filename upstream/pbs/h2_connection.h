@@ -23,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -73,6 +74,9 @@ class H2Connection {
     bool cancelled = false;  // guarded by the connection's mu_
     absl::Status status;     // written before `done`
     H2Response response;     // I/O thread only until `done`
+    // Bytes of response.body received so far (I/O thread only). The body may be longer while
+    // it is receiving: the rest is room that the payload of a DATA frame is read into.
+    size_t body_filled = 0;
   };
 
   H2Connection(std::unique_ptr<TlsStream> stream, int max_streams, PbsUpstreamCounters* counters);
@@ -80,6 +84,11 @@ class H2Connection {
   // The I/O loop's steps; false when the connection is over.
   bool SubmitQueued();
   bool ReadAvailable(bool* want_write);
+  // Where the next bytes from the connection go: the room at the end of the body that the
+  // DATA frame being received belongs to, or else `buffer`. Sets `*capacity`.
+  char* ReadTarget(std::string& buffer, size_t* capacity);
+  // After nghttp2 parsed what was read: completes the requests whose Complete was deferred.
+  void FinishReadingInto();
   bool WritePending(bool* blocked);
   void Wake();
   void Complete(const std::shared_ptr<Request>& request, absl::Status status);
@@ -105,6 +114,14 @@ class H2Connection {
   nghttp2_session* session_ = nullptr;
   absl::flat_hash_map<int32_t, std::shared_ptr<Request>> streams_;
   std::string out_;
+  // The DATA frame being received (unpadded, of a stream that is waiting for its answer): its
+  // stream and the payload bytes nghttp2 has not delivered yet.
+  int32_t data_stream_ = 0;
+  size_t data_remaining_ = 0;
+  // The request whose body room nghttp2 is parsing (null when it parses `buffer`): Complete
+  // defers it to completed_while_reading_, so no caller takes the body while it is read from.
+  Request* reading_into_ = nullptr;
+  std::vector<std::pair<std::shared_ptr<Request>, absl::Status>> completed_while_reading_;
   bool settings_received_ = false;
   bool goaway_received_ = false;
 

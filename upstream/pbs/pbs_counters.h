@@ -19,6 +19,9 @@ struct PbsUpstreamCounters {
   std::atomic<uint64_t> upgrade_failures{0};  // upgrades answered with anything but 101
   std::atomic<uint64_t> request_retries{0};   // /download and /chunk requests sent again
   std::atomic<uint64_t> logins{0};            // tickets obtained (password login)
+  // Response body bytes read from TLS straight into their body (DATA frame payloads larger
+  // than one read), not copied there from the connection's read buffer.
+  std::atomic<uint64_t> body_bytes_in_place{0};
   std::atomic<int64_t> streams_in_flight{0};  // HTTP/2 requests open on all connections
   std::atomic<int64_t> sessions_open{0};      // reader sessions open now
 };
