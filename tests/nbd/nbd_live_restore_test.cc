@@ -166,6 +166,8 @@ TEST_F(NbdLiveRestoreTest, NoReadaheadReachesTheUpstreamWhileAGuestsReadWaitsNor
   ExpectReadaheadHeldBackAfter([&] {
     faulty_->ReleaseChunk(guest);
     ExpectReply(guest_, 1, kGuestChunk * kChunk + 8192, 4096);
+    // The reply may leave before the worker is done with the fetch: the window starts then.
+    ASSERT_TRUE(WaitFor([&] { return Fetches("running", "demand") == 0; }));
   });
   ExpectReadaheadHeldBackAfter([&] { clock_.Advance(absl::Milliseconds(99)); });
   EXPECT_EQ(faulty_->total_calls(), calls_with_guest);
