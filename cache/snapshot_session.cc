@@ -262,8 +262,7 @@ void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, ui
   reader = cache_->OpenStream(stream_order_, plan.reader_next_entry);
 }
 
-bool SnapshotSession::ContinuesRegisteredStreamLocked(uint64_t offset) const {
-  const std::optional<size_t> slot = readahead_->SequentialStreamAt(offset);
+bool SnapshotSession::ContinuesRegisteredStreamLocked(std::optional<size_t> slot) const {
   return slot.has_value() && *slot < reader_streams_.size() && reader_streams_[*slot].open();
 }
 
@@ -329,13 +328,14 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
     std::lock_guard<std::mutex> lock(mu_);
     // A registered stream's reads are all its own (ChunkRequest::stream_read): the policy
     // knows when it will pass each chunk, so its reads are not reader uses.
-    const bool registered = cache_->knows_streams() && ContinuesRegisteredStreamLocked(offset);
-    const bool sequential = readahead_->InSequentialStream(offset, start->entry, requester);
-    const bool continues_stream = readahead_->ContinuesSequentialStream(offset);
+    const internal::ReadaheadDetector::Continuation continues =
+        readahead_->Continues(offset, start->entry, requester);
+    const bool registered =
+        cache_->knows_streams() && ContinuesRegisteredStreamLocked(continues.sequential_slot);
     for (size_t i = 0; i < requests.size(); ++i) {
       requests[i].stream_read =
-          registered || IsStreamReadLocked(continues_stream, entry_of_lookup[i]);
-      requests[i].sequential_read = sequential;
+          registered || IsStreamReadLocked(continues.windowed_stream, entry_of_lookup[i]);
+      requests[i].sequential_read = continues.sequential_reader;
     }
   }
 
