@@ -17,6 +17,7 @@
 #
 #   bench/nbd_bench.sh     (needs qemu-img, nbdcopy, nbdkit, python3-libnbd; BIN_DIR defaults to build/bin; WORK to a fresh dir in /var/tmp)
 #   SIZE=268435456 LIVE_SIZE=268435456 RUNS=1 LIVE_READS=50 bench/nbd_bench.sh
+#   LIVE_ONLY=1 bench/nbd_bench.sh      (only the live-restore rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-build/bin}
@@ -90,33 +91,35 @@ mibps() { awk -v s="$size" -v t="$1" 'BEGIN { printf "%.0f", s / t / 1048576 }';
 echo "| case | chunkcached | reference | ratio | target |"
 echo "|---|---|---|---|---|"
 
-# Warm.
-start_server warm
-nbdcopy "$uri" null:  # every chunk into the cache
-cat "$work/image.raw" >/dev/null
-nbdkit_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-nbdkit --foreground --readonly --ipaddr=127.0.0.1 --port="$nbdkit_port" file "$work/image.raw" &
-nbdkit_pid=$!
-for _ in $(seq 100); do nbdinfo --size "nbd://127.0.0.1:$nbdkit_port" >/dev/null 2>&1 && break; sleep 0.1; done
-for tool in qemu-img nbdcopy; do
-  ours=() theirs=()
-  for _ in $(seq "$runs"); do
-    ours+=("$(seconds $tool "$uri")")
-    theirs+=("$(seconds $tool "nbd://127.0.0.1:$nbdkit_port")")
+if [ -z "${LIVE_ONLY:-}" ]; then
+  # Warm.
+  start_server warm
+  nbdcopy "$uri" null:  # every chunk into the cache
+  cat "$work/image.raw" >/dev/null
+  nbdkit_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  nbdkit --foreground --readonly --ipaddr=127.0.0.1 --port="$nbdkit_port" file "$work/image.raw" &
+  nbdkit_pid=$!
+  for _ in $(seq 100); do nbdinfo --size "nbd://127.0.0.1:$nbdkit_port" >/dev/null 2>&1 && break; sleep 0.1; done
+  for tool in qemu-img nbdcopy; do
+    ours=() theirs=()
+    for _ in $(seq "$runs"); do
+      ours+=("$(seconds $tool "$uri")")
+      theirs+=("$(seconds $tool "nbd://127.0.0.1:$nbdkit_port")")
+    done
+    o=$(min "${ours[@]}") t=$(min "${theirs[@]}")
+    echo "| warm $tool, best of $runs | $(mibps "$o") MiB/s (${o} s) | nbdkit file: $(mibps "$t") MiB/s (${t} s) | $(awk -v o="$o" -v t="$t" 'BEGIN { printf "%.2f", t / o }') | >= 0.9 |"
   done
-  o=$(min "${ours[@]}") t=$(min "${theirs[@]}")
-  echo "| warm $tool, best of $runs | $(mibps "$o") MiB/s (${o} s) | nbdkit file: $(mibps "$t") MiB/s (${t} s) | $(awk -v o="$o" -v t="$t" 'BEGIN { printf "%.2f", t / o }') | >= 0.9 |"
-done
-kill "$nbdkit_pid"; wait "$nbdkit_pid" 2>/dev/null || true; nbdkit_pid=
-stop_server
-
-# Cold.
-for tool in qemu-img nbdcopy; do
-  start_server "cold-$tool" --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth"
-  s=$(seconds $tool "$uri")
+  kill "$nbdkit_pid"; wait "$nbdkit_pid" 2>/dev/null || true; nbdkit_pid=
   stop_server
-  echo "| cold $tool, ${latency_ms} ms + ${bandwidth}/s link | $(mibps "$s") MiB/s (${s} s) | cap $(numfmt --to=iec-i "$bw_bytes")B/s | $(awk -v s="$size" -v t="$s" -v b="$bw_bytes" 'BEGIN { printf "%.0f %%", 100 * s / t / b }') of the cap | >= 90 % |"
-done
+
+  # Cold.
+  for tool in qemu-img nbdcopy; do
+    start_server "cold-$tool" --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth"
+    s=$(seconds $tool "$uri")
+    stop_server
+    echo "| cold $tool, ${latency_ms} ms + ${bandwidth}/s link | $(mibps "$s") MiB/s (${s} s) | cap $(numfmt --to=iec-i "$bw_bytes")B/s | $(awk -v s="$size" -v t="$s" -v b="$bw_bytes" 'BEGIN { printf "%.0f %%", 100 * s / t / b }') of the cap | >= 90 % |"
+  done
+fi
 
 # Live-restore shape.
 # live NAME [--with-copy]: prints nbd_live_restore.py's JSON for a fresh server started with
