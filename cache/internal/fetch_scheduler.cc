@@ -174,7 +174,6 @@ std::shared_ptr<PendingFetch> FetchScheduler::PopLocked(bool any) {
     ++link.running_prefetch;
   }
   fetch->queue_state = QueueState::kTaken;
-  fetch->started_at = Now();
   return fetch;
 }
 
@@ -239,6 +238,7 @@ void FetchScheduler::WorkerLoop() {
       if (stopping_) return;
       fetch = PopLocked();
       if (fetch == nullptr) continue;
+      fetch->started_at = Now();
       ++running_;
     }
     run_(fetch);  // a copy: the worker's reference keeps the fetch for FinishLocked
