@@ -35,8 +35,8 @@
 // link: a few tens of milliseconds on a LAN, longer over a slow WAN link.
 // After the window, the link's readahead depth starts again from max(under_demand, 1) and
 // doubles with each fetch completed on it, back to the full depth (every worker). A restore
-// alone is never held back (only its first reads, before its stream is detected, count as
-// random).
+// alone is held back only by its first reads, which count as random until its stream is
+// detected.
 //
 //   FetchScheduler scheduler(16, 1024, 256, ReadaheadYield{},
 //                            [&](std::shared_ptr<PendingFetch> f) { Run(f); });
