@@ -6,15 +6,18 @@
 #          each, output to a file in /dev/shm. Target: chunkcached >= 0.9 x nbdkit.
 #   cold   the same tools through throttled_server (LATENCY_MS per upstream fetch, BANDWIDTH
 #          cap), a fresh cache each: throughput as a share of the cap. Target: >= 90 %.
-#   live   the live-restore shape (bench/nbd_live_restore.py), cold, a fresh cache each: LIVE_READS
-#          random 4 KiB reads of distinct chunks, alone, then while a sequential 512 KiB copy
-#          runs on another connection. Target: the random reader's p99 with the copy <= 2 x alone.
-#          Then the same with readahead that does not yield to the random reader
-#          (cache.max_readahead_fetches_under_demand = the fetch workers, 16), for comparison.
+#   live   the live-restore shape (bench/nbd_live_restore.py), cold, a fresh cache each, on a
+#          second archive of LIVE_SIZE bytes: LIVE_READS random 4 KiB reads of distinct chunks,
+#          alone, then while a sequential 512 KiB copy runs on another connection. Target: the
+#          random reader's p99 with the copy <= 2 x alone. Then the same with the readahead
+#          yield configured otherwise, for comparison: the earlier default (1 prefetch while the
+#          guest waits, no window after its fetch), no prefetch but no window, and readahead that
+#          does not yield (cache.max_readahead_fetches_under_demand = the fetch workers, 16).
 # Prints a markdown table.
 #
 #   bench/nbd_bench.sh     (needs qemu-img, nbdcopy, nbdkit, python3-libnbd; BIN_DIR defaults to build/bin; WORK to a fresh dir in /var/tmp)
-#   SIZE=268435456 RUNS=1 LIVE_READS=50 bench/nbd_bench.sh
+#   SIZE=268435456 LIVE_SIZE=268435456 RUNS=1 LIVE_READS=50 bench/nbd_bench.sh
+#   LIVE_ONLY=1 bench/nbd_bench.sh      (only the live-restore rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-build/bin}
@@ -22,7 +25,8 @@ size=${SIZE:-1073741824}
 latency_ms=${LATENCY_MS:-20}
 bandwidth=${BANDWIDTH:-128MiB}
 runs=${RUNS:-3}
-live_reads=${LIVE_READS:-100}
+live_reads=${LIVE_READS:-300}
+live_size=${LIVE_SIZE:-2147483648}
 work=${WORK:-$(mktemp -d /var/tmp/nbd_bench.XXXXXX)}
 out=/dev/shm/nbd_bench.$$.raw
 mkdir -p "$work"
@@ -37,10 +41,13 @@ cleanup() {
 trap cleanup EXIT
 
 snap=vm/400/2026-01-01T00:00:00Z
+live_snap=vm/401/2026-01-01T00:00:00Z
 archive=drive-scsi0.img.fidx
 if [ ! -e "$work/store/.made" ]; then
   "$bin/bench_datastore" --path "$work/store" --snapshot $snap --archive $archive \
     --size "$size" --chunk-size $((4 << 20)) --seed 400 >&2
+  "$bin/bench_datastore" --path "$work/store" --snapshot $live_snap --archive $archive \
+    --size "$live_size" --chunk-size $((4 << 20)) --seed 401 >&2
   "$bin/chunkcache" datastore cat --path "$work/store" --snapshot $snap --archive $archive \
     >"$work/image.raw"
   touch "$work/store/.made"
@@ -60,6 +67,7 @@ start_server() {
   server_pid=$!
   wait_ports "$work/$name.ports"
   uri=nbd://127.0.0.1:$(sed -n 's/^nbd_port=//p' "$work/$name.ports")/bench/$snap/$archive
+  live_uri=${uri/$snap/$live_snap}
 }
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=; }
 
@@ -83,47 +91,59 @@ mibps() { awk -v s="$size" -v t="$1" 'BEGIN { printf "%.0f", s / t / 1048576 }';
 echo "| case | chunkcached | reference | ratio | target |"
 echo "|---|---|---|---|---|"
 
-# Warm.
-start_server warm
-nbdcopy "$uri" null:  # every chunk into the cache
-cat "$work/image.raw" >/dev/null
-nbdkit_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-nbdkit --foreground --readonly --ipaddr=127.0.0.1 --port="$nbdkit_port" file "$work/image.raw" &
-nbdkit_pid=$!
-for _ in $(seq 100); do nbdinfo --size "nbd://127.0.0.1:$nbdkit_port" >/dev/null 2>&1 && break; sleep 0.1; done
-for tool in qemu-img nbdcopy; do
-  ours=() theirs=()
-  for _ in $(seq "$runs"); do
-    ours+=("$(seconds $tool "$uri")")
-    theirs+=("$(seconds $tool "nbd://127.0.0.1:$nbdkit_port")")
+if [ -z "${LIVE_ONLY:-}" ]; then
+  # Warm.
+  start_server warm
+  nbdcopy "$uri" null:  # every chunk into the cache
+  cat "$work/image.raw" >/dev/null
+  nbdkit_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  nbdkit --foreground --readonly --ipaddr=127.0.0.1 --port="$nbdkit_port" file "$work/image.raw" &
+  nbdkit_pid=$!
+  for _ in $(seq 100); do nbdinfo --size "nbd://127.0.0.1:$nbdkit_port" >/dev/null 2>&1 && break; sleep 0.1; done
+  for tool in qemu-img nbdcopy; do
+    ours=() theirs=()
+    for _ in $(seq "$runs"); do
+      ours+=("$(seconds $tool "$uri")")
+      theirs+=("$(seconds $tool "nbd://127.0.0.1:$nbdkit_port")")
+    done
+    o=$(min "${ours[@]}") t=$(min "${theirs[@]}")
+    echo "| warm $tool, best of $runs | $(mibps "$o") MiB/s (${o} s) | nbdkit file: $(mibps "$t") MiB/s (${t} s) | $(awk -v o="$o" -v t="$t" 'BEGIN { printf "%.2f", t / o }') | >= 0.9 |"
   done
-  o=$(min "${ours[@]}") t=$(min "${theirs[@]}")
-  echo "| warm $tool, best of $runs | $(mibps "$o") MiB/s (${o} s) | nbdkit file: $(mibps "$t") MiB/s (${t} s) | $(awk -v o="$o" -v t="$t" 'BEGIN { printf "%.2f", t / o }') | >= 0.9 |"
-done
-kill "$nbdkit_pid"; wait "$nbdkit_pid" 2>/dev/null || true; nbdkit_pid=
-stop_server
-
-# Cold.
-for tool in qemu-img nbdcopy; do
-  start_server "cold-$tool" --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth"
-  s=$(seconds $tool "$uri")
+  kill "$nbdkit_pid"; wait "$nbdkit_pid" 2>/dev/null || true; nbdkit_pid=
   stop_server
-  echo "| cold $tool, ${latency_ms} ms + ${bandwidth}/s link | $(mibps "$s") MiB/s (${s} s) | cap $(numfmt --to=iec-i "$bw_bytes")B/s | $(awk -v s="$size" -v t="$s" -v b="$bw_bytes" 'BEGIN { printf "%.0f %%", 100 * s / t / b }') of the cap | >= 90 % |"
-done
+
+  # Cold.
+  for tool in qemu-img nbdcopy; do
+    start_server "cold-$tool" --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth"
+    s=$(seconds $tool "$uri")
+    stop_server
+    echo "| cold $tool, ${latency_ms} ms + ${bandwidth}/s link | $(mibps "$s") MiB/s (${s} s) | cap $(numfmt --to=iec-i "$bw_bytes")B/s | $(awk -v s="$size" -v t="$s" -v b="$bw_bytes" 'BEGIN { printf "%.0f %%", 100 * s / t / b }') of the cap | >= 90 % |"
+  done
+fi
 
 # Live-restore shape.
-start_server live-alone --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth"
-alone=$(/usr/bin/python3 bench/nbd_live_restore.py --uri "$uri" --reads "$live_reads")
-stop_server
-start_server live-copy --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth"
-both=$(/usr/bin/python3 bench/nbd_live_restore.py --uri "$uri" --reads "$live_reads" --with-copy)
-stop_server
+# live NAME [--with-copy]: prints nbd_live_restore.py's JSON for a fresh server started with
+# $live_config (a config file, or none).
+live() {
+  local name=$1; shift
+  start_server "live-$name" --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth" \
+    ${live_config:+--config "$live_config"}
+  /usr/bin/python3 bench/nbd_live_restore.py --uri "$live_uri" --reads "$live_reads" "$@"
+  stop_server
+}
+live_config= alone=$(live alone)
+live_config= both=$(live copy --with-copy)
+echo '{"cache": {"max_readahead_fetches_under_demand": 1, "readahead_yield_window_fetch_times": 0}}' \
+  >"$work/one-no-window.json"
+live_config=$work/one-no-window.json one_no_window=$(live one-no-window --with-copy)
+echo '{"cache": {"readahead_yield_window_fetch_times": 0}}' >"$work/no-window.json"
+live_config=$work/no-window.json no_window=$(live no-window --with-copy)
 echo '{"cache": {"max_readahead_fetches_under_demand": 16}}' >"$work/no-yield.json"
-start_server live-no-yield --upstream-latency-ms "$latency_ms" --upstream-bandwidth "$bandwidth" \
-  --config "$work/no-yield.json"
-unyielding=$(/usr/bin/python3 bench/nbd_live_restore.py --uri "$uri" --reads "$live_reads" --with-copy)
-stop_server
-p99() { python3 -c 'import json, sys; print("%.1f" % json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+live_config=$work/no-yield.json unyielding=$(live no-yield --with-copy)
+field() { python3 -c 'import json, sys; print("%.1f" % json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 ratio() { python3 -c 'import json, sys; print("%.2f" % (json.loads(sys.argv[1])["p99_ms"] / json.loads(sys.argv[2])["p99_ms"]))' "$1" "$2"; }
-echo "| live restore: ${live_reads} random 4 KiB reads, p99 (p50), cold | with a 512 KiB copy ($(p99 "$both" copy_MiBps) MiB/s): $(p99 "$both" p99_ms) ms ($(p99 "$both" p50_ms) ms) | alone: $(p99 "$alone" p99_ms) ms ($(p99 "$alone" p50_ms) ms) | $(ratio "$both" "$alone") x | <= 2 x |"
-echo "| the same, readahead not yielding (max_readahead_fetches_under_demand 16) | with the copy ($(p99 "$unyielding" copy_MiBps) MiB/s): $(p99 "$unyielding" p99_ms) ms ($(p99 "$unyielding" p50_ms) ms) | alone: as above | $(ratio "$unyielding" "$alone") x | — |"
+lat() { echo "p99 $(field "$1" p99_ms) ms (p50 $(field "$1" p50_ms), max $(field "$1" max_ms))"; }
+echo "| live restore: ${live_reads} random 4 KiB reads, cold; default (no readahead while the guest waits, window 1 fetch time) | with a 512 KiB copy ($(field "$both" copy_MiBps) MiB/s): $(lat "$both") | alone: $(lat "$alone") | $(ratio "$both" "$alone") x | <= 2 x |"
+echo "| the same, 1 prefetch while the guest waits, no window (the earlier default) | with the copy ($(field "$one_no_window" copy_MiBps) MiB/s): $(lat "$one_no_window") | alone: as above | $(ratio "$one_no_window" "$alone") x | — |"
+echo "| the same, no prefetch while the guest waits, no window | with the copy ($(field "$no_window" copy_MiBps) MiB/s): $(lat "$no_window") | alone: as above | $(ratio "$no_window" "$alone") x | — |"
+echo "| the same, readahead not yielding (max_readahead_fetches_under_demand 16) | with the copy ($(field "$unyielding" copy_MiBps) MiB/s): $(lat "$unyielding") | alone: as above | $(ratio "$unyielding" "$alone") x | — |"

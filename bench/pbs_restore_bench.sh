@@ -87,9 +87,10 @@ pbs_stat() { curl -s "$control/stats" | python3 -c "import json,sys; print(json.
 # start_chunkcached NAME pbs|dir [one]: a fresh cache; sets cc_pid and grpc
 start_chunkcached() {
   local name=$1 source=$2 mode=${3:-}
-  local fetches=16 streams=64 readahead=true yield=1
+  local fetches=16 streams=64 readahead=true yield=
   if [ "$mode" = one ]; then fetches=1 streams=1 readahead=false; fi
-  if [ "$mode" = unyielding ]; then yield=16; fi
+  # The others run with the service's default yield (cache.max_readahead_fetches_under_demand).
+  if [ "$mode" = unyielding ]; then yield=', "maxReadaheadFetchesUnderDemand": 16'; fi
   local datastore
   if [ "$source" = pbs ]; then
     datastore=$(printf '{"name": "bench", "pbs": {"url": "%s", "datastore": "store1", "authId": "bench@pbs!restore", "secretFile": "%s", "fingerprint": "%s", "maxStreams": %d, "timeoutSeconds": 120}}' \
@@ -98,7 +99,7 @@ start_chunkcached() {
     datastore=$(printf '{"name": "bench", "path": "%s"}' "$work/store")
   fi
   printf '{"listen": "127.0.0.1:0", "metricsListen": "127.0.0.1:0", "datastores": [%s],
-    "cache": {"dir": "%s", "capacity": "%s", "maxConcurrentFetches": %d, "maxReadaheadFetchesUnderDemand": %d},
+    "cache": {"dir": "%s", "capacity": "%s", "maxConcurrentFetches": %d%s},
     "sessions": {"readahead": %s}}\n' \
     "$datastore" "$work/cache-$name" "$capacity" "$fetches" "$yield" "$readahead" >"$work/$name.json"
   rm -rf "$work/cache-$name" "$work/$name.ports"

@@ -24,6 +24,12 @@ absl::Status ValidateChunkCacheOptions(const ChunkCacheOptions& options) {
                                                    " exceeds capacity_bytes ",
                                                    options.capacity_bytes));
   }
+  if (!(options.readahead_yield_window_fetch_times >= 0 &&
+        options.readahead_yield_window_fetch_times <= 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("readahead_yield_window_fetch_times ",
+                     options.readahead_yield_window_fetch_times, " is not within 0 .. 100"));
+  }
   if (options.max_readahead_pinned_bytes > options.capacity_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_readahead_pinned_bytes ", options.max_readahead_pinned_bytes,

@@ -70,7 +70,7 @@ struct ChunkRequest {
   // (ChunkCache::OpenStream): there a miss, too, enters the policy as the stream's.
   bool stream_read = false;
   // A demand lookup by a read of one of its session's sequential streams (a restore, a copy;
-  // ReadaheadDetector::InSequentialStream), whether or not readahead asked for this chunk. Any
+  // ReadaheadDetector::Continuation::sequential_reader), whether or not readahead asked for this chunk. Any
   // other demand lookup is a random reader's (a guest's): while it waits for a fetch, readahead
   // on the same upstream is held back (ChunkCacheOptions::max_readahead_fetches_under_demand).
   // Set by SnapshotSession.

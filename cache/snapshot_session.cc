@@ -335,8 +335,7 @@ void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, ui
   OpenPolicyStreamLocked(reader, plan.reader_next_entry, std::numeric_limits<uint64_t>::max());
 }
 
-bool SnapshotSession::ContinuesRegisteredStreamLocked(uint64_t offset) const {
-  const std::optional<size_t> slot = readahead_->SequentialStreamAt(offset);
+bool SnapshotSession::ContinuesRegisteredStreamLocked(std::optional<size_t> slot) const {
   return slot.has_value() && *slot < reader_streams_.size() && reader_streams_[*slot].open();
 }
 
@@ -404,15 +403,16 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
     std::lock_guard<std::mutex> lock(mu_);
     // A registered stream's reads are all its own (ChunkRequest::stream_read): the policy
     // knows when it will pass each chunk, so its reads are not reader uses.
-    const bool registered = cache_->knows_streams() &&
-                            (declared ? FollowRangeStreamLocked(range_stream->id_, start->entry)
-                                      : ContinuesRegisteredStreamLocked(offset));
-    const bool sequential = readahead_->InSequentialStream(offset, start->entry, requester);
-    const bool continues_stream = readahead_->ContinuesSequentialStream(offset);
+    const internal::ReadaheadDetector::Continuation continues =
+        readahead_->Continues(offset, start->entry, requester);
+    const bool registered =
+        cache_->knows_streams() &&
+        (declared ? FollowRangeStreamLocked(range_stream->id_, start->entry)
+                  : ContinuesRegisteredStreamLocked(continues.sequential_slot));
     for (size_t i = 0; i < requests.size(); ++i) {
       requests[i].stream_read =
-          registered || IsStreamReadLocked(continues_stream, entry_of_lookup[i]);
-      requests[i].sequential_read = sequential;
+          registered || IsStreamReadLocked(continues.windowed_stream, entry_of_lookup[i]);
+      requests[i].sequential_read = continues.sequential_reader;
     }
   }
 

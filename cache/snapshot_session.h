@@ -143,7 +143,7 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // past the end; chunk errors as ChunkCache (DATA_LOSS, UNAVAILABLE...). `requester`
   // names the reader for the fair sharing of the fetch queue (ChunkRequest::requester), and
   // tells a sequential reader's reads that arrive out of order from other readers' random ones
-  // (ReadaheadDetector::InSequentialStream).
+  // (ReadaheadDetector::Continuation::sequential_reader).
   // `range_stream`: the read is one of a reader that declared its range (OpenRangeStream).
   RangeReadTicket ReadAsync(uint64_t offset, uint64_t length, RangeReadCallback on_done,
                             uint64_t requester = 0, const RangeStream* range_stream = nullptr);
@@ -222,7 +222,7 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   void AdoptReadahead(size_t entry, uint64_t read_tick, absl::StatusOr<ChunkHandle> chunk);
   // Whether a read that touches `entry` is a stream read of a chunk the session's readahead
   // fetched for it (ChunkRequest::stream_read); `continues_stream` is the detector's
-  // ContinuesSequentialStream for the read's offset, asked once per read.
+  // Continuation::windowed_stream for the read, asked once per read.
   bool IsStreamReadLocked(bool continues_stream, size_t entry) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -259,7 +259,10 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClosePolicyStreamLocked(ReaderStream& stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a read starting at `offset` continues a stream registered with the policy.
-  bool ContinuesRegisteredStreamLocked(uint64_t offset) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the detector's sequential stream `slot` (Continuation::sequential_slot of a read) is
+  // registered with the policy.
+  bool ContinuesRegisteredStreamLocked(std::optional<size_t> slot) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseReaderStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ChunkCache* const cache_;

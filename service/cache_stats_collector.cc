@@ -191,7 +191,8 @@ std::vector<MetricFamily> CacheStatsCollector::FamiliesOf(
   MetricFamily held_back = Family(
       "chunkcache_prefetches_held_back_total",
       "Times queued readahead was left waiting because a random reader's fetch waited on its "
-      "upstream (cache.max_readahead_fetches_under_demand).",
+      "upstream, or had within the window after it (cache.max_readahead_fetches_under_demand, "
+      "cache.readahead_yield_window_fetch_times).",
       MetricType::Counter);
   AddSample(held_back, {}, stats.prefetches_held_back);
   families.push_back(std::move(held_back));

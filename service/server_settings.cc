@@ -180,6 +180,9 @@ absl::Status ResolveCache(const v1::CacheConfig& cache, ServerSettings& settings
   if (cache.has_max_readahead_fetches_under_demand()) {
     options.max_readahead_fetches_under_demand = cache.max_readahead_fetches_under_demand();
   }
+  if (cache.has_readahead_yield_window_fetch_times()) {
+    options.readahead_yield_window_fetch_times = cache.readahead_yield_window_fetch_times();
+  }
   absl::StatusOr<uint64_t> hinted = SizeOr(cache.max_hinted_bytes(), 0, "cache.max_hinted_bytes");
   if (!hinted.ok()) return hinted.status();
   options.max_hinted_bytes = *hinted;

@@ -116,7 +116,8 @@ absl::Status CacheCore::Start(DirLock lock) {
   }
   scheduler_ = std::make_unique<FetchScheduler>(
       options_.max_concurrent_fetches, options_.max_queued_fetches, options_.max_queued_prefetches,
-      options_.max_readahead_fetches_under_demand,
+      ReadaheadYield{options_.max_readahead_fetches_under_demand,
+                     options_.readahead_yield_window_fetch_times, options_.clock},
       [this](std::shared_ptr<PendingFetch> fetch) { RunFetch(std::move(fetch)); });
   if (options_.verify_persisted_in_background && !to_verify.empty()) {
     verifier_ = std::thread(

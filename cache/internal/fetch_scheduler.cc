@@ -9,11 +9,21 @@ namespace chunkcache::internal {
 
 using QueueState = PendingFetch::QueueState;
 
+namespace {
+
+// With a substituted clock (tests) the real time of a window's end is not known: workers
+// whose prefetches wait for one look again this often.
+constexpr absl::Duration kMaxWindowSleep = absl::Milliseconds(20);
+
+}  // namespace
+
 FetchScheduler::FetchScheduler(int workers, size_t max_queued_demand, size_t max_queued_prefetch,
-                               size_t readahead_under_demand, RunFetch run)
+                               ReadaheadYield yield, RunFetch run)
     : max_queued_demand_(max_queued_demand),
       max_queued_prefetch_(max_queued_prefetch),
-      readahead_under_demand_(readahead_under_demand),
+      readahead_under_demand_(yield.under_demand),
+      window_fetch_times_(std::max(0.0, yield.window_fetch_times)),
+      clock_(std::move(yield.clock)),
       full_readahead_depth_(static_cast<size_t>(std::max(workers, 1))),
       run_(std::move(run)) {
   workers_.reserve(static_cast<size_t>(workers));
@@ -107,13 +117,26 @@ bool FetchScheduler::HasWorkOrStopping() const {
   return stopping_ || queued_demand_ > 0 || (!prefetch_.empty() && !prefetches_blocked_);
 }
 
-bool FetchScheduler::PrefetchMayStartLocked(const PendingFetch& fetch) {
+bool FetchScheduler::PrefetchMayStartLocked(const PendingFetch& fetch, absl::Time now) {
   auto found = links_.find(fetch.link);
   if (found == links_.end()) return true;  // at rest: nothing running, nobody waiting
   Link& link = found->second;
-  // The depth starts over from the bound once the waiting readers are served (see the header).
-  if (link.waiting > 0) link.depth = std::min(link.depth, readahead_under_demand_);
+  if (link.waiting > 0 || now < link.yield_until) {
+    link.depth = std::min(link.depth, readahead_under_demand_);
+  } else if (link.depth == 0) {
+    // The window is over and no fetch may complete on the link to grow the depth: start again
+    // from one (see the header).
+    link.depth = 1;
+  }
   return link.running_prefetch < link.depth;
+}
+
+absl::Time FetchScheduler::NextWindowEndLocked(absl::Time now) const {
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& [unused, link] : links_) {
+    if (link.waiting == 0 && link.yield_until > now) next = std::min(next, link.yield_until);
+  }
+  return next;
 }
 
 std::shared_ptr<PendingFetch> FetchScheduler::PopLocked(bool any) {
@@ -131,12 +154,14 @@ std::shared_ptr<PendingFetch> FetchScheduler::PopLocked(bool any) {
     }
     --queued_demand_;
   } else {
+    const absl::Time now = Now();
     auto next = prefetch_.begin();
-    while (next != prefetch_.end() && !any && !PrefetchMayStartLocked(**next)) ++next;
+    while (next != prefetch_.end() && !any && !PrefetchMayStartLocked(**next, now)) ++next;
     if (next == prefetch_.end()) {
       if (!prefetch_.empty()) {
         ++prefetches_held_back_;
         prefetches_blocked_ = true;
+        blocked_until_ = NextWindowEndLocked(now);
       }
       return nullptr;
     }
@@ -161,15 +186,25 @@ void FetchScheduler::FinishLocked(PendingFetch& fetch) {
     --link.running_prefetch;
     --running_prefetch_;
   }
+  const absl::Time now = Now();
   if (fetch.presses) {
     fetch.presses = false;
     --link.waiting;
+    // Stop() hands back fetches that never started: they say nothing about the link.
+    if (fetch.started_at != absl::Time()) {
+      const absl::Duration took = now - fetch.started_at;
+      auto [average, first] = random_fetch_time_.try_emplace(fetch.link, took);
+      if (!first) average->second += (took - average->second) / 4;
+      link.yield_until = std::max(link.yield_until, now + average->second * window_fetch_times_);
+    }
   }
-  // Every fetch done on the link while no random reader waits doubles its readahead depth.
-  if (link.waiting == 0 && link.depth < full_readahead_depth_) {
+  // Every fetch done on the link while no random reader waits, nor its window runs, doubles
+  // its readahead depth.
+  const bool yielding = link.waiting > 0 || now < link.yield_until;
+  if (!yielding && link.depth < full_readahead_depth_) {
     link.depth = std::min(full_readahead_depth_, std::max<size_t>(2 * link.depth, 1));
   }
-  if (link.running_prefetch == 0 && link.waiting == 0 && link.depth >= full_readahead_depth_) {
+  if (link.running_prefetch == 0 && !yielding && link.depth >= full_readahead_depth_) {
     links_.erase(found);
   }
   // A held-back prefetch may start now.
@@ -184,11 +219,26 @@ void FetchScheduler::WorkerLoop() {
     std::shared_ptr<PendingFetch> fetch;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_or_stop_.wait(lock,
-                         [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return HasWorkOrStopping(); });
+      while (!HasWorkOrStopping()) {
+        if (!prefetches_blocked_ || blocked_until_ == absl::InfiniteFuture()) {
+          work_or_stop_.wait(lock);
+          continue;
+        }
+        // Held back by a window only: look again when it ends (or, on a substituted clock, every
+        // kMaxWindowSleep).
+        const absl::Duration left = blocked_until_ - Now();
+        if (left > absl::ZeroDuration() &&
+            work_or_stop_.wait_for(lock, absl::ToChronoNanoseconds(
+                                             clock_ ? std::min(left, kMaxWindowSleep) : left)) ==
+                std::cv_status::no_timeout) {
+          continue;
+        }
+        prefetches_blocked_ = false;
+      }
       if (stopping_) return;
       fetch = PopLocked();
       if (fetch == nullptr) continue;
+      fetch->started_at = Now();
       ++running_;
     }
     run_(fetch);  // a copy: the worker's reference keeps the fetch for FinishLocked

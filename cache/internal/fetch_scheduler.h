@@ -20,17 +20,26 @@
 // requests in order (one link, one HTTP/2 connection) makes a demand fetch that starts later
 // wait behind every prefetch already running on it. So while a demand fetch of a random
 // reader (FetchOwner::reader_waits: a guest's read, not a read that continues a sequential
-// stream) is queued or running on a link, at most `readahead_under_demand` prefetches run on
-// that link; a prefetch beyond that stays queued, and a worker takes another one (of another
+// stream) is queued or running on a link, at most `under_demand` prefetches run on that link
+// (default 0); a prefetch beyond that stays queued, and a worker takes another one (of another
 // link) or the next demand fetch instead. Sequential readers never hold readahead back: their
 // reads catch up with their own readahead, and holding it back would only slow them down.
-// Once no random reader waits on a link, its readahead depth doubles with each fetch completed
-// on it, back to the full depth (every worker). It grows with completions, not at once: a
-// guest reading one block at a time next to a restore misses again a moment after its last
-// miss was served, before any fetch completes, and then finds only the bound's prefetches
-// ahead of it. A restore alone is never held back.
 //
-//   FetchScheduler scheduler(16, 1024, 256, 1, [&](std::shared_ptr<PendingFetch> f) { Run(f); });
+// The yield outlasts the random reader's fetch by a window: `window_fetch_times` times the
+// time the link's random fetches have been taking (a moving average, from start to done).
+// A guest misses in bursts, one block at a time: its next miss comes a moment after the last
+// one was served. Without the window the readahead that starts in that moment is on the link
+// ahead of the next miss, which then waits behind it; with it, a guest's miss waits behind
+// no readahead at all, only behind the fetches sequential readers wait for themselves (a
+// restore's current chunk). Derived from the observed fetch time, the window follows the
+// link: a few tens of milliseconds on a LAN, longer over a slow WAN link.
+// After the window, the link's readahead depth starts again from max(under_demand, 1) and
+// doubles with each fetch completed on it, back to the full depth (every worker). A restore
+// alone is held back only by its first reads, which count as random until its stream is
+// detected.
+//
+//   FetchScheduler scheduler(16, 1024, 256, ReadaheadYield{},
+//                            [&](std::shared_ptr<PendingFetch> f) { Run(f); });
 //   absl::Status queued = scheduler.Enqueue(
 //       fetch, FetchPriority::kDemand,
 //       FetchOwner{FetchQueueKey{client, source.get()}, upstream.get(), /*reader_waits=*/true});
@@ -45,6 +54,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -55,6 +65,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "cache/chunk_lookup.h"
 #include "cache/internal/pending_fetch.h"
 
@@ -84,12 +95,22 @@ struct FetchOwner {
   bool reader_waits = false;
 };
 
+// How readahead yields a link to random readers (see above).
+struct ReadaheadYield {
+  size_t under_demand = 0;  // prefetches running on a link while a random reader waits there
+  // The window after a random reader's fetch, in multiples of the link's random fetch time;
+  // 0: readahead grows back as soon as no random reader waits.
+  double window_fetch_times = 1.0;
+  // The clock of the window (tests substitute their own); empty: absl::Now.
+  std::function<absl::Time()> clock;
+};
+
 class FetchScheduler {
  public:
   using RunFetch = absl::AnyInvocable<void(std::shared_ptr<PendingFetch>)>;
 
   FetchScheduler(int workers, size_t max_queued_demand, size_t max_queued_prefetch,
-                 size_t readahead_under_demand, RunFetch run);
+                 ReadaheadYield yield, RunFetch run);
   ~FetchScheduler();
   FetchScheduler(const FetchScheduler&) = delete;
   FetchScheduler& operator=(const FetchScheduler&) = delete;
@@ -124,7 +145,11 @@ class FetchScheduler {
   // The next fetch to run: a demand fetch, else the first queued prefetch its link's readahead
   // bound lets start (null if none); with `any`, ignores the bound (Stop).
   std::shared_ptr<PendingFetch> PopLocked(bool any = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool PrefetchMayStartLocked(const PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool PrefetchMayStartLocked(const PendingFetch& fetch, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The earliest end of a window that holds readahead back now (InfiniteFuture if none).
+  absl::Time NextWindowEndLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Time Now() const { return clock_ ? clock_() : absl::Now(); }
   void AddWaitingReaderLocked(PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Bookkeeping of a fetch a worker has run (or Stop returns).
   void FinishLocked(PendingFetch& fetch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -136,6 +161,8 @@ class FetchScheduler {
   const size_t max_queued_demand_;
   const size_t max_queued_prefetch_;
   const size_t readahead_under_demand_;
+  const double window_fetch_times_;
+  const std::function<absl::Time()> clock_;
   const size_t full_readahead_depth_;  // the worker count
   RunFetch run_;
 
@@ -157,8 +184,17 @@ class FetchScheduler {
     // Demand fetches random readers wait for (FetchOwner::reader_waits), queued or running.
     size_t waiting = 0;
     size_t depth = 0;  // prefetches that may run while no other reader waits
+    // Readahead yields until then, after the latest random reader's fetch done on the link.
+    absl::Time yield_until = absl::InfinitePast();
   };
   absl::flat_hash_map<const void*, Link> links_ ABSL_GUARDED_BY(mu_);
+  // The moving average of the time random readers' fetches took on each link (from start to
+  // done): the unit of the yield window. Kept while the link is at rest (one entry per
+  // upstream).
+  absl::flat_hash_map<const void*, absl::Duration> random_fetch_time_ ABSL_GUARDED_BY(mu_);
+  // While prefetches_blocked_: the earliest end of a window that holds one back (workers
+  // wake then), InfiniteFuture when only waiting readers hold them (a completion wakes them).
+  absl::Time blocked_until_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   size_t running_prefetch_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t prefetches_held_back_ ABSL_GUARDED_BY(mu_) = 0;
   // Every queued prefetch was found held back and nothing has changed since: workers sleep

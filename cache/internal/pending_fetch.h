@@ -95,6 +95,7 @@ class PendingFetch {
   enum class QueueState { kNotQueued, kDemand, kPrefetch, kTaken };
   QueueState queue_state = QueueState::kNotQueued;
   absl::Time enqueued_at;
+  absl::Time started_at;  // when a worker took it (the scheduler's clock)
   // The upstream the fetch reads (readahead is bounded per upstream). `presses` once a random
   // reader waits for it: it then holds readahead on `link` back until it is done.
   // `runs_as_prefetch` while a worker runs it as a prefetch (counted against that bound).

@@ -16,7 +16,7 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   ++tick_;
   Stream* stream = nullptr;
   for (Stream& s : streams_) {
-    if (Continues(s, offset)) {
+    if (ContinuesStream(s, offset)) {
       stream = &s;
       break;
     }
@@ -70,16 +70,6 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   return plan;
 }
 
-std::optional<size_t> ReadaheadDetector::SequentialStreamAt(uint64_t offset) const {
-  for (size_t slot = 0; slot < streams_.size(); ++slot) {
-    if (Continues(streams_[slot], offset)) {  // OnRead takes the first that continues
-      if (streams_[slot].reads >= kSequentialReads) return slot;
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
-
 void ReadaheadDetector::Unrequested(const ReadaheadPlan& plan, size_t first_unrequested) {
   if (plan.stream >= streams_.size()) return;
   Stream& stream = streams_[plan.stream];
@@ -89,27 +79,30 @@ void ReadaheadDetector::Unrequested(const ReadaheadPlan& plan, size_t first_unre
   }
 }
 
-bool ReadaheadDetector::Continues(const Stream& stream, uint64_t offset) const {
+bool ReadaheadDetector::ContinuesStream(const Stream& stream, uint64_t offset) const {
   return stream.in_use && offset >= stream.last_start &&
          offset <= stream.next_offset + options_.max_gap_bytes;
 }
 
-bool ReadaheadDetector::ContinuesSequentialStream(uint64_t offset) const {
-  for (const Stream& s : streams_) {
-    if (Continues(s, offset)) return s.window > 0;  // OnRead takes the first that continues
+ReadaheadDetector::Continuation ReadaheadDetector::Continues(uint64_t offset, size_t entry,
+                                                             uint64_t reader) const {
+  Continuation continuation;
+  for (size_t slot = 0; slot < streams_.size(); ++slot) {
+    const Stream& s = streams_[slot];
+    if (!ContinuesStream(s, offset)) continue;
+    // OnRead takes the first stream that continues.
+    if (s.reads >= kSequentialReads) continuation.sequential_slot = slot;
+    continuation.windowed_stream = s.window > 0;
+    break;
   }
-  return false;
-}
-
-bool ReadaheadDetector::InSequentialStream(uint64_t offset, size_t entry, uint64_t reader) const {
-  if (ContinuesSequentialStream(offset)) return true;
-  for (const Stream& s : streams_) {
-    if (s.in_use && s.window > 0 && s.reader == reader && entry + s.window >= s.last_entry &&
-        entry <= s.last_entry + s.window) {
-      return true;
-    }
+  continuation.sequential_reader = continuation.windowed_stream;
+  for (size_t slot = 0; slot < streams_.size() && !continuation.sequential_reader; ++slot) {
+    const Stream& s = streams_[slot];
+    continuation.sequential_reader = s.in_use && s.window > 0 && s.reader == reader &&
+                                     entry + s.window >= s.last_entry &&
+                                     entry <= s.last_entry + s.window;
   }
-  return false;
+  return continuation;
 }
 
 size_t ReadaheadDetector::largest_window() const {

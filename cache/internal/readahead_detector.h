@@ -56,19 +56,22 @@ class ReadaheadDetector {
   // The largest window of any stream (for stats and tests).
   size_t largest_window() const;
 
-  // Whether a read starting at `offset` continues a stream that has a readahead window, as
-  // the next OnRead will see it (asked before that OnRead; changes nothing).
-  bool ContinuesSequentialStream(uint64_t offset) const;
-  // The slot of the sequential stream (plan.reader_sequential) a read starting at `offset`
-  // continues, as the next OnRead will see it; nullopt when it continues none.
-  std::optional<size_t> SequentialStreamAt(uint64_t offset) const;
-
-  // Whether a read starting at `offset`, in index entry `entry`, by `reader` is a sequential
-  // reader's (asked before its OnRead): it continues a stream that has a readahead window, or
-  // `reader` last moved such a stream and the read lies within that window around the stream's
-  // furthest entry. The second case is a reader with many reads in flight (a pipelined restore)
-  // whose reads arrive a little out of order; another reader's read there (a guest's) is not.
-  bool InSequentialStream(uint64_t offset, size_t entry, uint64_t reader) const;
+  // What a read starting at `offset`, in index entry `entry`, by `reader` continues, as the
+  // next OnRead will see it (asked before that OnRead, once per read; changes nothing).
+  struct Continuation {
+    // The slot of the sequential stream (plan.reader_sequential) the read continues; nullopt
+    // when it continues none.
+    std::optional<size_t> sequential_slot;
+    // The read continues a stream that has a readahead window.
+    bool windowed_stream = false;
+    // The read is a sequential reader's: it continues a stream that has a readahead window, or
+    // `reader` last moved such a stream and the read lies within that window around the
+    // stream's furthest entry. The second case is a reader with many reads in flight (a
+    // pipelined restore) whose reads arrive a little out of order; another reader's read there
+    // (a guest's) is not.
+    bool sequential_reader = false;
+  };
+  Continuation Continues(uint64_t offset, size_t entry, uint64_t reader) const;
 
   // The caller requested only [plan.first, first_unrequested) of `plan` (its pin budget ran
   // out): the rest is planned again at the stream's next read.
@@ -88,7 +91,7 @@ class ReadaheadDetector {
   };
   static constexpr size_t kSequentialReads = 3;
   // Whether a read starting at `offset` continues `stream`.
-  bool Continues(const Stream& stream, uint64_t offset) const;
+  bool ContinuesStream(const Stream& stream, uint64_t offset) const;
 
   ReadaheadOptions options_;
   std::vector<Stream> streams_;

@@ -1,6 +1,7 @@
 // ReadaheadDetector: sequential streams get a growing window, random readers none.
 #include "cache/internal/readahead_detector.h"
 
+#include <optional>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -121,18 +122,26 @@ TEST(ReadaheadDetectorTest, StopsAtTheEndOfTheArchiveAndCanBeDisabled) {
   for (size_t entry = 0; entry < 10; ++entry) EXPECT_EQ(ReadChunk(disabled, entry).count, 0u);
 }
 
+// Whether a read at `offset` continues a stream that has a readahead window.
+bool ContinuesWindowedStream(const ReadaheadDetector& detector, uint64_t offset) {
+  return detector.Continues(offset, offset / kChunk, /*reader=*/0).windowed_stream;
+}
+
 TEST(ReadaheadDetectorTest, ContinuesSequentialStreamOnlyForAStreamWithAWindow) {
   ReadaheadDetector detector(ReadaheadOptions{});
-  EXPECT_FALSE(detector.ContinuesSequentialStream(0));
+  EXPECT_FALSE(ContinuesWindowedStream(detector, 0));
   ReadChunk(detector, 0);
   ReadChunk(detector, 1);
-  EXPECT_FALSE(detector.ContinuesSequentialStream(2 * kChunk));  // not sequential yet
+  EXPECT_FALSE(ContinuesWindowedStream(detector, 2 * kChunk));  // not sequential yet
+  EXPECT_FALSE(detector.Continues(2 * kChunk, 2, 0).sequential_slot.has_value());
   ReadChunk(detector, 2);
-  EXPECT_TRUE(detector.ContinuesSequentialStream(2 * kChunk + 4096));  // the rest of chunk 2
-  EXPECT_TRUE(detector.ContinuesSequentialStream(3 * kChunk));
-  EXPECT_FALSE(detector.ContinuesSequentialStream(kChunk));        // behind the stream
-  EXPECT_FALSE(detector.ContinuesSequentialStream(500 * kChunk));  // far ahead of it
-  EXPECT_EQ(detector.largest_window(), 2u);                        // asking changed nothing
+  EXPECT_TRUE(ContinuesWindowedStream(detector, 2 * kChunk + 4096));  // the rest of chunk 2
+  EXPECT_TRUE(ContinuesWindowedStream(detector, 3 * kChunk));
+  EXPECT_EQ(detector.Continues(3 * kChunk, 3, 0).sequential_slot, std::optional<size_t>(0));
+  EXPECT_FALSE(ContinuesWindowedStream(detector, kChunk));        // behind the stream
+  EXPECT_FALSE(ContinuesWindowedStream(detector, 500 * kChunk));  // far ahead of it
+  EXPECT_FALSE(detector.Continues(500 * kChunk, 500, 0).sequential_slot.has_value());
+  EXPECT_EQ(detector.largest_window(), 2u);  // asking changed nothing
 }
 
 TEST(ReadaheadDetectorTest, OutOfOrderReadsOfTheStreamsReaderAreSequentialOthersAreNot) {
@@ -147,13 +156,16 @@ TEST(ReadaheadDetectorTest, OutOfOrderReadsOfTheStreamsReaderAreSequentialOthers
   ASSERT_EQ(detector.largest_window(), 4u);
   // The restore's reads in flight arrive a little out of order: ahead of the stream's end by
   // more than the gap, or behind its furthest read, within the window.
-  EXPECT_TRUE(detector.InSequentialStream(5 * kChunk, 5, kRestore));
-  EXPECT_TRUE(detector.InSequentialStream(0, 0, kRestore));
-  EXPECT_FALSE(detector.InSequentialStream(20 * kChunk, 20, kRestore));  // beyond the window
+  auto sequential = [&](size_t entry, uint64_t reader) {
+    return detector.Continues(entry * kChunk, entry, reader).sequential_reader;
+  };
+  EXPECT_TRUE(sequential(5, kRestore));
+  EXPECT_TRUE(sequential(0, kRestore));
+  EXPECT_FALSE(sequential(20, kRestore));  // beyond the window
   // The same places read by another reader are random reads; continuing the stream is not.
-  EXPECT_FALSE(detector.InSequentialStream(5 * kChunk, 5, kGuest));
-  EXPECT_FALSE(detector.InSequentialStream(0, 0, kGuest));
-  EXPECT_TRUE(detector.InSequentialStream(3 * kChunk, 3, kGuest));
+  EXPECT_FALSE(sequential(5, kGuest));
+  EXPECT_FALSE(sequential(0, kGuest));
+  EXPECT_TRUE(sequential(3, kGuest));
 }
 
 TEST(ReadaheadDetectorTest, UnrequestedRestIsPlannedAgainAtTheNextRead) {

@@ -2,9 +2,11 @@
 // readahead runs first; while it waits or runs, no more than max_readahead_fetches_under_demand
 // prefetches run on its upstream; sequential reads (a restore catching up with its readahead)
 // never hold readahead back, a random read of the same client does; once no random reader
-// waits, readahead grows back to every fetch worker. Counted with held upstream calls, never
-// timed.
+// waits, readahead grows back to every fetch worker. With the defaults (no prefetch while a
+// guest waits, and a window of one fetch time after its fetch) a guest's next miss finds no
+// readahead ahead of it. Counted with held upstream calls and a manual clock, never timed.
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "cache/chunk_cache.h"
 #include "gtest/gtest.h"
 #include "tests/cache/cache_test_util.h"
+#include "tests/testing/manual_clock.h"
 #include "tests/testing/test_env.h"
 #include "upstream/faulty_upstream.h"
 #include "upstream/memory_upstream.h"
@@ -21,6 +24,7 @@ namespace {
 
 using ::chunkcache::testing::AddChunk;
 using ::chunkcache::testing::MakeSource;
+using ::chunkcache::testing::ManualClock;
 using ::chunkcache::testing::OpenCache;
 using ::chunkcache::testing::PseudoRandomBytes;
 using ::chunkcache::testing::ScratchDir;
@@ -33,6 +37,7 @@ constexpr size_t kReadahead = 16;  // prefetches the sequential reader queues
 constexpr uint64_t kRestore = 1;   // the sequential reader (a restore copying the disk)
 constexpr uint64_t kGuest = 2;     // a random reader of the same archive
 
+// The bound on its own: one prefetch may run while a guest waits, no window after it.
 class ReadaheadYieldTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -41,7 +46,9 @@ class ReadaheadYieldTest : public ::testing::Test {
     archive_ = MakeSource(faulty_, "store");
     ChunkCacheOptions options = SmallCacheOptions(dir_.path(), 16 << 20);
     options.max_concurrent_fetches = kWorkers;
-    options.max_readahead_fetches_under_demand = 1;
+    options.max_readahead_fetches_under_demand = bound_;
+    options.readahead_yield_window_fetch_times = window_;
+    options.clock = clock_.AsFunction();
     cache_ = OpenCache(options);
     faulty_->HoldCalls();
   }
@@ -102,6 +109,9 @@ class ReadaheadYieldTest : public ::testing::Test {
     return held;
   }
 
+  size_t bound_ = 1;
+  double window_ = 0;
+  ManualClock clock_;
   ScratchDir dir_;
   std::shared_ptr<MemoryUpstream> memory_;
   std::shared_ptr<FaultyUpstream> faulty_;
@@ -236,6 +246,123 @@ TEST_F(ReadaheadYieldTest, AGuestJoiningARunningPrefetchHoldsFurtherReadaheadBac
   Finish(joined, 2);  // the guest is served: a fetch done lets a second prefetch run
   EXPECT_EQ(cache_->Stats().fetches_running_prefetch, 2u);
   EXPECT_EQ(cache_->Stats().fetches_queued_prefetch, kReadahead - kWorkers - 1);
+}
+
+// The defaults: no prefetch while a guest waits, and the yield held for one fetch time after.
+class ReadaheadYieldWindowTest : public ReadaheadYieldTest {
+ protected:
+  void SetUp() override {
+    const ChunkCacheOptions defaults;
+    bound_ = defaults.max_readahead_fetches_under_demand;
+    window_ = defaults.readahead_yield_window_fetch_times;
+    ReadaheadYieldTest::SetUp();
+  }
+  // Runs `event` (a fetch finishing, the clock moving) and waits until a worker has looked at
+  // the queued prefetches since and left every one queued.
+  void ExpectReadaheadHeldBackAfter(const std::function<void()>& event) {
+    const uint64_t before = cache_->Stats().prefetches_held_back;
+    event();
+    EXPECT_TRUE(WaitFor([&] { return cache_->Stats().prefetches_held_back > before; }));
+  }
+  // The guest misses; its fetch starts at once (a worker is free): returns it, held.
+  ChunkRequest GuestMisses(size_t running) {
+    const ChunkRequest guest = Chunk(kGuest);
+    Look(guest, FetchPriority::kDemand);
+    EXPECT_TRUE(WaitFor([&] { return Held(guest); }));
+    EXPECT_EQ(cache_->Stats().fetches_running, running);
+    return guest;
+  }
+};
+
+TEST_F(ReadaheadYieldWindowTest, DefaultsAreNoPrefetchUnderDemandAndAWindowOfOneFetchTime) {
+  EXPECT_EQ(bound_, 0u);
+  EXPECT_EQ(window_, 1.0);
+}
+
+TEST_F(ReadaheadYieldWindowTest, TheYieldHoldsForTheWindowAfterAGuestsMissAndEndsAfterIt) {
+  QueueReadahead();
+  const ChunkRequest first = Chunk(kGuest);
+  Look(first, FetchPriority::kDemand);
+  Finish(HeldReadahead().front(), kWorkers);  // the guest's fetch starts
+  ASSERT_TRUE(Held(first));
+  // The prefetches already running finish; none replaces them while the guest waits.
+  for (size_t running = kWorkers - 1; running >= 2; --running) {
+    Finish(HeldReadahead().front(), running);
+  }
+  ExpectReadaheadHeldBackAfter([&] { Finish(HeldReadahead().front(), 1); });
+  EXPECT_EQ(cache_->Stats().fetches_running_prefetch, 0u);
+  const uint64_t queued = cache_->Stats().fetches_queued_prefetch;
+  ASSERT_EQ(queued, kReadahead - kWorkers);
+
+  // The guest's fetch takes 100 ms: the window is 100 ms from its end.
+  clock_.Advance(absl::Milliseconds(100));
+  ExpectReadaheadHeldBackAfter([&] { Finish(first, 0); });
+  ExpectReadaheadHeldBackAfter([&] { clock_.Advance(absl::Milliseconds(90)); });
+  EXPECT_EQ(cache_->Stats().fetches_running_prefetch, 0u);
+  EXPECT_EQ(cache_->Stats().fetches_queued_prefetch, queued);
+
+  // The guest misses again within the window: its fetch is alone on the upstream, no
+  // readahead ahead of it.
+  const ChunkRequest second = GuestMisses(1);
+  EXPECT_EQ(faulty_->held_chunks(), std::vector<ChunkDigest>{second.digest});
+  clock_.Advance(absl::Milliseconds(100));  // this fetch takes 100 ms too
+  ExpectReadaheadHeldBackAfter([&] { Finish(second, 0); });
+  EXPECT_EQ(cache_->Stats().fetches_queued_prefetch, queued);
+  EXPECT_EQ(faulty_->total_calls(), static_cast<uint64_t>(kWorkers + 2));
+
+  // Past the window, readahead starts again, from one prefetch.
+  clock_.Advance(absl::Milliseconds(101));
+  ASSERT_TRUE(WaitFor([&] { return cache_->Stats().fetches_running_prefetch == 1; }));
+  ASSERT_TRUE(faulty_->WaitForHeldCalls(1, absl::Seconds(10)));
+  EXPECT_EQ(cache_->Stats().fetches_queued_prefetch, queued - 1);
+}
+
+TEST_F(ReadaheadYieldWindowTest, TheRestoreRegainsFullDepthAfterTheWindow) {
+  QueueReadahead();
+  const ChunkRequest guest = Chunk(kGuest);
+  Look(guest, FetchPriority::kDemand);
+  Finish(HeldReadahead().front(), kWorkers);
+  for (size_t running = kWorkers - 1; running >= 1; --running) {
+    Finish(HeldReadahead().front(), running);
+  }
+  clock_.Advance(absl::Milliseconds(50));
+  Finish(guest, 0);
+  clock_.Advance(absl::Milliseconds(51));  // the window (50 ms) is over
+
+  // One prefetch, then each one done doubles the depth: 2, 4 = every worker, and it stays.
+  ASSERT_TRUE(WaitFor([&] { return cache_->Stats().fetches_running_prefetch == 1; }));
+  ASSERT_TRUE(faulty_->WaitForHeldCalls(1, absl::Seconds(10)));
+  Finish(HeldReadahead().front(), 2);
+  EXPECT_EQ(cache_->Stats().fetches_running_prefetch, 2u);
+  Finish(HeldReadahead().front(), kWorkers);
+  EXPECT_EQ(cache_->Stats().fetches_running_prefetch, static_cast<uint64_t>(kWorkers));
+  Finish(HeldReadahead().front(), kWorkers);
+  const CacheStats stats = cache_->Stats();
+  EXPECT_EQ(stats.fetches_running_prefetch, static_cast<uint64_t>(kWorkers));
+  EXPECT_EQ(stats.fetches_queued_prefetch, 5u);  // 16 - 4 at first - 1 - 2 - 3 - 1
+}
+
+TEST_F(ReadaheadYieldWindowTest, TheWindowFollowsTheFetchTimeTheGuestSees) {
+  QueueReadahead();
+  const ChunkRequest first = Chunk(kGuest);
+  Look(first, FetchPriority::kDemand);
+  Finish(HeldReadahead().front(), kWorkers);
+  for (size_t running = kWorkers - 1; running >= 1; --running) {
+    Finish(HeldReadahead().front(), running);
+  }
+  clock_.Advance(absl::Milliseconds(400));
+  Finish(first, 0);
+  // A slow link (400 ms per fetch): 300 ms later the window still holds.
+  ExpectReadaheadHeldBackAfter([&] { clock_.Advance(absl::Milliseconds(300)); });
+  EXPECT_EQ(cache_->Stats().fetches_running_prefetch, 0u);
+  // A fast fetch next (0 ms): the average (1/4 of the way) is 300 ms, so its window ends
+  // sooner than 400 ms after it.
+  const ChunkRequest second = GuestMisses(1);
+  Finish(second, 0);
+  ExpectReadaheadHeldBackAfter([&] { clock_.Advance(absl::Milliseconds(299)); });
+  EXPECT_EQ(cache_->Stats().fetches_running_prefetch, 0u);
+  clock_.Advance(absl::Milliseconds(2));
+  EXPECT_TRUE(WaitFor([&] { return cache_->Stats().fetches_running_prefetch == 1; }));
 }
 
 }  // namespace

@@ -154,10 +154,11 @@ TEST(ServiceSettingsTest, DefaultsAreFilledIn) {
   EXPECT_FALSE(ResolveSettings(no_metrics)->metrics_listen.has_value());
 }
 
-TEST(ServiceSettingsTest, ReadaheadUnderDemandDefaultsToOneAndZeroIsKept) {
+TEST(ServiceSettingsTest, ReadaheadUnderDemandDefaultsToZeroAndZeroIsKept) {
   absl::StatusOr<ServerSettings> settings = ResolveSettings(MinimalConfig());
   ASSERT_TRUE(settings.ok()) << settings.status();
-  EXPECT_EQ(settings->cache.max_readahead_fetches_under_demand, 1u);
+  EXPECT_EQ(settings->cache.max_readahead_fetches_under_demand, 0u);
+  EXPECT_EQ(settings->cache.readahead_yield_window_fetch_times, 1.0);
   // 0 (readahead stops while a random reader waits) is a setting, not "unset".
   v1::Config stop = MinimalConfig();
   stop.mutable_cache()->set_max_readahead_fetches_under_demand(0);
@@ -167,6 +168,13 @@ TEST(ServiceSettingsTest, ReadaheadUnderDemandDefaultsToOneAndZeroIsKept) {
   v1::Config four = MinimalConfig();
   four.mutable_cache()->set_max_readahead_fetches_under_demand(4);
   EXPECT_EQ(ResolveSettings(four)->cache.max_readahead_fetches_under_demand, 4u);
+  // The yield window: 0 is kept (no window), a negative one is refused.
+  v1::Config no_window = MinimalConfig();
+  no_window.mutable_cache()->set_readahead_yield_window_fetch_times(0);
+  EXPECT_EQ(ResolveSettings(no_window)->cache.readahead_yield_window_fetch_times, 0.0);
+  v1::Config negative = MinimalConfig();
+  negative.mutable_cache()->set_readahead_yield_window_fetch_times(-1);
+  EXPECT_FALSE(ResolveSettings(negative).ok());
 }
 
 TEST(ServiceSettingsTest, InvalidConfigurationsNameWhatIsWrong) {
