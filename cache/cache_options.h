@@ -42,18 +42,20 @@ struct ChunkCacheOptions {
   // Readahead and other prefetches running on one upstream while a random reader's demand
   // fetch (a guest's read next to a restore of its disk: a read that continues no sequential
   // stream) is queued or running on it. An upstream serves requests in the order they come,
-  // so that fetch waits behind the prefetches already running: this bound is how many. 0 (the
-  // default): readahead waits while a random reader waits, and the guest's miss waits only
-  // behind the fetches sequential readers wait for themselves. Sequential readers (restores,
-  // copies) never hold readahead back.
-  size_t max_readahead_fetches_under_demand = 0;
+  // so that fetch waits behind the prefetches already running: this bound is how many. 0:
+  // readahead waits while a random reader waits, and the guest's miss waits only behind the
+  // fetches sequential readers wait for themselves. Sequential readers (restores, copies) never
+  // hold readahead back. The default 1 keeps one prefetch going: a pipelined restore whose
+  // first reads (before the detector knows its stream) look random does not stall.
+  size_t max_readahead_fetches_under_demand = 1;
   // The bound holds on for a window after a random reader's fetch is done: this many times
   // the time random readers' fetches have been taking on that upstream (a moving average).
   // A guest misses in bursts, its next miss a moment after the last; without the window the
   // readahead started in that moment is ahead of it again. After the window the upstream's
   // prefetch depth starts from max(bound, 1) and doubles with each fetch completed on it, up
-  // to max_concurrent_fetches. 0: no window.
-  double readahead_yield_window_fetch_times = 1.0;
+  // to max_concurrent_fetches. 0 (the default): no window; 1 suits a live-restore node, where a
+  // guest booting from the export matters more than the copy's speed.
+  double readahead_yield_window_fetch_times = 0;
   // The clock of that window; empty means absl::Now. Tests substitute a manual one.
   std::function<absl::Time()> clock;
 

@@ -2,9 +2,9 @@
 // readahead runs first; while it waits or runs, no more than max_readahead_fetches_under_demand
 // prefetches run on its upstream; sequential reads (a restore catching up with its readahead)
 // never hold readahead back, a random read of the same client does; once no random reader
-// waits, readahead grows back to every fetch worker. With the defaults (no prefetch while a
-// guest waits, and a window of one fetch time after its fetch) a guest's next miss finds no
-// readahead ahead of it. Counted with held upstream calls and a manual clock, never timed.
+// waits, readahead grows back to every fetch worker. With the live-restore setting (no prefetch
+// while a guest waits, and a window of one fetch time after its fetch) a guest's next miss finds
+// no readahead ahead of it. Counted with held upstream calls and a manual clock, never timed.
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -248,13 +248,13 @@ TEST_F(ReadaheadYieldTest, AGuestJoiningARunningPrefetchHoldsFurtherReadaheadBac
   EXPECT_EQ(cache_->Stats().fetches_queued_prefetch, kReadahead - kWorkers - 1);
 }
 
-// The defaults: no prefetch while a guest waits, and the yield held for one fetch time after.
+// The live-restore setting: no prefetch while a guest waits, and the yield held for one fetch
+// time after.
 class ReadaheadYieldWindowTest : public ReadaheadYieldTest {
  protected:
   void SetUp() override {
-    const ChunkCacheOptions defaults;
-    bound_ = defaults.max_readahead_fetches_under_demand;
-    window_ = defaults.readahead_yield_window_fetch_times;
+    bound_ = 0;
+    window_ = 1;
     ReadaheadYieldTest::SetUp();
   }
   // Runs `event` (a fetch finishing, the clock moving) and waits until a worker has looked at
@@ -274,9 +274,10 @@ class ReadaheadYieldWindowTest : public ReadaheadYieldTest {
   }
 };
 
-TEST_F(ReadaheadYieldWindowTest, DefaultsAreNoPrefetchUnderDemandAndAWindowOfOneFetchTime) {
-  EXPECT_EQ(bound_, 0u);
-  EXPECT_EQ(window_, 1.0);
+TEST(ReadaheadYieldDefaultsTest, DefaultsAreOnePrefetchUnderDemandAndNoWindow) {
+  const ChunkCacheOptions defaults;
+  EXPECT_EQ(defaults.max_readahead_fetches_under_demand, 1u);
+  EXPECT_EQ(defaults.readahead_yield_window_fetch_times, 0.0);
 }
 
 TEST_F(ReadaheadYieldWindowTest, TheYieldHoldsForTheWindowAfterAGuestsMissAndEndsAfterIt) {

@@ -53,6 +53,9 @@ class NbdLiveRestoreTest : public ::testing::Test {
     config.mutable_cache()->set_capacity("512MiB");
     config.mutable_cache()->set_max_concurrent_fetches(kWorkers);
     config.mutable_sessions()->set_readahead_max_chunks(kWindow);
+    // The live-restore setting: no prefetch while the guest waits, nor in the window after.
+    config.mutable_cache()->set_max_readahead_fetches_under_demand(0);
+    config.mutable_cache()->set_readahead_yield_window_fetch_times(1);
     config.mutable_nbd()->set_listen("127.0.0.1:0");
     absl::StatusOr<ServerSettings> settings = ResolveSettings(config);
     ASSERT_TRUE(settings.ok()) << settings.status();

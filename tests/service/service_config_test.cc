@@ -154,11 +154,11 @@ TEST(ServiceSettingsTest, DefaultsAreFilledIn) {
   EXPECT_FALSE(ResolveSettings(no_metrics)->metrics_listen.has_value());
 }
 
-TEST(ServiceSettingsTest, ReadaheadUnderDemandDefaultsToZeroAndZeroIsKept) {
+TEST(ServiceSettingsTest, ReadaheadUnderDemandDefaultsToOneAndZeroIsKept) {
   absl::StatusOr<ServerSettings> settings = ResolveSettings(MinimalConfig());
   ASSERT_TRUE(settings.ok()) << settings.status();
-  EXPECT_EQ(settings->cache.max_readahead_fetches_under_demand, 0u);
-  EXPECT_EQ(settings->cache.readahead_yield_window_fetch_times, 1.0);
+  EXPECT_EQ(settings->cache.max_readahead_fetches_under_demand, 1u);
+  EXPECT_EQ(settings->cache.readahead_yield_window_fetch_times, 0.0);
   // 0 (readahead stops while a random reader waits) is a setting, not "unset".
   v1::Config stop = MinimalConfig();
   stop.mutable_cache()->set_max_readahead_fetches_under_demand(0);
