@@ -411,7 +411,6 @@ void IndexAwarePolicy::CloseStream(StreamId id) {
   } else if (!streams_.empty()) {
     NoteDeadCandidates(*index, 0, closed.cursor + 1);
   }
-  if (streams_.empty()) reader_uses_.clear();  // kept only while streams need them
   if (--index->streams > 0) return;
   std::unique_ptr<PositionIndex> owned = std::move(indexes_[index->order.get()]);
   indexes_.erase(index->order.get());

@@ -13,8 +13,10 @@
 //      choice (among the first kCandidateWalk keys in its order) has a guessed next
 //      use at least as far: reader_reuse_factor times the time since a reader last used it
 //      (never used: infinitely far). So a guest's hot chunks, which nothing names, are not
-//      flushed by a restore's chunks that are seconds away. (Reader uses of every key are
-//      kept only while streams are open.)
+//      flushed by a restore's chunks that are seconds away. (Reader uses are recorded only
+//      while streams are open, so that without them the hit path costs nothing more, but kept
+//      until the key leaves: back-to-back restores leave moments with no open stream, and a
+//      guest's keys used just before must not look never used when the next restore starts.)
 //   3. known next use: the earliest time an open stream reaches it, (distance in positions)
 //      / (stream speed). The key whose next use is furthest goes first (Belady); ties go to
 //      the smaller digest, so runs are reproducible.
@@ -176,8 +178,9 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // Tracked keys that an open stream or a hint names (the only ones PickVictim classifies),
   // with the time of their last use by a reader that is not a stream, or kNoReaderUse.
   absl::flat_hash_map<ChunkDigest, double> named_tracked_;
-  // While streams are open: the time of every tracked key's last reader use (a demand insert
-  // or a hit that is not a stream's), for the keys nothing names (UnknownNextUse).
+  // The time of every tracked key's last reader use (a demand insert or a hit that is not a
+  // stream's) while streams were open, for the keys nothing names (UnknownNextUse). Kept while
+  // none is open (uses then are not recorded); a key's entry goes when the key leaves.
   absl::flat_hash_map<ChunkDigest, double> reader_uses_;
   // Tracked keys that may have died since they were queued, oldest first: the keys a backward
   // stream passed, that a closed stream no longer reads, whose last hinted use went, that

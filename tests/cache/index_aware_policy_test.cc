@@ -291,6 +291,30 @@ TEST(IndexAwarePolicyTest, ARecentReaderUseKeepsAKeyTheStreamReachesLate) {
   EXPECT_EQ(policy->PickVictim(AnyKey), Key(30));
 }
 
+// Back-to-back restores: one restore's stream closes before the next one's opens, and for a
+// moment no stream is open. A guest's keys used just before still count as recently used when
+// the next restore's readahead arrives, so its chunks seconds away go before them.
+TEST(IndexAwarePolicyTest, AGuestsRecentUsesOutlastAMomentWithoutStreams) {
+  std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  const std::shared_ptr<const StreamOrder> restore = SequentialOrder(0, 100);
+  knowledge.SetTime(0);
+  knowledge.OpenStream(1, restore, 0, StreamDirection::kForward, 10);
+  for (uint64_t id = 1000; id < 1004; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kDemand);
+  knowledge.SetTime(1);
+  for (uint64_t id = 1000; id < 1004; ++id) policy->OnAccess(Key(id));
+  knowledge.MoveStream(1, 100);
+  knowledge.CloseStream(1);  // the first restore ends
+  knowledge.SetTime(1.01);
+  knowledge.OpenStream(2, restore, 0, StreamDirection::kForward, 10);  // the next one starts
+  for (uint64_t id = 40; id < 44; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  knowledge.SetTime(1.02);
+  // The guest keys were used 0.02 ago; the restore reads 40..43 in about 4 s.
+  for (uint64_t id = 43; id >= 40; --id) EXPECT_EQ(policy->PickVictim(AnyKey), Key(id));
+  EXPECT_EQ(policy->tracked(), 4u);
+  for (uint64_t id = 1000; id < 1004; ++id) EXPECT_TRUE(policy->Tracks(Key(id))) << id;
+}
+
 // Many forward streams on one order, every tracked key ahead of some stream, some pinned:
 // each victim is an evictable key with the furthest next use of all (what the scan of every
 // tracked key would choose), found from the streams' segments.
