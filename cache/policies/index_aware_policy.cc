@@ -13,7 +13,11 @@ IndexAwarePolicy::IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_futur
 
 void IndexAwarePolicy::OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) {
   inner_->OnInsert(key, charge, kind);
-  if (kind == InsertKind::kDemand) NoteAnyReaderUse(key);
+  if (kind == InsertKind::kDemand) {
+    NoteAnyReaderUse(key);
+  } else if (!streams_.empty()) {
+    reader_uses_[key] = kNeverUsedByReader;  // entered while uses are recorded: none yet
+  }
   if (Named(key)) {
     named_tracked_[key] = kind == InsertKind::kDemand ? now_ : kNoReaderUse;
     TrackPositions(key, true);
@@ -272,8 +276,10 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
 
 double IndexAwarePolicy::UnknownNextUse(const ChunkDigest& key) const {
   auto used = reader_uses_.find(key);
-  if (used == reader_uses_.end()) return std::numeric_limits<double>::infinity();
-  return reader_reuse_factor_ * (now_ - used->second);
+  // No entry: the key was cached before the streams opened, when uses were not recorded, and a
+  // reader may have used it just before (a guest's hot chunk when a restore starts).
+  const double last_use = used == reader_uses_.end() ? reader_uses_since_ : used->second;
+  return reader_reuse_factor_ * (now_ - last_use);  // kNeverUsedByReader: infinitely far
 }
 
 void IndexAwarePolicy::NoteAnyReaderUse(const ChunkDigest& key) {
@@ -358,6 +364,7 @@ void IndexAwarePolicy::OpenStream(StreamId id, std::shared_ptr<const StreamOrder
     }
   }
   ++index->streams;
+  if (streams_.empty()) reader_uses_since_ = now_;
   Stream& stream = streams_[id];
   stream = Stream{index.get(), cursor, direction, speed > 0 ? speed : 1, {}};
   // A stream opening part-way through its order may leave keys behind every stream: its passed

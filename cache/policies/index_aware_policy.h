@@ -13,8 +13,10 @@
 //      choice (among the first kCandidateWalk keys in its order) has a guessed next
 //      use at least as far: reader_reuse_factor times the time since a reader last used it
 //      (never used: infinitely far). So a guest's hot chunks, which nothing names, are not
-//      flushed by a restore's chunks that are seconds away. (Reader uses of every key are
-//      kept only while streams are open.)
+//      flushed by a restore's chunks that are seconds away. (Reader uses are recorded only
+//      while streams are open, so that without streams a hit costs nothing more. A key cached
+//      before the streams opened counts as used when they opened: a guest may have used it just
+//      before, and back-to-back restores leave moments, or long pauses, with no stream open.)
 //   3. known next use: the earliest time an open stream reaches it, (distance in positions)
 //      / (stream speed). The key whose next use is furthest goes first (Belady); ties go to
 //      the smaller digest, so runs are reproducible.
@@ -74,8 +76,11 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   explicit IndexAwarePolicy(std::unique_ptr<EvictionPolicy> unknown_future_policy,
                             double reader_reuse_factor = kDefaultReaderReuseFactor);
 
-  // Chosen on the qemu live-restore model (bench/RESULTS.md, "Index-aware caching").
-  static constexpr double kDefaultReaderReuseFactor = 1;
+  // The age of a random reader's least recently used chunk is about ln(its chunks) times its
+  // reuse interval (5x for 160 chunks), so the age overstates when that chunk is used next;
+  // on the qemu live-restore model 0.2 fetches at most 14 chunks (0.17 %) more than 1
+  // (bench/RESULTS.md, "Index-aware caching", (c)).
+  static constexpr double kDefaultReaderReuseFactor = 0.2;
 
   std::string_view name() const override { return "index"; }
   void OnInsert(const ChunkDigest& key, uint64_t charge, InsertKind kind) override;
@@ -165,6 +170,7 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   void ConsumeHintedUse(const ChunkDigest& key);
 
   static constexpr double kNoReaderUse = -1;
+  static constexpr double kNeverUsedByReader = -std::numeric_limits<double>::infinity();
 
   std::unique_ptr<EvictionPolicy> inner_;
   const double reader_reuse_factor_;
@@ -177,8 +183,11 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // with the time of their last use by a reader that is not a stream, or kNoReaderUse.
   absl::flat_hash_map<ChunkDigest, double> named_tracked_;
   // While streams are open: the time of every tracked key's last reader use (a demand insert
-  // or a hit that is not a stream's), for the keys nothing names (UnknownNextUse).
+  // or a hit that is not a stream's), or kNeverUsedByReader for a key that entered since
+  // without one, for the keys nothing names (UnknownNextUse). Keys without an entry were cached
+  // before reader_uses_since_, when the streams (all closed before) opened.
   absl::flat_hash_map<ChunkDigest, double> reader_uses_;
+  double reader_uses_since_ = 0;
   // Tracked keys that may have died since they were queued, oldest first: the keys a backward
   // stream passed, that a closed stream no longer reads, whose last hinted use went, that
   // entered the cache dead, or that were dead but pinned when looked at. (What forward streams

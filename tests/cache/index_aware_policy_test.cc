@@ -87,7 +87,7 @@ TEST(IndexAwarePolicyTest, WithoutKnowledgeItEvictsAsTheDefaultPolicy) {
 
 // Keys 0-9 are a stream's positions 0-9 (cursor 5): 0-4 are dead, 5-9 have known next uses
 // 0-4 (speed 1). Key 100 is a key no stream names, hot until `idle` before the victims are
-// chosen: its guessed next use is `idle` away.
+// chosen: its guessed next use is `idle` x the reader-reuse factor away.
 std::vector<ChunkDigest> DeadKnownAndUnknownVictims(double idle) {
   std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
   StreamKnowledge& knowledge = *policy->stream_knowledge();
@@ -115,10 +115,11 @@ TEST(IndexAwarePolicyTest, DeadFirstThenFurthestKnownUseThenARecentlyUsedUnknown
   EXPECT_EQ(victims[10], Key(5));
 }
 
-// Unused for 10, key 100 is guessed further than every known use (at most 4): the dead go,
-// then 100, then 9, 8, ... 5.
+// Unused for long, key 100 is guessed 10 away, further than every known use (at most 4): the
+// dead go, then 100, then 9, 8, ... 5.
 TEST(IndexAwarePolicyTest, AnUnknownKeyUnusedForLongGoesBeforeKnownUses) {
-  const std::vector<ChunkDigest> victims = DeadKnownAndUnknownVictims(10);
+  const std::vector<ChunkDigest> victims =
+      DeadKnownAndUnknownVictims(10 / IndexAwarePolicy::kDefaultReaderReuseFactor);
   ASSERT_EQ(victims.size(), 11u);
   absl::flat_hash_set<ChunkDigest> first_five(victims.begin(), victims.begin() + 5);
   for (uint64_t id = 0; id < 5; ++id) EXPECT_TRUE(first_five.contains(Key(id))) << id;
@@ -289,6 +290,49 @@ TEST(IndexAwarePolicyTest, ARecentReaderUseKeepsAKeyTheStreamReachesLate) {
   knowledge.SetTime(52);
   // 30: stream at 30, reader at ~52; 90: stream at 90, reader at ~2.
   EXPECT_EQ(policy->PickVictim(AnyKey), Key(30));
+}
+
+// Back-to-back restores: one restore's stream closes before the next one's opens, and for a
+// moment no stream is open. A guest's keys used just before still count as recently used when
+// the next restore's readahead arrives, so its chunks seconds away go before them.
+TEST(IndexAwarePolicyTest, AGuestsRecentUsesOutlastAMomentWithoutStreams) {
+  std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  const std::shared_ptr<const StreamOrder> restore = SequentialOrder(0, 100);
+  knowledge.SetTime(0);
+  knowledge.OpenStream(1, restore, 0, StreamDirection::kForward, 10);
+  for (uint64_t id = 1000; id < 1004; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kDemand);
+  knowledge.SetTime(1);
+  for (uint64_t id = 1000; id < 1004; ++id) policy->OnAccess(Key(id));
+  knowledge.MoveStream(1, 100);
+  knowledge.CloseStream(1);  // the first restore ends
+  knowledge.SetTime(1.01);
+  knowledge.OpenStream(2, restore, 0, StreamDirection::kForward, 10);  // the next one starts
+  for (uint64_t id = 40; id < 44; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  knowledge.SetTime(1.02);
+  // The guest keys were used 0.02 ago; the restore reads 40..43 in about 4 s.
+  for (uint64_t id = 43; id >= 40; --id) EXPECT_EQ(policy->PickVictim(AnyKey), Key(id));
+  EXPECT_EQ(policy->tracked(), 4u);
+  for (uint64_t id = 1000; id < 1004; ++id) EXPECT_TRUE(policy->Tracks(Key(id))) << id;
+}
+
+// A restore starting after a long pause with no stream open: the guest's keys cached before it
+// were used then without being recorded, and count as used when the stream opened, so the
+// restore's chunks seconds away go before them; a key the restore's readahead brought in
+// and no reader used goes first.
+TEST(IndexAwarePolicyTest, KeysCachedBeforeTheStreamsOpenedCountAsUsedThen) {
+  std::unique_ptr<EvictionPolicy> policy = MakeIndexPolicy(16);
+  StreamKnowledge& knowledge = *policy->stream_knowledge();
+  for (uint64_t id = 1000; id < 1004; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kDemand);
+  knowledge.SetTime(100);  // an idle guest's reads are not recorded without streams
+  for (uint64_t id = 1000; id < 1004; ++id) policy->OnAccess(Key(id));
+  knowledge.OpenStream(1, SequentialOrder(0, 100), 0, StreamDirection::kForward, 10);
+  policy->OnInsert(Key(2000), kChunk, InsertKind::kPrefetch);  // another reader's readahead
+  for (uint64_t id = 40; id < 44; ++id) policy->OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  knowledge.SetTime(100.1);
+  EXPECT_EQ(policy->PickVictim(AnyKey), Key(2000));
+  for (uint64_t id = 43; id >= 40; --id) EXPECT_EQ(policy->PickVictim(AnyKey), Key(id));
+  for (uint64_t id = 1000; id < 1004; ++id) EXPECT_TRUE(policy->Tracks(Key(id))) << id;
 }
 
 // Many forward streams on one order, every tracked key ahead of some stream, some pinned:
