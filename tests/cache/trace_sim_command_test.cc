@@ -66,7 +66,7 @@ TEST(RunSimTest, QemuLiveRestorePrintsGuestMissesAndUpstreamFetches) {
   ASSERT_TRUE(RunSim(options, opt_out).ok());
   // bench/RESULTS.md, "Index-aware caching", copy rate 1, 64 chunks.
   EXPECT_THAT(index_out.str(), HasSubstr(" misses=862 "));
-  EXPECT_THAT(index_out.str(), HasSubstr(" upstream_fetches=8620 disk_chunks=8008\n"));
+  EXPECT_THAT(index_out.str(), HasSubstr(" upstream_fetches=8627 disk_chunks=8008\n"));
   EXPECT_THAT(opt_out.str(), HasSubstr(" upstream_fetches=8481 "));
   options.cluster_size = 3000;  // does not divide the chunk size
   EXPECT_EQ(RunSim(options, opt_out).code(), absl::StatusCode::kInvalidArgument);
