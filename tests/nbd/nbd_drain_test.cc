@@ -13,6 +13,7 @@
 #include "service/chunkcache_server.h"
 #include "service/server_settings.h"
 #include "tests/nbd/raw_nbd_client.h"
+#include "tests/service/faulty_upstream_server.h"
 #include "tests/service/service_test_env.h"
 #include "upstream/faulty_upstream.h"
 
@@ -55,14 +56,8 @@ class NbdDrainTest : public ::testing::Test {
     config.mutable_cache()->set_capacity("64MiB");
     config.mutable_sessions()->set_readahead(false);  // only the reads the test sends fetch
     config.mutable_nbd()->set_listen("127.0.0.1:0");
-    absl::StatusOr<ServerSettings> settings = ResolveSettings(config);
-    ASSERT_TRUE(settings.ok()) << settings.status();
-    settings->datastores[0].wrap_upstream = [this](std::shared_ptr<Upstream> inner) {
-      faulty_ = std::make_shared<FaultyUpstream>(std::move(inner));
-      return faulty_;
-    };
     absl::StatusOr<std::unique_ptr<ChunkCacheServer>> server =
-        ChunkCacheServer::Start(*std::move(settings));
+        StartWithFaultyUpstream(config, &faulty_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }

@@ -20,6 +20,7 @@
 #include "service/server_settings.h"
 #include "tests/cache/cache_test_util.h"
 #include "tests/nbd/raw_nbd_client.h"
+#include "tests/service/faulty_upstream_server.h"
 #include "tests/service/service_test_env.h"
 #include "tests/testing/manual_clock.h"
 #include "upstream/faulty_upstream.h"
@@ -29,8 +30,8 @@ namespace {
 
 constexpr uint32_t kChunk = 4 << 20;
 constexpr uint64_t kChunks = 32;
-constexpr uint64_t kWindow = 8;   // sessions.readahead_max_chunks
-constexpr int kWorkers = 8;       // cache.max_concurrent_fetches
+constexpr uint64_t kWindow = 8;       // sessions.readahead_max_chunks
+constexpr int kWorkers = 8;           // cache.max_concurrent_fetches
 constexpr uint64_t kGuestChunk = 30;  // beyond anything the restore's readahead asks for here
 constexpr char kSnapshot[] = "vm/100/2026-01-01T00:00:00Z";
 constexpr char kExport[] = "store/vm/100/2026-01-01T00:00:00Z/drive-scsi0.img.fidx";
@@ -57,15 +58,9 @@ class NbdLiveRestoreTest : public ::testing::Test {
     config.mutable_cache()->set_max_readahead_fetches_under_demand(0);
     config.mutable_cache()->set_readahead_yield_window_fetch_times(1);
     config.mutable_nbd()->set_listen("127.0.0.1:0");
-    absl::StatusOr<ServerSettings> settings = ResolveSettings(config);
-    ASSERT_TRUE(settings.ok()) << settings.status();
-    settings->cache.clock = clock_.AsFunction();
-    settings->datastores[0].wrap_upstream = [this](std::shared_ptr<Upstream> inner) {
-      faulty_ = std::make_shared<FaultyUpstream>(std::move(inner));
-      return faulty_;
-    };
-    absl::StatusOr<std::unique_ptr<ChunkCacheServer>> server =
-        ChunkCacheServer::Start(*std::move(settings));
+    absl::StatusOr<std::unique_ptr<ChunkCacheServer>> server = StartWithFaultyUpstream(
+        config, &faulty_,
+        [this](ServerSettings& settings) { settings.cache.clock = clock_.AsFunction(); });
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     restore_ = ConnectNbd(server_->nbd_port(), kExport);
