@@ -100,16 +100,19 @@ class StreamFeedTest : public ::testing::Test {
   // ReadChunk as the reader that declared `stream`.
   void ReadChunkAs(const RangeStream& stream, size_t entry) {
     WaitUnpinned(*cache_);
+    absl::StatusOr<RangeRead> read = ReadDeclared(stream, entry, /*requester=*/0);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->CopyBytes(), image_.substr(entry * kChunk, kChunk));
+  }
+  // Reads chunk `entry` as `requester`, the reader that declared `stream`, and waits for it.
+  absl::StatusOr<RangeRead> ReadDeclared(const RangeStream& stream, size_t entry,
+                                         uint64_t requester) {
     using Slot = internal::ResultSlot<absl::StatusOr<RangeRead>>;
     auto slot = std::make_shared<Slot>();
     RangeReadTicket ticket = session_->ReadAsync(
         entry * kChunk, kChunk,
-        [slot](absl::StatusOr<RangeRead> read) { slot->Set(std::move(read)); },
-        /*requester=*/0, &stream);
-    absl::StatusOr<RangeRead> read =
-        ticket.ready() ? ticket.TakeResult() : (slot->Wait(), slot->Take());
-    ASSERT_TRUE(read.ok()) << read.status();
-    ASSERT_EQ(read->CopyBytes(), image_.substr(entry * kChunk, kChunk));
+        [slot](absl::StatusOr<RangeRead> read) { slot->Set(std::move(read)); }, requester, &stream);
+    return ticket.ready() ? ticket.TakeResult() : (slot->Wait(), slot->Take());
   }
   RangeStream Declare(size_t first, size_t end) {
     return session_->OpenRangeStream(first * kChunk, end * kChunk);
@@ -370,14 +373,7 @@ TEST_F(StreamFeedTest, ConcurrentDeclaredReadersLeaveNoStreamBehind) {
         for (size_t entry = first; entry < first + 8; ++entry) {
           // Every read is the declared reader's: an undeclared one would let the readahead
           // detector register a stream of its own, which outlives the test's readers.
-          using Slot = internal::ResultSlot<absl::StatusOr<RangeRead>>;
-          auto slot = std::make_shared<Slot>();
-          RangeReadTicket ticket = session_->ReadAsync(
-              entry * kChunk, kChunk,
-              [slot](absl::StatusOr<RangeRead> read) { slot->Set(std::move(read)); },
-              /*requester=*/t + 1, &stream);
-          absl::StatusOr<RangeRead> read =
-              ticket.ready() ? ticket.TakeResult() : (slot->Wait(), slot->Take());
+          absl::StatusOr<RangeRead> read = ReadDeclared(stream, entry, /*requester=*/t + 1);
           if (!read.ok() || read->CopyBytes() != image_.substr(entry * kChunk, kChunk)) {
             ++failures;
           }
