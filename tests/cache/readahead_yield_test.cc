@@ -264,6 +264,19 @@ class ReadaheadYieldWindowTest : public ReadaheadYieldTest {
     event();
     EXPECT_TRUE(WaitFor([&] { return cache_->Stats().prefetches_held_back > before; }));
   }
+  // Readahead queued on every worker, then the guest misses: its fetch takes the first worker
+  // freed, and the other prefetches running finish without any taking their place. Returns
+  // the guest's fetch, held, the only fetch running.
+  ChunkRequest GuestFetchRunsAlone() {
+    QueueReadahead();
+    const ChunkRequest guest = Chunk(kGuest);
+    Look(guest, FetchPriority::kDemand);
+    Finish(HeldReadahead().front(), kWorkers);
+    for (size_t running = kWorkers - 1; running >= 1; --running) {
+      Finish(HeldReadahead().front(), running);
+    }
+    return guest;
+  }
   // The guest misses; its fetch starts at once (a worker is free): returns it, held.
   ChunkRequest GuestMisses(size_t running) {
     const ChunkRequest guest = Chunk(kGuest);
@@ -319,13 +332,7 @@ TEST_F(ReadaheadYieldWindowTest, TheYieldHoldsForTheWindowAfterAGuestsMissAndEnd
 }
 
 TEST_F(ReadaheadYieldWindowTest, TheRestoreRegainsFullDepthAfterTheWindow) {
-  QueueReadahead();
-  const ChunkRequest guest = Chunk(kGuest);
-  Look(guest, FetchPriority::kDemand);
-  Finish(HeldReadahead().front(), kWorkers);
-  for (size_t running = kWorkers - 1; running >= 1; --running) {
-    Finish(HeldReadahead().front(), running);
-  }
+  const ChunkRequest guest = GuestFetchRunsAlone();
   clock_.Advance(absl::Milliseconds(50));
   Finish(guest, 0);
   clock_.Advance(absl::Milliseconds(51));  // the window (50 ms) is over
@@ -344,13 +351,7 @@ TEST_F(ReadaheadYieldWindowTest, TheRestoreRegainsFullDepthAfterTheWindow) {
 }
 
 TEST_F(ReadaheadYieldWindowTest, TheWindowFollowsTheFetchTimeTheGuestSees) {
-  QueueReadahead();
-  const ChunkRequest first = Chunk(kGuest);
-  Look(first, FetchPriority::kDemand);
-  Finish(HeldReadahead().front(), kWorkers);
-  for (size_t running = kWorkers - 1; running >= 1; --running) {
-    Finish(HeldReadahead().front(), running);
-  }
+  const ChunkRequest first = GuestFetchRunsAlone();
   clock_.Advance(absl::Milliseconds(400));
   Finish(first, 0);
   // A slow link (400 ms per fetch): 300 ms later the window still holds.
