@@ -195,6 +195,53 @@ TEST_F(StreamFeedTest, DefaultPolicyEvictsTheOldestChunkInstead) {
   EXPECT_FALSE(Cached(40));
 }
 
+// A reader that reads downwards (a restore from the end) is a backward stream: the chunks it
+// passed, above it, are dead and go first; a chunk below it, which it will read, stays although
+// it is the oldest. Nothing is fetched twice.
+TEST_F(StreamFeedTest, BackwardReaderMakesTheChunksItPassedTheFirstVictims) {
+  OpenAll("index", 4);
+  ReadChunk(10);  // a random reader, below the backward reader to come
+  for (size_t entry = 50; entry >= 40; --entry) {
+    ReadChunk(entry);
+    EXPECT_TRUE(Cached(10)) << "after reading " << entry;
+  }
+  EXPECT_EQ(session_->reader_streams_open(), 1u);
+  EXPECT_EQ(cache_->open_streams(), 1u);
+  EXPECT_GT(cache_->Stats().evictions, 0u);
+  EXPECT_TRUE(Cached(40));
+  EXPECT_FALSE(Cached(50));
+  ReadChunk(10);  // reached by the backward reader later, still cached
+  EXPECT_EQ(UpstreamFetches(), 12u);
+  session_->ReleaseIdleReadaheadPins(absl::Now() + SessionOptions().readahead.pin_idle_timeout +
+                                     absl::Seconds(1));
+  EXPECT_EQ(cache_->open_streams(), 0u);  // closed like a forward stream
+}
+
+// The default policy on the same reads evicts the oldest chunk, the one below the reader: the
+// difference above is the backward stream's.
+TEST_F(StreamFeedTest, DefaultPolicyEvictsTheChunkBelowTheBackwardReader) {
+  OpenAll("switch", 4);
+  ReadChunk(10);
+  for (size_t entry = 50; entry >= 40; --entry) ReadChunk(entry);
+  EXPECT_EQ(session_->reader_streams_open(), 0u);
+  EXPECT_FALSE(Cached(10));
+}
+
+// A forward reader next to the backward one is registered and moved as before: two streams,
+// and the chunks each passed go before the ones ahead of either.
+TEST_F(StreamFeedTest, ForwardAndBackwardReadersAreBothStreams) {
+  OpenAll("index", 6);
+  for (size_t step = 0; step < 10; ++step) {
+    ReadChunk(step);       // forward from the start
+    ReadChunk(63 - step);  // backward from the end
+    EXPECT_TRUE(Cached(step)) << step;
+    EXPECT_TRUE(Cached(63 - step)) << step;
+  }
+  EXPECT_EQ(session_->reader_streams_open(), 2u);
+  EXPECT_EQ(cache_->open_streams(), 2u);
+  EXPECT_EQ(UpstreamFetches(), 20u);
+}
+
 // Once its reader goes idle the stream is closed and its future forgotten: the chunk ahead of
 // it is then an ordinary chunk, and the oldest one goes.
 TEST_F(StreamFeedTest, ClosingAStreamForgetsItsFuture) {
@@ -223,9 +270,9 @@ TEST_F(StreamFeedTest, AStreamItsReaderLeftIsClosed) {
   EXPECT_EQ(session_->reader_streams_open(), 1u);
 }
 
-// With policy `index` but no stream ever registered (readers that jump backwards are never
-// sequential), every eviction is the default policy's: the two caches hold the same chunks
-// after every read.
+// With policy `index` but no stream ever registered (readers that jump backwards by more than
+// a chunk are never sequential), every eviction is the default policy's: the two caches hold
+// the same chunks after every read.
 TEST_F(StreamFeedTest, WithoutStreamsIndexPolicyEvictsAsTheDefault) {
   ScratchDir default_dir;
   OpenAll("switch", 8, &default_dir);
@@ -235,7 +282,7 @@ TEST_F(StreamFeedTest, WithoutStreamsIndexPolicyEvictsAsTheDefault) {
 
   std::vector<size_t> reads;
   for (size_t pass = 0; pass < 6; ++pass) {
-    const size_t stride = pass % 3 + 1;
+    const size_t stride = pass % 3 + 2;
     for (size_t entry = 30 - pass; entry >= stride; entry -= stride) reads.push_back(entry);
     for (size_t entry = 12; entry >= 1; entry -= 2) reads.push_back(entry);
   }
