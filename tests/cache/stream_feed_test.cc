@@ -379,6 +379,59 @@ TEST_F(StreamFeedTest, ManyDeclaredReadersAreBoundedByMaxReaderStreams) {
   EXPECT_EQ(cache_->open_streams(), 0u);
 }
 
+// A client opening declared streams on many archives (snapshots) registers at most
+// max_policy_streams of them in all, although each archive stays within its own
+// max_reader_streams; the readers past the bound read every byte correctly, unregistered, and
+// one registers at its next read once a registered one ends.
+TEST_F(StreamFeedTest, ManyArchivesStreamsAreBoundedByMaxPolicyStreams) {
+  ScratchDir dir;
+  ChunkCacheOptions options = SmallCacheOptions(dir.path(), 8 * kChunk);
+  options.policy = "index";
+  options.max_policy_streams = 5;
+  cache_ = OpenCache(options);
+  ASSERT_NE(cache_, nullptr);
+  SessionOptions session_options;
+  session_options.hinted_chunks = 0;
+  session_options.readahead.enabled = false;
+  session_options.max_reader_streams = 2;
+  // One archive opened as eight sessions (as eight snapshots of it would be): each its own
+  // stream order and its own per-archive bound.
+  std::vector<std::shared_ptr<SnapshotSession>> sessions;
+  std::vector<RangeStream> streams;
+  for (size_t archive = 0; archive < 8; ++archive) {
+    auto session = SnapshotSession::Open(cache_.get(), DatastoreRef{"store1", upstream_, nullptr},
+                                         TestSnapshot(1000), kDisk, session_options);
+    ASSERT_TRUE(session.ok()) << session.status();
+    sessions.push_back(*std::move(session));
+    session_ = sessions.back();
+    for (size_t reader = 0; reader < 3; ++reader) {
+      streams.push_back(Declare(reader * 8, kChunks));
+      ReadChunkAs(streams.back(), reader * 8);
+      ReadChunkAs(streams.back(), reader * 8 + 1);
+    }
+    EXPECT_LE(sessions.back()->reader_streams_open(), 2u);
+    EXPECT_LE(cache_->open_streams(), 5u);
+  }
+  size_t registered = 0;
+  for (const auto& session : sessions) registered += session->reader_streams_open();
+  EXPECT_EQ(registered, 5u);
+  EXPECT_EQ(cache_->open_streams(), 5u);
+  EXPECT_EQ(cache_->Stats().policy_streams, 5u);  // the chunkcache_policy_streams gauge
+  EXPECT_EQ(sessions[0]->reader_streams_open(), 2u);
+  EXPECT_EQ(sessions[7]->reader_streams_open(), 0u);
+  // A registered reader ends; an unregistered one of the last archive takes its place.
+  streams.front().Close();
+  EXPECT_EQ(cache_->open_streams(), 4u);
+  session_ = sessions[7];
+  ReadChunkAs(streams.back(), 16 + 2);
+  EXPECT_EQ(sessions[7]->reader_streams_open(), 1u);
+  EXPECT_EQ(cache_->open_streams(), 5u);
+  streams.clear();
+  EXPECT_EQ(cache_->open_streams(), 0u);
+  session_.reset();
+  sessions.clear();
+}
+
 // With the index policy an archive's stream order and the policy's position index of it are
 // charged to the open-index budget (the chunkcache_open_index_bytes gauge reads
 // open_index_bytes()); with another policy they are not.
