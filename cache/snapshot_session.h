@@ -173,7 +173,8 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
 
   // The heap this session holds for its archive (index entries, its distinct chunks, and a
   // fixed allowance for the manifest and the read state; with the index policy also its
-  // stream order and the policy's position index of it, StreamOrderHeapBytes, charged from
+  // stream order, the policy's position index of it and the policy's ordered set of its cached
+  // keys' positions at their largest, StreamOrderHeapBytes, charged from
   // the open since any read may make them): what the SessionRegistry charges against
   // SessionOptions::max_open_index_bytes.
   uint64_t heap_bytes() const { return heap_bytes_; }

@@ -106,7 +106,9 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   struct PositionIndex {
     std::shared_ptr<const StreamOrder> order;
     absl::flat_hash_map<ChunkDigest, std::vector<uint64_t>> positions;
-    // The positions of the keys the wrapped policy tracks (class 3's ordered structure).
+    // The positions of the keys the wrapped policy tracks (class 3's ordered structure). Up to
+    // every position of the order (a cached chunk that repeats puts all its positions here), so
+    // the open-index budget charges it per position at its largest (StreamOrderHeapBytes).
     absl::btree_set<uint64_t> tracked_positions;
     size_t streams = 0;
   };

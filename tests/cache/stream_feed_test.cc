@@ -432,8 +432,8 @@ TEST_F(StreamFeedTest, ManyArchivesStreamsAreBoundedByMaxPolicyStreams) {
   sessions.clear();
 }
 
-// With the index policy an archive's stream order and the policy's position index of it are
-// charged to the open-index budget (the chunkcache_open_index_bytes gauge reads
+// With the index policy an archive's stream order, the policy's position index of it and its
+// ordered set of the cached keys' positions are charged to the open-index budget (the chunkcache_open_index_bytes gauge reads
 // open_index_bytes()); with another policy they are not.
 TEST_F(StreamFeedTest, OpenIndexBytesIncludeTheStreamOrderWithTheIndexPolicy) {
   uint64_t charged[2] = {0, 0};
@@ -454,7 +454,10 @@ TEST_F(StreamFeedTest, OpenIndexBytesIncludeTheStreamOrderWithTheIndexPolicy) {
     registry.CloseAll();
   }
   EXPECT_EQ(charged[1] - charged[0], StreamOrderHeapBytes(kChunks, kChunks));
-  EXPECT_GE(charged[1] - charged[0], kChunks * sizeof(ChunkDigest));
+  // The order, its position index and the policy's ordered set of the cached keys' positions,
+  // each position charged as if its key were cached.
+  EXPECT_GE(charged[1] - charged[0],
+            kChunks * (sizeof(ChunkDigest) + sizeof(uint64_t) + kTrackedPositionBytes));
 }
 
 // Readers on several threads declaring, reading and ending their streams at once, more of them
