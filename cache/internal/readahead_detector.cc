@@ -155,10 +155,10 @@ ReadaheadDetector::Continuation ReadaheadDetector::Continues(uint64_t offset, ui
     // A descending stream's next read starts below it: OnRead's second look.
     for (size_t slot = 0; slot < streams_.size(); ++slot) {
       const Stream& s = streams_[slot];
-      if (s.down_reads + 1 >= kSequentialReads && ContinuesDownwards(s, offset, end, last_entry)) {
-        continuation.sequential_slot = slot;
-        break;
-      }
+      if (!ContinuesDownwards(s, offset, end, last_entry)) continue;
+      // OnRead takes the first stream that continues downwards.
+      if (s.down_reads + 1 >= kSequentialReads) continuation.sequential_slot = slot;
+      break;
     }
   }
   continuation.sequential_reader = continuation.windowed_stream;
