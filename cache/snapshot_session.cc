@@ -335,9 +335,9 @@ void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, ui
   }
   // A descending reader (a restore from the end) is a backward stream: what it passed, above
   // its cursor, is behind it, and what lies below is its future.
-  OpenPolicyStreamLocked(reader, plan.reader_next_entry, std::numeric_limits<uint64_t>::max(),
-                         plan.reader_descending ? StreamDirection::kBackward
-                                                : StreamDirection::kForward);
+  OpenPolicyStreamLocked(
+      reader, plan.reader_next_entry, std::numeric_limits<uint64_t>::max(),
+      plan.reader_descending ? StreamDirection::kBackward : StreamDirection::kForward);
 }
 
 bool SnapshotSession::ContinuesRegisteredStreamLocked(std::optional<size_t> slot) const {

@@ -52,8 +52,8 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   }
   if (stream->down_reads + 1 >= kSequentialReads) {
     // A descending reader turned upwards: a new stream, as after a jump.
-    *stream = Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_, reader, 0,
-                     first_entry};
+    *stream =
+        Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_, reader, 0, first_entry};
     ReadaheadPlan restarted;
     restarted.reader = static_cast<size_t>(stream - streams_.data());
     restarted.reader_started = true;

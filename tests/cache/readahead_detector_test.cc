@@ -180,7 +180,6 @@ TEST(ReadaheadDetectorTest, UnrequestedRestIsPlannedAgainAtTheNextRead) {
   EXPECT_EQ(plan.first, 4u);
 }
 
-
 // A reader that reads downwards (a restore from the end) is a descending stream after three
 // reads: its next entry is the one below its lowest read, it gets no readahead, and its reads,
 // including the pieces of a chunk it reads upwards, continue its slot.

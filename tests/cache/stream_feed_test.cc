@@ -433,8 +433,8 @@ TEST_F(StreamFeedTest, ManyArchivesStreamsAreBoundedByMaxPolicyStreams) {
 }
 
 // With the index policy an archive's stream order, the policy's position index of it and its
-// ordered set of the cached keys' positions are charged to the open-index budget (the chunkcache_open_index_bytes gauge reads
-// open_index_bytes()); with another policy they are not.
+// ordered set of the cached keys' positions are charged to the open-index budget (the
+// chunkcache_open_index_bytes gauge reads open_index_bytes()); with another policy they are not.
 TEST_F(StreamFeedTest, OpenIndexBytesIncludeTheStreamOrderWithTheIndexPolicy) {
   uint64_t charged[2] = {0, 0};
   const char* policies[2] = {"switch", "index"};
