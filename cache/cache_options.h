@@ -86,6 +86,13 @@ struct ChunkCacheOptions {
   // first hit). Encrypted entries need their datastore's key and are verified on first hit.
   bool verify_persisted_in_background = true;
 
+  // With the index policy: readers registered as policy streams at once, over all archives
+  // together (each archive also within SessionOptions::max_reader_streams). A reader past the
+  // bound reads as usual, unregistered, and registers at a later read once a stream has ended.
+  // The policy's victim search walks two segments per stream (bounded walks), so this bounds
+  // what one eviction costs however many archives clients open. 0: no reader is registered.
+  size_t max_policy_streams = 64;
+
   // Receives raw observations (fetch durations, lookups...); may be null. Not owned; must
   // outlive the cache.
   CacheStatsObserver* observer = nullptr;

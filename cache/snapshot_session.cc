@@ -242,7 +242,8 @@ void SnapshotSession::ClosePolicyStreamLocked(ReaderStream& stream) {
   --policy_streams_open_;
 }
 
-void SnapshotSession::OpenPolicyStreamLocked(ReaderStream& stream, size_t cursor, uint64_t end) {
+void SnapshotSession::OpenPolicyStreamLocked(ReaderStream& stream, size_t cursor, uint64_t end,
+                                             StreamDirection direction) {
   if (stream.open() || hints_released_ || policy_streams_open_ >= options_.max_reader_streams) {
     return;
   }
@@ -255,7 +256,7 @@ void SnapshotSession::OpenPolicyStreamLocked(ReaderStream& stream, size_t cursor
     }
     stream_order_ = std::move(order);
   }
-  stream = cache_->OpenStream(stream_order_, cursor, StreamDirection::kForward, end);
+  stream = cache_->OpenStream(stream_order_, cursor, direction, end);
   if (stream.open()) ++policy_streams_open_;
 }
 
@@ -282,7 +283,7 @@ bool SnapshotSession::FollowRangeStreamLocked(uint64_t id, size_t entry) {
     declared.stream.MoveTo(entry);
   } else {
     // Its first read, or the first since an idle close or since the streams were all taken.
-    OpenPolicyStreamLocked(declared.stream, entry, declared.end_entry);
+    OpenPolicyStreamLocked(declared.stream, entry, declared.end_entry, StreamDirection::kForward);
   }
   return declared.stream.open();
 }
@@ -332,7 +333,11 @@ void SnapshotSession::FollowReaderLocked(const internal::ReadaheadPlan& plan, ui
     reader.MoveTo(plan.reader_next_entry);
     return;
   }
-  OpenPolicyStreamLocked(reader, plan.reader_next_entry, std::numeric_limits<uint64_t>::max());
+  // A descending reader (a restore from the end) is a backward stream: what it passed, above
+  // its cursor, is behind it, and what lies below is its future.
+  OpenPolicyStreamLocked(
+      reader, plan.reader_next_entry, std::numeric_limits<uint64_t>::max(),
+      plan.reader_descending ? StreamDirection::kBackward : StreamDirection::kForward);
 }
 
 bool SnapshotSession::ContinuesRegisteredStreamLocked(std::optional<size_t> slot) const {
@@ -404,7 +409,7 @@ RangeReadTicket SnapshotSession::ReadAsync(uint64_t offset, uint64_t length,
     // A registered stream's reads are all its own (ChunkRequest::stream_read): the policy
     // knows when it will pass each chunk, so its reads are not reader uses.
     const internal::ReadaheadDetector::Continuation continues =
-        readahead_->Continues(offset, start->entry, requester);
+        readahead_->Continues(offset, end, start->entry, last_entry, requester);
     const bool registered =
         cache_->knows_streams() &&
         (declared ? FollowRangeStreamLocked(range_stream->id_, start->entry)

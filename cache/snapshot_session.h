@@ -13,7 +13,8 @@
 //    its readers as streams of the archive's index order, shared by its readers: a reader
 //    that declared its range (a StreamRange: OpenRangeStream) from its first read, as a stream
 //    of that range; every other sequential reader the readahead detector sees (a restore's
-//    ReadRange calls, an NBD client's block-stream copy) once the detector sees it. At most
+//    ReadRange calls, an NBD client's block-stream copy) once the detector sees it, as a
+//    backward stream when it reads downwards (a tool restoring from the end). At most
 //    max_reader_streams at once. It moves each as its reader reads and closes it when the
 //    reader ends or the detector drops it, when the session's reads idle for
 //    pin_idle_timeout (a declared reader's next read registers it again), or when the session
@@ -172,7 +173,8 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
 
   // The heap this session holds for its archive (index entries, its distinct chunks, and a
   // fixed allowance for the manifest and the read state; with the index policy also its
-  // stream order and the policy's position index of it, StreamOrderHeapBytes, charged from
+  // stream order, the policy's position index of it and the policy's ordered set of its cached
+  // keys' positions at their largest, StreamOrderHeapBytes, charged from
   // the open since any read may make them): what the SessionRegistry charges against
   // SessionOptions::max_open_index_bytes.
   uint64_t heap_bytes() const { return heap_bytes_; }
@@ -254,9 +256,10 @@ class SnapshotSession : public std::enable_shared_from_this<SnapshotSession> {
   // Registers or moves the declared reader `id` reading `entry`; whether it is registered.
   bool FollowRangeStreamLocked(uint64_t id, size_t entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseRangeStream(uint64_t id);
-  // Opens `stream` at `cursor` (reading up to `end`) within max_reader_streams.
-  void OpenPolicyStreamLocked(ReaderStream& stream, size_t cursor, uint64_t end)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens `stream` at `cursor` (reading up to `end`, or down from `cursor` when backward)
+  // within max_reader_streams.
+  void OpenPolicyStreamLocked(ReaderStream& stream, size_t cursor, uint64_t end,
+                              StreamDirection direction) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClosePolicyStreamLocked(ReaderStream& stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a read starting at `offset` continues a stream registered with the policy.
   // Whether the detector's sequential stream `slot` (Continuation::sequential_slot of a read) is

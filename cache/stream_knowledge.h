@@ -46,12 +46,19 @@ using StreamOrder = std::vector<ChunkDigest>;
 enum class StreamDirection { kForward, kBackward };
 
 // The heap an order of `entries` positions with `distinct` keys costs once a stream of it is
-// registered: the order itself (32 bytes a position) and the index-aware policy's position
-// index of it (a hash-map slot of digest and position vector, at its usual load, and the
-// vector's allocation: about 128 bytes a distinct key, and 8 bytes a position). An estimate
-// for the open-index budget (SessionOptions::max_open_index_bytes).
+// registered: the order itself (32 bytes a position), the index-aware policy's position index
+// of it (a hash-map slot of digest and position vector, at its usual load, and the vector's
+// allocation: about 128 bytes a distinct key, and 8 bytes a position), and the policy's ordered
+// set of the positions of the cached keys (a B-tree of positions, about 9-12 bytes each,
+// kTrackedPositionBytes). That set is bounded by the order, not by the cache's entries: a chunk
+// that repeats (a disk image's zero chunk) puts all its positions in it once it is cached, so
+// it is charged at its largest, every position. (The policy's per-key records of cached keys,
+// one per key whatever the orders, are part of a cached entry's cost, bounded by the capacity.)
+// An estimate for the open-index budget (SessionOptions::max_open_index_bytes).
+inline constexpr uint64_t kTrackedPositionBytes = 16;
 constexpr uint64_t StreamOrderHeapBytes(uint64_t entries, uint64_t distinct) {
-  return entries * (sizeof(ChunkDigest) + sizeof(uint64_t)) + distinct * 128;
+  return entries * (sizeof(ChunkDigest) + sizeof(uint64_t) + kTrackedPositionBytes) +
+         distinct * 128;
 }
 
 class StreamKnowledge {

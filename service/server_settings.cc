@@ -227,6 +227,10 @@ absl::Status ResolveSessions(const v1::SessionConfig& sessions, ServerSettings& 
   options.max_open_index_bytes = *index_bytes;
   if (sessions.max_reader_streams() != 0)
     options.max_reader_streams = sessions.max_reader_streams();
+  // A cache-wide bound (the policy is the cache's), set with the per-archive one.
+  if (sessions.max_policy_streams() != 0) {
+    settings.cache.max_policy_streams = sessions.max_policy_streams();
+  }
   if (sessions.idle_timeout_seconds() < 0 || !std::isfinite(sessions.idle_timeout_seconds())) {
     return absl::InvalidArgumentError("sessions.idle_timeout_seconds must be positive");
   }

@@ -42,7 +42,8 @@ CacheCore::CacheCore(const ChunkCacheOptions& options)
       readahead_budget(options.max_readahead_pinned_bytes != 0 ? options.max_readahead_pinned_bytes
                                                                : options.capacity_bytes / 4),
       options_(options),
-      counters_(options.observer) {}
+      counters_(options.observer),
+      stream_feed_(options.max_policy_streams) {}
 
 absl::StatusOr<std::unique_ptr<CacheCore>> CacheCore::Open(const ChunkCacheOptions& options) {
   if (absl::Status valid = ValidateChunkCacheOptions(options); !valid.ok()) return valid;

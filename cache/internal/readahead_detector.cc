@@ -22,17 +22,46 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
     }
   }
   if (stream == nullptr) {
+    // Only a read that continues no ascending stream can be a descending reader's.
+    for (Stream& s : streams_) {
+      if (!ContinuesDownwards(s, offset, end, last_entry)) continue;
+      s.down_reads += 1;
+      s.last_start = offset;
+      s.low_entry = std::min(s.low_entry, first_entry);
+      s.last_used = tick_;
+      s.reader = reader;
+      return DescendingPlan(s);
+    }
     Stream* oldest = &streams_[0];
     for (Stream& s : streams_) {
       if (!s.in_use || s.last_used < oldest->last_used) oldest = &s;
       if (!s.in_use) break;
     }
-    *oldest = Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_, reader};
+    *oldest =
+        Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_, reader, 0, first_entry};
     ReadaheadPlan started;
     started.reader = static_cast<size_t>(oldest - streams_.data());
     started.reader_started = true;
     return started;
   }
+  if (stream->down_reads > 0 && end <= stream->next_offset) {
+    // A piece of what the descending stream read already (a chunk read in ascending pieces).
+    stream->last_used = tick_;
+    stream->reader = reader;
+    return DescendingPlan(*stream);
+  }
+  if (stream->down_reads + 1 >= kSequentialReads) {
+    // A descending reader turned upwards: a new stream, as after a jump.
+    *stream =
+        Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_, reader, 0, first_entry};
+    ReadaheadPlan restarted;
+    restarted.reader = static_cast<size_t>(stream - streams_.data());
+    restarted.reader_started = true;
+    return restarted;
+  }
+  // One read below the stream's first was another reader's (a guest's next to a starting
+  // restore): the stream reads upwards after all.
+  stream->down_reads = 0;
   ReadaheadPlan plan;
   plan.reader = static_cast<size_t>(stream - streams_.data());
 
@@ -79,6 +108,22 @@ void ReadaheadDetector::Unrequested(const ReadaheadPlan& plan, size_t first_unre
   }
 }
 
+bool ReadaheadDetector::ContinuesDownwards(const Stream& stream, uint64_t offset, uint64_t end,
+                                           size_t last_entry) const {
+  // A stream that moved forward (reads > 1) is an ascending reader's, whatever it reads next.
+  return stream.in_use && stream.reads == 1 && offset < stream.last_start &&
+         (end + options_.max_gap_bytes >= stream.last_start || last_entry + 1 >= stream.low_entry);
+}
+
+ReadaheadPlan ReadaheadDetector::DescendingPlan(const Stream& stream) const {
+  ReadaheadPlan plan;
+  plan.reader = static_cast<size_t>(&stream - streams_.data());
+  plan.reader_descending = true;
+  plan.reader_sequential = stream.down_reads + 1 >= kSequentialReads;
+  plan.reader_next_entry = stream.low_entry > 0 ? stream.low_entry - 1 : 0;
+  return plan;
+}
+
 bool ReadaheadDetector::ContinuesStream(const Stream& stream, uint64_t offset) const {
   return stream.in_use && offset >= stream.last_start &&
          offset <= stream.next_offset + options_.max_gap_bytes;
@@ -86,14 +131,35 @@ bool ReadaheadDetector::ContinuesStream(const Stream& stream, uint64_t offset) c
 
 ReadaheadDetector::Continuation ReadaheadDetector::Continues(uint64_t offset, size_t entry,
                                                              uint64_t reader) const {
+  return Continues(offset, offset + 1, entry, entry, reader);
+}
+
+ReadaheadDetector::Continuation ReadaheadDetector::Continues(uint64_t offset, uint64_t end,
+                                                             size_t entry, size_t last_entry,
+                                                             uint64_t reader) const {
   Continuation continuation;
+  bool continues_upwards = false;
   for (size_t slot = 0; slot < streams_.size(); ++slot) {
     const Stream& s = streams_[slot];
     if (!ContinuesStream(s, offset)) continue;
+    continues_upwards = true;
     // OnRead takes the first stream that continues.
-    if (s.reads >= kSequentialReads) continuation.sequential_slot = slot;
+    const bool descending_piece = s.down_reads + 1 >= kSequentialReads && end <= s.next_offset;
+    if (s.reads >= kSequentialReads || descending_piece) {
+      continuation.sequential_slot = slot;
+    }
     continuation.windowed_stream = s.window > 0;
     break;
+  }
+  if (!continues_upwards) {
+    // A descending stream's next read starts below it: OnRead's second look.
+    for (size_t slot = 0; slot < streams_.size(); ++slot) {
+      const Stream& s = streams_[slot];
+      if (!ContinuesDownwards(s, offset, end, last_entry)) continue;
+      // OnRead takes the first stream that continues downwards.
+      if (s.down_reads + 1 >= kSequentialReads) continuation.sequential_slot = slot;
+      break;
+    }
   }
   continuation.sequential_reader = continuation.windowed_stream;
   for (size_t slot = 0; slot < streams_.size() && !continuation.sequential_reader; ++slot) {

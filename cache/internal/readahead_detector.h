@@ -13,6 +13,14 @@
 // a new one (replacing the least recently used) with no window: random readers trigger no
 // prefetch, and a stream that jumps starts over.
 //
+// A reader that reads downwards (a tool restoring from the end) is a descending stream: a read
+// that continues no stream, starts below the lowest read of a stream that never moved forward,
+// and ends within max_gap_bytes of that read's start (or in the entry just below it), moves that
+// stream down. Three reads in a row that each move it down make it sequential, as a
+// `reader_descending` stream for the policy; it gets no readahead. The check runs only for a
+// read that continues no ascending stream, so an ascending reader pays nothing for it. Reads
+// inside the span a descending stream has read (a chunk read in ascending pieces) stay its own.
+//
 //   ReadaheadDetector detector(options.readahead);
 //   ReadaheadPlan plan = detector.OnRead(offset, end, first_entry, last_entry, chunk_count);
 //   for (size_t e = plan.first; e < plan.first + plan.count; ++e) Prefetch(e);
@@ -42,6 +50,9 @@ struct ReadaheadPlan {
   size_t reader_next_entry = 0;  // past the furthest entry the stream has read
   bool reader_started = false;
   bool reader_sequential = false;
+  // The stream reads downwards (see above): reader_next_entry is then the entry below the
+  // lowest it has read (0 once it read entry 0), and no readahead is planned for it.
+  bool reader_descending = false;
 };
 
 class ReadaheadDetector {
@@ -72,6 +83,10 @@ class ReadaheadDetector {
     bool sequential_reader = false;
   };
   Continuation Continues(uint64_t offset, size_t entry, uint64_t reader) const;
+  // The same for a read of [offset, end) over entries [entry, last_entry], which also tells
+  // whether it continues a descending stream.
+  Continuation Continues(uint64_t offset, uint64_t end, size_t entry, size_t last_entry,
+                         uint64_t reader) const;
 
   // The caller requested only [plan.first, first_unrequested) of `plan` (its pin budget ran
   // out): the rest is planned again at the stream's next read.
@@ -88,10 +103,19 @@ class ReadaheadDetector {
     size_t requested_until = 0;  // entries below this were requested by readahead
     uint64_t last_used = 0;
     uint64_t reader = 0;  // whose read continued it last
+    // Reads in sequence that each moved it down (0: it does not read downwards), and the entry
+    // of the lowest read (the start of whose is last_start then).
+    size_t down_reads = 0;
+    size_t low_entry = 0;
   };
   static constexpr size_t kSequentialReads = 3;
   // Whether a read starting at `offset` continues `stream`.
   bool ContinuesStream(const Stream& stream, uint64_t offset) const;
+  // Whether a read of [offset, end) ending in entry `last_entry` moves `stream` down.
+  bool ContinuesDownwards(const Stream& stream, uint64_t offset, uint64_t end,
+                          size_t last_entry) const;
+  // The plan of a read by the descending stream `stream` (no readahead).
+  ReadaheadPlan DescendingPlan(const Stream& stream) const;
 
   ReadaheadOptions options_;
   std::vector<Stream> streams_;

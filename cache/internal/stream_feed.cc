@@ -34,7 +34,8 @@ constexpr double kMinSpeed = 0.01;
 
 }  // namespace
 
-StreamFeed::StreamFeed() : start_(std::chrono::steady_clock::now()) {}
+StreamFeed::StreamFeed(size_t max_open)
+    : start_(std::chrono::steady_clock::now()), max_open_(max_open) {}
 
 double StreamFeed::Now() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -44,6 +45,13 @@ ReaderStream StreamFeed::Open(std::shared_ptr<const StreamOrder> order, uint64_t
                               StreamDirection direction, uint64_t end) {
   if (order == nullptr) return ReaderStream();
   std::lock_guard<std::mutex> lock(mu_);
+  // streams_ holds the open streams and those closed since the last Apply: a short list, and
+  // opening is rare (a reader's first sequential reads).
+  const size_t open = static_cast<size_t>(
+      std::count_if(streams_.begin(), streams_.end(), [](const std::shared_ptr<LiveStream>& live) {
+        return !live->closed.load(std::memory_order_acquire);
+      }));
+  if (open >= max_open_) return ReaderStream();
   auto live = std::make_shared<LiveStream>(next_id_++, std::move(order), cursor, direction, end);
   streams_.push_back(live);
   return ReaderStream(std::move(live));

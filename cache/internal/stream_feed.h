@@ -65,12 +65,13 @@ struct LiveStream {
 
 class StreamFeed {
  public:
-  StreamFeed();
+  // At most `max_open` streams are open at once (Open refuses more).
+  explicit StreamFeed(size_t max_open = std::numeric_limits<size_t>::max());
 
   static constexpr uint64_t kNoEnd = std::numeric_limits<uint64_t>::max();
 
   // `end` < kNoEnd: the reader declared that it reads positions [cursor, end) only
-  // (StreamKnowledge::SetStreamRange).
+  // (StreamKnowledge::SetStreamRange). An empty handle when max_open streams are open.
   ReaderStream Open(std::shared_ptr<const StreamOrder> order, uint64_t cursor,
                     StreamDirection direction, uint64_t end = kNoEnd);
   // Streams opened and not closed yet (closed ones leave at the next Apply).
@@ -90,6 +91,7 @@ class StreamFeed {
   double Now() const;
 
   const std::chrono::steady_clock::time_point start_;
+  const size_t max_open_;
   mutable std::mutex mu_;
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<std::shared_ptr<LiveStream>> streams_ ABSL_GUARDED_BY(mu_);

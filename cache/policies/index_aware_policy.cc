@@ -367,8 +367,12 @@ void IndexAwarePolicy::OpenStream(StreamId id, std::shared_ptr<const StreamOrder
   if (streams_.empty()) reader_uses_since_ = now_;
   Stream& stream = streams_[id];
   stream = Stream{index.get(), cursor, direction, speed > 0 ? speed : 1, {}};
-  // A stream opening part-way through its order may leave keys behind every stream: its passed
-  // positions start at 0 (unchecked_from).
+  // A stream opening part-way through its order may leave keys behind every stream: a forward
+  // stream's passed positions start at 0 (unchecked_from); a backward stream's, above its
+  // cursor, are queued (once per open, at most the cache's entries).
+  if (direction == StreamDirection::kBackward) {
+    NoteDeadCandidates(*index, cursor + 1, std::numeric_limits<uint64_t>::max());
+  }
 }
 
 void IndexAwarePolicy::MoveStream(StreamId id, uint64_t cursor) {

@@ -47,8 +47,9 @@
 // position and the segment's last key is its furthest (the first evictable one walking back
 // from the segment's end, at most kCandidateWalk of them, past keys that a recent reader use
 // ranks nearer); the candidates are ranked by their exact next use. O(open streams x (log keys +
-// walk)) per victim. With skipped positions or a backward stream (the simulator's qemu model)
-// it scans the tracked keys that streams name, O(keys x open streams x log positions per key).
+// walk)) per victim. With skipped positions (the simulator's qemu model) or a backward stream
+// (that model, or a live reader that reads downwards) it scans the tracked keys that streams
+// name, O(keys x open streams x log positions per key).
 //
 //   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
 //   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);
@@ -106,7 +107,9 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   struct PositionIndex {
     std::shared_ptr<const StreamOrder> order;
     absl::flat_hash_map<ChunkDigest, std::vector<uint64_t>> positions;
-    // The positions of the keys the wrapped policy tracks (class 3's ordered structure).
+    // The positions of the keys the wrapped policy tracks (class 3's ordered structure). Up to
+    // every position of the order (a cached chunk that repeats puts all its positions here), so
+    // the open-index budget charges it per position at its largest (StreamOrderHeapBytes).
     absl::btree_set<uint64_t> tracked_positions;
     size_t streams = 0;
   };

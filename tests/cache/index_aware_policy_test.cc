@@ -6,6 +6,7 @@
 #include <malloc.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <random>
@@ -260,20 +261,40 @@ TEST(IndexAwarePolicyTest, StreamOrderHeapBytesCoversTheOrderAndItsPositionIndex
     return static_cast<int64_t>(info.uordblks + info.hblkhd);
   };
   constexpr uint64_t kEntries = 200000;
+  auto make_order = [](uint64_t distinct) {
+    auto order = std::make_shared<StreamOrder>();
+    order->reserve(kEntries);
+    for (uint64_t i = 0; i < kEntries; ++i) order->push_back(Key(i % distinct));
+    return order;
+  };
   // Every key distinct (a full disk image), and each key at 4 positions.
   for (uint64_t distinct : {kEntries, kEntries / 4}) {
     IndexAwarePolicy policy = MakeIndexOverLru();
     const int64_t before = heap();
-    {
-      auto order = std::make_shared<StreamOrder>();
-      order->reserve(kEntries);
-      for (uint64_t i = 0; i < kEntries; ++i) order->push_back(Key(i % distinct));
-      policy.stream_knowledge()->OpenStream(1, std::move(order), 0, StreamDirection::kForward, 1);
-    }
+    policy.stream_knowledge()->OpenStream(1, make_order(distinct), 0, StreamDirection::kForward, 1);
     const int64_t used = heap() - before;
     const auto charged = static_cast<int64_t>(StreamOrderHeapBytes(kEntries, distinct));
     EXPECT_LE(used, charged) << distinct << " distinct";
     EXPECT_GE(used, charged / 2) << distinct << " distinct";
+  }
+  // The same with every key cached, so that the ordered set of tracked positions holds every
+  // position of the order, its largest. The order is a second snapshot's of the same chunks:
+  // the policy's per-key records of the cached keys exist already (the first snapshot's stream
+  // made them), and what the open adds is the order's own cost.
+  for (uint64_t distinct : {kEntries, kEntries / 4}) {
+    IndexAwarePolicy policy = MakeIndexOverLru();
+    for (uint64_t i = 0; i < distinct; ++i) policy.OnInsert(Key(i), 1, InsertKind::kDemand);
+    policy.stream_knowledge()->OpenStream(1, make_order(distinct), 0, StreamDirection::kForward, 1);
+    const int64_t before = heap();
+    policy.stream_knowledge()->OpenStream(2, make_order(distinct), 0, StreamDirection::kForward, 1);
+    const int64_t used = heap() - before;
+    const auto charged = static_cast<int64_t>(StreamOrderHeapBytes(kEntries, distinct));
+    EXPECT_LE(used, charged) << distinct << " distinct, all cached";
+    EXPECT_GE(used, charged / 2) << distinct << " distinct, all cached";
+    std::printf("order of %llu entries, %llu distinct, all cached: %lld bytes used, %lld charged\n",
+                static_cast<unsigned long long>(kEntries),
+                static_cast<unsigned long long>(distinct), static_cast<long long>(used),
+                static_cast<long long>(charged));
   }
 }
 

@@ -180,5 +180,66 @@ TEST(ReadaheadDetectorTest, UnrequestedRestIsPlannedAgainAtTheNextRead) {
   EXPECT_EQ(plan.first, 4u);
 }
 
+// A reader that reads downwards (a restore from the end) is a descending stream after three
+// reads: its next entry is the one below its lowest read, it gets no readahead, and its reads,
+// including the pieces of a chunk it reads upwards, continue its slot.
+TEST(ReadaheadDetectorTest, DescendingReaderIsADescendingStreamWithoutReadahead) {
+  ReadaheadDetector detector(ReadaheadOptions{});
+  EXPECT_TRUE(ReadChunk(detector, 50).reader_started);
+  ReadaheadPlan plan = ReadChunk(detector, 49);
+  EXPECT_FALSE(plan.reader_started);
+  EXPECT_FALSE(plan.reader_sequential);  // two reads prove nothing
+  EXPECT_FALSE(detector.Continues(48 * kChunk, 49 * kChunk, 48, 48, 0).sequential_slot);
+  plan = ReadChunk(detector, 48);
+  EXPECT_TRUE(plan.reader_sequential);
+  EXPECT_TRUE(plan.reader_descending);
+  EXPECT_EQ(plan.reader_next_entry, 47u);
+  EXPECT_EQ(plan.count, 0u);
+  const size_t slot = plan.reader;
+  // Its next read, asked before OnRead: continues it.
+  EXPECT_EQ(detector.Continues(47 * kChunk, 48 * kChunk, 47, 47, 0).sequential_slot,
+            std::optional<size_t>(slot));
+  // Chunk 47 in two pieces, the lower first.
+  plan = detector.OnRead(47 * kChunk, 47 * kChunk + kChunk / 2, 47, 47, 1000);
+  EXPECT_EQ(plan.reader, slot);
+  EXPECT_TRUE(plan.reader_descending);
+  EXPECT_EQ(plan.reader_next_entry, 46u);
+  EXPECT_EQ(detector.Continues(47 * kChunk + kChunk / 2, 48 * kChunk, 47, 47, 0).sequential_slot,
+            std::optional<size_t>(slot));
+  plan = detector.OnRead(47 * kChunk + kChunk / 2, 48 * kChunk, 47, 47, 1000);
+  EXPECT_EQ(plan.reader, slot);
+  EXPECT_TRUE(plan.reader_descending && plan.reader_sequential);
+  EXPECT_EQ(plan.reader_next_entry, 46u);
+  for (size_t entry = 46; entry > 40; --entry) {
+    plan = ReadChunk(detector, entry);
+    EXPECT_EQ(plan.reader, slot);
+    EXPECT_EQ(plan.reader_next_entry, entry - 1);
+    EXPECT_EQ(plan.count, 0u);
+  }
+  EXPECT_EQ(detector.largest_window(), 0u);
+  // A re-read inside what it read is its own; reading on upwards past its first read makes it
+  // a new stream, not a descending one.
+  EXPECT_TRUE(ReadChunk(detector, 45).reader_descending);
+  plan = ReadChunk(detector, 51);
+  EXPECT_TRUE(plan.reader_started);
+  EXPECT_FALSE(plan.reader_descending);
+  // A read far below continues nothing.
+  EXPECT_FALSE(detector.Continues(10 * kChunk, 11 * kChunk, 10, 10, 0).sequential_slot);
+}
+
+// A read just below a starting ascending reader's first read (a guest's) does not turn the
+// reader into a descending stream: it is sequential, ascending, with readahead, as without it.
+TEST(ReadaheadDetectorTest, AReadBelowAStartingAscendingReaderLeavesItAscending) {
+  ReadaheadDetector detector(ReadaheadOptions{});
+  ReadChunk(detector, 20);
+  EXPECT_TRUE(ReadChunk(detector, 19).reader_descending);  // might be a descending reader
+  ReadChunk(detector, 21);
+  ReadaheadPlan plan = ReadChunk(detector, 22);
+  EXPECT_TRUE(plan.reader_sequential);
+  EXPECT_FALSE(plan.reader_descending);
+  EXPECT_EQ(plan.reader_next_entry, 23u);
+  EXPECT_GT(plan.count, 0u);
+}
+
 }  // namespace
 }  // namespace chunkcache::internal

@@ -195,6 +195,53 @@ TEST_F(StreamFeedTest, DefaultPolicyEvictsTheOldestChunkInstead) {
   EXPECT_FALSE(Cached(40));
 }
 
+// A reader that reads downwards (a restore from the end) is a backward stream: the chunks it
+// passed, above it, are dead and go first; a chunk below it, which it will read, stays although
+// it is the oldest. Nothing is fetched twice.
+TEST_F(StreamFeedTest, BackwardReaderMakesTheChunksItPassedTheFirstVictims) {
+  OpenAll("index", 4);
+  ReadChunk(10);  // a random reader, below the backward reader to come
+  for (size_t entry = 50; entry >= 40; --entry) {
+    ReadChunk(entry);
+    EXPECT_TRUE(Cached(10)) << "after reading " << entry;
+  }
+  EXPECT_EQ(session_->reader_streams_open(), 1u);
+  EXPECT_EQ(cache_->open_streams(), 1u);
+  EXPECT_GT(cache_->Stats().evictions, 0u);
+  EXPECT_TRUE(Cached(40));
+  EXPECT_FALSE(Cached(50));
+  ReadChunk(10);  // reached by the backward reader later, still cached
+  EXPECT_EQ(UpstreamFetches(), 12u);
+  session_->ReleaseIdleReadaheadPins(absl::Now() + SessionOptions().readahead.pin_idle_timeout +
+                                     absl::Seconds(1));
+  EXPECT_EQ(cache_->open_streams(), 0u);  // closed like a forward stream
+}
+
+// The default policy on the same reads evicts the oldest chunk, the one below the reader: the
+// difference above is the backward stream's.
+TEST_F(StreamFeedTest, DefaultPolicyEvictsTheChunkBelowTheBackwardReader) {
+  OpenAll("switch", 4);
+  ReadChunk(10);
+  for (size_t entry = 50; entry >= 40; --entry) ReadChunk(entry);
+  EXPECT_EQ(session_->reader_streams_open(), 0u);
+  EXPECT_FALSE(Cached(10));
+}
+
+// A forward reader next to the backward one is registered and moved as before: two streams,
+// and the chunks each passed go before the ones ahead of either.
+TEST_F(StreamFeedTest, ForwardAndBackwardReadersAreBothStreams) {
+  OpenAll("index", 6);
+  for (size_t step = 0; step < 10; ++step) {
+    ReadChunk(step);       // forward from the start
+    ReadChunk(63 - step);  // backward from the end
+    EXPECT_TRUE(Cached(step)) << step;
+    EXPECT_TRUE(Cached(63 - step)) << step;
+  }
+  EXPECT_EQ(session_->reader_streams_open(), 2u);
+  EXPECT_EQ(cache_->open_streams(), 2u);
+  EXPECT_EQ(UpstreamFetches(), 20u);
+}
+
 // Once its reader goes idle the stream is closed and its future forgotten: the chunk ahead of
 // it is then an ordinary chunk, and the oldest one goes.
 TEST_F(StreamFeedTest, ClosingAStreamForgetsItsFuture) {
@@ -223,9 +270,9 @@ TEST_F(StreamFeedTest, AStreamItsReaderLeftIsClosed) {
   EXPECT_EQ(session_->reader_streams_open(), 1u);
 }
 
-// With policy `index` but no stream ever registered (readers that jump backwards are never
-// sequential), every eviction is the default policy's: the two caches hold the same chunks
-// after every read.
+// With policy `index` but no stream ever registered (readers that jump backwards by more than
+// a chunk are never sequential), every eviction is the default policy's: the two caches hold
+// the same chunks after every read.
 TEST_F(StreamFeedTest, WithoutStreamsIndexPolicyEvictsAsTheDefault) {
   ScratchDir default_dir;
   OpenAll("switch", 8, &default_dir);
@@ -235,7 +282,7 @@ TEST_F(StreamFeedTest, WithoutStreamsIndexPolicyEvictsAsTheDefault) {
 
   std::vector<size_t> reads;
   for (size_t pass = 0; pass < 6; ++pass) {
-    const size_t stride = pass % 3 + 1;
+    const size_t stride = pass % 3 + 2;
     for (size_t entry = 30 - pass; entry >= stride; entry -= stride) reads.push_back(entry);
     for (size_t entry = 12; entry >= 1; entry -= 2) reads.push_back(entry);
   }
@@ -332,9 +379,62 @@ TEST_F(StreamFeedTest, ManyDeclaredReadersAreBoundedByMaxReaderStreams) {
   EXPECT_EQ(cache_->open_streams(), 0u);
 }
 
-// With the index policy an archive's stream order and the policy's position index of it are
-// charged to the open-index budget (the chunkcache_open_index_bytes gauge reads
-// open_index_bytes()); with another policy they are not.
+// A client opening declared streams on many archives (snapshots) registers at most
+// max_policy_streams of them in all, although each archive stays within its own
+// max_reader_streams; the readers past the bound read every byte correctly, unregistered, and
+// one registers at its next read once a registered one ends.
+TEST_F(StreamFeedTest, ManyArchivesStreamsAreBoundedByMaxPolicyStreams) {
+  ScratchDir dir;
+  ChunkCacheOptions options = SmallCacheOptions(dir.path(), 8 * kChunk);
+  options.policy = "index";
+  options.max_policy_streams = 5;
+  cache_ = OpenCache(options);
+  ASSERT_NE(cache_, nullptr);
+  SessionOptions session_options;
+  session_options.hinted_chunks = 0;
+  session_options.readahead.enabled = false;
+  session_options.max_reader_streams = 2;
+  // One archive opened as eight sessions (as eight snapshots of it would be): each its own
+  // stream order and its own per-archive bound.
+  std::vector<std::shared_ptr<SnapshotSession>> sessions;
+  std::vector<RangeStream> streams;
+  for (size_t archive = 0; archive < 8; ++archive) {
+    auto session = SnapshotSession::Open(cache_.get(), DatastoreRef{"store1", upstream_, nullptr},
+                                         TestSnapshot(1000), kDisk, session_options);
+    ASSERT_TRUE(session.ok()) << session.status();
+    sessions.push_back(*std::move(session));
+    session_ = sessions.back();
+    for (size_t reader = 0; reader < 3; ++reader) {
+      streams.push_back(Declare(reader * 8, kChunks));
+      ReadChunkAs(streams.back(), reader * 8);
+      ReadChunkAs(streams.back(), reader * 8 + 1);
+    }
+    EXPECT_LE(sessions.back()->reader_streams_open(), 2u);
+    EXPECT_LE(cache_->open_streams(), 5u);
+  }
+  size_t registered = 0;
+  for (const auto& session : sessions) registered += session->reader_streams_open();
+  EXPECT_EQ(registered, 5u);
+  EXPECT_EQ(cache_->open_streams(), 5u);
+  EXPECT_EQ(cache_->Stats().policy_streams, 5u);  // the chunkcache_policy_streams gauge
+  EXPECT_EQ(sessions[0]->reader_streams_open(), 2u);
+  EXPECT_EQ(sessions[7]->reader_streams_open(), 0u);
+  // A registered reader ends; an unregistered one of the last archive takes its place.
+  streams.front().Close();
+  EXPECT_EQ(cache_->open_streams(), 4u);
+  session_ = sessions[7];
+  ReadChunkAs(streams.back(), 16 + 2);
+  EXPECT_EQ(sessions[7]->reader_streams_open(), 1u);
+  EXPECT_EQ(cache_->open_streams(), 5u);
+  streams.clear();
+  EXPECT_EQ(cache_->open_streams(), 0u);
+  session_.reset();
+  sessions.clear();
+}
+
+// With the index policy an archive's stream order, the policy's position index of it and its
+// ordered set of the cached keys' positions are charged to the open-index budget (the
+// chunkcache_open_index_bytes gauge reads open_index_bytes()); with another policy they are not.
 TEST_F(StreamFeedTest, OpenIndexBytesIncludeTheStreamOrderWithTheIndexPolicy) {
   uint64_t charged[2] = {0, 0};
   const char* policies[2] = {"switch", "index"};
@@ -354,7 +454,10 @@ TEST_F(StreamFeedTest, OpenIndexBytesIncludeTheStreamOrderWithTheIndexPolicy) {
     registry.CloseAll();
   }
   EXPECT_EQ(charged[1] - charged[0], StreamOrderHeapBytes(kChunks, kChunks));
-  EXPECT_GE(charged[1] - charged[0], kChunks * sizeof(ChunkDigest));
+  // The order, its position index and the policy's ordered set of the cached keys' positions,
+  // each position charged as if its key were cached.
+  EXPECT_GE(charged[1] - charged[0],
+            kChunks * (sizeof(ChunkDigest) + sizeof(uint64_t) + kTrackedPositionBytes));
 }
 
 // Readers on several threads declaring, reading and ending their streams at once, more of them

@@ -144,6 +144,9 @@ TEST(ServiceSettingsTest, DefaultsAreFilledIn) {
   v1::Config more_streams = MinimalConfig();
   more_streams.mutable_sessions()->set_max_reader_streams(64);
   EXPECT_EQ(ResolveSettings(more_streams)->sessions.max_reader_streams, 64u);
+  EXPECT_EQ(settings->cache.max_policy_streams, 64u);
+  more_streams.mutable_sessions()->set_max_policy_streams(8);
+  EXPECT_EQ(ResolveSettings(more_streams)->cache.max_policy_streams, 8u);
   const std::string summary = settings->Summary();
   for (const char* part : {"listen=127.0.0.1:7070", "datastores=store:/srv/pbs", "cache_bytes=1GiB",
                            "max_read_bytes=4MiB", "tls=off", "clients=0"}) {
