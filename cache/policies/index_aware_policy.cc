@@ -241,8 +241,17 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
     auto named = named_tracked_.find(*furthest);
     furthest_distance =
         RankedDistance(distance, named != named_tracked_.end() ? named->second : kNoReaderUse);
-  } else {  // segments do not apply (or found nothing): scan
-    for (const auto& [key, reader_use] : named_tracked_) {
+  } else {  // segments do not apply (or found nothing): scan, at most kClassWalk keys
+    const bool bounded = named_tracked_.size() > kClassWalk;
+    auto next = named_tracked_.begin();
+    if (bounded && scan_resume_) {
+      if (auto found = named_tracked_.find(*scan_resume_); found != named_tracked_.end()) {
+        next = found;
+      }
+    }
+    for (size_t scanned = 0; scanned < std::min(named_tracked_.size(), kClassWalk); ++scanned) {
+      if (next == named_tracked_.end()) next = named_tracked_.begin();
+      const auto& [key, reader_use] = *next++;
       double distance = 0;
       if (!evictable(key) || Classify(key, &distance) != Future::kKnown) continue;
       distance = RankedDistance(distance, reader_use);
@@ -252,6 +261,8 @@ std::optional<ChunkDigest> IndexAwarePolicy::PickVictim(
         furthest_distance = distance;
       }
     }
+    scan_resume_.reset();
+    if (bounded && next != named_tracked_.end()) scan_resume_ = next->first;
   }
   // Class 2, the keys nothing names, in the wrapped policy's order. Next to a known use, an
   // unknown key goes first only if its readers' recency does not promise a sooner use (a

@@ -49,7 +49,9 @@
 // ranks nearer); the candidates are ranked by their exact next use. O(open streams x (log keys +
 // walk)) per victim. With skipped positions (the simulator's qemu model) or a backward stream
 // (that model, or a live reader that reads downwards) it scans the tracked keys that streams
-// name, O(keys x open streams x log positions per key).
+// name, at most kClassWalk of them per victim, the next victim going on where the last scan
+// stopped: O(kClassWalk x open streams x log positions per key), exact Belady while at most
+// kClassWalk keys are named (the simulator's caches), a rotating window of them beyond.
 //
 //   auto policy = std::make_unique<IndexAwarePolicy>(MakeEvictionPolicy("switch", cap).value());
 //   policy->stream_knowledge()->OpenStream(1, order, 0, StreamDirection::kForward, 1.0);
@@ -199,6 +201,11 @@ class IndexAwarePolicy final : public EvictionPolicy, private StreamKnowledge {
   // that order has it; a queued key that is not dead when looked at leaves the queue (a stream
   // passing it again queues it again). At most one entry per tracked key.
   KeyedQueue<NoMeta> dead_candidates_;
+  // Where class 3's scan (a backward stream, skipped positions) goes on at the next victim when
+  // there are more named keys than one scan looks at: successive victims look at successive
+  // parts of named_tracked_, so a reader that makes the segments inapplicable (a backward one)
+  // costs each miss at most kClassWalk classifications, and every key is looked at in turn.
+  std::optional<ChunkDigest> scan_resume_;
 };
 
 }  // namespace chunkcache

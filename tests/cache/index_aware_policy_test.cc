@@ -5,6 +5,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -247,6 +248,27 @@ TEST(IndexAwarePolicyTest, ADeadKeyBehindMoreThanAThousandLiveKeysIsFound) {
   EXPECT_EQ(policy.PickVictim(AnyKey), Key(7));
   // No dead key left: the furthest known use goes.
   EXPECT_EQ(policy.PickVictim(AnyKey), Key(2499));
+}
+
+// A backward stream makes class 3 scan the named keys instead of walking segments. With more
+// of them than one scan looks at (kClassWalk), each victim looks at the next part of them, so a
+// reader going downwards costs every miss a bounded scan and the furthest key still goes within
+// a few victims.
+TEST(IndexAwarePolicyTest, ABackwardStreamsScanLooksAtEveryKeyInTurnWithinItsBound) {
+  IndexAwarePolicy policy = MakeIndexOverLru();
+  StreamKnowledge& knowledge = *policy.stream_knowledge();
+  constexpr uint64_t kKeys = 3000;
+  // More than twice the keys one scan looks at (IndexAwarePolicy::kClassWalk, 1024).
+  knowledge.OpenStream(1, SequentialOrder(0, kKeys), kKeys - 1, StreamDirection::kBackward, 1);
+  for (uint64_t id = 0; id < kKeys; ++id) policy.OnInsert(Key(id), kChunk, InsertKind::kPrefetch);
+  // Key k is used in kKeys - 1 - k: key 0 is the furthest. Three scans pass over every key.
+  std::vector<ChunkDigest> first_victims;
+  for (int i = 0; i < 3; ++i) first_victims.push_back(*policy.PickVictim(AnyKey));
+  EXPECT_NE(std::find(first_victims.begin(), first_victims.end(), Key(0)), first_victims.end());
+  // Every key is still found, and each once.
+  absl::flat_hash_set<ChunkDigest> victims(first_victims.begin(), first_victims.end());
+  for (ChunkDigest victim : Drain(policy)) EXPECT_TRUE(victims.insert(victim).second);
+  EXPECT_EQ(victims.size(), kKeys);
 }
 
 // StreamOrderHeapBytes, what a session charges to the open-index budget for its order with
