@@ -24,7 +24,20 @@ OpenTicket ArchiveOpener::Open(const ArchiveRequest& request, SessionCallback on
   Pending::Key key{request.datastore->ref.name, request.snapshot.ToString(), request.archive};
   OpenTicket ticket;
   std::lock_guard<std::mutex> lock(pending_->mu);
-  std::shared_ptr<Pending::Open>& slot = pending_->opens[key];
+  auto found = pending_->opens.find(key);
+  if (found == pending_->opens.end()) {
+    // The caller found the archive not open (ArchiveResolver::FindOpen) before it came here,
+    // but an open of it may have finished in between: a worker leaves `opens` only after the
+    // registry has the session, under this lock, so a session that is open now is found here.
+    // Without this look the caller would take a worker and a queue slot for an archive that
+    // is open — and be refused RESOURCE_EXHAUSTED when the queue is full.
+    if (std::shared_ptr<SnapshotSession> session = resolver_->FindOpen(request)) {
+      ticket.result_.emplace(std::move(session));
+      return ticket;
+    }
+  }
+  std::shared_ptr<Pending::Open>& slot =
+      found != pending_->opens.end() ? found->second : pending_->opens[key];
   if (slot == nullptr) {
     auto open = std::make_shared<Pending::Open>();
     const ArchiveResolver* const resolver = resolver_;

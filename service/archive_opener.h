@@ -8,6 +8,10 @@
 //                                                     OpenTicket>>(on_session);
 //   open->Start([&](auto callback) { return opener.Open(request, std::move(callback)); });
 //
+// An archive that is open already (as ArchiveResolver::FindOpen sees it) is answered at once
+// through the ticket (ready, with the session) without a worker or a queue slot: a caller that
+// looked before an open of it finished may come here after it did.
+//
 // A waiter that cancels (OpenTicket::Cancel) is dropped; the open goes on for the others and
 // for the registry. A full pool refuses the first caller of an archive at once
 // (RESOURCE_EXHAUSTED, the ticket is ready); a pool that shuts down answers the waiters
@@ -82,6 +86,8 @@ class ArchiveOpener {
 
   // Joins the open of `request`'s archive in progress, or starts one on the pool; `on_done`
   // gets the session or the error (as ArchiveResolver::Open) unless the ticket is cancelled.
+  // An archive that is open already, or a full pool, makes the ticket ready instead (`on_done`
+  // is dropped without being called).
   OpenTicket Open(const ArchiveRequest& request, SessionCallback on_done);
 
  private:

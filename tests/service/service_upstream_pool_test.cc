@@ -243,7 +243,10 @@ TEST_F(ServiceUpstreamPoolTest, CallsWaitingForOneArchiveShareItsWorkerAndQueueS
     stats.push_back(std::make_unique<PendingCall<v1::SnapshotInfo>>());
     StartStat(kOther, stats.back().get());  // one open of kOther in the one queue slot
   }
-  // More calls of both archives join the opens in progress, neither taking a slot.
+  // More calls of both archives join the opens in progress, neither taking a slot. The calls
+  // are asynchronous: some reach the server only after ReleaseCalls, even after the open of
+  // their archive finished, and must find it open rather than queue an open of their own
+  // (ArchiveOpenerTest covers the call that looked just before the open finished).
   for (int i = 0; i < kCalls; ++i) {
     reads.push_back(std::make_unique<PendingCall<v1::ReadRangeResponse>>());
     StartRead(i % 2 == 0 ? kSlow : kOther, reads.back().get());
