@@ -44,8 +44,8 @@ namespace chunkcache {
 namespace {
 
 struct Usage {
-  double cpu = 0;           // utime + stime
-  long minor_faults = 0;    // first touches of pages (fresh buffers)
+  double cpu = 0;         // utime + stime
+  long minor_faults = 0;  // first touches of pages (fresh buffers)
   long context_switches = 0;
 };
 
@@ -200,8 +200,7 @@ int Run(int argc, char** argv) {
   std::string datastore, snapshot_text, archive, secret_file;
   PbsUpstreamOptions pbs;
   int in_flight = 16, rounds = 5;
-  app.add_option("--datastore", datastore, "the datastore directory the server serves")
-      ->required();
+  app.add_option("--datastore", datastore, "the datastore directory the server serves")->required();
   app.add_option("--pbs-url", pbs.url, "https://host:port of the PBS server")->required();
   app.add_option("--pbs-datastore", pbs.datastore, "the datastore's name on the server")
       ->required();
@@ -272,8 +271,9 @@ int Run(int argc, char** argv) {
   const double gb = blob_bytes / 1e9;
   std::printf("%.3f GB of chunk blobs a round, %d in flight, medians of %d rounds\n\n", gb,
               in_flight, rounds);
-  std::printf("| upstream | seconds | CPU s per GB | of it decode + verify | rest (fetch) | "
-              "÷ dir | runs (CPU s per GB) |\n|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| upstream | seconds | CPU s per GB | of it decode + verify | rest (fetch) | "
+      "÷ dir | runs (CPU s per GB) |\n|---|---|---|---|---|---|---|\n");
   const double base = only.empty() ? Median(cpu[1]) : 0;
   for (int kind = 0; kind < 2; ++kind) {
     if (cpu[kind].empty()) continue;

@@ -214,8 +214,8 @@ void H2Connection::Wake() {
   [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof(one));
 }
 
-absl::StatusOr<H2Response> H2Connection::Get(const std::string& path_and_query,
-                                             absl::Time deadline, size_t body_capacity) {
+absl::StatusOr<H2Response> H2Connection::Get(const std::string& path_and_query, absl::Time deadline,
+                                             size_t body_capacity) {
   auto request = std::make_shared<Request>();
   request->path = path_and_query;
   request->response.body.reserve(std::min<uint64_t>(body_capacity, kMaxReservedBody));

@@ -80,11 +80,11 @@ class H2Connection {
     int32_t stream_id = -1;
     bool done = false;       // guarded by the connection's mu_
     bool cancelled = false;  // guarded by the connection's mu_
-    // Signalled (under mu_) when `done` is set: one per request, so that a completion wakes
+    // Notified once `done` is set (under mu_): one per request, so that a completion wakes
     // only its caller, not every thread waiting on the connection.
     std::condition_variable completed;
-    absl::Status status;     // written before `done`
-    H2Response response;     // I/O thread only until `done`
+    absl::Status status;  // written before `done`
+    H2Response response;  // I/O thread only until `done`
     // Bytes of response.body received so far (I/O thread only). The body may be longer while
     // it is receiving: the rest is room that the payload of a DATA frame is read into.
     size_t body_filled = 0;
