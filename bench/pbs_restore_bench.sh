@@ -160,12 +160,15 @@ restore() {
     'BEGIN { printf "%.3f %.2f %.2f\n", b - a, d - c, f - e }'
 }
 
-# "unix_time upstream_bytes" every 50 ms: chunkcached's chunkcache_upstream_bytes_total (raw
-# blob bytes received from the upstream, counted as each fetch completes).
+# "unix_time upstream_bytes streams" every 50 ms: chunkcached's chunkcache_upstream_bytes_total
+# (raw blob bytes received from the upstream, counted as each fetch completes) and
+# chunkcache_pbs_streams_in_flight (chunk requests open on the server).
 sample_upstream_bytes() {
   while true; do
     printf '%s %s\n' "$(date +%s.%N)" "$(curl -s "http://$metrics/metrics" |
-      awk '/^chunkcache_upstream_bytes_total/ { b += $NF } END { printf "%.0f", b }')"
+      awk '/^chunkcache_upstream_bytes_total/ { b += $NF }
+           /^chunkcache_pbs_streams_in_flight/ { s += $NF }
+           END { printf "%.0f %.0f", b, s }')"
     sleep 0.05
   done
 }
@@ -176,11 +179,15 @@ summarize_timeline() {
   awk -v t0="$2" -v t1="$3" -v cap="$cap" '
     $2 > 0 && first == "" { first = $1 }
     { if ($2 > last_bytes) { last_bytes = $2; last = $1 } }
+    # Chunk requests open on the server while bytes were still to come (the steady part).
+    first != "" && $2 < final { n++; streams += $3; if ($3 < 8) few++ }
     END {
       if (first == "") { print "  timeline: no upstream bytes seen"; exit }
       printf "  timeline: first chunk after %.2f s, last after %.2f s, done after %.2f s;", first - t0, last - t0, t1 - t0
-      printf " %.0f MB in between at %.1f MB/s (%.0f %% of the cap; the bytes alone take %.2f s at the cap)\n", last_bytes / 1e6, last_bytes / 1e6 / (last - first), 100 * last_bytes / (last - first) / cap, last_bytes / cap
-    }' "$1"
+      printf " %.0f MB in between at %.1f MB/s (%.0f %% of the cap; the bytes alone take %.2f s at the cap);", last_bytes / 1e6, last_bytes / 1e6 / (last - first), 100 * last_bytes / (last - first) / cap, last_bytes / cap
+      if (n > 0) printf " chunk requests open on the server: %.1f on average, fewer than 8 in %.0f %% of the samples", streams / n, 100 * few / n
+      printf "\n"
+    }' final="$(tail -1 "$1" | cut -d' ' -f2)" "$1"
 }
 
 # The median of the numbers on stdin, one a line.

@@ -141,6 +141,7 @@ class ServerStats:
         self.streams_refused = 0
         self.max_streams_in_flight = 0
         self.sessions_open = 0
+        self.ciphers = collections.Counter()  # negotiated cipher suite -> connections
 
     def to_json(self):
         return {
@@ -159,6 +160,7 @@ class ServerStats:
             "streams_refused": self.streams_refused,
             "max_streams_in_flight": self.max_streams_in_flight,
             "sessions_open": self.sessions_open,
+            "ciphers": dict(self.ciphers),
         }
 
 

@@ -174,6 +174,9 @@ class PbsTestServer:
     async def start(self):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        # As PBS's proxy (rust-openssl's mozilla_intermediate_v5 acceptor): the client's order
+        # of cipher suites decides, not the server's (Python prefers the server's by default).
+        context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
         context.load_cert_chain(self.args.cert, self.args.key)
         # No ALPN: the upgrade is HTTP/1.1 inside TLS and HTTP/2 starts only after the 101.
         host, port = parse_listen(self.args.listen)
@@ -236,6 +239,9 @@ class PbsTestServer:
 
     async def _serve_tls_connection(self, reader, writer):
         self.stats.connections += 1
+        ssl_object = writer.get_extra_info("ssl_object")
+        if ssl_object is not None and ssl_object.cipher():
+            self.stats.ciphers[ssl_object.cipher()[0]] += 1
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

@@ -173,6 +173,18 @@ TEST_F(PbsUpstreamTest, PasswordLoginRenewsAnExpiredTicket) {
   EXPECT_TRUE(upstream->CheckReadable().ok());
 }
 
+// A server that lets the client's order decide, as PBS does, gets AES-128-GCM: the cheaper
+// cipher for the chunk bytes.
+TEST_F(PbsUpstreamTest, OffersAes128GcmFirst) {
+  StartServer();
+  std::unique_ptr<PbsUpstream> upstream = Connect(OptionsFor(*server_));
+  ReadAllChunks(*upstream, 1);
+  const nlohmann::json ciphers = server_->Stats()["ciphers"];
+  ASSERT_TRUE(ciphers.is_object()) << server_->Stats().dump();
+  EXPECT_EQ(ciphers.size(), 1u) << ciphers.dump();
+  EXPECT_TRUE(ciphers.contains("TLS_AES_128_GCM_SHA256")) << ciphers.dump();
+}
+
 TEST_F(PbsUpstreamTest, StaysWithinTheServersStreamLimit) {
   StartServer({.max_concurrent_streams = 3});
   PbsUpstreamOptions options = OptionsFor(*server_);

@@ -214,10 +214,11 @@ void H2Connection::Wake() {
   [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof(one));
 }
 
-absl::StatusOr<H2Response> H2Connection::Get(const std::string& path_and_query,
-                                             absl::Time deadline) {
+absl::StatusOr<H2Response> H2Connection::Get(const std::string& path_and_query, absl::Time deadline,
+                                             size_t body_capacity) {
   auto request = std::make_shared<Request>();
   request->path = path_and_query;
+  request->response.body.reserve(std::min<uint64_t>(body_capacity, kMaxReservedBody));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (unusable_ || stopping_) {
@@ -231,7 +232,8 @@ absl::StatusOr<H2Response> H2Connection::Get(const std::string& path_and_query,
   std::unique_lock<std::mutex> lock(mu_);
   const auto wait_until = absl::ToChronoTime(deadline);
   while (!request->done) {
-    if (changed_.wait_until(lock, wait_until) == std::cv_status::timeout && !request->done) {
+    if (request->completed.wait_until(lock, wait_until) == std::cv_status::timeout &&
+        !request->done) {
       request->cancelled = true;
       to_reset_.push_back(request);
       lock.unlock();
@@ -257,7 +259,8 @@ void H2Connection::Complete(const std::shared_ptr<Request>& request, absl::Statu
     request->done = true;
     request->status = std::move(status);
   }
-  changed_.notify_all();
+  // `request` (held here) keeps the condition variable alive after the caller has returned.
+  request->completed.notify_one();
 }
 
 void H2Connection::FailAll(const absl::Status& status) {

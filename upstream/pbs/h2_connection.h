@@ -60,7 +60,15 @@ class H2Connection {
   // GET `path_and_query` and wait for the whole answer. UNAVAILABLE when the connection is
   // lost, the server sent GOAWAY before taking the request, or reset the stream;
   // DEADLINE_EXCEEDED (the stream is reset) after `deadline`.
-  absl::StatusOr<H2Response> Get(const std::string& path_and_query, absl::Time deadline);
+  //
+  // `body_capacity` (a guess; 0: none) is reserved for the body here, in the calling thread,
+  // before the request is queued. A caller that frees the body in the same thread (a fetch
+  // worker that decodes a chunk and drops it) then keeps reusing one allocation of its own
+  // malloc arena; bodies allocated by the I/O thread, many at once and freed elsewhere, make
+  // malloc return their pages to the kernel and fault fresh ones in for the next chunks. A
+  // body longer than the guess is re-reserved from its content-length as before.
+  absl::StatusOr<H2Response> Get(const std::string& path_and_query, absl::Time deadline,
+                                 size_t body_capacity = 0);
 
   // False once the connection is lost or the server sent GOAWAY.
   bool Usable() const;
@@ -72,8 +80,11 @@ class H2Connection {
     int32_t stream_id = -1;
     bool done = false;       // guarded by the connection's mu_
     bool cancelled = false;  // guarded by the connection's mu_
-    absl::Status status;     // written before `done`
-    H2Response response;     // I/O thread only until `done`
+    // Notified once `done` is set (under mu_): one per request, so that a completion wakes
+    // only its caller, not every thread waiting on the connection.
+    std::condition_variable completed;
+    absl::Status status;  // written before `done`
+    H2Response response;  // I/O thread only until `done`
     // Bytes of response.body received so far (I/O thread only). The body may be longer while
     // it is receiving: the rest is room that the payload of a DATA frame is read into.
     size_t body_filled = 0;
@@ -103,7 +114,6 @@ class H2Connection {
   int wake_fd_ = -1;
 
   mutable std::mutex mu_;
-  std::condition_variable changed_;
   std::deque<std::shared_ptr<Request>> queued_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<Request>> to_reset_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -196,9 +196,14 @@ absl::StatusOr<std::string> PbsReaderSession::ReadChunk(const ChunkDigest& diges
     if (connection.ok()) {
       failed = RegisterIndex(*connection, archive, deadline);
       if (failed.ok()) {
+        // The last chunk's size is the guess for this one: an image's chunks all have one size.
         absl::StatusOr<H2Response> response =
-            connection->h2->Get(path, std::min(deadline, absl::Now() + request_timeout_));
-        if (response.ok() && response->status == 200) return std::move(response->body);
+            connection->h2->Get(path, std::min(deadline, absl::Now() + request_timeout_),
+                                last_chunk_bytes_.load(std::memory_order_relaxed));
+        if (response.ok() && response->status == 200) {
+          last_chunk_bytes_.store(response->body.size(), std::memory_order_relaxed);
+          return std::move(response->body);
+        }
         if (!response.ok()) {
           failed = response.status();
         } else if (response->status == 401) {

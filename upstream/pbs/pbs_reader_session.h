@@ -18,6 +18,7 @@
 #ifndef CHUNKCACHE_UPSTREAM_PBS_PBS_READER_SESSION_H_
 #define CHUNKCACHE_UPSTREAM_PBS_PBS_READER_SESSION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -93,6 +94,10 @@ class PbsReaderSession {
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, IndexState> indexes_ ABSL_GUARDED_BY(mu_);
   absl::Time last_used_ ABSL_GUARDED_BY(mu_);
+  // The size of the last chunk blob received: the body room a chunk request reserves in the
+  // calling thread (H2Connection::Get).
+  // Until one arrives, the blob of a 4 MiB chunk (what PBS writes for images) and its header.
+  std::atomic<size_t> last_chunk_bytes_{(4 << 20) + 64};
 };
 
 }  // namespace chunkcache

@@ -24,6 +24,8 @@ namespace chunkcache {
 namespace {
 
 constexpr size_t kTlsReadBufferBytes = 256 << 10;
+constexpr char kTls13CipherSuites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 std::string OpenSslErrors() {
   std::string text;
@@ -127,6 +129,11 @@ absl::StatusOr<std::shared_ptr<TlsClientContext>> TlsClientContext::Create(
   if (ctx == nullptr) return absl::InternalError(absl::StrCat("SSL_CTX_new: ", OpenSslErrors()));
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  // TLS 1.3 with AES-128-GCM first: every chunk byte is decrypted, and AES-128 is the cheaper
+  // AEAD (about 9 % here against AES-256-GCM, which OpenSSL offers first by default). PBS's
+  // proxy (rust-openssl's mozilla_intermediate_v5 acceptor: this list, in this order, and no
+  // server preference) lets the client's order decide, so it negotiates the first of these.
+  SSL_CTX_set_ciphersuites(ctx, kTls13CipherSuites);
   // Read ahead into a large buffer: one recv takes many TLS records instead of two recvs (the
   // header, then the rest) for each 16 KiB record, and the fewer, larger reads send fewer ACKs
   // and window updates. Chunks come as 4 MiB bodies, so this is most of the socket traffic.
