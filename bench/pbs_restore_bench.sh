@@ -57,29 +57,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-snap=vm/500/2026-01-01T00:00:00Z
-if [ ! -e "$work/store/.made" ]; then
-  "$bin/bench_datastore" --path "$work/store" --snapshot $snap --archive drive-scsi0.img.fidx \
-    --size "$size" --chunk-size $((4 << 20)) --seed 500 >&2
-  touch "$work/store/.made"
-fi
-wait_file() { for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
-
-# The test PBS server, for the whole run.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -keyout "$work/key.pem" -out "$work/cert.pem" -subj /CN=localhost \
-  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
-secret=bench-secret-0f1e2d3c
-printf '%s\n' "$secret" >"$work/token"
-rm -f "$work/pbs.port" "$work/pbs.control"
-/usr/bin/python3 tests/pbs/pbs_test_server.py --listen 127.0.0.1:0 --port-file "$work/pbs.port" \
-  --control-port-file "$work/pbs.control" --cert "$work/cert.pem" --key "$work/key.pem" \
-  --datastore "store1=$work/store" --token "bench@pbs!restore:$secret" 2>"$work/pbs.log" &
-pbs_pid=$!
-wait_file "$work/pbs.port"
-pbs_url=https://127.0.0.1:$(cat "$work/pbs.port")
-control=http://127.0.0.1:$(cat "$work/pbs.control")
-fingerprint=$(curl -s "$control/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
+source bench/pbs_bench_server.sh
+make_bench_store
+start_test_pbs_server  # for the whole run
 set_faults() { curl -s -X POST -H 'Content-Type: application/json' -d "$1" "$control/faults" >/dev/null; }
 reset_faults() { curl -s -X POST -d '{}' "$control/reset" >/dev/null; }
 pbs_stat() { curl -s "$control/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
