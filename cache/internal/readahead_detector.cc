@@ -37,12 +37,7 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
       if (!s.in_use || s.last_used < oldest->last_used) oldest = &s;
       if (!s.in_use) break;
     }
-    *oldest =
-        Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_, reader, 0, first_entry};
-    ReadaheadPlan started;
-    started.reader = static_cast<size_t>(oldest - streams_.data());
-    started.reader_started = true;
-    return started;
+    return StartStream(*oldest, offset, end, first_entry, last_entry, reader);
   }
   if (stream->down_reads > 0 && end <= stream->next_offset) {
     // A piece of what the descending stream read already (a chunk read in ascending pieces).
@@ -52,12 +47,7 @@ ReadaheadPlan ReadaheadDetector::OnRead(uint64_t offset, uint64_t end, size_t fi
   }
   if (stream->down_reads + 1 >= kSequentialReads) {
     // A descending reader turned upwards: a new stream, as after a jump.
-    *stream =
-        Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_, reader, 0, first_entry};
-    ReadaheadPlan restarted;
-    restarted.reader = static_cast<size_t>(stream - streams_.data());
-    restarted.reader_started = true;
-    return restarted;
+    return StartStream(*stream, offset, end, first_entry, last_entry, reader);
   }
   // One read below the stream's first was another reader's (a guest's next to a starting
   // restore): the stream reads upwards after all.
@@ -115,6 +105,16 @@ bool ReadaheadDetector::ContinuesDownwards(const Stream& stream, uint64_t offset
          (end + options_.max_gap_bytes >= stream.last_start || last_entry + 1 >= stream.low_entry);
 }
 
+ReadaheadPlan ReadaheadDetector::StartStream(Stream& slot, uint64_t offset, uint64_t end,
+                                             size_t first_entry, size_t last_entry,
+                                             uint64_t reader) {
+  slot = Stream{true, offset, end, last_entry, 1, 0, last_entry + 1, tick_, reader, 0, first_entry};
+  ReadaheadPlan started;
+  started.reader = static_cast<size_t>(&slot - streams_.data());
+  started.reader_started = true;
+  return started;
+}
+
 ReadaheadPlan ReadaheadDetector::DescendingPlan(const Stream& stream) const {
   ReadaheadPlan plan;
   plan.reader = static_cast<size_t>(&stream - streams_.data());
@@ -127,11 +127,6 @@ ReadaheadPlan ReadaheadDetector::DescendingPlan(const Stream& stream) const {
 bool ReadaheadDetector::ContinuesStream(const Stream& stream, uint64_t offset) const {
   return stream.in_use && offset >= stream.last_start &&
          offset <= stream.next_offset + options_.max_gap_bytes;
-}
-
-ReadaheadDetector::Continuation ReadaheadDetector::Continues(uint64_t offset, size_t entry,
-                                                             uint64_t reader) const {
-  return Continues(offset, offset + 1, entry, entry, reader);
 }
 
 ReadaheadDetector::Continuation ReadaheadDetector::Continues(uint64_t offset, uint64_t end,

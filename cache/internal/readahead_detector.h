@@ -82,9 +82,8 @@ class ReadaheadDetector {
     // (a guest's) is not.
     bool sequential_reader = false;
   };
-  Continuation Continues(uint64_t offset, size_t entry, uint64_t reader) const;
-  // The same for a read of [offset, end) over entries [entry, last_entry], which also tells
-  // whether it continues a descending stream.
+  // The read is of [offset, end), over entries [entry, last_entry] (which tell whether it
+  // continues a descending stream).
   Continuation Continues(uint64_t offset, uint64_t end, size_t entry, size_t last_entry,
                          uint64_t reader) const;
 
@@ -114,6 +113,9 @@ class ReadaheadDetector {
   // Whether a read of [offset, end) ending in entry `last_entry` moves `stream` down.
   bool ContinuesDownwards(const Stream& stream, uint64_t offset, uint64_t end,
                           size_t last_entry) const;
+  // Makes `slot` a new stream of one read (a jump, or a reader seen for the first time).
+  ReadaheadPlan StartStream(Stream& slot, uint64_t offset, uint64_t end, size_t first_entry,
+                            size_t last_entry, uint64_t reader);
   // The plan of a read by the descending stream `stream` (no readahead).
   ReadaheadPlan DescendingPlan(const Stream& stream) const;
 

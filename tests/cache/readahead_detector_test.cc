@@ -122,9 +122,15 @@ TEST(ReadaheadDetectorTest, StopsAtTheEndOfTheArchiveAndCanBeDisabled) {
   for (size_t entry = 0; entry < 10; ++entry) EXPECT_EQ(ReadChunk(disabled, entry).count, 0u);
 }
 
+// What a one-byte read at `offset` (in its chunk's entry) continues.
+ReadaheadDetector::Continuation ContinuesAt(const ReadaheadDetector& detector, uint64_t offset) {
+  const size_t entry = offset / kChunk;
+  return detector.Continues(offset, offset + 1, entry, entry, /*reader=*/0);
+}
+
 // Whether a read at `offset` continues a stream that has a readahead window.
 bool ContinuesWindowedStream(const ReadaheadDetector& detector, uint64_t offset) {
-  return detector.Continues(offset, offset / kChunk, /*reader=*/0).windowed_stream;
+  return ContinuesAt(detector, offset).windowed_stream;
 }
 
 TEST(ReadaheadDetectorTest, ContinuesSequentialStreamOnlyForAStreamWithAWindow) {
@@ -133,14 +139,14 @@ TEST(ReadaheadDetectorTest, ContinuesSequentialStreamOnlyForAStreamWithAWindow) 
   ReadChunk(detector, 0);
   ReadChunk(detector, 1);
   EXPECT_FALSE(ContinuesWindowedStream(detector, 2 * kChunk));  // not sequential yet
-  EXPECT_FALSE(detector.Continues(2 * kChunk, 2, 0).sequential_slot.has_value());
+  EXPECT_FALSE(ContinuesAt(detector, 2 * kChunk).sequential_slot.has_value());
   ReadChunk(detector, 2);
   EXPECT_TRUE(ContinuesWindowedStream(detector, 2 * kChunk + 4096));  // the rest of chunk 2
   EXPECT_TRUE(ContinuesWindowedStream(detector, 3 * kChunk));
-  EXPECT_EQ(detector.Continues(3 * kChunk, 3, 0).sequential_slot, std::optional<size_t>(0));
+  EXPECT_EQ(ContinuesAt(detector, 3 * kChunk).sequential_slot, std::optional<size_t>(0));
   EXPECT_FALSE(ContinuesWindowedStream(detector, kChunk));        // behind the stream
   EXPECT_FALSE(ContinuesWindowedStream(detector, 500 * kChunk));  // far ahead of it
-  EXPECT_FALSE(detector.Continues(500 * kChunk, 500, 0).sequential_slot.has_value());
+  EXPECT_FALSE(ContinuesAt(detector, 500 * kChunk).sequential_slot.has_value());
   EXPECT_EQ(detector.largest_window(), 2u);  // asking changed nothing
 }
 
@@ -157,7 +163,8 @@ TEST(ReadaheadDetectorTest, OutOfOrderReadsOfTheStreamsReaderAreSequentialOthers
   // The restore's reads in flight arrive a little out of order: ahead of the stream's end by
   // more than the gap, or behind its furthest read, within the window.
   auto sequential = [&](size_t entry, uint64_t reader) {
-    return detector.Continues(entry * kChunk, entry, reader).sequential_reader;
+    return detector.Continues(entry * kChunk, entry * kChunk + 1, entry, entry, reader)
+        .sequential_reader;
   };
   EXPECT_TRUE(sequential(5, kRestore));
   EXPECT_TRUE(sequential(0, kRestore));
