@@ -21,18 +21,13 @@
 #include "service/blocking_pool.h"
 #include "service/datastore_catalog.h"
 #include "service/server_settings.h"
+#include "tests/service/faulty_upstream_server.h"
 #include "tests/service/service_test_env.h"
 #include "upstream/faulty_upstream.h"
 
 namespace chunkcache::testing {
 namespace {
 
-constexpr char kArchive[] = "drive-scsi0.img.fidx";
-constexpr char kOpen[] = "vm/100/2026-01-01T00:00:00Z";
-constexpr char kSlow[] = "vm/101/2026-01-01T00:00:00Z";
-constexpr char kOther[] = "vm/102/2026-01-01T00:00:00Z";
-constexpr char kThird[] = "vm/103/2026-01-01T00:00:00Z";
-constexpr uint64_t kImageBytes = 64 << 10;
 constexpr auto kFailsafe = std::chrono::seconds(60);
 
 // One Open whose result is waited for.
@@ -54,24 +49,10 @@ struct PendingOpen {
 class ArchiveOpenerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* snapshot : {kOpen, kSlow, kOther, kThird}) {
-      const std::filesystem::path image = dir_ / (std::string(1, snapshot[5]) + ".img");
-      WriteFileBytes(image, PseudoRandomBytes(kImageBytes, snapshot[5]));
-      CreateArchive(dir_ / "ds", snapshot, kArchive, image);
-    }
-    v1::Config config;
-    v1::DatastoreConfig* store = config.add_datastores();
-    store->set_name("store");
-    store->set_path((dir_ / "ds").string());
-    config.mutable_cache()->set_dir((dir_ / "cache").string());
-    config.mutable_cache()->set_capacity("64MiB");
-    config.mutable_sessions()->set_readahead(false);
+    const v1::Config config = CreatePoolTestDatastore(dir_.path());
     absl::StatusOr<ServerSettings> settings = ResolveSettings(config);
     ASSERT_TRUE(settings.ok()) << settings.status();
-    settings->datastores[0].wrap_upstream = [this](std::shared_ptr<Upstream> inner) {
-      faulty_ = std::make_shared<FaultyUpstream>(std::move(inner));
-      return faulty_;
-    };
+    WrapFirstUpstreamInFaulty(*settings, &faulty_);
     absl::StatusOr<std::unique_ptr<DatastoreCatalog>> catalog =
         DatastoreCatalog::Open(settings->datastores);
     ASSERT_TRUE(catalog.ok()) << catalog.status();
@@ -96,7 +77,7 @@ class ArchiveOpenerTest : public ::testing::Test {
     absl::StatusOr<SnapshotName> name = SnapshotName::Parse(snapshot);
     EXPECT_TRUE(name.ok()) << name.status();
     if (name.ok()) request.snapshot = *std::move(name);
-    request.archive = kArchive;
+    request.archive = kPoolTestArchive;
     return request;
   }
 
@@ -118,26 +99,26 @@ class ArchiveOpenerTest : public ::testing::Test {
 
 TEST_F(ArchiveOpenerTest, AnArchiveOpenAlreadyTakesNoWorkerNorQueueSlot) {
   PendingOpen first;
-  StartOpen(kOpen, &first);
+  StartOpen(kPoolTestOpen, &first);
   SessionResult opened = first.Wait();
   ASSERT_TRUE(opened.ok()) << opened.status();
 
   faulty_->HoldCalls();
   PendingOpen running;
-  StartOpen(kSlow, &running);
+  StartOpen(kPoolTestSlow, &running);
   ASSERT_TRUE(faulty_->WaitForHeldCalls(1, absl::Seconds(60)));  // the only worker hangs
   PendingOpen queued;
-  StartOpen(kOther, &queued);
+  StartOpen(kPoolTestOther, &queued);
   EXPECT_FALSE(queued.ticket.ready()) << "it waits in the one queue slot";
   PendingOpen refused;
-  StartOpen(kThird, &refused);
+  StartOpen(kPoolTestThird, &refused);
   ASSERT_TRUE(refused.ticket.ready());
   EXPECT_EQ(refused.Wait().status().code(), absl::StatusCode::kResourceExhausted);
 
-  // As a call that looked with FindOpen just before the open of kOpen finished: the opener
-  // answers with the open session at once although the queue is full.
+  // As a call that looked with FindOpen just before the open of kPoolTestOpen finished: the
+  // opener answers with the open session at once although the queue is full.
   PendingOpen again;
-  StartOpen(kOpen, &again);
+  StartOpen(kPoolTestOpen, &again);
   ASSERT_TRUE(again.ticket.ready());
   SessionResult session = again.Wait();
   ASSERT_TRUE(session.ok()) << session.status();

@@ -29,14 +29,6 @@
 namespace chunkcache::testing {
 namespace {
 
-constexpr char kArchive[] = "drive-scsi0.img.fidx";
-// "Open" is an archive the tests open before holding the upstream; the others are opened while
-// it is held.
-constexpr char kOpen[] = "vm/100/2026-01-01T00:00:00Z";
-constexpr char kSlow[] = "vm/101/2026-01-01T00:00:00Z";
-constexpr char kOther[] = "vm/102/2026-01-01T00:00:00Z";
-constexpr char kThird[] = "vm/103/2026-01-01T00:00:00Z";
-constexpr uint64_t kImageBytes = 64 << 10;  // one short chunk
 constexpr auto kFailsafe = std::chrono::seconds(60);
 // Opening and reading all of one archive reads from the upstream: the manifest, the index and
 // its one chunk, once each.
@@ -67,27 +59,15 @@ struct PendingCall {
 
 class ServiceUpstreamPoolTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    for (const char* snapshot : {kOpen, kSlow, kOther, kThird}) {
-      const std::filesystem::path image = dir_ / (std::string(1, snapshot[5]) + ".img");
-      WriteFileBytes(image, PseudoRandomBytes(kImageBytes, snapshot[5]));
-      CreateArchive(dir_ / "ds", snapshot, kArchive, image);
-    }
-  }
+  void SetUp() override { config_ = CreatePoolTestDatastore(dir_.path()); }
 
   // Starts the server; `edit` adjusts the config first.
   void StartServer(const std::function<void(v1::Config&)>& edit = {}) {
-    v1::Config config;
+    v1::Config config = config_;
     config.set_listen("127.0.0.1:0");
     config.set_metrics_listen("127.0.0.1:0");
     config.set_log_level("warn");
     config.set_shutdown_grace_seconds(0.2);
-    v1::DatastoreConfig* store = config.add_datastores();
-    store->set_name("store");
-    store->set_path((dir_ / "ds").string());
-    config.mutable_cache()->set_dir((dir_ / "cache").string());
-    config.mutable_cache()->set_capacity("64MiB");
-    config.mutable_sessions()->set_readahead(false);
     if (edit) edit(config);
     absl::StatusOr<std::unique_ptr<ChunkCacheServer>> server =
         StartWithFaultyUpstream(config, &faulty_);
@@ -106,14 +86,14 @@ class ServiceUpstreamPoolTest : public ::testing::Test {
   void OpenAndRead(const char* snapshot) {
     absl::StatusOr<std::string> bytes =
         ConnectClient(server_->grpc_address())
-            ->Read(Ref("store", snapshot, kArchive), 0, kImageBytes);
+            ->Read(Ref("store", snapshot, kPoolTestArchive), 0, kPoolTestImageBytes);
     ASSERT_TRUE(bytes.ok()) << bytes.status();
-    ASSERT_EQ(bytes->size(), kImageBytes);
+    ASSERT_EQ(bytes->size(), kPoolTestImageBytes);
   }
 
   void StartRead(const char* snapshot, PendingCall<v1::ReadRangeResponse>* call) {
     v1::ReadRangeRequest request;
-    *request.mutable_snapshot() = Ref("store", snapshot, kArchive);
+    *request.mutable_snapshot() = Ref("store", snapshot, kPoolTestArchive);
     request.set_offset(0);
     request.set_length(4096);
     stub_->async()->ReadRange(&call->context, &request, &call->response, call->Callback());
@@ -121,7 +101,7 @@ class ServiceUpstreamPoolTest : public ::testing::Test {
 
   void StartStat(const char* snapshot, PendingCall<v1::SnapshotInfo>* call) {
     v1::StatSnapshotRequest request;
-    *request.mutable_snapshot() = Ref("store", snapshot, kArchive);
+    *request.mutable_snapshot() = Ref("store", snapshot, kPoolTestArchive);
     stub_->async()->StatSnapshot(&call->context, &request, &call->response, call->Callback());
   }
 
@@ -150,6 +130,7 @@ class ServiceUpstreamPoolTest : public ::testing::Test {
   }
 
   ScratchDir dir_;
+  v1::Config config_;  // the pool-test datastore's; StartServer adds the listeners
   std::shared_ptr<FaultyUpstream> faulty_;
   std::unique_ptr<ChunkCacheServer> server_;
   std::unique_ptr<v1::ChunkCache::Stub> stub_;
@@ -157,7 +138,7 @@ class ServiceUpstreamPoolTest : public ::testing::Test {
 
 TEST_F(ServiceUpstreamPoolTest, HitsAndHealthChecksAreAnsweredWhileOpensHang) {
   StartServer();
-  OpenAndRead(kOpen);
+  OpenAndRead(kPoolTestOpen);
   faulty_->HoldCalls();
   // Far more hanging opens than gRPC has callback threads, of two archives, through every
   // method that opens.
@@ -166,19 +147,21 @@ TEST_F(ServiceUpstreamPoolTest, HitsAndHealthChecksAreAnsweredWhileOpensHang) {
   std::vector<std::unique_ptr<PendingCall<v1::SnapshotInfo>>> stats;
   for (int i = 0; i < kSlowCalls; ++i) {
     reads.push_back(std::make_unique<PendingCall<v1::ReadRangeResponse>>());
-    StartRead(i % 2 == 0 ? kSlow : kOther, reads.back().get());
+    StartRead(i % 2 == 0 ? kPoolTestSlow : kPoolTestOther, reads.back().get());
     stats.push_back(std::make_unique<PendingCall<v1::SnapshotInfo>>());
-    StartStat(i % 2 == 0 ? kSlow : kOther, stats.back().get());
+    StartStat(i % 2 == 0 ? kPoolTestSlow : kPoolTestOther, stats.back().get());
   }
   ExpectHeld(2);  // the manifest reads of both archives
 
   std::unique_ptr<ChunkCacheClient> client = ConnectClient(server_->grpc_address());
   for (int i = 0; i < 20; ++i) {
-    absl::StatusOr<std::string> hit = client->Read(Ref("store", kOpen, kArchive), 0, 4096);
+    absl::StatusOr<std::string> hit =
+        client->Read(Ref("store", kPoolTestOpen, kPoolTestArchive), 0, 4096);
     ASSERT_TRUE(hit.ok()) << hit.status();
-    absl::StatusOr<v1::SnapshotInfo> info = client->Stat(Ref("store", kOpen, kArchive));
+    absl::StatusOr<v1::SnapshotInfo> info =
+        client->Stat(Ref("store", kPoolTestOpen, kPoolTestArchive));
     ASSERT_TRUE(info.ok()) << info.status();
-    EXPECT_EQ(info->size(), kImageBytes);
+    EXPECT_EQ(info->size(), kPoolTestImageBytes);
   }
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> health =
       client->CheckHealth("");
@@ -197,7 +180,7 @@ TEST_F(ServiceUpstreamPoolTest, HitsAndHealthChecksAreAnsweredWhileOpensHang) {
     EXPECT_EQ(reads[i]->response.data().size(), 4096u);
     grpc::Status stat = stats[i]->Wait();
     EXPECT_TRUE(stat.ok()) << stat.error_message();
-    EXPECT_EQ(stats[i]->response.size(), kImageBytes);
+    EXPECT_EQ(stats[i]->response.size(), kPoolTestImageBytes);
   }
 }
 
@@ -209,9 +192,9 @@ TEST_F(ServiceUpstreamPoolTest, ConcurrentOpensOfOneArchiveReadItsManifestAndInd
   std::vector<std::unique_ptr<PendingCall<v1::SnapshotInfo>>> stats;
   for (int i = 0; i < kCalls; ++i) {
     reads.push_back(std::make_unique<PendingCall<v1::ReadRangeResponse>>());
-    StartRead(kSlow, reads.back().get());
+    StartRead(kPoolTestSlow, reads.back().get());
     stats.push_back(std::make_unique<PendingCall<v1::SnapshotInfo>>());
-    StartStat(kSlow, stats.back().get());
+    StartStat(kPoolTestSlow, stats.back().get());
   }
   ExpectHeld(1);
   faulty_->ReleaseCalls();
@@ -221,7 +204,7 @@ TEST_F(ServiceUpstreamPoolTest, ConcurrentOpensOfOneArchiveReadItsManifestAndInd
     grpc::Status stat = stats[i]->Wait();
     EXPECT_TRUE(stat.ok()) << stat.error_message();
   }
-  OpenAndRead(kSlow);
+  OpenAndRead(kPoolTestSlow);
   EXPECT_EQ(faulty_->total_calls(), kUpstreamReadsOfOneArchive);
 }
 
@@ -236,12 +219,13 @@ TEST_F(ServiceUpstreamPoolTest, CallsWaitingForOneArchiveShareItsWorkerAndQueueS
   std::vector<std::unique_ptr<PendingCall<v1::SnapshotInfo>>> stats;
   for (int i = 0; i < kCalls; ++i) {
     reads.push_back(std::make_unique<PendingCall<v1::ReadRangeResponse>>());
-    StartRead(kSlow, reads.back().get());
+    StartRead(kPoolTestSlow, reads.back().get());
   }
-  ExpectHeld(1);  // the only worker opens kSlow for all of them
+  ExpectHeld(1);  // the only worker opens kPoolTestSlow for all of them
   for (int i = 0; i < kCalls; ++i) {
     stats.push_back(std::make_unique<PendingCall<v1::SnapshotInfo>>());
-    StartStat(kOther, stats.back().get());  // one open of kOther in the one queue slot
+    StartStat(kPoolTestOther,
+              stats.back().get());  // one open of kPoolTestOther in the one queue slot
   }
   // More calls of both archives join the opens in progress, neither taking a slot. The calls
   // are asynchronous: some reach the server only after ReleaseCalls, even after the open of
@@ -249,7 +233,7 @@ TEST_F(ServiceUpstreamPoolTest, CallsWaitingForOneArchiveShareItsWorkerAndQueueS
   // (ArchiveOpenerTest covers the call that looked just before the open finished).
   for (int i = 0; i < kCalls; ++i) {
     reads.push_back(std::make_unique<PendingCall<v1::ReadRangeResponse>>());
-    StartRead(i % 2 == 0 ? kSlow : kOther, reads.back().get());
+    StartRead(i % 2 == 0 ? kPoolTestSlow : kPoolTestOther, reads.back().get());
   }
   EXPECT_EQ(faulty_->calls_in_flight(), 1);
   faulty_->ReleaseCalls();
@@ -269,9 +253,9 @@ TEST_F(ServiceUpstreamPoolTest, ClientCancelsAPendingOpen) {
   StartServer();
   faulty_->HoldCalls();
   PendingCall<v1::ReadRangeResponse> read;
-  StartRead(kSlow, &read);
+  StartRead(kPoolTestSlow, &read);
   PendingCall<v1::SnapshotInfo> stat;
-  StartStat(kSlow, &stat);
+  StartStat(kPoolTestSlow, &stat);
   ExpectHeld(1);
   read.context.TryCancel();
   stat.context.TryCancel();
@@ -284,7 +268,7 @@ TEST_F(ServiceUpstreamPoolTest, ClientCancelsAPendingOpen) {
 
   // The open goes on and serves the next call without reading the archive again.
   faulty_->ReleaseCalls();
-  OpenAndRead(kSlow);
+  OpenAndRead(kPoolTestSlow);
   EXPECT_EQ(faulty_->total_calls(), kUpstreamReadsOfOneArchive);
 }
 
@@ -292,11 +276,11 @@ TEST_F(ServiceUpstreamPoolTest, DeadlineOfAPendingOpen) {
   StartServer();
   faulty_->HoldCalls();
   PendingCall<v1::SnapshotInfo> stat;  // no deadline: it keeps the open hanging
-  StartStat(kSlow, &stat);
+  StartStat(kPoolTestSlow, &stat);
   ExpectHeld(1);
   PendingCall<v1::ReadRangeResponse> read;
   read.context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
-  StartRead(kSlow, &read);
+  StartRead(kPoolTestSlow, &read);
   EXPECT_EQ(read.Wait().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_TRUE(WaitForAnswered("ReadRange", "DEADLINE_EXCEEDED"));
   EXPECT_FALSE(stat.finished()) << "the open still hangs";
@@ -304,7 +288,7 @@ TEST_F(ServiceUpstreamPoolTest, DeadlineOfAPendingOpen) {
   faulty_->ReleaseCalls();
   grpc::Status stat_status = stat.Wait();
   EXPECT_TRUE(stat_status.ok()) << stat_status.error_message();
-  OpenAndRead(kSlow);
+  OpenAndRead(kPoolTestSlow);
   EXPECT_EQ(faulty_->total_calls(), kUpstreamReadsOfOneArchive);
 }
 
@@ -312,12 +296,12 @@ TEST_F(ServiceUpstreamPoolTest, ShutdownWithAnOpenPending) {
   StartServer();
   faulty_->HoldCalls();
   PendingCall<v1::ReadRangeResponse> read;
-  StartRead(kSlow, &read);
+  StartRead(kPoolTestSlow, &read);
   PendingCall<v1::GetSnapshotFileResponse> file;
   {
     v1::GetSnapshotFileRequest request;
-    *request.mutable_snapshot() = Ref("store", kOther, "");
-    request.set_file_name(kArchive);
+    *request.mutable_snapshot() = Ref("store", kPoolTestOther, "");
+    request.set_file_name(kPoolTestArchive);
     stub_->async()->GetSnapshotFile(&file.context, &request, &file.response, file.Callback());
   }
   ExpectHeld(2);
@@ -348,14 +332,14 @@ TEST_F(ServiceUpstreamPoolTest, FullQueueIsResourceExhausted) {
     config.set_upstream_call_threads(1);
     config.set_max_queued_upstream_calls(1);
   });
-  OpenAndRead(kOpen);
+  OpenAndRead(kPoolTestOpen);
   faulty_->HoldCalls();
   PendingCall<v1::ReadRangeResponse> running;
-  StartRead(kSlow, &running);
+  StartRead(kPoolTestSlow, &running);
   ExpectHeld(1);  // the only worker hangs in this open
   // One of these two waits for the worker; the other finds the queue full.
   PendingCall<v1::SnapshotInfo> second;
-  StartStat(kOther, &second);
+  StartStat(kPoolTestOther, &second);
   PendingCall<v1::ListSnapshotsResponse> third;
   {
     v1::ListSnapshotsRequest request;
@@ -372,7 +356,8 @@ TEST_F(ServiceUpstreamPoolTest, FullQueueIsResourceExhausted) {
   EXPECT_FALSE(running.finished());
   // An archive that is open already needs no worker.
   absl::StatusOr<std::string> hit =
-      ConnectClient(server_->grpc_address())->Read(Ref("store", kOpen, kArchive), 0, 4096);
+      ConnectClient(server_->grpc_address())
+          ->Read(Ref("store", kPoolTestOpen, kPoolTestArchive), 0, 4096);
   EXPECT_TRUE(hit.ok()) << hit.status();
 
   faulty_->ReleaseCalls();
